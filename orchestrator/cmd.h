@@ -1,0 +1,49 @@
+/*
+ * cmd.h - the command table: one struct cmd_entry per subcommand, each
+ * defined in its own cmd_*.c file; main.c only dispatches.
+ */
+#ifndef CMD_H
+#define CMD_H
+
+#include "compose.h"
+
+/* Exit codes, documented in README.md; never reused for another meaning. */
+enum {
+    EXIT_OK = 0,
+    EXIT_FAILED = 1,       /* deployment failed and was rolled back */
+    EXIT_BAD_INPUT = 2,    /* usage, compose or plan error */
+    EXIT_ROLLBACK_FAILED = 3,
+    EXIT_LOCKED = 4,
+    EXIT_UNREACHABLE = 5,  /* Docker engine or database unreachable */
+};
+
+struct cmd_entry {
+    const char *name;
+    const char *usage;   /* arguments, after "ttdeploy NAME " */
+    const char *summary; /* one line for `ttdeploy --help` */
+    const char *help;    /* the options, for `ttdeploy NAME --help` */
+    int (*exec)(int argc, char **argv);
+};
+
+extern const struct cmd_entry cmd_config_entry;
+extern const struct cmd_entry cmd_graph_entry;
+
+/* Option codes shared by every command that loads a compose project. */
+enum {
+    CLI_OPT_FILE = 'f',
+    CLI_OPT_PROJECT = 'p',
+    CLI_OPT_PROFILE = 0x100,
+    CLI_OPT_ENV_FILE,
+    CLI_OPT_FORMAT,
+    CLI_OPT_HELP = 'h',
+};
+
+/* Takes option c if it is a compose option; returns 1 when taken. */
+int cli_compose_option(int c, const char *arg, struct compose_options *o);
+void cli_compose_options_clear(struct compose_options *o);
+/* Prints the command's usage and options to stdout. */
+void cli_usage(const struct cmd_entry *e);
+/* Loads the project, printing warnings and errors; returns an exit code. */
+int cli_load_project(const struct compose_options *o, struct compose_project **out);
+
+#endif

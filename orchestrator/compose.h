@@ -1,0 +1,162 @@
+/*
+ * compose.h - the Compose project model and its loader.
+ *
+ * compose_load() reads one or more compose files (merged in order), applies
+ * interpolation from the environment, .env and --env-file files, resolves
+ * anchors, "<<" merges and "extends", filters services by profile and
+ * returns a struct compose_project in normalized form: every service with
+ * its dependencies, healthcheck, ports and mounts in long form and every
+ * default made explicit.  Nothing here talks to Docker.
+ */
+#ifndef COMPOSE_H
+#define COMPOSE_H
+
+#include <stddef.h>
+
+#include "strv.h"
+#include "tterr.h"
+#include "vars.h"
+#include "yamltree.h"
+
+enum compose_condition {
+    COMPOSE_COND_STARTED,   /* service_started */
+    COMPOSE_COND_HEALTHY,   /* service_healthy */
+    COMPOSE_COND_COMPLETED, /* service_completed_successfully */
+};
+
+struct compose_dep {
+    char *service;
+    enum compose_condition condition;
+    int required; /* 0: the dependant starts even when this one is absent */
+    int restart;  /* restart the dependant when this one is recreated */
+    const char *file; /* where it was written, for messages */
+    int line, col;
+};
+
+/* A duration in nanoseconds; -1 when not given. */
+typedef long long compose_ns;
+
+struct compose_healthcheck {
+    int present;      /* a healthcheck key was given (possibly only to disable) */
+    int disable;      /* disable: true, or test: NONE */
+    struct strv test; /* "CMD", argv... | "CMD-SHELL", cmd | empty: inherit the image's */
+    compose_ns interval, timeout, start_period, start_interval;
+    int retries; /* -1 when not given */
+};
+
+struct compose_kv {
+    char *key;
+    char *value; /* NULL: no value (environment: taken from the host when run) */
+};
+
+struct compose_kvlist {
+    struct compose_kv *v;
+    size_t n, cap;
+};
+
+struct compose_port {
+    char *host_ip;   /* NULL: all addresses */
+    char *published; /* NULL: an ephemeral port; may be a range "8000-8010" */
+    char *target;    /* container port or range */
+    char *protocol;  /* "tcp" unless given */
+    char *mode;      /* "ingress" unless given */
+};
+
+struct compose_mount {
+    char *type;   /* "volume", "bind" or "tmpfs" */
+    char *source; /* NULL for an anonymous volume or tmpfs; binds are absolute */
+    char *target;
+    int read_only;
+    char *options; /* the rest of a short form's mode field, such as "z", or NULL */
+};
+
+struct compose_resources {
+    double cpus;      /* 0 when not given */
+    long long memory; /* bytes; 0 when not given */
+};
+
+/* A key the model does not interpret, kept as written for `config`. */
+struct compose_extra {
+    char *key;
+    const struct ynode *value; /* borrowed from a document the project keeps */
+};
+
+struct compose_service {
+    char *name;
+    char *image;
+    const struct ynode *build; /* kept as written; NULL when none */
+    char *container_name;
+    struct strv command;
+    int has_command;
+    struct strv entrypoint;
+    int has_entrypoint;
+    struct compose_kvlist environment;
+    struct strv env_file;
+    struct compose_kvlist labels;
+    struct compose_port *ports;
+    size_t nports;
+    struct compose_mount *volumes;
+    size_t nvolumes;
+    struct strv networks;
+    char *network_mode;
+    struct compose_dep *deps;
+    size_t ndeps;
+    struct compose_healthcheck healthcheck;
+    char *restart;
+    char *user;
+    char *working_dir;
+    char *stop_signal;
+    compose_ns stop_grace_period;
+    struct strv profiles;
+    struct compose_resources limits;
+    struct compose_resources reservations;
+    struct compose_extra *extras;
+    size_t nextras;
+    const char *file; /* where the service was (last) defined */
+    int line, col;
+};
+
+struct compose_project {
+    char *name;
+    char *dir;                          /* project directory: that of the first file */
+    struct compose_service **services;  /* enabled services, sorted by name */
+    size_t nservices;
+    struct compose_service **disabled;  /* services left out by profiles */
+    size_t ndisabled;
+    struct strv networks;               /* top-level networks, sorted */
+    struct strv volumes;                /* top-level volumes, sorted */
+    struct strv files;                  /* the files loaded, in order */
+    struct strv warnings;               /* messages for the user: unknown keys, unset variables */
+    struct ydoc **docs;                 /* kept alive for build and extras */
+    size_t ndocs;
+};
+
+struct compose_options {
+    struct strv files;     /* empty: compose.yaml, compose.yml, docker-compose.y(a)ml */
+    struct strv env_files; /* --env-file; empty: .env beside the first file */
+    struct strv profiles;  /* --profile; COMPOSE_PROFILES is added */
+    const char *project_name;
+    const struct vars *environ; /* NULL: the process environment */
+    /* Load the first file from memory instead of disk (fuzzing, tests). */
+    const char *inline_data;
+    size_t inline_len;
+};
+
+int compose_load(const struct compose_options *opts, struct compose_project **out,
+                 struct tt_err *err);
+void compose_project_free(struct compose_project *p);
+
+/* The service called name among the enabled ones, or NULL. */
+struct compose_service *compose_find_service(const struct compose_project *p, const char *name);
+const char *compose_condition_name(enum compose_condition c);
+
+/* "1m30s", "500ms", "2h", "1.5s" → ns.  Returns -1 on a bad string. */
+int compose_parse_duration(const char *s, compose_ns *out);
+/* Formats ns the way Go does ("1m30s", "500ms"), into buf of size n. */
+void compose_format_duration(compose_ns ns, char *buf, size_t n);
+/* "2G", "512m", "1gb", "1024" → bytes.  Returns -1 on a bad string. */
+int compose_parse_bytes(const char *s, long long *out);
+/* Splits a command string the way a POSIX shell would split words (quotes, backslashes). */
+int compose_split_words(const char *s, struct strv *out);
+
+#endif

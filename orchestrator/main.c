@@ -1,0 +1,45 @@
+/*
+ * main.c - ttdeploy's entry point: finds the subcommand in the table and
+ * runs it.  Everything a command does lives in its cmd_*.c file.
+ */
+#include "cmd.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#ifndef TTDEPLOY_VERSION
+#define TTDEPLOY_VERSION "0.1.0"
+#endif
+
+static const struct cmd_entry *const cmd_table[] = {&cmd_config_entry, &cmd_graph_entry, NULL};
+
+static void usage(FILE *f)
+{
+    fputs("usage: ttdeploy [--version] [--help] COMMAND [ARGS]\n\n"
+          "Declarative deployments of Docker Compose stacks.\n\ncommands:\n",
+          f);
+    for (size_t i = 0; cmd_table[i]; i++)
+        fprintf(f, "  %-10s %s\n", cmd_table[i]->name, cmd_table[i]->summary);
+    fputs("\nRun 'ttdeploy COMMAND --help' for a command's options.\n", f);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_BAD_INPUT;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+        printf("ttdeploy %s\n", TTDEPLOY_VERSION);
+        return EXIT_OK;
+    }
+    for (size_t i = 0; cmd_table[i]; i++)
+        if (!strcmp(argv[1], cmd_table[i]->name))
+            return cmd_table[i]->exec(argc - 1, argv + 1);
+    fprintf(stderr, "ttdeploy: unknown command \"%s\": see 'ttdeploy --help'\n", argv[1]);
+    return EXIT_BAD_INPUT;
+}

@@ -1,0 +1,318 @@
+/*
+ * vars.c - dotenv files and Compose-style interpolation.
+ *
+ * Interpolation is a small recursive-descent scanner: "${" starts an
+ * expression that runs to its matching "}", so a default may itself hold
+ * "${OTHER}" expressions, which are interpolated only when used.
+ */
+#include "vars.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern char **environ;
+
+void vars_set(struct vars *v, const char *name, const char *value)
+{
+    for (size_t i = 0; i < v->names.n; i++) {
+        if (strcmp(v->names.v[i], name) == 0) {
+            free(v->values.v[i]);
+            v->values.v[i] = xstrdup(value);
+            return;
+        }
+    }
+    strv_push(&v->names, name);
+    strv_push(&v->values, value);
+}
+
+const char *vars_get(const struct vars *v, const char *name)
+{
+    for (size_t i = 0; i < v->names.n; i++)
+        if (strcmp(v->names.v[i], name) == 0)
+            return v->values.v[i];
+    return NULL;
+}
+
+void vars_clear(struct vars *v)
+{
+    strv_clear(&v->names);
+    strv_clear(&v->values);
+}
+
+void vars_add_environ(struct vars *v)
+{
+    for (char **e = environ; e && *e; e++) {
+        const char *eq = strchr(*e, '=');
+        if (!eq || eq == *e)
+            continue;
+        char *name = xstrndup(*e, (size_t)(eq - *e));
+        vars_set(v, name, eq + 1);
+        free(name);
+    }
+}
+
+static int is_name_start(int c)
+{
+    return isalpha(c) || c == '_';
+}
+
+static int is_name_char(int c)
+{
+    return isalnum(c) || c == '_';
+}
+
+/* Parses the value part of a dotenv line (after '='), into out. */
+static int dotenv_value(const char *p, struct buf *out, const char *path, int lineno,
+                        struct tt_err *err)
+{
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (*p == '\'' || *p == '"') {
+        char q = *p++;
+        while (*p && *p != q) {
+            if (q == '"' && *p == '\\' && p[1]) {
+                p++;
+                buf_addc(out, *p == 'n' ? '\n' : *p == 't' ? '\t' : *p);
+            } else {
+                buf_addc(out, *p);
+            }
+            p++;
+        }
+        if (*p != q)
+            return tt_error_at(err, path, lineno, 1,
+                               "unterminated %c quote in value: close the quote on the same "
+                               "line",
+                               q);
+        return 0;
+    }
+    const char *end = p;
+    for (const char *s = p; *s; s++) {
+        if (*s == '#' && (s == p || s[-1] == ' ' || s[-1] == '\t'))
+            break;
+        end = s + 1;
+    }
+    while (end > p && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+        end--;
+    buf_add(out, p, (size_t)(end - p));
+    return 0;
+}
+
+int vars_load_dotenv(struct vars *v, const char *path, int required, int override,
+                     struct tt_err *err)
+{
+    FILE *f = fopen(path, "r");
+    char *line = NULL;
+    size_t cap = 0;
+    int lineno = 0, rc = 0;
+    struct buf val = {0};
+
+    if (!f) {
+        if (!required && errno == ENOENT)
+            return 0;
+        return tt_error_at(err, path, 0, 0, "cannot open env file: %s", strerror(errno));
+    }
+    while (getline(&line, &cap, f) >= 0) {
+        char *p = line, *name;
+        size_t len;
+
+        lineno++;
+        len = strlen(p);
+        while (len && (p[len - 1] == '\n' || p[len - 1] == '\r'))
+            p[--len] = '\0';
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p == '\0' || *p == '#')
+            continue;
+        if (strncmp(p, "export ", 7) == 0)
+            p += 7;
+        name = p;
+        while (is_name_char((unsigned char)*p) || *p == '.' || *p == '-')
+            p++;
+        char *name_end = p;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (name_end == name || (*p != '=' && *p != '\0')) {
+            rc = tt_error_at(err, path, lineno, (int)(p - line) + 1,
+                             "expected NAME=value: names are letters, digits and '_'");
+            break;
+        }
+        if (*p == '\0')
+            continue; /* a bare NAME passes the environment's value through */
+        *name_end = '\0';
+        buf_reset(&val);
+        if (dotenv_value(p + 1, &val, path, lineno, err) < 0) {
+            rc = -1;
+            break;
+        }
+        if (override || !vars_get(v, name))
+            vars_set(v, name, val.data ? val.data : "");
+    }
+    free(line);
+    buf_release(&val);
+    fclose(f);
+    return rc;
+}
+
+struct interp {
+    const struct vars *vars;
+    const char *file;
+    int line, col;
+    struct strv *warnings;
+    struct tt_err *err;
+};
+
+static int interp_text(struct interp *in, const char *s, size_t len, struct buf *out);
+
+/* Finds the '}' matching the "${" whose body starts at s; returns its offset or -1. */
+static long matching_brace(const char *s, size_t len)
+{
+    int depth = 1;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '$' && i + 1 < len && s[i + 1] == '{') {
+            depth++;
+            i++;
+        } else if (s[i] == '}' && --depth == 0) {
+            return (long)i;
+        }
+    }
+    return -1;
+}
+
+static void warn_unset(struct interp *in, const char *name)
+{
+    if (!in->warnings)
+        return;
+    struct buf b = {0};
+    buf_printf(&b, "%s:%d:%d: variable %s is not set, using an empty string (set it or give a "
+               "default: ${%s:-value})",
+               in->file, in->line, in->col, name, name);
+    if (!strv_contains(in->warnings, b.data))
+        strv_push(in->warnings, b.data);
+    buf_release(&b);
+}
+
+/* Handles the body of "${...}" (without the braces). */
+static int interp_braced(struct interp *in, const char *s, size_t len, struct buf *out)
+{
+    size_t i = 0;
+
+    if (len == 0 || !is_name_start((unsigned char)s[0]))
+        return tt_error_at(in->err, in->file, in->line, in->col,
+                           "invalid interpolation \"${%.*s}\": a variable name starts with a "
+                           "letter or '_'; write \"$$\" for a literal '$'",
+                           (int)len, s);
+    while (i < len && is_name_char((unsigned char)s[i]))
+        i++;
+    char *name = xstrndup(s, i);
+    const char *val = vars_get(in->vars, name);
+    int rc = 0;
+
+    if (i == len) {
+        if (!val)
+            warn_unset(in, name);
+        else
+            buf_adds(out, val);
+        free(name);
+        return 0;
+    }
+    int colon = s[i] == ':';
+    if (colon)
+        i++;
+    char op = i < len ? s[i] : '\0';
+    const char *arg = s + i + 1;
+    size_t arglen = i < len ? len - i - 1 : 0;
+    int missing = colon ? (!val || !*val) : !val;
+
+    switch (op) {
+    case '-':
+        if (missing)
+            rc = interp_text(in, arg, arglen, out);
+        else
+            buf_adds(out, val);
+        break;
+    case '+':
+        if (!missing)
+            rc = interp_text(in, arg, arglen, out);
+        break;
+    case '?':
+        if (missing) {
+            struct buf msg = {0};
+            rc = interp_text(in, arg, arglen, &msg);
+            if (rc == 0)
+                rc = tt_error_at(in->err, in->file, in->line, in->col,
+                                 "required variable %s is %s: %s (set it in the environment "
+                                 "or in .env)",
+                                 name, val ? "empty" : "missing",
+                                 msg.len ? msg.data : "no message given");
+            buf_release(&msg);
+        } else {
+            buf_adds(out, val);
+        }
+        break;
+    default:
+        rc = tt_error_at(in->err, in->file, in->line, in->col,
+                         "invalid interpolation \"${%.*s}\": after the name use :-, -, :?, ?, "
+                         ":+ or +; write \"$$\" for a literal '$'",
+                         (int)len, s);
+    }
+    free(name);
+    return rc;
+}
+
+static int interp_text(struct interp *in, const char *s, size_t len, struct buf *out)
+{
+    size_t i = 0;
+
+    while (i < len) {
+        const char *d = memchr(s + i, '$', len - i);
+        if (!d) {
+            buf_add(out, s + i, len - i);
+            break;
+        }
+        buf_add(out, s + i, (size_t)(d - (s + i)));
+        i = (size_t)(d - s) + 1;
+        if (i < len && s[i] == '$') {
+            buf_addc(out, '$');
+            i++;
+        } else if (i < len && s[i] == '{') {
+            long end = matching_brace(s + i + 1, len - i - 1);
+            if (end < 0)
+                return tt_error_at(in->err, in->file, in->line, in->col,
+                                   "unterminated \"${\" in \"%.*s\": close it with '}' or "
+                                   "write \"$$\" for a literal '$'",
+                                   (int)len, s);
+            if (interp_braced(in, s + i + 1, (size_t)end, out) < 0)
+                return -1;
+            i += (size_t)end + 2;
+        } else if (i < len && is_name_start((unsigned char)s[i])) {
+            size_t j = i;
+            while (j < len && is_name_char((unsigned char)s[j]))
+                j++;
+            char *name = xstrndup(s + i, j - i);
+            const char *val = vars_get(in->vars, name);
+            if (val)
+                buf_adds(out, val);
+            else
+                warn_unset(in, name);
+            free(name);
+            i = j;
+        } else {
+            return tt_error_at(in->err, in->file, in->line, in->col,
+                               "invalid interpolation in \"%.*s\": '$' must start $NAME or "
+                               "${NAME}; write \"$$\" for a literal '$'",
+                               (int)len, s);
+        }
+    }
+    return 0;
+}
+
+int vars_interpolate(const struct vars *v, const char *text, struct buf *out, const char *file,
+                     int line, int col, struct strv *warnings, struct tt_err *err)
+{
+    struct interp in = {v, file, line, col, warnings, err};
+    buf_grow(out, 0);
+    return interp_text(&in, text, strlen(text), out);
+}

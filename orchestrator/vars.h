@@ -1,0 +1,45 @@
+/*
+ * vars.h - variables for Compose interpolation: where they come from
+ * (the process environment, .env and --env-file files) and how "${...}"
+ * expressions in a compose file are replaced by them.
+ */
+#ifndef VARS_H
+#define VARS_H
+
+#include <stddef.h>
+
+#include "buf.h"
+#include "strv.h"
+#include "tterr.h"
+
+/* An ordered set of NAME=value pairs; a later set of the same name replaces. */
+struct vars {
+    struct strv names;
+    struct strv values;
+};
+
+void vars_set(struct vars *v, const char *name, const char *value);
+const char *vars_get(const struct vars *v, const char *name); /* NULL when unset */
+void vars_clear(struct vars *v);
+/* Copies every variable of the process environment into v (replacing). */
+void vars_add_environ(struct vars *v);
+
+/*
+ * Reads a dotenv file (NAME=value lines; "export", comments, single and
+ * double quotes, inline " #" comments after unquoted values).  Values from
+ * the file replace those in v only where v has none, unless override is set.
+ * A missing file is an error only when required is set.
+ */
+int vars_load_dotenv(struct vars *v, const char *path, int required, int override,
+                     struct tt_err *err);
+
+/*
+ * Replaces $NAME, ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?err},
+ * ${NAME?err}, ${NAME:+alt}, ${NAME+alt} and $$ in text, appending to out.
+ * file/line/col locate text for error messages.  A variable that is unset
+ * and has no default becomes "" and a warning is added to warnings.
+ */
+int vars_interpolate(const struct vars *v, const char *text, struct buf *out, const char *file,
+                     int line, int col, struct strv *warnings, struct tt_err *err);
+
+#endif
