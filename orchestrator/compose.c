@@ -1286,7 +1286,49 @@ static const struct ynode *load_doc(struct loader *l, const char *path, int use_
     return doc->root;
 }
 
-/* Builds service name of the services mapping, resolving extends first. */
+static int service_build(struct loader *l, const struct ynode *services, const char *name,
+                         const struct ynode *ref, struct strv *chain,
+                         struct compose_service *out);
+
+/* Resolves the extends entry ext of service node n and lays its base into out. */
+static int service_build_base(struct loader *l, const struct ynode *services,
+                              const struct ynode *n, const struct ynode *ext, struct strv *chain,
+                              struct compose_service *out)
+{
+    const char *base_name = NULL, *base_file = NULL;
+    const struct ynode *base_services = services;
+
+    if (ext->kind == YNODE_SCALAR) {
+        base_name = ext->str;
+    } else if (ext->kind == YNODE_MAP) {
+        if (want_scalar(l, ynode_get(ext, "service"), "extends service", &base_name) < 0)
+            return -1;
+        if (ynode_get(ext, "file") &&
+            want_scalar(l, ynode_get(ext, "file"), "extends file", &base_file) < 0)
+            return -1;
+    } else {
+        return node_error(l, ext, "extends must be a service name or {service:, file:}");
+    }
+    if (base_file) {
+        char *dir = dir_of(n->file), *path = path_join(dir, base_file);
+        const struct ynode *root = load_doc(l, path, 0);
+        free(dir);
+        free(path);
+        if (!root)
+            return -1;
+        base_services = ynode_get(root, "services");
+        if (!base_services || base_services->kind != YNODE_MAP)
+            return node_error(l, ext, "extends file \"%s\" has no services: mapping", base_file);
+    }
+    struct compose_service base;
+    int rc = service_build(l, base_services, base_name, ext, chain, &base);
+    if (rc == 0)
+        service_merge(out, &base);
+    service_clear(&base);
+    return rc;
+}
+
+/* Builds the service called name in services, resolving extends first. */
 static int service_build(struct loader *l, const struct ynode *services, const char *name,
                          const struct ynode *ref, struct strv *chain,
                          struct compose_service *out)
@@ -1295,6 +1337,7 @@ static int service_build(struct loader *l, const struct ynode *services, const c
     struct buf key = {0};
     int rc = 0;
 
+    service_init(out, name);
     if (!n)
         return node_error(l, ref, "extends refers to service \"%s\", which is not defined there",
                           name);
@@ -1310,40 +1353,9 @@ static int service_build(struct loader *l, const struct ynode *services, const c
         return rc;
     }
     strv_push_owned(chain, buf_detach(&key));
-    service_init(out, name);
     const struct ynode *ext = n->kind == YNODE_MAP ? ynode_get(n, "extends") : NULL;
-    if (ext && !ynode_is_null(ext)) {
-        const char *base_name = NULL, *base_file = NULL;
-        const struct ynode *base_services = services;
-        if (ext->kind == YNODE_SCALAR) {
-            base_name = ext->str;
-        } else if (ext->kind == YNODE_MAP) {
-            if (want_scalar(l, ynode_get(ext, "service"), "extends service", &base_name) < 0)
-                return -1;
-            if (ynode_get(ext, "file") &&
-                want_scalar(l, ynode_get(ext, "file"), "extends file", &base_file) < 0)
-                return -1;
-        } else {
-            return node_error(l, ext, "extends must be a service name or {service:, file:}");
-        }
-        if (base_file) {
-            char *dir = dir_of(n->file), *path = path_join(dir, base_file);
-            const struct ynode *root = load_doc(l, path, 0);
-            free(dir);
-            free(path);
-            if (!root)
-                return -1;
-            base_services = ynode_get(root, "services");
-            if (!base_services || base_services->kind != YNODE_MAP)
-                return node_error(l, ext, "extends file \"%s\" has no services: mapping",
-                                  base_file);
-        }
-        struct compose_service base;
-        rc = service_build(l, base_services, base_name, ext, chain, &base);
-        if (rc == 0)
-            service_merge(out, &base);
-        service_clear(&base);
-    }
+    if (ext && !ynode_is_null(ext))
+        rc = service_build_base(l, services, n, ext, chain, out);
     if (rc == 0) {
         struct compose_service local;
         service_init(&local, name);

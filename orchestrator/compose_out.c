@@ -188,6 +188,32 @@ static json_t *service_json(const struct compose_service *s)
     return o;
 }
 
+/* Writes every '$' in string values as "$$", so the output loads back to the same model. */
+static void escape_dollars(json_t *v)
+{
+    const char *key;
+    json_t *item;
+    size_t i;
+
+    if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        if (!strchr(s, '$'))
+            return;
+        struct buf b = {0};
+        for (; *s; s++) {
+            if (*s == '$')
+                buf_addc(&b, '$');
+            buf_addc(&b, *s);
+        }
+        json_string_set(v, b.data);
+        buf_release(&b);
+    } else if (json_is_object(v)) {
+        json_object_foreach(v, key, item) escape_dollars(item);
+    } else if (json_is_array(v)) {
+        json_array_foreach(v, i, item) escape_dollars(item);
+    }
+}
+
 json_t *compose_out_project(const struct compose_project *p)
 {
     json_t *root = json_object(), *services = json_object();
@@ -212,6 +238,7 @@ json_t *compose_out_project(const struct compose_project *p)
         json_object_set_new(root, "volumes", vols);
     else
         json_decref(vols);
+    escape_dollars(root);
     return root;
 }
 

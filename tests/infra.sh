@@ -1,0 +1,149 @@
+#!/bin/sh
+# infra.sh - the test environment: a private dockerd and offline images.
+#
+#   tests/infra.sh up      start (or reuse) the daemon and build missing images
+#   tests/infra.sh env     print the DOCKER_HOST line for the private daemon
+#   tests/infra.sh down    stop the daemon started by `up` (data root is kept)
+#   tests/infra.sh purge   stop it and delete its data root
+#
+# Everything lives under $TTDEPLOY_TEST_ROOT (default /var/tmp/ttdeploy-test):
+# its own socket, data root, exec root and containerd namespace, so the
+# system's daemon (if any) is never touched.  Images are made with `docker
+# import` of root filesystems assembled from the host: no registry is needed.
+set -eu
+
+ROOT=${TTDEPLOY_TEST_ROOT:-/var/tmp/ttdeploy-test}
+SOCK=$ROOT/docker.sock
+export DOCKER_HOST=unix://$SOCK
+export DOCKER_BUILDKIT=0
+BUSYBOX_IMAGE=ttdeploy-test/busybox:latest
+PG_IMAGE=ttdeploy-test/postgres:15
+HERE=$(cd "$(dirname "$0")" && pwd)
+
+log() { echo "infra: $*" >&2; }
+
+ping_ok() {
+    [ -S "$SOCK" ] && curl -sf --max-time 2 --unix-socket "$SOCK" http://d/_ping >/dev/null 2>&1
+}
+
+start_daemon() {
+    if ping_ok; then
+        log "reusing the daemon on $SOCK"
+        return 0
+    fi
+    command -v dockerd >/dev/null || { log "dockerd not found: apt-get install docker.io"; exit 1; }
+    mkdir -p "$ROOT/data" "$ROOT/exec"
+    rm -f "$SOCK"
+    log "starting dockerd on $SOCK (data root $ROOT/data)"
+    # setsid: the daemon outlives this script and the make process.
+    setsid dockerd --host "unix://$SOCK" --data-root "$ROOT/data" --exec-root "$ROOT/exec" \
+        --pidfile "$ROOT/dockerd.pid" --containerd-namespace ttdeploy-test \
+        --containerd-plugins-namespace ttdeploy-test-plugins --bridge none \
+        >"$ROOT/dockerd.log" 2>&1 </dev/null &
+    i=0
+    while ! ping_ok; do
+        i=$((i + 1))
+        if [ "$i" -gt 120 ]; then
+            log "dockerd did not answer /_ping within 60 s; its log:"
+            tail -20 "$ROOT/dockerd.log" >&2
+            exit 1
+        fi
+        sleep 0.5
+    done
+    log "dockerd answers /_ping after $((i / 2)) s"
+}
+
+have_image() {
+    docker image inspect "$1" >/dev/null 2>&1
+}
+
+# Copies a binary and the shared libraries ldd names into rootfs $1.
+copy_with_libs() {
+    rootfs=$1
+    shift
+    for f in "$@"; do
+        mkdir -p "$rootfs$(dirname "$f")"
+        cp -L "$f" "$rootfs$f"
+        ldd "$f" 2>/dev/null | awk '/=>/ { print $3 } /^\t\/lib/ { print $1 }' | while read -r lib; do
+            [ -n "$lib" ] && [ -f "$lib" ] || continue
+            mkdir -p "$rootfs$(dirname "$lib")"
+            [ -f "$rootfs$lib" ] || cp -L "$lib" "$rootfs$lib"
+        done
+    done
+}
+
+busybox_rootfs() {
+    rootfs=$1
+    mkdir -p "$rootfs/bin" "$rootfs/tmp" "$rootfs/etc" "$rootfs/www/api" "$rootfs/root"
+    cp /bin/busybox "$rootfs/bin/busybox"
+    for applet in $(/bin/busybox --list); do
+        [ -e "$rootfs/bin/$applet" ] || ln -s busybox "$rootfs/bin/$applet"
+    done
+    chmod 1777 "$rootfs/tmp"
+    printf 'root:x:0:0:root:/root:/bin/sh\npostgres:x:999:999:postgres:/var/lib/postgresql:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' >"$rootfs/etc/passwd"
+    printf 'root:x:0:\npostgres:x:999:\nnogroup:x:65534:\n' >"$rootfs/etc/group"
+    printf 'hosts: files dns\n' >"$rootfs/etc/nsswitch.conf"
+    echo '{"status":"ok"}' >"$rootfs/www/api/health"
+    echo ok >"$rootfs/www/healthz"
+    echo '<h1>tasktracker</h1>' >"$rootfs/www/index.html"
+}
+
+build_busybox() {
+    have_image "$BUSYBOX_IMAGE" && return 0
+    log "building $BUSYBOX_IMAGE from /bin/busybox (static)"
+    tmp=$(mktemp -d)
+    busybox_rootfs "$tmp"
+    tar -C "$tmp" -c . | docker import --change 'ENV PATH=/bin' --change 'CMD ["sh"]' - "$BUSYBOX_IMAGE" >/dev/null
+    rm -rf "$tmp"
+}
+
+build_postgres() {
+    have_image "$PG_IMAGE" && return 0
+    pgbin=/usr/lib/postgresql/15/bin
+    [ -x $pgbin/postgres ] || { log "$pgbin/postgres not found: apt-get install postgresql-15"; exit 1; }
+    log "building $PG_IMAGE from the host's PostgreSQL 15"
+    tmp=$(mktemp -d)
+    busybox_rootfs "$tmp"
+    copy_with_libs "$tmp" $pgbin/postgres $pgbin/initdb $pgbin/pg_ctl $pgbin/pg_isready \
+        $pgbin/psql $pgbin/pg_dump $pgbin/pg_restore $pgbin/createdb $pgbin/dropdb
+    mkdir -p "$tmp/usr/lib/postgresql/15/lib"
+    cp -a /usr/lib/postgresql/15/lib/. "$tmp/usr/lib/postgresql/15/lib/"
+    for so in /usr/lib/postgresql/15/lib/*.so; do copy_with_libs "$tmp" "$so"; done
+    mkdir -p "$tmp/usr/share/postgresql" "$tmp/usr/share/zoneinfo" "$tmp/var/lib/postgresql" "$tmp/var/run/postgresql"
+    cp -a /usr/share/postgresql/15 "$tmp/usr/share/postgresql/"
+    cp -a /usr/share/zoneinfo/. "$tmp/usr/share/zoneinfo/"
+    for b in pg_isready psql pg_dump pg_restore createdb dropdb; do ln -sf /usr/lib/postgresql/15/bin/$b "$tmp/bin/$b"; done
+    cp "$HERE/images/pg-entrypoint.sh" "$tmp/bin/pg-entrypoint"
+    chmod 755 "$tmp/bin/pg-entrypoint"
+    tar -C "$tmp" -c . | docker import --change 'ENV PATH=/bin:/usr/lib/postgresql/15/bin' \
+        --change 'ENV PGDATA=/var/lib/postgresql/data' --change 'EXPOSE 5432' \
+        --change 'ENTRYPOINT ["/bin/pg-entrypoint"]' --change 'CMD []' - "$PG_IMAGE" >/dev/null
+    rm -rf "$tmp"
+}
+
+case "${1:-up}" in
+up)
+    start_daemon
+    build_busybox
+    build_postgres
+    ;;
+env)
+    echo "DOCKER_HOST=$DOCKER_HOST"
+    ;;
+down | purge)
+    if [ -f "$ROOT/dockerd.pid" ]; then
+        pid=$(cat "$ROOT/dockerd.pid")
+        kill "$pid" 2>/dev/null || true
+        i=0
+        while kill -0 "$pid" 2>/dev/null && [ "$i" -lt 40 ]; do sleep 0.5; i=$((i + 1)); done
+    fi
+    if [ "$1" = purge ]; then
+        umount -R "$ROOT/exec" 2>/dev/null || true
+        rm -rf "$ROOT"
+    fi
+    ;;
+*)
+    echo "usage: tests/infra.sh up|env|down|purge" >&2
+    exit 2
+    ;;
+esac

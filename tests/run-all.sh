@@ -1,0 +1,62 @@
+#!/bin/sh
+# run-all.sh - runs every suite and prints one closing line "N passed, N failed".
+#
+# Arguments: the Criterion unit-test binaries.  Then the e2e suites
+# (tests/e2e/test_*.py) run against $TTDEPLOY; those that need Docker use
+# the private daemon that tests/infra.sh starts (or reuses).
+set -u
+cd "$(dirname "$0")/.."
+total_pass=0
+total_fail=0
+log=$(mktemp)
+
+add_counts() { # $1 passed, $2 failed, $3 suite
+    total_pass=$((total_pass + $1))
+    total_fail=$((total_fail + $2))
+    printf '%-28s %4d passed, %d failed\n' "$3" "$1" "$2"
+}
+
+for t in "$@"; do
+    name=$(basename "$t")
+    "$t" --jobs 2 >"$log" 2>&1
+    rc=$?
+    line=$(grep 'Synthesis:' "$log" | tail -1)
+    if [ -z "$line" ]; then
+        cat "$log"
+        add_counts 0 1 "$name (crashed, exit $rc)"
+        continue
+    fi
+    pass=$(echo "$line" | sed -n 's/.*Passing: \([0-9]*\).*/\1/p')
+    fail=$(echo "$line" | sed -n 's/.*Failing: \([0-9]*\).*/\1/p')
+    crash=$(echo "$line" | sed -n 's/.*Crashing: \([0-9]*\).*/\1/p')
+    if [ "$((fail + crash))" -gt 0 ] || [ "$rc" -ne 0 ]; then
+        grep -v '^\[----\] *$' "$log" | grep -E 'FAIL|CRASH|Assertion|error|ERROR|Sanitizer|\[----\]' | head -40
+        [ "$((fail + crash))" -eq 0 ] && crash=1
+    fi
+    add_counts "$pass" "$((fail + crash))" "$name"
+done
+
+if tests/infra.sh up >"$log" 2>&1; then
+    DOCKER_HOST=$(tests/infra.sh env | sed 's/^DOCKER_HOST=//')
+    export DOCKER_HOST
+else
+    cat "$log"
+    echo "infra: the private dockerd could not start; Docker suites will fail" >&2
+fi
+
+for suite in tests/e2e/test_*.py; do
+    name=$(basename "$suite" .py)
+    python3 "$suite" >"$log" 2>&1
+    rc=$?
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
+    if [ -z "$line" ]; then
+        cat "$log"
+        add_counts 0 1 "$name (crashed, exit $rc)"
+        continue
+    fi
+    grep -v '^  ok ' "$log" | grep -v -E '^[0-9]+ passed, [0-9]+ failed$' | head -60
+    add_counts "$(echo "$line" | cut -d' ' -f1)" "$(echo "$line" | cut -d' ' -f3)" "$name"
+done
+rm -f "$log"
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ]
