@@ -1683,9 +1683,12 @@ int compose_load(const struct compose_options *opts, struct compose_project **ou
         rc = load_file(&l, p->files.v[i], i == 0 && opts->inline_data != NULL);
     if (rc == 0) {
         apply_profiles(&l);
-        qsort(p->services, p->nservices, sizeof(*p->services), cmp_service);
-        qsort(p->networks.v, p->networks.n, sizeof(char *), cmp_str);
-        qsort(p->volumes.v, p->volumes.n, sizeof(char *), cmp_str);
+        if (p->nservices)
+            qsort(p->services, p->nservices, sizeof(*p->services), cmp_service);
+        if (p->networks.n)
+            qsort(p->networks.v, p->networks.n, sizeof(char *), cmp_str);
+        if (p->volumes.n)
+            qsort(p->volumes.v, p->volumes.n, sizeof(char *), cmp_str);
     }
     for (size_t i = 0; rc == 0 && i < p->nservices; i++)
         rc = check_service(&l, p->services[i]);

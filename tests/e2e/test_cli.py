@@ -1,0 +1,157 @@
+"""test_cli.py - the ttdeploy binary as a user runs it: config, graph,
+help, exit codes and the messages of bad input."""
+import json
+import os
+import tempfile
+
+import yaml
+
+from harness import ROOT, run, ttdeploy
+
+EXAMPLE = os.path.join(ROOT, "examples", "tasktracker", "compose.yml")
+
+
+def write(d, name, text):
+    path = os.path.join(d, name)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def test_graph_example_four_layers():
+    p = ttdeploy("graph", "-f", EXAMPLE, check=0)
+    lines = p.stdout.splitlines()
+    assert lines[:4] == ["layer 0: nats postgres", "layer 1: api worker",
+                         "layer 2: dashboard", "layer 3: nginx"], p.stdout
+    assert "  nginx -> dashboard (service_healthy)" in lines
+
+
+def test_graph_json_and_dot():
+    g = json.loads(ttdeploy("graph", "-f", EXAMPLE, "--format", "json", check=0).stdout)
+    assert g["layers"] == [["nats", "postgres"], ["api", "worker"], ["dashboard"], ["nginx"]]
+    assert {"from": "api", "to": "postgres", "condition": "service_healthy",
+            "required": True} in g["edges"]
+    dot = ttdeploy("graph", "-f", EXAMPLE, "--format", "dot", check=0).stdout
+    assert dot.startswith('digraph "tasktracker" {')
+    assert '"dashboard" -> "api" [label="service_healthy"];' in dot
+
+
+def test_config_example_normalized():
+    c = yaml.safe_load(ttdeploy("config", "-f", EXAMPLE, check=0).stdout)
+    assert c["name"] == "tasktracker"
+    api = c["services"]["api"]
+    assert api["image"] == "ttdeploy-test/busybox:latest"  # from the <<: *api-base merge
+    assert api["depends_on"]["postgres"] == {"condition": "service_healthy", "required": True,
+                                             "restart": False}
+    assert api["healthcheck"]["interval"] == "5s"
+    assert api["ports"] == [{"target": 8000, "published": "8000", "host_ip": "127.0.0.1",
+                             "protocol": "tcp", "mode": "ingress"}]
+    assert c["services"]["worker"]["command"] == [
+        "sh", "-c", "touch /tmp/worker.ready && exec sleep 2147483647"]
+
+
+def test_config_interpolates_from_environment():
+    c = json.loads(ttdeploy("config", "-f", EXAMPLE, "--format", "json",
+                            env={"API_IMAGE": "registry/api:v1.4.0", "PG_PORT": "6543"},
+                            check=0).stdout)
+    assert c["services"]["api"]["image"] == "registry/api:v1.4.0"
+    assert c["services"]["worker"]["image"] == "registry/api:v1.4.0"
+    assert c["services"]["postgres"]["ports"][0]["published"] == "6543"
+
+
+def test_config_output_loads_back_the_same():
+    with tempfile.TemporaryDirectory() as d:
+        first = ttdeploy("config", "-f", EXAMPLE, check=0).stdout
+        path = write(d, "compose.yml", first)
+        second = ttdeploy("config", "-f", path, "-p", "tasktracker", check=0).stdout
+    assert yaml.safe_load(first) == yaml.safe_load(second)
+
+
+def test_config_dollar_round_trip():
+    with tempfile.TemporaryDirectory() as d:
+        write(d, "compose.yml", "services:\n  a:\n    image: x\n    command: echo $$HOME\n")
+        out = ttdeploy("config", cwd=d, check=0).stdout
+        assert "$$HOME" in out
+        write(d, "compose.yml", out)
+        again = json.loads(ttdeploy("config", "--format", "json", cwd=d, check=0).stdout)
+    assert again["services"]["a"]["command"] == ["echo", "$$HOME"]
+
+
+def test_several_files_and_profiles():
+    with tempfile.TemporaryDirectory() as d:
+        write(d, "compose.yml", "services:\n  api: {image: api:1}\n"
+                                "  debug: {image: busybox, profiles: [debug]}\n")
+        write(d, "prod.yml", "services:\n  api: {image: api:2}\n")
+        c = json.loads(ttdeploy("config", "-f", "compose.yml", "-f", "prod.yml", "--format",
+                                "json", cwd=d, check=0).stdout)
+        assert c["services"]["api"]["image"] == "api:2"
+        assert "debug" not in c["services"]
+        c = json.loads(ttdeploy("config", "--profile", "debug", "--format", "json", cwd=d,
+                                check=0).stdout)
+        assert "debug" in c["services"]
+
+
+def test_default_file_and_missing_file():
+    with tempfile.TemporaryDirectory() as d:
+        p = ttdeploy("config", cwd=d, check=2)
+        assert "no compose file here" in p.stderr and "-f FILE" in p.stderr
+        p = ttdeploy("config", "-f", "nope.yml", cwd=d, check=2)
+        assert "nope.yml: cannot open" in p.stderr
+
+
+def test_bad_input_messages_and_exit_code():
+    cases = [
+        ("services:\n  api:\n    image: x\n    depends_on: [postgress]\n  postgres: {image: pg}\n",
+         'compose.yml:4:18: service "api" depends on "postgress", which is not defined '
+         '(did you mean "postgres"?)'),
+        ("services:\n  a: {image: x, depends_on: [b]}\n  b: {image: x, depends_on: [a]}\n",
+         "dependency cycle: a -> b -> a"),
+        ("services:\n  a:\n    image: x\n    healthcheck: {interval: 5 seconds}\n",
+         'invalid duration "5 seconds"'),
+        ("services:\n  a:\n    image: ${IMG:?set IMG}\n", "required variable IMG is empty: set IMG"),
+        ("services:\n  a:\n    image: x\n   bad: indent\n", "compose.yml:4:4: invalid YAML"),
+    ]
+    for text, want in cases:
+        with tempfile.TemporaryDirectory() as d:
+            write(d, "compose.yml", text)
+            p = ttdeploy("config", cwd=d, env={"IMG": ""})
+            assert p.returncode == 2, (text, p.returncode, p.stderr)
+            assert want in p.stderr, (want, p.stderr)
+            assert p.stdout == "", "nothing is printed on stdout for bad input"
+
+
+def test_warnings_go_to_stderr():
+    with tempfile.TemporaryDirectory() as d:
+        write(d, "compose.yml", "services:\n  a:\n    image: x\n    bogus: 1\n")
+        p = ttdeploy("config", cwd=d, check=0)
+    assert 'warning: ' in p.stderr and 'unknown key "bogus"' in p.stderr
+    assert "bogus" in p.stdout  # kept
+
+
+def test_billion_laughs_refused():
+    lines = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 10):
+        prev = chr(ord("a") + i - 1)
+        cur = chr(ord("a") + i)
+        lines.append(f"{cur}: &{cur} [" + ", ".join([f"*{prev}"] * 10) + "]")
+    with tempfile.TemporaryDirectory() as d:
+        write(d, "compose.yml", "\n".join(lines) + "\nservices: {}\n")
+        p = ttdeploy("config", cwd=d, check=2)
+    assert "billion laughs" in p.stderr
+
+
+def test_help_and_version():
+    p = ttdeploy("--help", check=0)
+    assert "config" in p.stdout and "graph" in p.stdout
+    p = ttdeploy("graph", "--help", check=0)
+    assert p.stdout.startswith("usage: ttdeploy graph ")
+    assert "--format FMT" in p.stdout
+    assert ttdeploy("--version", check=0).stdout.startswith("ttdeploy ")
+    p = ttdeploy("frobnicate", check=2)
+    assert 'unknown command "frobnicate"' in p.stderr
+    p = ttdeploy("graph", "--format", "png", "-f", EXAMPLE, check=2)
+    assert 'unknown format "png"' in p.stderr
+
+
+if __name__ == "__main__":
+    run(globals())
