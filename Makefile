@@ -38,7 +38,7 @@ FUZZ_SECONDS ?= 0
 
 BIN := $(BUILD)/ttdeploy
 
-.PHONY: all test unit e2e fuzz bench install clean format
+.PHONY: all test fuzz bench install clean format example
 
 all: $(BIN) ttdeploy
 
@@ -69,7 +69,9 @@ fuzz: $(FUZZ_BINS)
 	  name=$$(basename $$f); mkdir -p build-fuzz/corpus-$$name; \
 	  if [ "$(FUZZ_SECONDS)" -gt 0 ]; then \
 	    $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
-	      build-fuzz/corpus-$$name tests/fuzz/corpus/$${name#fuzz_} || exit 1; \
+	      -print_final_stats=1 -artifact_prefix=build-fuzz/ build-fuzz/corpus-$$name tests/fuzz/corpus/$${name#fuzz_} \
+	      $$(test -d ../shared/corpus/$${name#fuzz_} && echo ../shared/corpus/$${name#fuzz_}) \
+	      || exit 1; \
 	  else \
 	    $$f -runs=0 tests/fuzz/corpus/$${name#fuzz_} || exit 1; \
 	  fi; \
@@ -81,6 +83,12 @@ $(BUILD)/bench/%: bench/%.c $(LIB_OBJS)
 
 bench: $(BUILD)/bench/bench_compose
 	$(BUILD)/bench/bench_compose 1000
+
+# The bundled example: the private dockerd and images, then ttdeploy on the stack.
+example: $(BIN) ttdeploy
+	tests/infra.sh up
+	./ttdeploy config -f examples/tasktracker/compose.yml
+	./ttdeploy graph -f examples/tasktracker/compose.yml
 
 install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin

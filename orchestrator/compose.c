@@ -1700,10 +1700,10 @@ int compose_load(const struct compose_options *opts, struct compose_project **ou
             name = strrchr(p->dir, '/') ? strrchr(p->dir, '/') + 1 : p->dir;
         char *norm = xstrdup(name);
         normalize_name(norm);
+        if (!*norm)
+            rc = tt_error(err, "project name \"%s\" has no letters or digits: pass -p NAME", name);
         free(p->name);
         p->name = norm;
-        if (!*p->name)
-            rc = tt_error(err, "project name \"%s\" has no letters or digits: pass -p NAME", name);
     }
     vars_clear(&l.vars);
     if (rc < 0) {

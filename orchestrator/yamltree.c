@@ -247,7 +247,10 @@ static int finish_map(struct builder *b, struct ynode *m, struct ynode **items, 
             continue;
         }
         if (k->kind != YNODE_SCALAR)
-            continue;
+            return tt_error_at(b->err, k->file, k->line, k->col,
+                               "a mapping key must be a single value, not %s: write the key "
+                               "as plain text",
+                               ynode_kind_name(k));
         for (size_t j = 0; j < i; j++) {
             const struct ynode *o = items[2 * j];
             if (o->kind == YNODE_SCALAR && !is_merge_key(o) && strcmp(o->str, k->str) == 0)

@@ -6,6 +6,7 @@
 # the private daemon that tests/infra.sh starts (or reuses).
 set -u
 cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-$(command -v /usr/bin/python3 || command -v python3)}
 total_pass=0
 total_fail=0
 log=$(mktemp)
@@ -46,7 +47,7 @@ fi
 
 for suite in tests/e2e/test_*.py; do
     name=$(basename "$suite" .py)
-    python3 "$suite" >"$log" 2>&1
+    "$PYTHON" "$suite" >"$log" 2>&1
     rc=$?
     line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
     if [ -z "$line" ]; then

@@ -664,3 +664,9 @@ Test(compose, split_words)
     cr_assert_eq(compose_split_words("a 'open", &w), -1);
     strv_clear(&w);
 }
+
+Test(compose, project_name_without_letters)
+{
+    const char *m = load_err("name: \"!!\"\nservices:\n  a: {image: x}\n", NULL);
+    cr_assert_str_eq(m, "project name \"!!\" has no letters or digits: pass -p NAME");
+}

@@ -165,3 +165,12 @@ Test(yamltree, missing_file)
     cr_assert_null(ydoc_load_file("/nonexistent/compose.yml", &err));
     cr_assert(strstr(err.msg, "/nonexistent/compose.yml: cannot open") != NULL, "%s", err.msg);
 }
+
+Test(yamltree, complex_key_is_refused)
+{
+    struct tt_err err = {0};
+    cr_assert_null(parse("services:\n  ? [a, b]\n  : {image: x}\n", &err));
+    cr_assert(strstr(err.msg, "t.yml:2:5: a mapping key must be a single value, not a list") !=
+                  NULL,
+              "%s", err.msg);
+}
