@@ -7,7 +7,7 @@
 #   make bench        benchmarks (speed targets live here, never in tests)
 #   make install PREFIX=/usr/local
 
-PKGS     := yaml-0.1 libcurl libpq sqlite3 libgit2 jansson
+PKGS     := yaml-0.1 libcurl libpq sqlite3 libgit2 jansson libcrypto
 CC       ?= cc
 PREFIX   ?= /usr/local
 CFLAGS   ?= -O2 -g
@@ -25,9 +25,11 @@ endif
 
 LIB_SRCS := orchestrator/tterr.c orchestrator/buf.c orchestrator/arena.c orchestrator/strv.c \
             orchestrator/vars.c orchestrator/yamltree.c orchestrator/compose.c \
-            orchestrator/compose_out.c orchestrator/dag.c
+            orchestrator/compose_out.c orchestrator/dag.c orchestrator/sha256.c \
+            orchestrator/engine.c orchestrator/container_spec.c orchestrator/progress.c \
+            orchestrator/stack.c
 CLI_SRCS := orchestrator/main.c orchestrator/cli.c orchestrator/cmd_config.c \
-            orchestrator/cmd_graph.c
+            orchestrator/cmd_graph.c orchestrator/cmd_up.c orchestrator/cmd_down.c
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)

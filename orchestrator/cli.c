@@ -5,6 +5,10 @@
 #include "cmd.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "progress.h"
 
 int cli_compose_option(int c, const char *arg, struct compose_options *o)
 {
@@ -48,4 +52,58 @@ int cli_load_project(const struct compose_options *o, struct compose_project **o
     for (size_t i = 0; i < (*out)->warnings.n; i++)
         fprintf(stderr, "warning: %s\n", (*out)->warnings.v[i]);
     return EXIT_OK;
+}
+
+int cli_load_graph(const struct compose_options *o, struct compose_project **p, struct dag **d)
+{
+    struct tt_err err = {0};
+    int rc = cli_load_project(o, p);
+
+    *d = NULL;
+    if (rc != EXIT_OK)
+        return rc;
+    if (dag_build(*p, d, &err) < 0) {
+        fprintf(stderr, "ttdeploy: %s\n", err.msg);
+        compose_project_free(*p);
+        *p = NULL;
+        return EXIT_BAD_INPUT;
+    }
+    return EXIT_OK;
+}
+
+int cli_open_engine(const char *host, struct engine **out)
+{
+    struct tt_err err = {0};
+    if (engine_open(host, out, &err) < 0) {
+        fprintf(stderr, "ttdeploy: %s\n", err.msg);
+        return EXIT_UNREACHABLE;
+    }
+    return EXIT_OK;
+}
+
+int cli_progress_mode(const char *s)
+{
+    if (!strcmp(s, "auto"))
+        return PROGRESS_AUTO;
+    if (!strcmp(s, "tty"))
+        return PROGRESS_TTY;
+    if (!strcmp(s, "plain"))
+        return PROGRESS_PLAIN;
+    if (!strcmp(s, "json"))
+        return PROGRESS_JSON;
+    if (!strcmp(s, "quiet"))
+        return PROGRESS_QUIET;
+    return -1;
+}
+
+long cli_duration_ms(const char *s)
+{
+    compose_ns ns;
+    char *end;
+    long secs = strtol(s, &end, 10);
+    if (*s && !*end && secs >= 0) /* a bare number is seconds, as in docker compose */
+        return secs * 1000;
+    if (compose_parse_duration(s, &ns) < 0)
+        return -1;
+    return (long)(ns / 1000000);
 }

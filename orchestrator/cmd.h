@@ -6,6 +6,8 @@
 #define CMD_H
 
 #include "compose.h"
+#include "dag.h"
+#include "engine.h"
 
 /* Exit codes, documented in README.md; never reused for another meaning. */
 enum {
@@ -27,6 +29,8 @@ struct cmd_entry {
 
 extern const struct cmd_entry cmd_config_entry;
 extern const struct cmd_entry cmd_graph_entry;
+extern const struct cmd_entry cmd_up_entry;
+extern const struct cmd_entry cmd_down_entry;
 
 /* Option codes shared by every command that loads a compose project. */
 enum {
@@ -35,6 +39,11 @@ enum {
     CLI_OPT_PROFILE = 0x100,
     CLI_OPT_ENV_FILE,
     CLI_OPT_FORMAT,
+    CLI_OPT_HOST,
+    CLI_OPT_TIMEOUT,
+    CLI_OPT_JSON,
+    CLI_OPT_PROGRESS,
+    CLI_OPT_VOLUMES = 'v',
     CLI_OPT_HELP = 'h',
 };
 
@@ -45,5 +54,13 @@ void cli_compose_options_clear(struct compose_options *o);
 void cli_usage(const struct cmd_entry *e);
 /* Loads the project, printing warnings and errors; returns an exit code. */
 int cli_load_project(const struct compose_options *o, struct compose_project **out);
+/* Loads the project and builds its DAG; returns an exit code. */
+int cli_load_graph(const struct compose_options *o, struct compose_project **p, struct dag **d);
+/* Connects to the Docker engine, printing the error; returns an exit code. */
+int cli_open_engine(const char *host, struct engine **out);
+/* "auto", "tty", "plain", "json" → mode; -1 when unknown. */
+int cli_progress_mode(const char *s);
+/* "90s", "2m" → ms; -1 when invalid. */
+long cli_duration_ms(const char *s);
 
 #endif

@@ -884,7 +884,7 @@ static const char *const passthrough_keys[] = {
     "cpu_rt_runtime", "cpu_shares", "cpus", "cpuset", "credential_spec", "develop",
     "device_cgroup_rules", "devices", "dns", "dns_opt", "dns_search", "domainname",
     "driver_opts", "expose", "external_links", "extra_hosts", "gpus", "group_add", "hostname",
-    "init", "ipc", "isolation", "label_file", "links", "logging", "mac_address", "mem_limit",
+    "ipc", "isolation", "label_file", "links", "logging", "mac_address", "mem_limit",
     "mem_reservation", "mem_swappiness", "memswap_limit", "models", "oom_kill_disable",
     "oom_score_adj", "pid", "pids_limit", "platform", "post_start", "pre_stop", "privileged",
     "provider", "pull_policy", "read_only", "runtime", "scale", "secrets", "security_opt",
@@ -1079,6 +1079,8 @@ static int service_parse(struct loader *l, const struct ynode *n, struct compose
             rc = want_duration(l, v, "stop_grace_period", &s->stop_grace_period);
         else if (!strcmp(k, "profiles"))
             rc = want_words(l, v, "profiles", 0, &s->profiles);
+        else if (!strcmp(k, "init"))
+            rc = want_bool(l, v, "init", &s->init);
         else if (!strcmp(k, "extends"))
             continue; /* resolved by service_build */
         else {
@@ -1212,6 +1214,8 @@ static void service_merge(struct compose_service *dst, const struct compose_serv
     replace_str(&dst->stop_signal, src->stop_signal);
     if (src->stop_grace_period >= 0)
         dst->stop_grace_period = src->stop_grace_period;
+    if (src->init)
+        dst->init = 1;
     for (size_t i = 0; i < src->profiles.n; i++)
         if (!strv_contains(&dst->profiles, src->profiles.v[i]))
             strv_push(&dst->profiles, src->profiles.v[i]);

@@ -107,6 +107,7 @@ struct compose_service {
     char *working_dir;
     char *stop_signal;
     compose_ns stop_grace_period;
+    int init; /* run an init process as PID 1 (forwards signals, reaps) */
     struct strv profiles;
     struct compose_resources limits;
     struct compose_resources reservations;

@@ -183,6 +183,8 @@ static json_t *service_json(const struct compose_service *s)
     set_str(o, "working_dir", s->working_dir);
     set_str(o, "stop_signal", s->stop_signal);
     set_duration(o, "stop_grace_period", s->stop_grace_period);
+    if (s->init)
+        json_object_set_new(o, "init", json_true());
     if (s->profiles.n)
         json_object_set_new(o, "profiles", strv_json(&s->profiles));
     return o;

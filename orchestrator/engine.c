@@ -1,0 +1,537 @@
+/*
+ * engine.c - libcurl over the Docker daemon's unix socket.
+ *
+ * Every request, blocking or not, is an easy handle; background ones sit
+ * on one multi handle with the /events stream.  The daemon answers JSON
+ * (or a raw stream for logs and exec); responses are kept whole in a
+ * struct buf, except the events stream, which is cut into lines as it
+ * arrives and parsed one event per line.
+ */
+#include "engine.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+struct engine_req {
+    struct engine *e;
+    CURL *curl;
+    struct curl_slist *headers;
+    char *body_text;
+    struct buf resp;
+    long status;
+    char curl_err[CURL_ERROR_SIZE];
+    json_t *json;
+    int json_parsed;
+    char *error; /* formatted on demand */
+    void *tag;
+    int is_events;
+    struct engine_req *next; /* in the done queue */
+};
+
+struct event_node {
+    json_t *ev;
+    struct event_node *next;
+};
+
+struct engine {
+    char *host;
+    char *socket_path;
+    char version[16];
+    CURLM *multi;
+    size_t inflight;
+    struct engine_req *done_head, *done_tail;
+    struct engine_req *events;
+    struct buf events_partial;
+    struct event_node *ev_head, *ev_tail;
+};
+
+static int curl_ready;
+
+static size_t on_data(char *ptr, size_t size, size_t n, void *userdata)
+{
+    struct engine_req *r = userdata;
+    size_t len = size * n;
+
+    if (!r->is_events) {
+        buf_add(&r->resp, ptr, len);
+        return len;
+    }
+    /* Events: one JSON object per line; keep a partial line for later. */
+    struct engine *e = r->e;
+    buf_add(&e->events_partial, ptr, len);
+    char *start = e->events_partial.data, *nl;
+    while ((nl = memchr(start, '\n', e->events_partial.len - (size_t)(start - e->events_partial.data)))) {
+        *nl = '\0';
+        json_t *ev = json_loads(start, 0, NULL);
+        if (ev) {
+            struct event_node *node = xcalloc(1, sizeof(*node));
+            node->ev = ev;
+            if (e->ev_tail)
+                e->ev_tail->next = node;
+            else
+                e->ev_head = node;
+            e->ev_tail = node;
+        }
+        start = nl + 1;
+    }
+    size_t rest = e->events_partial.len - (size_t)(start - e->events_partial.data);
+    memmove(e->events_partial.data, start, rest);
+    e->events_partial.len = rest;
+    e->events_partial.data[rest] = '\0';
+    return len;
+}
+
+static struct engine_req *req_new(struct engine *e, const char *method, const char *path,
+                                  const json_t *body, long timeout_ms, void *tag)
+{
+    struct engine_req *r = xcalloc(1, sizeof(*r));
+    struct buf url = {0};
+
+    r->e = e;
+    r->tag = tag;
+    r->status = -1;
+    r->curl = curl_easy_init();
+    if (!r->curl) {
+        fputs("ttdeploy: cannot initialise libcurl\n", stderr);
+        abort();
+    }
+    if (e->version[0])
+        buf_printf(&url, "http://docker/v%s%s", e->version, path);
+    else
+        buf_printf(&url, "http://docker%s", path);
+    curl_easy_setopt(r->curl, CURLOPT_URL, url.data);
+    curl_easy_setopt(r->curl, CURLOPT_UNIX_SOCKET_PATH, e->socket_path);
+    curl_easy_setopt(r->curl, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(r->curl, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(r->curl, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(r->curl, CURLOPT_ERRORBUFFER, r->curl_err);
+    curl_easy_setopt(r->curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(r->curl, CURLOPT_PRIVATE, r);
+    if (timeout_ms > 0)
+        curl_easy_setopt(r->curl, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(r->curl, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+    if (body) {
+        r->body_text = json_dumps(body, JSON_COMPACT);
+        r->headers = curl_slist_append(r->headers, "Content-Type: application/json");
+        curl_easy_setopt(r->curl, CURLOPT_POSTFIELDS, r->body_text);
+    } else if (!strcmp(method, "POST")) {
+        curl_easy_setopt(r->curl, CURLOPT_POSTFIELDS, "");
+    }
+    r->headers = curl_slist_append(r->headers, "Expect:");
+    curl_easy_setopt(r->curl, CURLOPT_HTTPHEADER, r->headers);
+    buf_release(&url);
+    return r;
+}
+
+static void req_finish(struct engine_req *r, CURLcode rc)
+{
+    if (rc == CURLE_OK)
+        curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &r->status);
+    else {
+        r->status = -1;
+        if (!r->curl_err[0])
+            snprintf(r->curl_err, sizeof(r->curl_err), "%s", curl_easy_strerror(rc));
+    }
+}
+
+void engine_req_free(struct engine_req *r)
+{
+    if (!r)
+        return;
+    if (r->curl)
+        curl_easy_cleanup(r->curl);
+    curl_slist_free_all(r->headers);
+    free(r->body_text);
+    buf_release(&r->resp);
+    json_decref(r->json);
+    free(r->error);
+    free(r);
+}
+
+void *engine_req_tag(const struct engine_req *r)
+{
+    return r->tag;
+}
+
+long engine_req_status(const struct engine_req *r)
+{
+    return r->status;
+}
+
+const struct buf *engine_req_body(const struct engine_req *r)
+{
+    return &r->resp;
+}
+
+json_t *engine_req_json(struct engine_req *r)
+{
+    if (!r->json_parsed) {
+        r->json_parsed = 1;
+        if (r->resp.len)
+            r->json = json_loadb(r->resp.data, r->resp.len, 0, NULL);
+    }
+    return r->json;
+}
+
+const char *engine_req_error(struct engine_req *r)
+{
+    struct buf b = {0};
+
+    if (r->error)
+        return r->error;
+    if (r->status < 0) {
+        buf_printf(&b, "cannot talk to the Docker engine at %s: %s", r->e->host, r->curl_err);
+    } else {
+        json_t *j = engine_req_json(r);
+        const char *msg = j ? json_string_value(json_object_get(j, "message")) : NULL;
+        if (msg)
+            buf_printf(&b, "%s", msg);
+        else
+            buf_printf(&b, "HTTP %ld: %.*s", r->status, (int)(r->resp.len > 300 ? 300 : r->resp.len),
+                       r->resp.data ? r->resp.data : "");
+    }
+    r->error = buf_detach(&b);
+    return r->error;
+}
+
+/* Explains why connect() to the socket fails, for a useful first error. */
+static int socket_problem(const char *path, const char *host, struct tt_err *err)
+{
+    struct stat st;
+    struct sockaddr_un sa = {0};
+    int fd, rc;
+
+    if (stat(path, &st) < 0)
+        return tt_error(err,
+                        "cannot reach the Docker engine at %s: %s does not exist: is dockerd "
+                        "running? Set DOCKER_HOST or --host to its socket",
+                        host, path);
+    if (strlen(path) >= sizeof(sa.sun_path))
+        return tt_error(err, "Docker socket path %s is too long", path);
+    fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (fd < 0)
+        return tt_error(err, "cannot create a socket: %s", strerror(errno));
+    sa.sun_family = AF_UNIX;
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+    int saved = errno;
+    close(fd);
+    if (rc == 0)
+        return 0;
+    if (saved == EACCES || saved == EPERM)
+        return tt_error(err,
+                        "permission denied on the Docker socket %s: run as root or add your "
+                        "user to the group that owns it",
+                        path);
+    return tt_error(err,
+                    "cannot reach the Docker engine at %s: %s: is dockerd running? Set "
+                    "DOCKER_HOST or --host to its socket",
+                    host, strerror(saved));
+}
+
+/* "1.41" < "1.43"? Compares dotted versions numerically. */
+static int version_cmp(const char *a, const char *b)
+{
+    int amaj = atoi(a), bmaj = atoi(b);
+    const char *ad = strchr(a, '.'), *bd = strchr(b, '.');
+    int amin = ad ? atoi(ad + 1) : 0, bmin = bd ? atoi(bd + 1) : 0;
+    if (amaj != bmaj)
+        return amaj < bmaj ? -1 : 1;
+    return amin < bmin ? -1 : amin > bmin;
+}
+
+#define ENGINE_MIN_API "1.41"
+#define ENGINE_MAX_API "1.43"
+
+int engine_open(const char *host, struct engine **out, struct tt_err *err)
+{
+    struct engine *e;
+    json_t *v = NULL;
+
+    *out = NULL;
+    if (!curl_ready) {
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        curl_ready = 1;
+    }
+    if (!host || !*host)
+        host = getenv("DOCKER_HOST");
+    if (!host || !*host)
+        host = ENGINE_DEFAULT_HOST;
+    if (strncmp(host, "unix://", 7) != 0)
+        return tt_error(err,
+                        "Docker host \"%s\" is not supported: use a unix socket, such as "
+                        "unix:///var/run/docker.sock",
+                        host);
+    e = xcalloc(1, sizeof(*e));
+    e->host = xstrdup(host);
+    e->socket_path = xstrdup(host + 7);
+    e->multi = curl_multi_init();
+    if (socket_problem(e->socket_path, host, err) < 0) {
+        engine_close(e);
+        return -1;
+    }
+    long status = engine_call(e, "GET", "/version", NULL, 10000, &v, NULL, err);
+    if (status != 200 || !v) {
+        if (status > 0)
+            tt_error(err, "the Docker engine at %s answered /version with HTTP %ld", host,
+                     status);
+        json_decref(v);
+        engine_close(e);
+        return -1;
+    }
+    const char *api = json_string_value(json_object_get(v, "ApiVersion"));
+    if (!api || version_cmp(api, ENGINE_MIN_API) < 0) {
+        tt_error(err, "the Docker engine at %s speaks API %s; ttdeploy needs %s or newer", host,
+                 api ? api : "(unknown)", ENGINE_MIN_API);
+        json_decref(v);
+        engine_close(e);
+        return -1;
+    }
+    snprintf(e->version, sizeof(e->version), "%s",
+             version_cmp(api, ENGINE_MAX_API) > 0 ? ENGINE_MAX_API : api);
+    json_decref(v);
+    *out = e;
+    return 0;
+}
+
+void engine_close(struct engine *e)
+{
+    if (!e)
+        return;
+    if (e->events) {
+        curl_multi_remove_handle(e->multi, e->events->curl);
+        engine_req_free(e->events);
+    }
+    while (e->done_head) {
+        struct engine_req *r = e->done_head;
+        e->done_head = r->next;
+        engine_req_free(r);
+    }
+    while (e->ev_head) {
+        struct event_node *n = e->ev_head;
+        e->ev_head = n->next;
+        json_decref(n->ev);
+        free(n);
+    }
+    /* Requests still in flight belong to their callers, who free them. */
+    curl_multi_cleanup(e->multi);
+    buf_release(&e->events_partial);
+    free(e->host);
+    free(e->socket_path);
+    free(e);
+}
+
+const char *engine_api_version(const struct engine *e)
+{
+    return e->version;
+}
+
+const char *engine_host(const struct engine *e)
+{
+    return e->host;
+}
+
+long engine_call(struct engine *e, const char *method, const char *path, const json_t *body,
+                 long timeout_ms, json_t **resp, struct buf *raw, struct tt_err *err)
+{
+    struct engine_req *r = req_new(e, method, path, body, timeout_ms, NULL);
+    CURLcode rc = curl_easy_perform(r->curl);
+    long status;
+
+    req_finish(r, rc);
+    status = r->status;
+    if (status < 0)
+        tt_error(err, "%s", engine_req_error(r));
+    if (resp) {
+        *resp = engine_req_json(r);
+        r->json = NULL;
+    }
+    if (raw)
+        buf_add(raw, r->resp.data ? r->resp.data : "", r->resp.len);
+    engine_req_free(r);
+    return status;
+}
+
+int engine_call_ok(struct engine *e, const char *method, const char *path, const json_t *body,
+                   long timeout_ms, json_t **resp, struct tt_err *err)
+{
+    struct engine_req *r = req_new(e, method, path, body, timeout_ms, NULL);
+    CURLcode rc = curl_easy_perform(r->curl);
+    int ok;
+
+    req_finish(r, rc);
+    ok = r->status >= 200 && r->status < 300;
+    if (!ok)
+        tt_error(err, "%s %s: %s", method, path, engine_req_error(r));
+    if (resp) {
+        *resp = ok ? engine_req_json(r) : NULL;
+        if (ok)
+            r->json = NULL;
+    }
+    engine_req_free(r);
+    return ok ? 0 : -1;
+}
+
+struct engine_req *engine_req_start(struct engine *e, const char *method, const char *path,
+                                    const json_t *body, long timeout_ms, void *tag)
+{
+    struct engine_req *r = req_new(e, method, path, body, timeout_ms, tag);
+    curl_multi_add_handle(e->multi, r->curl);
+    e->inflight++;
+    return r;
+}
+
+static void collect_done(struct engine *e)
+{
+    CURLMsg *m;
+    int left;
+
+    while ((m = curl_multi_info_read(e->multi, &left))) {
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        struct engine_req *r = NULL;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+        CURLcode rc = m->data.result;
+        curl_multi_remove_handle(e->multi, m->easy_handle);
+        req_finish(r, rc);
+        if (r->is_events) {
+            /* The stream ended (daemon stopped?): leave it closed; waits end at their deadline. */
+            engine_req_free(r);
+            e->events = NULL;
+            continue;
+        }
+        e->inflight--;
+        if (e->done_tail)
+            e->done_tail->next = r;
+        else
+            e->done_head = r;
+        e->done_tail = r;
+    }
+}
+
+int engine_pump(struct engine *e, long timeout_ms, struct tt_err *err)
+{
+    int running;
+    CURLMcode mc = curl_multi_perform(e->multi, &running);
+
+    if (mc == CURLM_OK && !e->done_head && !e->ev_head && timeout_ms > 0) {
+        mc = curl_multi_poll(e->multi, NULL, 0, (int)timeout_ms, NULL);
+        if (mc == CURLM_OK)
+            mc = curl_multi_perform(e->multi, &running);
+    }
+    if (mc != CURLM_OK)
+        return tt_error(err, "libcurl: %s", curl_multi_strerror(mc));
+    collect_done(e);
+    return 0;
+}
+
+struct engine_req *engine_next_done(struct engine *e)
+{
+    struct engine_req *r = e->done_head;
+    if (!r)
+        return NULL;
+    e->done_head = r->next;
+    if (!e->done_head)
+        e->done_tail = NULL;
+    r->next = NULL;
+    return r;
+}
+
+size_t engine_inflight(const struct engine *e)
+{
+    return e->inflight;
+}
+
+int engine_events_start(struct engine *e, const json_t *filters, struct tt_err *err)
+{
+    struct buf path = {0};
+
+    if (e->events)
+        return 0;
+    buf_adds(&path, "/events");
+    if (filters) {
+        char *f = json_dumps(filters, JSON_COMPACT);
+        buf_adds(&path, "?filters=");
+        engine_urlencode(f, &path);
+        free(f);
+    }
+    e->events = req_new(e, "GET", path.data, NULL, 0, NULL);
+    e->events->is_events = 1;
+    buf_release(&path);
+    if (curl_multi_add_handle(e->multi, e->events->curl) != CURLM_OK) {
+        engine_req_free(e->events);
+        e->events = NULL;
+        return tt_error(err, "cannot open the Docker events stream");
+    }
+    /* Wait until the daemon has answered the headers, so no event is missed. */
+    for (int i = 0; i < 200; i++) {
+        long code = 0;
+        int running;
+        curl_multi_perform(e->multi, &running);
+        if (!e->events)
+            return tt_error(err, "the Docker events stream closed at once");
+        curl_easy_getinfo(e->events->curl, CURLINFO_RESPONSE_CODE, &code);
+        if (code == 200)
+            return 0;
+        if (code > 0)
+            return tt_error(err, "the Docker events stream answered HTTP %ld", code);
+        curl_multi_poll(e->multi, NULL, 0, 50, NULL);
+    }
+    return tt_error(err, "the Docker events stream did not answer within 10 s");
+}
+
+json_t *engine_next_event(struct engine *e)
+{
+    struct event_node *n = e->ev_head;
+    json_t *ev;
+    if (!n)
+        return NULL;
+    e->ev_head = n->next;
+    if (!e->ev_head)
+        e->ev_tail = NULL;
+    ev = n->ev;
+    free(n);
+    return ev;
+}
+
+void engine_demux(const struct buf *raw, struct buf *out)
+{
+    size_t i = 0;
+    const unsigned char *p = (const unsigned char *)raw->data;
+
+    /* Frames: [stream, 0, 0, 0, size32be] payload.  Anything else is plain text (TTY). */
+    if (raw->len < 8 || p[0] > 2 || p[1] || p[2] || p[3]) {
+        buf_add(out, raw->data ? raw->data : "", raw->len);
+        return;
+    }
+    while (i + 8 <= raw->len) {
+        size_t n = ((size_t)p[i + 4] << 24) | ((size_t)p[i + 5] << 16) | ((size_t)p[i + 6] << 8) |
+                   p[i + 7];
+        i += 8;
+        if (n > raw->len - i)
+            n = raw->len - i;
+        buf_add(out, raw->data + i, n);
+        i += n;
+    }
+}
+
+void engine_urlencode(const char *s, struct buf *out)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            *p == '-' || *p == '_' || *p == '.' || *p == '~') {
+            buf_addc(out, (char)*p);
+        } else {
+            buf_addc(out, '%');
+            buf_addc(out, hex[*p >> 4]);
+            buf_addc(out, hex[*p & 15]);
+        }
+    }
+}

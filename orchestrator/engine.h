@@ -1,0 +1,83 @@
+/*
+ * engine.h - the Docker Engine API client: HTTP over the daemon's unix
+ * socket with libcurl.  ttdeploy never runs the docker CLI.
+ *
+ * Two ways to call the daemon:
+ *   - engine_call(): one request, waited for; for set-up work such as
+ *     listing containers or creating a network.
+ *   - engine_req_start() / engine_pump() / engine_next_done(): requests
+ *     that run side by side on one libcurl multi handle, so a stack's
+ *     services are created and started in parallel from one thread.
+ * engine_events_start() opens the daemon's /events stream on the same
+ * multi handle; engine_next_event() hands out what arrived.  Nothing here
+ * calls back into the caller: the caller pumps and then asks what is done.
+ */
+#ifndef ENGINE_H
+#define ENGINE_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "buf.h"
+#include "tterr.h"
+
+#define ENGINE_DEFAULT_HOST "unix:///var/run/docker.sock"
+
+struct engine;
+struct engine_req;
+
+/*
+ * Connects to host ("unix:///path"; NULL: $DOCKER_HOST, else the default)
+ * and negotiates the API version from /version.  On failure err says
+ * whether the daemon is down, the socket is not permitted, or the
+ * daemon's API is too old.
+ */
+int engine_open(const char *host, struct engine **out, struct tt_err *err);
+void engine_close(struct engine *e);
+const char *engine_api_version(const struct engine *e);
+const char *engine_host(const struct engine *e);
+
+/*
+ * One request, waited for.  path is below the version prefix
+ * ("/containers/json?all=1").  body (borrowed) may be NULL.  Returns the
+ * HTTP status, or -1 when the daemon could not be reached.  *resp (may be
+ * NULL) receives the parsed JSON response or NULL; raw (may be NULL) the
+ * bytes.  timeout_ms 0 means no limit.
+ */
+long engine_call(struct engine *e, const char *method, const char *path, const json_t *body,
+                 long timeout_ms, json_t **resp, struct buf *raw, struct tt_err *err);
+
+/* Like engine_call, but a status other than 2xx is an error with the daemon's message. */
+int engine_call_ok(struct engine *e, const char *method, const char *path, const json_t *body,
+                   long timeout_ms, json_t **resp, struct tt_err *err);
+
+/* Starts a request in the background; tag is the caller's, returned by engine_req_tag. */
+struct engine_req *engine_req_start(struct engine *e, const char *method, const char *path,
+                                    const json_t *body, long timeout_ms, void *tag);
+/* Runs the transfers for at most timeout_ms (returns early when something finished). */
+int engine_pump(struct engine *e, long timeout_ms, struct tt_err *err);
+/* A finished request (the caller engine_req_free()s it), or NULL. */
+struct engine_req *engine_next_done(struct engine *e);
+/* Requests still running (the events stream not counted). */
+size_t engine_inflight(const struct engine *e);
+void *engine_req_tag(const struct engine_req *r);
+long engine_req_status(const struct engine_req *r); /* -1: transport error */
+const struct buf *engine_req_body(const struct engine_req *r);
+/* The parsed response (borrowed; NULL when not JSON). */
+json_t *engine_req_json(struct engine_req *r);
+/* "HTTP 409: Conflict. The container name ... is already in use" or the transport error. */
+const char *engine_req_error(struct engine_req *r);
+void engine_req_free(struct engine_req *r);
+
+/* Opens /events with the given filters (JSON object, borrowed; may be NULL). */
+int engine_events_start(struct engine *e, const json_t *filters, struct tt_err *err);
+/* The next event received (the caller json_decref()s it), or NULL. */
+json_t *engine_next_event(struct engine *e);
+
+/* Splits the multiplexed stdout/stderr stream of logs and exec into text. */
+void engine_demux(const struct buf *raw, struct buf *out);
+
+/* Percent-encodes s for a query string, appending to out. */
+void engine_urlencode(const char *s, struct buf *out);
+
+#endif

@@ -1,0 +1,45 @@
+/*
+ * sha256.c - a thin wrapper over libcrypto's EVP digest interface.
+ */
+#include "sha256.h"
+
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+struct sha256_ctx {
+    EVP_MD_CTX *md;
+};
+
+struct sha256_ctx *sha256_new(void)
+{
+    struct sha256_ctx *c = calloc(1, sizeof(*c));
+    if (!c || !(c->md = EVP_MD_CTX_new()) || EVP_DigestInit_ex(c->md, EVP_sha256(), NULL) != 1) {
+        fputs("ttdeploy: cannot initialise SHA-256\n", stderr);
+        abort();
+    }
+    return c;
+}
+
+void sha256_update(struct sha256_ctx *c, const void *data, size_t len)
+{
+    EVP_DigestUpdate(c->md, data, len);
+}
+
+void sha256_finish(struct sha256_ctx *c, char hex[SHA256_HEX_LEN + 1])
+{
+    unsigned char d[32];
+    unsigned int n = 0;
+    EVP_DigestFinal_ex(c->md, d, &n);
+    for (unsigned int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", d[i]);
+    EVP_MD_CTX_free(c->md);
+    free(c);
+}
+
+void sha256_hex(const void *data, size_t len, char hex[SHA256_HEX_LEN + 1])
+{
+    struct sha256_ctx *c = sha256_new();
+    sha256_update(c, data, len);
+    sha256_finish(c, hex);
+}

@@ -1,0 +1,21 @@
+/*
+ * sha256.h - SHA-256 digests as lowercase hex, through OpenSSL's libcrypto
+ * (already loaded by libcurl and libpq; a well-kept implementation beats
+ * writing our own).  Used for config hashes and, later, backup files.
+ */
+#ifndef SHA256_H
+#define SHA256_H
+
+#include <stddef.h>
+
+#define SHA256_HEX_LEN 64
+
+struct sha256_ctx;
+
+struct sha256_ctx *sha256_new(void);
+void sha256_update(struct sha256_ctx *c, const void *data, size_t len);
+/* Writes 64 hex digits and a NUL to hex, and frees c. */
+void sha256_finish(struct sha256_ctx *c, char hex[SHA256_HEX_LEN + 1]);
+void sha256_hex(const void *data, size_t len, char hex[SHA256_HEX_LEN + 1]);
+
+#endif

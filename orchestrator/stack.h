@@ -1,0 +1,40 @@
+/*
+ * stack.h - bringing a compose project up and down on a Docker Engine.
+ *
+ * stack_up() starts every selected service as soon as its own
+ * dependencies meet their conditions (not layer by layer), from one
+ * thread: requests run side by side on the engine's multi handle and the
+ * daemon's /events stream says when a container is healthy, unhealthy or
+ * gone.  A service that already runs its current configuration and image
+ * is left alone; a changed one is recreated, and only it.  stack_down()
+ * removes the project's containers in reverse dependency order, then its
+ * networks (and volumes when asked).
+ */
+#ifndef STACK_H
+#define STACK_H
+
+#include <stdio.h>
+
+#include "compose.h"
+#include "dag.h"
+#include "engine.h"
+#include "progress.h"
+#include "tterr.h"
+
+struct stack_options {
+    struct strv services; /* up: these and their dependencies; empty: all */
+    long timeout_ms;      /* up: give up on services not ready by then (0: 120 s) */
+    int volumes;          /* down: also remove the project's named volumes */
+    enum progress_mode progress;
+    FILE *out;
+};
+
+int stack_up(struct engine *e, const struct compose_project *p, const struct dag *d,
+             const struct stack_options *o, struct tt_err *err);
+int stack_down(struct engine *e, const struct compose_project *p, const struct dag *d,
+               const struct stack_options *o, struct tt_err *err);
+
+/* The JSON filter {"label": ["com.docker.compose.project=NAME"]}, as a new object. */
+json_t *stack_project_filter(const char *project);
+
+#endif
