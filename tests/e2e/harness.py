@@ -4,8 +4,12 @@ Each suite module defines test_* functions; run(globals()) calls them in
 name order, prints one line per test and a closing "N passed, N failed".
 A test fails by raising (assert).  tests/run-all.sh sums the closing lines.
 """
+import http.client
+import json
 import os
+import socket
 import subprocess
+import urllib.parse
 import sys
 import time
 import traceback
@@ -27,6 +31,70 @@ def ttdeploy(*args, cwd=None, env=None, check=None):
         raise AssertionError(f"ttdeploy {' '.join(args)}: exit {p.returncode}, want {check}\n"
                              f"stdout: {p.stdout}\nstderr: {p.stderr}")
     return p
+
+
+DOCKER_HOST = os.environ.get("DOCKER_HOST", "unix:///var/tmp/ttdeploy-test/docker.sock")
+SOCK = DOCKER_HOST[len("unix://"):]
+
+
+class _UnixHTTP(http.client.HTTPConnection):
+    def __init__(self, path):
+        super().__init__("localhost", timeout=60)
+        self.path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(self.path)
+
+
+def api(method, path, body=None):
+    """One Docker Engine API call on the private daemon: (status, parsed JSON or bytes)."""
+    c = _UnixHTTP(SOCK)
+    headers = {"Content-Type": "application/json"} if body is not None else {}
+    c.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    try:
+        return r.status, json.loads(data) if data else None
+    except ValueError:
+        return r.status, data
+
+
+def project_filter(project):
+    return urllib.parse.quote(json.dumps(
+        {"label": [f"com.docker.compose.project={project}"]}))
+
+
+def project_containers(project):
+    """The project's containers (all states), by service name."""
+    _, items = api("GET", f"/containers/json?all=1&filters={project_filter(project)}")
+    return {c["Labels"].get("com.docker.compose.service"): c for c in items or []}
+
+
+def project_leftovers(project):
+    """Everything of the project on the daemon: containers, networks, volumes."""
+    f = project_filter(project)
+    _, cs = api("GET", f"/containers/json?all=1&filters={f}")
+    _, ns = api("GET", f"/networks?filters={f}")
+    _, vs = api("GET", f"/volumes?filters={f}")
+    return {"containers": [c["Names"][0] for c in cs or []],
+            "networks": [n["Name"] for n in ns or []],
+            "volumes": [v["Name"] for v in (vs or {}).get("Volumes") or []]}
+
+
+def purge_project(project):
+    """Removes what a test created, even when ttdeploy failed half-way."""
+    f = project_filter(project)
+    _, cs = api("GET", f"/containers/json?all=1&filters={f}")
+    for c in cs or []:
+        api("DELETE", f"/containers/{c['Id']}?force=1&v=1")
+    _, ns = api("GET", f"/networks?filters={f}")
+    for n in ns or []:
+        api("DELETE", f"/networks/{n['Id']}")
+    _, vs = api("GET", f"/volumes?filters={f}")
+    for v in (vs or {}).get("Volumes") or []:
+        api("DELETE", f"/volumes/{v['Name']}")
 
 
 def run(namespace):

@@ -1,36 +1,11 @@
 """test_dockerd.py - the test environment itself: the private dockerd that
 tests/infra.sh starts answers /_ping on its own socket, is not the system
 daemon, and has the offline images, which do what later suites need."""
-import http.client
 import json
 import os
-import socket
 import subprocess
 
-from harness import ROOT, run
-
-SOCK = os.environ.get("DOCKER_HOST", "unix:///var/tmp/ttdeploy-test/docker.sock")[len("unix://"):]
-
-
-class UnixHTTP(http.client.HTTPConnection):
-    def __init__(self, path):
-        super().__init__("localhost", timeout=30)
-        self.path = path
-
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(self.path)
-
-
-def api(method, path, body=None):
-    c = UnixHTTP(SOCK)
-    headers = {"Content-Type": "application/json"} if body is not None else {}
-    c.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
-    r = c.getresponse()
-    data = r.read()
-    c.close()
-    return r.status, data
-
+from harness import ROOT, SOCK, api, run
 
 def test_private_socket():
     assert SOCK != "/var/run/docker.sock" and SOCK.startswith("/"), SOCK
@@ -43,8 +18,7 @@ def test_ping():
 
 
 def test_data_root_is_private():
-    status, body = api("GET", "/info")
-    info = json.loads(body)
+    status, info = api("GET", "/info")
     assert info["DockerRootDir"].startswith("/var/tmp/") or \
         info["DockerRootDir"].startswith(os.environ.get("TTDEPLOY_TEST_ROOT", "/var/tmp/")), info["DockerRootDir"]
 
@@ -59,11 +33,11 @@ def _run_container(cmd, image="ttdeploy-test/busybox:latest"):
     status, body = api("POST", "/containers/create", {"Image": image, "Cmd": cmd,
                                                        "Labels": {"ttdeploy.test": "1"}})
     assert status == 201, body
-    cid = json.loads(body)["Id"]
+    cid = body["Id"]
     try:
         assert api("POST", f"/containers/{cid}/start")[0] == 204
         status, body = api("POST", f"/containers/{cid}/wait")
-        return json.loads(body)["StatusCode"]
+        return body["StatusCode"]
     finally:
         api("DELETE", f"/containers/{cid}?force=1")
 

@@ -1,0 +1,205 @@
+"""test_stack.py - `ttdeploy up` and `ttdeploy down` against the private
+dockerd with the offline images: health-gated start order, failures that
+stop dependants, idempotence, recreate-on-change, clean removal, and the
+error for a daemon that is not there."""
+import json
+import os
+import socket
+import tempfile
+import time
+import urllib.request
+
+from harness import (ROOT, api, project_containers, project_leftovers, purge_project, run,
+                     ttdeploy)
+
+EXAMPLE = os.path.join(ROOT, "examples", "tasktracker", "compose.yml")
+BUSYBOX = "ttdeploy-test/busybox:latest"
+FAST_CHECK = "      interval: 1s\n      timeout: 2s\n      retries: 2\n"
+
+
+def compose(d, text):
+    path = os.path.join(d, "compose.yml")
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def up(path, project, *args, env=None):
+    return ttdeploy("up", "-f", path, "-p", project, "--progress", "plain", *args, env=env)
+
+
+def test_example_stack_comes_up_healthy_and_down_removes_it():
+    project = "tte2e-example"
+    env = {"PG_PORT": "15555", "API_PORT": "18000", "HTTP_PORT": "18080"}
+    try:
+        p = up(EXAMPLE, project, "--timeout", "150s", env=env)
+        assert p.returncode == 0, p.stdout + p.stderr
+        cs = project_containers(project)
+        assert sorted(cs) == ["api", "dashboard", "nats", "nginx", "postgres", "worker"]
+        for name, c in cs.items():
+            _, info = api("GET", f"/containers/{c['Id']}/json")
+            assert info["State"]["Health"]["Status"] == "healthy", (name, info["State"])
+            assert c["Labels"]["com.docker.compose.project"] == project
+            assert c["Labels"]["com.docker.compose.oneoff"] == "False"
+            assert len(c["Labels"]["com.docker.compose.config-hash"]) == 64
+        body = urllib.request.urlopen("http://127.0.0.1:18000/api/health", timeout=5).read()
+        assert b"ok" in body
+        # dependants started only after their dependencies were healthy
+        started = {n: api("GET", f"/containers/{c['Id']}/json")[1]["State"]["StartedAt"]
+                   for n, c in cs.items()}
+        assert started["api"] > started["postgres"] and started["nginx"] > started["dashboard"]
+        p = ttdeploy("down", "-f", EXAMPLE, "-p", project, "-v", "--progress", "plain", env=env)
+        assert p.returncode == 0, p.stderr
+        assert project_leftovers(project) == {"containers": [], "networks": [], "volumes": []}
+    finally:
+        purge_project(project)
+
+
+def test_unhealthy_service_fails_before_dependants_start():
+    project = "tte2e-unhealthy"
+    with tempfile.TemporaryDirectory() as d:
+        path = compose(d, f"""
+services:
+  db:
+    image: {BUSYBOX}
+    init: true
+    command: ["sleep", "300"]
+    healthcheck:
+      test: ["CMD-SHELL", "echo db is not accepting connections; exit 1"]
+{FAST_CHECK}
+  app:
+    image: {BUSYBOX}
+    command: ["sleep", "300"]
+    depends_on:
+      db: {{condition: service_healthy}}
+""")
+        try:
+            t0 = time.monotonic()
+            p = up(path, project, "--timeout", "60s")
+            assert p.returncode == 1, (p.returncode, p.stderr)
+            assert 'service "db" is unhealthy' in p.stderr, p.stderr
+            assert "db is not accepting connections" in p.stderr, p.stderr
+            assert time.monotonic() - t0 < 30, "unhealthy ends the wait before the deadline"
+            assert "app" not in project_containers(project), "the dependant was never created"
+            assert "skipped" in p.stdout
+        finally:
+            purge_project(project)
+
+
+def test_nonzero_exit_fails_service_completed_successfully():
+    project = "tte2e-completed"
+    with tempfile.TemporaryDirectory() as d:
+        text = f"""
+services:
+  migrate:
+    image: {BUSYBOX}
+    command: ["sh", "-c", "echo applying migration 42; exit ${{CODE:-3}}"]
+  app:
+    image: {BUSYBOX}
+    init: true
+    command: ["sleep", "300"]
+    depends_on:
+      migrate: {{condition: service_completed_successfully}}
+"""
+        path = compose(d, text)
+        try:
+            p = up(path, project, env={"CODE": "3"})
+            assert p.returncode == 1, p.stderr
+            assert 'service "migrate" exited with code 3' in p.stderr, p.stderr
+            assert "applying migration 42" in p.stderr, "the last log lines are in the error"
+            assert "app" not in project_containers(project)
+            p = up(path, project, env={"CODE": "0"})
+            assert p.returncode == 0, p.stderr
+            cs = project_containers(project)
+            assert cs["app"]["State"] == "running"
+            assert cs["migrate"]["State"] == "exited"
+        finally:
+            purge_project(project)
+
+
+def test_second_up_touches_nothing_and_change_recreates_only_that_service():
+    project = "tte2e-idem"
+    with tempfile.TemporaryDirectory() as d:
+        path = compose(d, f"""
+services:
+  a:
+    image: {BUSYBOX}
+    init: true
+    command: ["sleep", "300"]
+    environment: ["VERSION=${{A_VERSION:-1}}"]
+  b:
+    image: {BUSYBOX}
+    init: true
+    command: ["sleep", "300"]
+    depends_on: [a]
+""")
+        try:
+            assert up(path, project).returncode == 0
+            first = {n: c["Id"] for n, c in project_containers(project).items()}
+            started = {n: api("GET", f"/containers/{i}/json")[1]["State"]["StartedAt"]
+                       for n, i in first.items()}
+            p = up(path, project)
+            assert p.returncode == 0, p.stderr
+            assert p.stdout.count("unchanged") == 2, p.stdout
+            again = {n: c["Id"] for n, c in project_containers(project).items()}
+            assert again == first
+            for n, i in again.items():
+                assert api("GET", f"/containers/{i}/json")[1]["State"]["StartedAt"] == started[n]
+            p = up(path, project, env={"A_VERSION": "2"})
+            assert p.returncode == 0, p.stderr
+            changed = {n: c["Id"] for n, c in project_containers(project).items()}
+            assert changed["a"] != first["a"], "a changed: recreated"
+            assert changed["b"] == first["b"], "b did not change: kept"
+            _, info = api("GET", f"/containers/{changed['a']}/json")
+            assert "VERSION=2" in info["Config"]["Env"]
+        finally:
+            purge_project(project)
+
+
+def test_json_progress_events():
+    project = "tte2e-json"
+    with tempfile.TemporaryDirectory() as d:
+        path = compose(d, f"services:\n  a:\n    image: {BUSYBOX}\n    init: true\n"
+                          f"    command: [sleep, '300']\n")
+        try:
+            p = ttdeploy("up", "-f", path, "-p", project, "--json")
+            assert p.returncode == 0, p.stderr
+            events = [json.loads(line) for line in p.stdout.splitlines()]
+            states = [e.get("state") for e in events if e.get("service") == "a"]
+            assert states[-1] == "running", events
+            assert all("time" in e for e in events)
+        finally:
+            purge_project(project)
+
+
+def test_missing_image_is_a_clear_error():
+    project = "tte2e-noimage"
+    with tempfile.TemporaryDirectory() as d:
+        path = compose(d, "services:\n  a:\n    image: ttdeploy-test/nope:1\n")
+        try:
+            p = up(path, project)
+            assert p.returncode == 1
+            assert 'image "ttdeploy-test/nope:1" is not on the engine and cannot be pulled' in p.stderr, p.stderr
+            assert project_containers(project) == {}
+        finally:
+            purge_project(project)
+
+
+def test_daemon_not_running_gives_exit_5():
+    with tempfile.TemporaryDirectory() as d:
+        missing = os.path.join(d, "gone.sock")
+        p = ttdeploy("up", "-f", EXAMPLE, "--host", "unix://" + missing)
+        assert p.returncode == 5
+        assert "does not exist: is dockerd running?" in p.stderr, p.stderr
+        # a socket file with no daemon behind it: what a stopped dockerd leaves
+        dead = os.path.join(d, "dead.sock")
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.bind(dead)
+        s.close()
+        p = ttdeploy("down", "-f", EXAMPLE, env={"DOCKER_HOST": "unix://" + dead})
+        assert p.returncode == 5
+        assert "Connection refused: is dockerd running?" in p.stderr, p.stderr
+
+
+if __name__ == "__main__":
+    run(globals())
