@@ -43,6 +43,7 @@ enum {
     CLI_OPT_TIMEOUT,
     CLI_OPT_JSON,
     CLI_OPT_PROGRESS,
+    CLI_OPT_READINESS,
     CLI_OPT_VOLUMES = 'v',
     CLI_OPT_HELP = 'h',
 };

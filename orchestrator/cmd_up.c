@@ -24,6 +24,7 @@ static int cmd_up_exec(int argc, char **argv)
         {"timeout", required_argument, NULL, CLI_OPT_TIMEOUT},
         {"progress", required_argument, NULL, CLI_OPT_PROGRESS},
         {"json", no_argument, NULL, CLI_OPT_JSON},
+        {"readiness", required_argument, NULL, CLI_OPT_READINESS},
         {"help", no_argument, NULL, CLI_OPT_HELP},
         {NULL, 0, NULL, 0}};
     struct compose_options o = {0};
@@ -54,6 +55,14 @@ static int cmd_up_exec(int argc, char **argv)
             break;
         case CLI_OPT_JSON:
             so.progress = PROGRESS_JSON;
+            break;
+        case CLI_OPT_READINESS:
+            if (!strcmp(optarg, "probe") || !strcmp(optarg, "docker")) {
+                so.readiness_docker = !strcmp(optarg, "docker");
+            } else {
+                fprintf(stderr, "ttdeploy up: --readiness must be probe or docker\n");
+                rc = EXIT_BAD_INPUT;
+            }
             break;
         case CLI_OPT_PROGRESS:
             if ((int)(so.progress = cli_progress_mode(optarg)) < 0) {
@@ -90,7 +99,7 @@ static int cmd_up_exec(int argc, char **argv)
 const struct cmd_entry cmd_up_entry = {
     .name = "up",
     .usage = "[-f FILE]... [-p NAME] [--profile P]... [--host unix://PATH] [--timeout D] "
-             "[--progress MODE | --json] [SERVICE...]",
+             "[--progress MODE | --json] [--readiness probe|docker] [SERVICE...]",
     .summary = "create and start the stack in dependency order; wait until it is ready",
     .help = "options:\n"
             "  -f, --file FILE         compose file; repeat to merge several, in order\n"
@@ -102,6 +111,8 @@ const struct cmd_entry cmd_up_entry = {
             "      --timeout D         give up on services not ready after D (default 120s)\n"
             "      --progress MODE     auto (default), tty, plain, json or quiet\n"
             "      --json              one JSON event per line (same as --progress json)\n"
+            "      --readiness HOW     probe (default): run each healthcheck through exec\n"
+            "                          right after start; docker: wait for Docker's status\n"
             "  SERVICE...              only these services and their dependencies\n"
             "\nexit codes: 0 ready, 1 a service failed, 2 bad input, 5 engine unreachable\n",
     .exec = cmd_up_exec,

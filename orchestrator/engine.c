@@ -154,6 +154,29 @@ void engine_req_free(struct engine_req *r)
     free(r);
 }
 
+void engine_req_cancel(struct engine *e, struct engine_req *r)
+{
+    struct engine_req **pp;
+
+    if (!r)
+        return;
+    for (pp = &e->done_head; *pp; pp = &(*pp)->next) {
+        if (*pp == r) { /* finished but not yet collected */
+            *pp = r->next;
+            if (e->done_tail == r) {
+                e->done_tail = NULL;
+                for (struct engine_req *q = e->done_head; q; q = q->next)
+                    e->done_tail = q;
+            }
+            engine_req_free(r);
+            return;
+        }
+    }
+    curl_multi_remove_handle(e->multi, r->curl);
+    e->inflight--;
+    engine_req_free(r);
+}
+
 void *engine_req_tag(const struct engine_req *r)
 {
     return r->tag;

@@ -68,6 +68,8 @@ json_t *engine_req_json(struct engine_req *r);
 /* "HTTP 409: Conflict. The container name ... is already in use" or the transport error. */
 const char *engine_req_error(struct engine_req *r);
 void engine_req_free(struct engine_req *r);
+/* Stops a request still in flight and frees it (a finished one is only freed). */
+void engine_req_cancel(struct engine *e, struct engine_req *r);
 
 /* Opens /events with the given filters (JSON object, borrowed; may be NULL). */
 int engine_events_start(struct engine *e, const json_t *filters, struct tt_err *err);

@@ -17,6 +17,7 @@ struct progress_line {
     double since; /* when the service entered its first non-waiting state */
     double elapsed_final;
     int done;
+    char how[16]; /* what decided readiness, shown with the time */
 };
 
 struct progress {
@@ -74,7 +75,9 @@ static void draw(struct progress *p)
     for (size_t i = 0; i < p->n; i++) {
         struct progress_line *l = &p->lines[i];
         fprintf(p->out, "\033[2K %-*s  %-10s", (int)p->width, p->names[i], l->state);
-        if (l->since > 0)
+        if (l->since > 0 && l->how[0])
+            fprintf(p->out, " (%s, %.2f s)", l->how, l->elapsed_final);
+        else if (l->since > 0)
             fprintf(p->out, " %6.2f s", l->done ? l->elapsed_final : now - l->since);
         if (l->detail[0])
             fprintf(p->out, "  %s", l->detail);
@@ -112,7 +115,9 @@ void progress_set(struct progress *p, size_t idx, const char *state, const char 
         char ts[64];
         timestamp(ts, sizeof(ts));
         fprintf(p->out, "%s %-*s  %s", ts, (int)p->width, p->names[idx], state);
-        if (l->done)
+        if (l->done && l->how[0])
+            fprintf(p->out, " (%s, %.2f s)", l->how, l->elapsed_final);
+        else if (l->done)
             fprintf(p->out, " (%.2f s)", l->elapsed_final);
         if (detail && *detail)
             fprintf(p->out, "  %s", detail);
@@ -127,6 +132,8 @@ void progress_set(struct progress *p, size_t idx, const char *state, const char 
                               "state", state, "elapsed", now - l->since);
         if (detail && *detail)
             json_object_set_new(o, "detail", json_string(detail));
+        if (l->how[0])
+            json_object_set_new(o, "readiness", json_string(l->how));
         char *s = json_dumps(o, JSON_COMPACT);
         fprintf(p->out, "%s\n", s);
         fflush(p->out);
@@ -137,6 +144,14 @@ void progress_set(struct progress *p, size_t idx, const char *state, const char 
     default:
         break;
     }
+}
+
+void progress_ready(struct progress *p, size_t idx, const char *state, const char *how)
+{
+    if (!p || idx >= p->n)
+        return;
+    snprintf(p->lines[idx].how, sizeof(p->lines[idx].how), "%s", how ? how : "");
+    progress_set(p, idx, state, NULL);
 }
 
 void progress_tick(struct progress *p)

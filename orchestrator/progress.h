@@ -20,6 +20,8 @@ struct progress *progress_new(enum progress_mode mode, FILE *out, const char *co
                               size_t n);
 /* Service idx is now in state (e.g. "healthy"); detail may be NULL. */
 void progress_set(struct progress *p, size_t idx, const char *state, const char *detail);
+/* Service idx is ready (state "healthy", "running"...), decided by how ("probe", "docker"). */
+void progress_ready(struct progress *p, size_t idx, const char *state, const char *how);
 /* Redraws elapsed times on a terminal; call it from the event loop. */
 void progress_tick(struct progress *p);
 /* A line not about one service ("network tasktracker_default created"). */

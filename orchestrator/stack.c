@@ -14,10 +14,12 @@
 #include "stack.h"
 #include "buf.h"
 #include "container_spec.h"
+#include "probe.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 enum svc_state {
     SVC_UNSELECTED,
@@ -35,6 +37,12 @@ enum svc_state {
 
 enum svc_need { NEED_RUNNING, NEED_HEALTHY, NEED_EXIT0 };
 
+/* What a finished request belongs to: the service's lifecycle or its probe. */
+struct req_tag {
+    struct svc *svc;
+    int is_probe;
+};
+
 struct svc {
     const struct compose_service *s;
     struct container_spec *spec;
@@ -50,6 +58,10 @@ struct svc {
     size_t next_net;
     size_t row;       /* progress line */
     char *error;
+    json_t *health_test; /* ["CMD", ...] or ["CMD-SHELL", cmd]: compose's or the image's */
+    long health_timeout_ms, health_interval_ms;
+    struct probe *probe;
+    struct req_tag life_tag, probe_tag;
 };
 
 struct up_run {
@@ -61,6 +73,7 @@ struct up_run {
     struct progress *pr;
     int failed;
     double started, deadline;
+    unsigned probes_max;     /* execs allowed in flight at once */
 };
 
 json_t *stack_project_filter(const char *project)
@@ -143,6 +156,12 @@ static char *last_health_output(struct engine *e, const char *id, char **status)
     return out;
 }
 
+static void drop_probe(struct up_run *r, struct svc *v)
+{
+    if (v->probe)
+        probe_cancel(v->probe, r->e);
+}
+
 static void svc_fail(struct up_run *r, struct svc *v, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -161,14 +180,20 @@ static void svc_fail(struct up_run *r, struct svc *v, const char *fmt, ...)
     free(v->error);
     v->error = buf_detach(&b);
     v->state = SVC_FAILED;
+    drop_probe(r, v);
     r->failed = 1;
     progress_set(r->pr, v->row, "failed", msg);
 }
 
-static void svc_ready(struct up_run *r, struct svc *v, const char *how)
+/* v is ready; state is what it is ("healthy"...), how what decided it (NULL: nothing to say). */
+static void svc_ready(struct up_run *r, struct svc *v, const char *state, const char *how)
 {
     v->state = SVC_READY;
-    progress_set(r->pr, v->row, how, NULL);
+    drop_probe(r, v);
+    if (how)
+        progress_ready(r->pr, v->row, state, how);
+    else
+        progress_set(r->pr, v->row, state, NULL);
 }
 
 /* ---- preparing ---------------------------------------------------------- */
@@ -279,6 +304,23 @@ static int resolve_image(struct up_run *r, struct svc *v, struct tt_err *err)
         return -1;
     }
     v->image_id = xstrdup(json_string_value(json_object_get(j, "Id")) ? json_string_value(json_object_get(j, "Id")) : "");
+    json_t *image_hc = json_object_get(json_object_get(j, "Config"), "Healthcheck");
+    const struct compose_healthcheck *hc = &v->s->healthcheck;
+    if (hc->present && hc->test.n) {
+        v->health_test = json_array();
+        for (size_t k = 0; k < hc->test.n; k++)
+            json_array_append_new(v->health_test, json_string(hc->test.v[k]));
+    } else if (json_array_size(json_object_get(image_hc, "Test"))) {
+        v->health_test = json_incref(json_object_get(image_hc, "Test"));
+    }
+    v->health_interval_ms = hc->present && hc->interval >= 0 ? (long)(hc->interval / 1000000)
+                            : json_integer_value(json_object_get(image_hc, "Interval")) / 1000000;
+    v->health_timeout_ms = hc->present && hc->timeout >= 0 ? (long)(hc->timeout / 1000000)
+                           : json_integer_value(json_object_get(image_hc, "Timeout")) / 1000000;
+    if (v->health_interval_ms <= 0)
+        v->health_interval_ms = 30000;
+    if (v->health_timeout_ms <= 0)
+        v->health_timeout_ms = 30000;
     if (v->s->healthcheck.present) {
         v->has_health = !v->s->healthcheck.disable &&
                         (v->s->healthcheck.test.n > 0 ||
@@ -343,7 +385,7 @@ static void request(struct up_run *r, struct svc *v, enum svc_state next, const 
                     const char *path, const json_t *body, const char *shown)
 {
     v->state = next;
-    v->req = engine_req_start(r->e, method, path, body, 120000, v);
+    v->req = engine_req_start(r->e, method, path, body, 120000, &v->life_tag);
     if (shown)
         progress_set(r->pr, v->row, shown, NULL);
 }
@@ -365,21 +407,29 @@ static void create_container(struct up_run *r, struct svc *v)
     buf_release(&path);
 }
 
+/* v runs and needs to become healthy (or to exit): wait, probing unless told not to. */
+static void start_waiting(struct up_run *r, struct svc *v)
+{
+    v->state = SVC_WAITING;
+    progress_set(r->pr, v->row, "checking", NULL);
+    if (v->need == NEED_HEALTHY && !r->o->readiness_docker && v->health_test && !v->probe)
+        v->probe = probe_new(v->id, v->health_test, v->health_timeout_ms, v->health_interval_ms);
+}
+
 /* Checks the state of a kept, running container. */
 static void adopt_running(struct up_run *r, struct svc *v)
 {
     v->id = xstrdup(v->old_id);
     if (v->need == NEED_RUNNING) {
-        svc_ready(r, v, "unchanged");
+        svc_ready(r, v, "unchanged", NULL);
         return;
     }
     char *status = NULL;
     char *out = last_health_output(r->e, v->id, &status);
     if (v->need == NEED_HEALTHY && status && !strcmp(status, "healthy")) {
-        svc_ready(r, v, "unchanged");
+        svc_ready(r, v, "unchanged", NULL);
     } else {
-        v->state = SVC_WAITING;
-        progress_set(r->pr, v->row, "waiting", status ? status : NULL);
+        start_waiting(r, v);
     }
     free(status);
     free(out);
@@ -474,20 +524,49 @@ static int launch_ready_services(struct up_run *r)
 
 static void after_start(struct up_run *r, struct svc *v)
 {
-    if (v->need == NEED_RUNNING) {
-        svc_ready(r, v, "running");
-    } else {
-        v->state = SVC_WAITING;
-        progress_set(r->pr, v->row, v->need == NEED_HEALTHY ? "checking" : "running", NULL);
+    if (v->need == NEED_RUNNING)
+        svc_ready(r, v, "running", NULL);
+    else
+        start_waiting(r, v);
+}
+
+/* Starts the probes that are due, at most probes_max execs at a time. */
+static void schedule_probes(struct up_run *r)
+{
+    unsigned busy = 0;
+    double now = progress_now();
+
+    for (size_t i = 0; i < r->d->n; i++)
+        if (r->svcs[i].probe && probe_busy(r->svcs[i].probe))
+            busy++;
+    for (size_t i = 0; i < r->d->n && busy < r->probes_max; i++) {
+        struct svc *v = &r->svcs[i];
+        if (v->state == SVC_WAITING && v->probe && probe_due(v->probe, now)) {
+            probe_start(v->probe, r->e, &v->probe_tag);
+            busy++;
+        }
     }
+}
+
+static void on_probe_done(struct up_run *r, struct svc *v, struct engine_req *req)
+{
+    enum probe_result res = probe_on_done(v->probe, r->e, req, progress_now());
+    engine_req_free(req);
+    if (res == PROBE_PASSED && v->state == SVC_WAITING)
+        svc_ready(r, v, "healthy", "probe");
 }
 
 static void on_done(struct up_run *r, struct engine_req *req)
 {
-    struct svc *v = engine_req_tag(req);
+    struct req_tag *tag = engine_req_tag(req);
+    struct svc *v = tag->svc;
     long st = engine_req_status(req);
     struct buf path = {0};
 
+    if (tag->is_probe) {
+        on_probe_done(r, v, req);
+        return;
+    }
     if (v->req != req) { /* cannot happen: one request per service at a time */
         engine_req_free(req);
         return;
@@ -575,7 +654,7 @@ static void on_event(struct up_run *r, json_t *ev)
         int exit_code = code ? atoi(code) : -1;
         if (v->need == NEED_EXIT0 && v->state != SVC_READY) {
             if (exit_code == 0)
-                svc_ready(r, v, "exited 0");
+                svc_ready(r, v, "exited 0", NULL);
             else
                 svc_fail(r, v, "exited with code %d; its dependants wait for "
                                "service_completed_successfully",
@@ -588,7 +667,7 @@ static void on_event(struct up_run *r, json_t *ev)
             progress_set(r->pr, v->row, "checking", NULL);
     } else if (!strcmp(action, "health_status: healthy")) {
         if (v->need == NEED_HEALTHY && v->state != SVC_READY)
-            svc_ready(r, v, "healthy");
+            svc_ready(r, v, "healthy", "docker");
     } else if (!strcmp(action, "health_status: unhealthy")) {
         if (v->need == NEED_HEALTHY && v->state != SVC_READY) {
             char *out = last_health_output(r->e, v->id, NULL);
@@ -680,6 +759,10 @@ static void up_run_free(struct up_run *r)
     for (size_t i = 0; r->svcs && i < r->d->n; i++) {
         struct svc *v = &r->svcs[i];
         container_spec_free(v->spec);
+        if (v->probe)
+            probe_cancel(v->probe, r->e);
+        probe_free(v->probe);
+        json_decref(v->health_test);
         free(v->image_id);
         free(v->old_id);
         free(v->id);
@@ -705,8 +788,13 @@ int stack_up(struct engine *e, const struct compose_project *p, const struct dag
     r.d = d;
     r.o = &defaults;
     r.svcs = xcalloc(d->n + 1, sizeof(*r.svcs));
-    for (size_t i = 0; i < d->n; i++)
+    r.probes_max = 2 * (unsigned)(sysconf(_SC_NPROCESSORS_ONLN) > 0 ? sysconf(_SC_NPROCESSORS_ONLN) : 1);
+    for (size_t i = 0; i < d->n; i++) {
         r.svcs[i].s = p->services[i];
+        r.svcs[i].life_tag.svc = &r.svcs[i];
+        r.svcs[i].probe_tag.svc = &r.svcs[i];
+        r.svcs[i].probe_tag.is_probe = 1;
+    }
     if (select_services(&r, err) < 0) {
         up_run_free(&r);
         return -1;
@@ -747,6 +835,7 @@ int stack_up(struct engine *e, const struct compose_project *p, const struct dag
         int changed = launch_ready_services(&r);
         if (all_settled(&r))
             break;
+        schedule_probes(&r);
         if (progress_now() > r.deadline && !r.failed)
             on_deadline(&r);
         if (engine_pump(e, changed ? 0 : 100, err) < 0) {
@@ -760,6 +849,15 @@ int stack_up(struct engine *e, const struct compose_project *p, const struct dag
             json_decref(ev);
         }
         progress_tick(r.pr);
+    }
+    if (rc == 0 && !r.failed) {
+        unsigned execs = 0;
+        char note[256];
+        for (size_t i = 0; i < d->n; i++)
+            execs += r.svcs[i].probe ? probe_attempts(r.svcs[i].probe) : 0;
+        snprintf(note, sizeof(note), "ready in %.2f s (%u health-check execs)",
+                 progress_now() - r.started, execs);
+        progress_note(r.pr, note);
     }
     if (rc == 0 && r.failed) {
         struct buf msg = {0};

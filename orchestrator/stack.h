@@ -25,6 +25,7 @@ struct stack_options {
     struct strv services; /* up: these and their dependencies; empty: all */
     long timeout_ms;      /* up: give up on services not ready by then (0: 120 s) */
     int volumes;          /* down: also remove the project's named volumes */
+    int readiness_docker; /* up: wait for Docker's health status, not for probes */
     enum progress_mode progress;
     FILE *out;
 };
