@@ -83,8 +83,9 @@ $(BUILD)/bench/%: bench/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
 
-bench: $(BUILD)/bench/bench_compose
+bench: $(BUILD)/bench/bench_compose ttdeploy
 	$(BUILD)/bench/bench_compose 1000
+	bench/readiness.sh
 
 # The bundled example: the private dockerd and images, then ttdeploy on the stack.
 example: $(BIN) ttdeploy

@@ -45,18 +45,14 @@ static json_t *env_array(const struct compose_kvlist *kv)
 static json_t *labels_object(const struct compose_project *p, const struct compose_service *s)
 {
     json_t *l = json_object();
-    char *files = strv_join(&p->files, ",");
     for (size_t i = 0; i < s->labels.n; i++)
         json_object_set_new(l, s->labels.v[i].key, json_string(s->labels.v[i].value ? s->labels.v[i].value : ""));
     json_object_set_new(l, LABEL_PROJECT, json_string(p->name));
     json_object_set_new(l, LABEL_SERVICE, json_string(s->name));
     json_object_set_new(l, LABEL_NUMBER, json_string("1"));
     json_object_set_new(l, LABEL_ONEOFF, json_string("False"));
-    json_object_set_new(l, LABEL_WORKING_DIR, json_string(p->dir));
-    json_object_set_new(l, LABEL_CONFIG_FILES, json_string(files));
     json_object_set_new(l, LABEL_VERSION, json_string("2.20.0"));
     json_object_set_new(l, LABEL_MANAGED, json_string("true"));
-    free(files);
     return l;
 }
 
@@ -229,7 +225,13 @@ struct container_spec *container_spec_new(const struct compose_project *p,
     free(canon);
     free(extra);
     buf_release(&all);
-    json_object_set_new(json_object_get(body, "Labels"), LABEL_CONFIG_HASH, json_string(c->hash));
+    /* Where the files live is bookkeeping: moving the checkout recreates nothing. */
+    json_t *labels = json_object_get(body, "Labels");
+    char *files = strv_join(&p->files, ",");
+    json_object_set_new(labels, LABEL_CONFIG_HASH, json_string(c->hash));
+    json_object_set_new(labels, LABEL_WORKING_DIR, json_string(p->dir));
+    json_object_set_new(labels, LABEL_CONFIG_FILES, json_string(files));
+    free(files);
     c->body = body;
     return c;
 }
