@@ -90,8 +90,9 @@ bench: $(BUILD)/bench/bench_compose ttdeploy
 # The bundled example: the private dockerd and images, then ttdeploy on the stack.
 example: $(BIN) ttdeploy
 	tests/infra.sh up
-	./ttdeploy config -f examples/tasktracker/compose.yml
 	./ttdeploy graph -f examples/tasktracker/compose.yml
+	DOCKER_HOST=$$(tests/infra.sh env | cut -d= -f2-) ./ttdeploy up -f examples/tasktracker/compose.yml
+	DOCKER_HOST=$$(tests/infra.sh env | cut -d= -f2-) ./ttdeploy down -f examples/tasktracker/compose.yml
 
 install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin
