@@ -27,7 +27,7 @@ LIB_SRCS := orchestrator/tterr.c orchestrator/buf.c orchestrator/arena.c orchest
             orchestrator/vars.c orchestrator/yamltree.c orchestrator/compose.c \
             orchestrator/compose_out.c orchestrator/dag.c orchestrator/sha256.c \
             orchestrator/engine.c orchestrator/container_spec.c orchestrator/progress.c \
-            orchestrator/stack.c orchestrator/probe.c
+            orchestrator/stack.c orchestrator/probe.c state/store.c
 CLI_SRCS := orchestrator/main.c orchestrator/cli.c orchestrator/cmd_config.c \
             orchestrator/cmd_graph.c orchestrator/cmd_up.c orchestrator/cmd_down.c
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)

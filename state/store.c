@@ -1,0 +1,557 @@
+/*
+ * store.c - SQLite behind the audit store.
+ *
+ * Schema migrations are an ordered list of SQL scripts; script i brings
+ * the file from user_version i-1 to i inside one transaction, so a file is
+ * always at a version that some ttdeploy wrote.  Writes use prepared
+ * statements; a step is one INSERT (intent) and one UPDATE (outcome), each
+ * its own transaction with synchronous=NORMAL, which WAL makes durable
+ * against a process crash.
+ */
+#include "store.h"
+#include "buf.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+struct store {
+    sqlite3 *db;
+    char *path;
+};
+
+static const char *const migrations[] = {
+    /* 1: the first schema */
+    "CREATE TABLE deployments ("
+    "  id INTEGER PRIMARY KEY,"
+    "  project TEXT NOT NULL,"
+    "  version TEXT, git_tag TEXT, git_commit TEXT,"
+    "  plan_path TEXT, plan_sha256 TEXT, compose_sha256 TEXT,"
+    "  actor TEXT, ci TEXT,"
+    "  status TEXT NOT NULL,"
+    "  state TEXT NOT NULL,"
+    "  on_crash TEXT NOT NULL DEFAULT 'rollback',"
+    "  started_at REAL NOT NULL, finished_at REAL,"
+    "  error TEXT,"
+    "  rolled_back_from INTEGER REFERENCES deployments(id));"
+    "CREATE INDEX deployments_project ON deployments(project, id);"
+    "CREATE INDEX deployments_status ON deployments(status, id);"
+    "CREATE TABLE steps ("
+    "  id INTEGER PRIMARY KEY,"
+    "  deployment_id INTEGER NOT NULL REFERENCES deployments(id),"
+    "  seq INTEGER NOT NULL,"
+    "  phase TEXT NOT NULL, service TEXT, action TEXT NOT NULL,"
+    "  intent TEXT,"
+    "  status TEXT NOT NULL,"
+    "  started_at REAL NOT NULL, finished_at REAL,"
+    "  detail TEXT, error TEXT,"
+    "  UNIQUE (deployment_id, seq));"
+    "CREATE INDEX steps_service ON steps(service, deployment_id);"
+    "CREATE TABLE releases ("
+    "  deployment_id INTEGER NOT NULL REFERENCES deployments(id),"
+    "  service TEXT NOT NULL,"
+    "  image TEXT, image_id TEXT, digest TEXT, config_hash TEXT, container_id TEXT,"
+    "  environment TEXT,"
+    "  PRIMARY KEY (deployment_id, service));"
+    "CREATE TABLE events ("
+    "  id INTEGER PRIMARY KEY,"
+    "  deployment_id INTEGER REFERENCES deployments(id),"
+    "  at REAL NOT NULL, kind TEXT NOT NULL, detail TEXT);"
+    "CREATE TABLE lock ("
+    "  project TEXT PRIMARY KEY,"
+    "  host TEXT NOT NULL, pid INTEGER NOT NULL,"
+    "  started_at REAL NOT NULL, heartbeat_at REAL NOT NULL,"
+    "  deployment_id INTEGER);",
+};
+
+static double now_s(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (double)tv.tv_sec + tv.tv_usec / 1e6;
+}
+
+static int db_error(struct store *s, struct tt_err *err, const char *what)
+{
+    return tt_error(err, "state store %s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+}
+
+static int exec_sql(struct store *s, const char *sql, struct tt_err *err)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        tt_error(err, "state store %s: %s", s->path, msg ? msg : "error");
+        sqlite3_free(msg);
+        return -1;
+    }
+    return 0;
+}
+
+int store_schema_version(struct store *s)
+{
+    sqlite3_stmt *st;
+    int v = -1;
+    if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+static int migrate(struct store *s, struct tt_err *err)
+{
+    int have = store_schema_version(s);
+    int want = (int)(sizeof(migrations) / sizeof(migrations[0]));
+
+    if (have > want)
+        return tt_error(err,
+                        "state store %s has schema version %d, newer than this ttdeploy knows "
+                        "(%d): upgrade ttdeploy",
+                        s->path, have, want);
+    for (int v = have + 1; v <= want; v++) {
+        struct buf sql = {0};
+        buf_printf(&sql, "BEGIN IMMEDIATE; %s PRAGMA user_version = %d; COMMIT;",
+                   migrations[v - 1], v);
+        int rc = exec_sql(s, sql.data, err);
+        buf_release(&sql);
+        if (rc < 0) {
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Creates the parent directory (0700) of path when missing. */
+static int make_parent(const char *path, struct tt_err *err)
+{
+    char *dir = xstrdup(path), *slash = strrchr(dir, '/');
+    int rc = 0;
+    if (slash && slash != dir) {
+        *slash = '\0';
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+            rc = tt_error(err, "cannot create the state directory %s: %s", dir, strerror(errno));
+    }
+    free(dir);
+    return rc;
+}
+
+int store_open(const char *path, struct store **out, struct tt_err *err)
+{
+    struct store *s;
+    int fd;
+
+    *out = NULL;
+    if (make_parent(path, err) < 0)
+        return -1;
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return tt_error(err, "cannot open the state store %s: %s", path, strerror(errno));
+    close(fd);
+    s = xcalloc(1, sizeof(*s));
+    s->path = xstrdup(path);
+    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, NULL) !=
+        SQLITE_OK) {
+        db_error(s, err, "open");
+        store_close(s);
+        return -1;
+    }
+    sqlite3_busy_timeout(s->db, 10000);
+    if (exec_sql(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                    "PRAGMA foreign_keys=ON;",
+                 err) < 0 ||
+        migrate(s, err) < 0) {
+        store_close(s);
+        return -1;
+    }
+    *out = s;
+    return 0;
+}
+
+void store_close(struct store *s)
+{
+    if (!s)
+        return;
+    sqlite3_close(s->db);
+    free(s->path);
+    free(s);
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+    if (v)
+        sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+/* Runs one statement with text/real/int parameters described by types ("tdi"). */
+static int run_stmt(struct store *s, const char *sql, struct tt_err *err, const char *types, ...)
+{
+    sqlite3_stmt *st;
+    va_list ap;
+    int rc;
+
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return db_error(s, err, "prepare");
+    va_start(ap, types);
+    for (int i = 0; types[i]; i++) {
+        if (types[i] == 't')
+            bind_text(st, i + 1, va_arg(ap, const char *));
+        else if (types[i] == 'd')
+            sqlite3_bind_double(st, i + 1, va_arg(ap, double));
+        else
+            sqlite3_bind_int64(st, i + 1, va_arg(ap, long long));
+    }
+    va_end(ap);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        return db_error(s, err, "write");
+    return 0;
+}
+
+int store_deployment_begin(struct store *s, const struct store_deployment *d, long long *id,
+                           struct tt_err *err)
+{
+    int rc = run_stmt(s,
+                      "INSERT INTO deployments (project, version, git_tag, git_commit, plan_path, "
+                      "plan_sha256, compose_sha256, actor, ci, status, state, on_crash, "
+                      "started_at, rolled_back_from) VALUES (?,?,?,?,?,?,?,?,?,'running',"
+                      "'created',?,?,NULLIF(?, 0))",
+                      err, "ttttttttttdi", d->project, d->version, d->git_tag, d->git_commit,
+                      d->plan_path, d->plan_sha256, d->compose_sha256, d->actor, d->ci,
+                      d->on_crash ? d->on_crash : "rollback", now_s(),
+                      d->rolled_back_from > 0 ? d->rolled_back_from : 0LL);
+    *id = sqlite3_last_insert_rowid(s->db);
+    return rc;
+}
+
+int store_deployment_set_state(struct store *s, long long id, const char *state,
+                               struct tt_err *err)
+{
+    return run_stmt(s, "UPDATE deployments SET state = ? WHERE id = ?", err, "ti", state, id);
+}
+
+int store_deployment_finish(struct store *s, long long id, const char *status, const char *error,
+                            struct tt_err *err)
+{
+    return run_stmt(s,
+                    "UPDATE deployments SET status = ?, error = ?, finished_at = ? WHERE id = ?",
+                    err, "ttdi", status, error, now_s(), id);
+}
+
+int store_step_begin(struct store *s, long long deployment, const char *phase,
+                     const char *service, const char *action, const char *intent,
+                     long long *step, struct tt_err *err)
+{
+    int rc = run_stmt(s,
+                      "INSERT INTO steps (deployment_id, seq, phase, service, action, intent, "
+                      "status, started_at) VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM "
+                      "steps WHERE deployment_id = ?1), ?2, ?3, ?4, ?5, 'running', ?6)",
+                      err, "ittttd", deployment, phase, service, action, intent, now_s());
+    *step = sqlite3_last_insert_rowid(s->db);
+    return rc;
+}
+
+int store_step_end(struct store *s, long long step, const char *status, const char *detail,
+                   const char *error, struct tt_err *err)
+{
+    return run_stmt(s,
+                    "UPDATE steps SET status = ?, detail = ?, error = ?, finished_at = ? WHERE "
+                    "id = ?",
+                    err, "tttdi", status, detail, error, now_s(), step);
+}
+
+int store_steps_interrupt(struct store *s, long long deployment, struct tt_err *err)
+{
+    return run_stmt(s,
+                    "UPDATE steps SET status = 'interrupted', finished_at = ?, error = "
+                    "'ttdeploy stopped before this step finished' WHERE deployment_id = ? AND "
+                    "status = 'running'",
+                    err, "di", now_s(), deployment);
+}
+
+int store_release_record(struct store *s, long long deployment, const struct store_release *r,
+                         struct tt_err *err)
+{
+    return run_stmt(s,
+                    "INSERT OR REPLACE INTO releases (deployment_id, service, image, image_id, "
+                    "digest, config_hash, container_id, environment) VALUES (?,?,?,?,?,?,?,?)",
+                    err, "ittttttt", deployment, r->service, r->image, r->image_id, r->digest,
+                    r->config_hash, r->container_id, r->environment);
+}
+
+/* ---- the lock ----------------------------------------------------------- */
+
+static void this_host(char *host, size_t n)
+{
+    if (gethostname(host, n) < 0)
+        snprintf(host, n, "unknown");
+    host[n - 1] = '\0';
+}
+
+static int read_holder(struct store *s, const char *project, struct store_lock_owner *h,
+                       double *heartbeat)
+{
+    sqlite3_stmt *st;
+    int found = 0;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT host, pid, started_at, heartbeat_at, deployment_id FROM lock "
+                           "WHERE project = ?",
+                           -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_text(st, 1, project, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        found = 1;
+        snprintf(h->host, sizeof(h->host), "%s", (const char *)sqlite3_column_text(st, 0));
+        h->pid = (long)sqlite3_column_int64(st, 1);
+        h->started_at = sqlite3_column_double(st, 2);
+        if (heartbeat)
+            *heartbeat = sqlite3_column_double(st, 3);
+        h->deployment_id = sqlite3_column_int64(st, 4);
+    }
+    sqlite3_finalize(st);
+    return found;
+}
+
+int store_lock_holder(struct store *s, const char *project, struct store_lock_owner *holder,
+                      struct tt_err *err)
+{
+    int found = read_holder(s, project, holder, NULL);
+    if (found < 0)
+        return db_error(s, err, "read lock");
+    return found;
+}
+
+static int holder_is_stale(const struct store_lock_owner *h, double heartbeat)
+{
+    char host[256];
+    this_host(host, sizeof(host));
+    if (!strcmp(host, h->host))
+        return h->pid <= 0 || (kill((pid_t)h->pid, 0) < 0 && errno == ESRCH);
+    return now_s() - heartbeat > 3600;
+}
+
+/* One attempt: 0 taken, 1 held by someone else. */
+static int lock_try(struct store *s, const char *project, struct store_lock_owner *holder,
+                    struct tt_err *err)
+{
+    double heartbeat = 0;
+    int found, rc;
+    char host[256];
+
+    if (exec_sql(s, "BEGIN IMMEDIATE", err) < 0)
+        return -1;
+    found = read_holder(s, project, holder, &heartbeat);
+    if (found < 0) {
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        return db_error(s, err, "read lock");
+    }
+    this_host(host, sizeof(host));
+    int ours = found && holder->pid == (long)getpid() && !strcmp(holder->host, host);
+    if (found && !ours && !holder_is_stale(holder, heartbeat)) {
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        return 1;
+    }
+    rc = run_stmt(s,
+                  "INSERT OR REPLACE INTO lock (project, host, pid, started_at, heartbeat_at, "
+                  "deployment_id) VALUES (?, ?, ?, ?, ?, NULL)",
+                  err, "ttidd", project, host, (long long)getpid(), now_s(), now_s());
+    if (rc < 0) {
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    return exec_sql(s, "COMMIT", err) < 0 ? -1 : 0;
+}
+
+int store_lock_acquire(struct store *s, const char *project, double timeout_s,
+                       struct store_lock_owner *holder, struct tt_err *err)
+{
+    double deadline = now_s() + timeout_s;
+    for (;;) {
+        int rc = lock_try(s, project, holder, err);
+        if (rc <= 0)
+            return rc;
+        if (now_s() >= deadline)
+            return 1;
+        usleep(200000); /* another process holds it: SQLite has no notification to wait on */
+    }
+}
+
+int store_lock_set_deployment(struct store *s, const char *project, long long deployment,
+                              struct tt_err *err)
+{
+    return run_stmt(s, "UPDATE lock SET deployment_id = ? WHERE project = ? AND pid = ?", err,
+                    "iti", deployment, project, (long long)getpid());
+}
+
+int store_lock_heartbeat(struct store *s, const char *project, struct tt_err *err)
+{
+    return run_stmt(s, "UPDATE lock SET heartbeat_at = ? WHERE project = ? AND pid = ?", err,
+                    "dti", now_s(), project, (long long)getpid());
+}
+
+int store_lock_release(struct store *s, const char *project, struct tt_err *err)
+{
+    return run_stmt(s, "DELETE FROM lock WHERE project = ? AND pid = ?", err, "ti", project,
+                    (long long)getpid());
+}
+
+int store_lock_force(struct store *s, const char *project, int *had, struct tt_err *err)
+{
+    int rc = run_stmt(s, "DELETE FROM lock WHERE project = ?", err, "t", project);
+    *had = sqlite3_changes(s->db) > 0;
+    return rc;
+}
+
+/* ---- queries ------------------------------------------------------------ */
+
+static json_t *column_json(sqlite3_stmt *st, int i)
+{
+    switch (sqlite3_column_type(st, i)) {
+    case SQLITE_INTEGER:
+        return json_integer(sqlite3_column_int64(st, i));
+    case SQLITE_FLOAT:
+        return json_real(sqlite3_column_double(st, i));
+    case SQLITE_TEXT:
+        return json_string((const char *)sqlite3_column_text(st, i));
+    default:
+        return json_null();
+    }
+}
+
+static json_t *row_json(sqlite3_stmt *st)
+{
+    json_t *o = json_object();
+    for (int i = 0; i < sqlite3_column_count(st); i++)
+        json_object_set_new(o, sqlite3_column_name(st, i), column_json(st, i));
+    return o;
+}
+
+/* Runs a query bound with text params (NULLs allowed) and returns its rows as a JSON array. */
+static json_t *query_rows(struct store *s, const char *sql, struct tt_err *err, int n,
+                          const char *const *params)
+{
+    sqlite3_stmt *st;
+    json_t *rows;
+    int rc;
+
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        db_error(s, err, "prepare");
+        return NULL;
+    }
+    for (int i = 0; i < n; i++)
+        bind_text(st, i + 1, params[i]);
+    rows = json_array();
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        json_array_append_new(rows, row_json(st));
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        json_decref(rows);
+        db_error(s, err, "read");
+        return NULL;
+    }
+    return rows;
+}
+
+json_t *store_unfinished(struct store *s, const char *project, struct tt_err *err)
+{
+    const char *p[] = {project};
+    json_t *rows = query_rows(s,
+                              "SELECT * FROM deployments WHERE project = ? AND status = "
+                              "'running' ORDER BY id DESC LIMIT 1",
+                              err, 1, p);
+    json_t *first = rows && json_array_size(rows) ? json_incref(json_array_get(rows, 0)) : NULL;
+    json_decref(rows);
+    return first;
+}
+
+json_t *store_history(struct store *s, const struct store_history_filter *f, struct tt_err *err)
+{
+    struct buf sql = {0}, limit = {0}, since = {0};
+    buf_adds(&sql, "SELECT d.id, d.project, d.version, d.git_tag, d.git_commit, d.actor, "
+                   "d.status, d.state, d.started_at, d.finished_at, d.error, "
+                   "d.rolled_back_from FROM deployments d WHERE (?1 IS NULL OR d.project = ?1) "
+                   "AND (?2 IS NULL OR d.status = ?2) AND (?3 IS NULL OR d.started_at >= "
+                   "CAST(?3 AS REAL)) AND (?4 IS NULL OR EXISTS (SELECT 1 FROM steps t WHERE "
+                   "t.service = ?4 AND t.deployment_id = d.id)) ORDER BY d.id DESC LIMIT ?5");
+    buf_printf(&limit, "%d", f->limit > 0 ? f->limit : 20);
+    if (f->since > 0)
+        buf_printf(&since, "%.3f", f->since);
+    const char *p[] = {f->project, f->status, f->since > 0 ? since.data : NULL, f->service,
+                       limit.data};
+    json_t *rows = query_rows(s, sql.data, err, 5, p);
+    buf_release(&sql);
+    buf_release(&limit);
+    buf_release(&since);
+    return rows;
+}
+
+json_t *store_show(struct store *s, long long id, struct tt_err *err)
+{
+    struct buf ids = {0};
+    buf_printf(&ids, "%lld", id);
+    const char *p[] = {ids.data};
+    json_t *d = query_rows(s, "SELECT * FROM deployments WHERE id = CAST(? AS INTEGER)", err, 1, p);
+    json_t *out = NULL;
+    if (d && json_array_size(d) == 0) {
+        tt_error(err, "no deployment %lld in %s: see `ttdeploy history`", id, s->path);
+    } else if (d) {
+        out = json_incref(json_array_get(d, 0));
+        json_t *steps = query_rows(s,
+                                   "SELECT seq, phase, service, action, intent, status, "
+                                   "started_at, finished_at, detail, error FROM steps WHERE "
+                                   "deployment_id = CAST(? AS INTEGER) ORDER BY seq",
+                                   err, 1, p);
+        json_t *rel = query_rows(s,
+                                 "SELECT service, image, image_id, digest, config_hash, "
+                                 "container_id, environment FROM releases WHERE deployment_id = "
+                                 "CAST(? AS INTEGER) ORDER BY service",
+                                 err, 1, p);
+        if (!steps || !rel) {
+            json_decref(steps);
+            json_decref(rel);
+            json_decref(out);
+            out = NULL;
+        } else {
+            json_object_set_new(out, "steps", steps);
+            json_object_set_new(out, "releases", rel);
+        }
+    }
+    json_decref(d);
+    buf_release(&ids);
+    return out;
+}
+
+json_t *store_current_releases(struct store *s, const char *project, struct tt_err *err)
+{
+    const char *p[] = {project};
+    return query_rows(s,
+                      "SELECT r.*, d.version, d.started_at FROM releases r JOIN deployments d ON "
+                      "d.id = r.deployment_id WHERE d.id = (SELECT MAX(id) FROM deployments "
+                      "WHERE project = ? AND status = 'succeeded') ORDER BY r.service",
+                      err, 1, p);
+}
+
+int store_is_secret_name(const char *name)
+{
+    static const char *const words[] = {"PASSWORD", "PASSWD", "SECRET", "TOKEN", "KEY",
+                                        "CREDENTIAL", "PRIVATE", "AUTH", "DSN", "PWD", NULL};
+    struct buf up = {0};
+    int hit = 0;
+    for (const char *p = name; *p; p++)
+        buf_addc(&up, (char)toupper((unsigned char)*p));
+    for (size_t i = 0; words[i] && up.data; i++)
+        hit |= strstr(up.data, words[i]) != NULL;
+    buf_release(&up);
+    return hit;
+}

@@ -1,0 +1,242 @@
+/*
+ * test_store.c - the SQLite audit store: schema and its version, file
+ * permissions, deployments and steps with intent and outcome, the lock,
+ * queries, and secret-looking names.
+ */
+#include <criterion/criterion.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "store.h"
+#include "testutil.h"
+
+static char *dir;
+static char *path;
+static struct store *st;
+
+static void setup(void)
+{
+    struct buf p = {0};
+    struct tt_err err = {0};
+    dir = tu_tmpdir();
+    buf_printf(&p, "%s/.ttdeploy/state.db", dir);
+    path = buf_detach(&p);
+    cr_assert_eq(store_open(path, &st, &err), 0, "%s", err.msg);
+}
+
+static void teardown(void)
+{
+    store_close(st);
+    struct buf cmd = {0};
+    buf_printf(&cmd, "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd.data), 0);
+    buf_release(&cmd);
+    free(path);
+    free(dir);
+}
+
+TestSuite(store, .init = setup, .fini = teardown);
+
+static long long begin(const char *project)
+{
+    struct store_deployment d = {.project = project, .version = "v1.4.0", .git_tag = "v1.4.0",
+                                 .actor = "ci"};
+    long long id = 0;
+    struct tt_err err = {0};
+    cr_assert_eq(store_deployment_begin(st, &d, &id, &err), 0, "%s", err.msg);
+    return id;
+}
+
+Test(store, schema_version_and_permissions)
+{
+    struct stat sb;
+    cr_assert_eq(store_schema_version(st), STORE_SCHEMA_VERSION);
+    cr_assert_eq(stat(path, &sb), 0);
+    cr_assert_eq(sb.st_mode & 0777, 0600);
+    char *d = xstrdup(path);
+    *strrchr(d, '/') = '\0';
+    cr_assert_eq(stat(d, &sb), 0);
+    cr_assert_eq(sb.st_mode & 0777, 0700);
+    free(d);
+}
+
+Test(store, reopen_keeps_data_and_version)
+{
+    long long id = begin("p");
+    struct tt_err err = {0};
+    store_close(st);
+    cr_assert_eq(store_open(path, &st, &err), 0, "%s", err.msg);
+    json_t *d = store_show(st, id, &err);
+    cr_assert_not_null(d, "%s", err.msg);
+    cr_assert_str_eq(json_string_value(json_object_get(d, "version")), "v1.4.0");
+    json_decref(d);
+}
+
+Test(store, newer_schema_is_refused)
+{
+    struct tt_err err = {0};
+    store_close(st);
+    struct buf cmd = {0};
+    buf_printf(&cmd, "sqlite3 '%s' 'PRAGMA user_version = 99' 2>/dev/null || python3 -c "
+                     "\"import sqlite3; c=sqlite3.connect('%s'); c.execute('PRAGMA user_version = "
+                     "99'); c.commit()\"",
+               path, path);
+    cr_assert_eq(system(cmd.data), 0);
+    buf_release(&cmd);
+    cr_assert_eq(store_open(path, &st, &err), -1);
+    cr_assert(strstr(err.msg, "schema version 99, newer than this ttdeploy knows") != NULL, "%s",
+              err.msg);
+    cr_assert_eq(store_open("/dev/null/nope/state.db", &st, &err), -1);
+    st = NULL;
+}
+
+Test(store, steps_record_intent_then_outcome)
+{
+    struct tt_err err = {0};
+    long long id = begin("p"), s1, s2;
+    cr_assert_eq(store_step_begin(st, id, "infra_up", "postgres", "create", "create postgres",
+                                  &s1, &err),
+                 0);
+    json_t *d = store_show(st, id, &err);
+    json_t *step = json_array_get(json_object_get(d, "steps"), 0);
+    cr_assert_str_eq(json_string_value(json_object_get(step, "status")), "running",
+                     "the intent is on disk before the action");
+    json_decref(d);
+    cr_assert_eq(store_step_end(st, s1, "ok", "healthy (probe, 1.9 s)", NULL, &err), 0);
+    cr_assert_eq(store_step_begin(st, id, "app_up", "api", "create", NULL, &s2, &err), 0);
+    cr_assert_eq(store_steps_interrupt(st, id, &err), 0);
+    d = store_show(st, id, &err);
+    json_t *steps = json_object_get(d, "steps");
+    cr_assert_eq(json_array_size(steps), 2);
+    cr_assert_eq(json_integer_value(json_object_get(json_array_get(steps, 1), "seq")), 2);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(steps, 0), "status")), "ok");
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(steps, 1), "status")),
+                     "interrupted");
+    json_decref(d);
+}
+
+Test(store, unfinished_and_finish)
+{
+    struct tt_err err = {0};
+    long long id = begin("p");
+    json_t *u = store_unfinished(st, "p", &err);
+    cr_assert_not_null(u);
+    cr_assert_eq(json_integer_value(json_object_get(u, "id")), id);
+    json_decref(u);
+    cr_assert_eq(store_deployment_finish(st, id, "succeeded", NULL, &err), 0);
+    cr_assert_null(store_unfinished(st, "p", &err));
+}
+
+Test(store, history_filters_and_order)
+{
+    struct tt_err err = {0};
+    long long a = begin("p"), b = begin("p"), c = begin("q"), s;
+    store_deployment_finish(st, a, "succeeded", NULL, &err);
+    store_deployment_finish(st, b, "failed", "verify failed", &err);
+    store_deployment_finish(st, c, "succeeded", NULL, &err);
+    store_step_begin(st, b, "app_up", "api", "recreate", NULL, &s, &err);
+    struct store_history_filter f = {0};
+    json_t *h = store_history(st, &f, &err);
+    cr_assert_eq(json_array_size(h), 3);
+    cr_assert_eq(json_integer_value(json_object_get(json_array_get(h, 0), "id")), c,
+                 "newest first");
+    json_decref(h);
+    f.project = "p";
+    f.status = "failed";
+    h = store_history(st, &f, &err);
+    cr_assert_eq(json_array_size(h), 1);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(h, 0), "error")),
+                     "verify failed");
+    json_decref(h);
+    struct store_history_filter g = {.service = "api"};
+    h = store_history(st, &g, &err);
+    cr_assert_eq(json_array_size(h), 1);
+    json_decref(h);
+    struct store_history_filter l = {.limit = 1};
+    h = store_history(st, &l, &err);
+    cr_assert_eq(json_array_size(h), 1);
+    json_decref(h);
+    struct store_history_filter later = {.since = 4102444800.0}; /* 2100-01-01 */
+    h = store_history(st, &later, &err);
+    cr_assert_eq(json_array_size(h), 0);
+    json_decref(h);
+}
+
+Test(store, show_missing_deployment)
+{
+    struct tt_err err = {0};
+    cr_assert_null(store_show(st, 42, &err));
+    cr_assert(strstr(err.msg, "no deployment 42 in") != NULL, "%s", err.msg);
+}
+
+Test(store, releases_and_current)
+{
+    struct tt_err err = {0};
+    long long a = begin("p"), b = begin("p");
+    struct store_release r = {.service = "api", .image = "api:1", .image_id = "sha256:aa",
+                              .config_hash = "h1"};
+    store_release_record(st, a, &r, &err);
+    store_deployment_finish(st, a, "succeeded", NULL, &err);
+    r.image = "api:2";
+    store_release_record(st, b, &r, &err);
+    store_deployment_finish(st, b, "failed", NULL, &err);
+    json_t *cur = store_current_releases(st, "p", &err);
+    cr_assert_eq(json_array_size(cur), 1);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(cur, 0), "image")), "api:1",
+                     "what runs is what the last succeeded deployment ran");
+    json_decref(cur);
+}
+
+Test(store, lock_is_exclusive_and_stale_lock_is_taken_over)
+{
+    struct tt_err err = {0};
+    struct store_lock_owner h = {0};
+    cr_assert_eq(store_lock_acquire(st, "p", 0, &h, &err), 0, "%s", err.msg);
+    cr_assert_eq(store_lock_acquire(st, "p", 0, &h, &err), 0, "a lock we hold is ours");
+    /* Another live process holds it: a child that sleeps. */
+    pid_t child = fork();
+    if (child == 0) {
+        struct store *s2 = NULL;
+        struct tt_err e2 = {0};
+        struct store_lock_owner h2 = {0};
+        if (store_open(path, &s2, &e2) < 0)
+            _exit(3);
+        store_lock_force(s2, "q", &(int){0}, &e2);
+        _exit(store_lock_acquire(s2, "p", 0.3, &h2, &e2) == 1 && h2.pid == getppid() ? 0 : 1);
+    }
+    int status;
+    waitpid(child, &status, 0);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "a second process waits, then fails");
+    /* A lock left by a dead process is stale. */
+    child = fork();
+    if (child == 0) {
+        struct store *s2 = NULL;
+        struct tt_err e2 = {0};
+        struct store_lock_owner h2 = {0};
+        store_open(path, &s2, &e2);
+        _exit(store_lock_acquire(s2, "dead", 0, &h2, &e2) == 0 ? 0 : 1);
+    }
+    waitpid(child, &status, 0);
+    cr_assert_eq(WEXITSTATUS(status), 0);
+    cr_assert_eq(store_lock_holder(st, "dead", &h, &err), 1);
+    cr_assert_eq(h.pid, child);
+    cr_assert_eq(store_lock_acquire(st, "dead", 0, &h, &err), 0, "the dead owner's lock is stale");
+    int had = 0;
+    cr_assert_eq(store_lock_force(st, "dead", &had, &err), 0);
+    cr_assert(had);
+    cr_assert_eq(store_lock_holder(st, "dead", &h, &err), 0);
+    cr_assert_eq(store_lock_release(st, "p", &err), 0);
+    cr_assert_eq(store_lock_holder(st, "p", &h, &err), 0);
+}
+
+Test(store, secret_names)
+{
+    cr_assert(store_is_secret_name("POSTGRES_PASSWORD"));
+    cr_assert(store_is_secret_name("api_token"));
+    cr_assert(store_is_secret_name("AWS_SECRET_ACCESS_KEY"));
+    cr_assert(store_is_secret_name("SENTRY_DSN"));
+    cr_assert_not(store_is_secret_name("LOG_LEVEL"));
+    cr_assert_not(store_is_secret_name("POSTGRES_DB"));
+}
