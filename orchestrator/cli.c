@@ -8,7 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "apply.h"
 #include "progress.h"
+#include "store.h"
+
+#include <time.h>
+#include <unistd.h>
 
 int cli_compose_option(int c, const char *arg, struct compose_options *o)
 {
@@ -106,4 +111,29 @@ long cli_duration_ms(const char *s)
     if (compose_parse_duration(s, &ns) < 0)
         return -1;
     return (long)(ns / 1000000);
+}
+
+int cli_open_store(const char *state, const char *plan, struct store **out)
+{
+    struct tt_err err = {0};
+    char *path = state ? xstrdup(state) : plan ? apply_default_state_path(plan)
+                                               : xstrdup(".ttdeploy/state.db");
+    int rc = EXIT_OK;
+    if (!state && access(path, F_OK) < 0) {
+        fprintf(stderr, "ttdeploy: no state store at %s: pass --state PATH or --plan FILE\n", path);
+        rc = EXIT_BAD_INPUT;
+    } else if (store_open(path, out, &err) < 0) {
+        fprintf(stderr, "ttdeploy: %s\n", err.msg);
+        rc = EXIT_BAD_INPUT;
+    }
+    free(path);
+    return rc;
+}
+
+void cli_format_time(double t, char *buf, size_t n)
+{
+    time_t s = (time_t)t;
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    strftime(buf, n, "%Y-%m-%d %H:%M:%S", &tm);
 }

@@ -31,6 +31,12 @@ extern const struct cmd_entry cmd_config_entry;
 extern const struct cmd_entry cmd_graph_entry;
 extern const struct cmd_entry cmd_up_entry;
 extern const struct cmd_entry cmd_down_entry;
+extern const struct cmd_entry cmd_apply_entry;
+extern const struct cmd_entry cmd_recover_entry;
+extern const struct cmd_entry cmd_history_entry;
+extern const struct cmd_entry cmd_show_entry;
+extern const struct cmd_entry cmd_status_entry;
+extern const struct cmd_entry cmd_unlock_entry;
 
 /* Option codes shared by every command that loads a compose project. */
 enum {
@@ -44,6 +50,15 @@ enum {
     CLI_OPT_JSON,
     CLI_OPT_PROGRESS,
     CLI_OPT_READINESS,
+    CLI_OPT_STATE,
+    CLI_OPT_DRY_RUN,
+    CLI_OPT_LOCK_TIMEOUT,
+    CLI_OPT_PLAN,
+    CLI_OPT_LIMIT,
+    CLI_OPT_SERVICE,
+    CLI_OPT_STATUS,
+    CLI_OPT_SINCE,
+    CLI_OPT_FORCE,
     CLI_OPT_VOLUMES = 'v',
     CLI_OPT_HELP = 'h',
 };
@@ -63,5 +78,17 @@ int cli_open_engine(const char *host, struct engine **out);
 int cli_progress_mode(const char *s);
 /* "90s", "2m" → ms; -1 when invalid. */
 long cli_duration_ms(const char *s);
+
+struct apply_options;
+struct store;
+/* apply and recover share their options; returns -1 on a bad option, 1 after --help. */
+int cli_apply_options(int argc, char **argv, const struct cmd_entry *entry,
+                      struct apply_options *o);
+/* enum apply_outcome → exit code. */
+int cli_apply_outcome_exit(int outcome);
+/* Opens the store at state, else beside plan, else ./.ttdeploy/state.db; prints errors. */
+int cli_open_store(const char *state, const char *plan, struct store **out);
+/* "2026-11-23 05:01:02" (UTC) for a unix time. */
+void cli_format_time(double t, char *buf, size_t n);
 
 #endif

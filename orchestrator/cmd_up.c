@@ -84,7 +84,7 @@ static int cmd_up_exec(int argc, char **argv)
         rc = cli_load_graph(&o, &p, &d);
     if (rc == EXIT_OK)
         rc = cli_open_engine(host, &e);
-    if (rc == EXIT_OK && stack_up(e, p, d, &so, &err) < 0) {
+    if (rc == EXIT_OK && stack_up(e, p, d, &so, NULL, &err) < 0) {
         fprintf(stderr, "ttdeploy: up failed: %s\n", err.msg);
         rc = EXIT_FAILED;
     }

@@ -15,6 +15,7 @@
  */
 #include "compose.h"
 #include "buf.h"
+#include "suggest.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -1232,34 +1233,6 @@ static void service_merge(struct compose_service *dst, const struct compose_serv
 
 /* ---- documents ---------------------------------------------------------- */
 
-static int interpolate_tree(struct loader *l, struct ynode *n)
-{
-    struct buf out = {0};
-
-    if (n->kind == YNODE_SCALAR) {
-        if (n->interpolated || !memchr(n->str, '$', n->len)) {
-            n->interpolated = 1;
-            return 0;
-        }
-        if (vars_interpolate(&l->vars, n->str, &out, n->file, n->line, n->col,
-                             &l->proj->warnings, l->err) < 0) {
-            buf_release(&out);
-            return -1;
-        }
-        n->str = arena_strndup(&l->proj->docs[l->proj->ndocs - 1]->arena, out.data, out.len);
-        n->len = out.len;
-        n->quoted = 1;
-        n->interpolated = 1;
-        buf_release(&out);
-        return 0;
-    }
-    size_t step = n->kind == YNODE_MAP ? 2 : 1, start = n->kind == YNODE_MAP ? 1 : 0;
-    for (size_t i = start; i < n->n * step; i += step)
-        if (interpolate_tree(l, n->items[i]) < 0)
-            return -1;
-    return 0;
-}
-
 /* Parses and interpolates one file; the project keeps the document. */
 static const struct ynode *load_doc(struct loader *l, const char *path, int use_inline)
 {
@@ -1285,7 +1258,7 @@ static const struct ynode *load_doc(struct loader *l, const char *path, int use_
                    ynode_kind_name(doc->root));
         return NULL;
     }
-    if (interpolate_tree(l, doc->root) < 0)
+    if (vars_interpolate_doc(&l->vars, doc, &l->proj->warnings, l->err) < 0)
         return NULL;
     return doc->root;
 }
@@ -1448,37 +1421,14 @@ static int load_file(struct loader *l, const char *path, int use_inline)
     return 0;
 }
 
-static size_t edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b), prev[64], cur[64];
-    if (la >= 63 || lb >= 63)
-        return 99;
-    for (size_t j = 0; j <= lb; j++)
-        prev[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        cur[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
-            size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
-            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
-        }
-        memcpy(prev, cur, (lb + 1) * sizeof(size_t));
-    }
-    return prev[lb];
-}
-
 /* The defined service nearest to name, for "did you mean" hints; NULL when none is close. */
 static const char *suggest(const struct compose_project *p, const char *name)
 {
-    const char *best = NULL;
-    size_t bestd = 3;
-    for (size_t i = 0; i < p->nservices; i++) {
-        size_t d = edit_distance(name, p->services[i]->name);
-        if (d < bestd) {
-            bestd = d;
-            best = p->services[i]->name;
-        }
-    }
+    const char **names = xcalloc(p->nservices + 1, sizeof(*names));
+    for (size_t i = 0; i < p->nservices; i++)
+        names[i] = p->services[i]->name;
+    const char *best = suggest_closest(name, names, p->nservices);
+    free(names);
     return best;
 }
 

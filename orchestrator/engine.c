@@ -558,3 +558,40 @@ void engine_urlencode(const char *s, struct buf *out)
         }
     }
 }
+
+int engine_exec(struct engine *e, const char *container, const json_t *argv, long timeout_ms,
+                int *exit_code, struct buf *out, struct tt_err *err)
+{
+    struct buf path = {0}, raw = {0};
+    json_t *body = json_pack("{s:O, s:b, s:b}", "Cmd", argv, "AttachStdout", 1, "AttachStderr", 1);
+    json_t *created = NULL, *info = NULL;
+    int rc = -1;
+
+    buf_printf(&path, "/containers/%s/exec", container);
+    if (engine_call_ok(e, "POST", path.data, body, 10000, &created, err) < 0)
+        goto done;
+    const char *id = json_string_value(json_object_get(created, "Id"));
+    json_decref(body);
+    body = json_pack("{s:b, s:b}", "Detach", 0, "Tty", 0);
+    buf_reset(&path);
+    buf_printf(&path, "/exec/%s/start", id);
+    long st = engine_call(e, "POST", path.data, body, timeout_ms, NULL, &raw, err);
+    if (st < 0) {
+        tt_error(err, "command did not finish within %ld ms", timeout_ms);
+        goto done;
+    }
+    engine_demux(&raw, out);
+    buf_reset(&path);
+    buf_printf(&path, "/exec/%s/json", id);
+    if (engine_call_ok(e, "GET", path.data, NULL, 10000, &info, err) < 0)
+        goto done;
+    *exit_code = (int)json_integer_value(json_object_get(info, "ExitCode"));
+    rc = 0;
+done:
+    json_decref(body);
+    json_decref(created);
+    json_decref(info);
+    buf_release(&path);
+    buf_release(&raw);
+    return rc;
+}

@@ -76,6 +76,14 @@ int engine_events_start(struct engine *e, const json_t *filters, struct tt_err *
 /* The next event received (the caller json_decref()s it), or NULL. */
 json_t *engine_next_event(struct engine *e);
 
+/*
+ * Runs argv (a JSON array of strings, borrowed) in a running container and
+ * waits for it: *exit_code and out (stdout and stderr) receive what it did.
+ * timeout_ms bounds the whole run.  Returns -1 when it could not be run.
+ */
+int engine_exec(struct engine *e, const char *container, const json_t *argv, long timeout_ms,
+                int *exit_code, struct buf *out, struct tt_err *err);
+
 /* Splits the multiplexed stdout/stderr stream of logs and exec into text. */
 void engine_demux(const struct buf *raw, struct buf *out);
 

@@ -62,6 +62,11 @@ struct svc {
     long health_timeout_ms, health_interval_ms;
     struct probe *probe;
     struct req_tag life_tag, probe_tag;
+    const char *action;  /* what launch() did or preview would do */
+    char *old_image;
+    double t0;           /* first action */
+    double seconds;      /* first action to ready */
+    char how[16];
 };
 
 struct up_run {
@@ -189,6 +194,8 @@ static void svc_fail(struct up_run *r, struct svc *v, const char *fmt, ...)
 static void svc_ready(struct up_run *r, struct svc *v, const char *state, const char *how)
 {
     v->state = SVC_READY;
+    v->seconds = v->t0 > 0 ? progress_now() - v->t0 : 0;
+    snprintf(v->how, sizeof(v->how), "%s", how ? how : "");
     drop_probe(r, v);
     if (how)
         progress_ready(r->pr, v->row, state, how);
@@ -249,7 +256,7 @@ static int ensure_resources(struct up_run *r, struct tt_err *err)
 }
 
 /* Inspects (pulling when absent) the image of v; fills image_id and has_health. */
-static int resolve_image(struct up_run *r, struct svc *v, struct tt_err *err)
+static int resolve_image(struct up_run *r, struct svc *v, int allow_pull, struct tt_err *err)
 {
     const char *image = json_string_value(json_object_get(v->spec->body, "Image"));
     struct buf path = {0};
@@ -264,6 +271,11 @@ static int resolve_image(struct up_run *r, struct svc *v, struct tt_err *err)
     engine_urlencode(image, &path);
     buf_adds(&path, "/json");
     status = engine_call(r->e, "GET", path.data, NULL, 30000, &j, NULL, err);
+    if (status == 404 && !allow_pull) {
+        buf_release(&path);
+        v->has_health = v->s->healthcheck.present && !v->s->healthcheck.disable;
+        return 0; /* a preview: "pull and create" */
+    }
     if (status == 404) {
         struct buf pull = {0}, raw = {0};
         struct tt_err perr = {0};
@@ -371,6 +383,7 @@ static int find_existing(struct up_run *r, struct tt_err *err)
         if (v->state == SVC_UNSELECTED || v->old_id)
             continue;
         v->old_id = xstrdup(id);
+        v->old_image = xstrdup(json_string_value(json_object_get(c, "Image")) ? json_string_value(json_object_get(c, "Image")) : "");
         v->old_running = state && !strcmp(state, "running");
         v->old_matches = hash && !strcmp(hash, v->spec->hash) && image && v->image_id &&
                          !strcmp(image, v->image_id);
@@ -463,11 +476,23 @@ static const char *deps_unmet(struct up_run *r, size_t i, int *blocked)
     return NULL;
 }
 
+/* What launch() does to v, in words the audit and --dry-run use. */
+static const char *action_for(const struct svc *v)
+{
+    if (!v->image_id)
+        return "pull and create";
+    if (v->old_id && v->old_matches)
+        return v->old_running ? "unchanged" : "start";
+    return v->old_id ? "recreate" : "create";
+}
+
 static void launch(struct up_run *r, size_t i)
 {
     struct svc *v = &r->svcs[i];
     struct buf path = {0};
 
+    v->t0 = progress_now();
+    v->action = action_for(v);
     if (v->old_id && v->old_matches) {
         if (v->old_running) {
             adopt_running(r, v);
@@ -759,6 +784,7 @@ static void up_run_free(struct up_run *r)
     for (size_t i = 0; r->svcs && i < r->d->n; i++) {
         struct svc *v = &r->svcs[i];
         container_spec_free(v->spec);
+        free(v->old_image);
         if (v->probe)
             probe_cancel(v->probe, r->e);
         probe_free(v->probe);
@@ -772,54 +798,135 @@ static void up_run_free(struct up_run *r)
     progress_free(r->pr);
 }
 
+void stack_report_clear(struct stack_report *r)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        struct stack_result *x = &r->v[i];
+        free(x->service);
+        free(x->container_id);
+        free(x->image);
+        free(x->image_id);
+        free(x->old_image);
+        free(x->config_hash);
+        free(x->error);
+    }
+    free(r->v);
+    r->v = NULL;
+    r->n = 0;
+}
+
+static const char *state_word(const struct svc *v)
+{
+    switch (v->state) {
+    case SVC_READY:
+        return v->need == NEED_EXIT0 ? "exited 0" : v->need == NEED_HEALTHY ? "healthy" : "running";
+    case SVC_FAILED:
+        return "failed";
+    case SVC_SKIPPED:
+        return "skipped";
+    case SVC_PENDING:
+        return "pending";
+    default:
+        return "unfinished";
+    }
+}
+
+static void fill_report(struct up_run *r, struct stack_report *out)
+{
+    if (!out)
+        return;
+    stack_report_clear(out);
+    out->v = xcalloc(r->d->n + 1, sizeof(*out->v));
+    for (size_t k = 0; k < r->d->n; k++) {
+        struct svc *v = &r->svcs[r->d->order[k]];
+        if (v->state == SVC_UNSELECTED || !v->spec)
+            continue;
+        struct stack_result *x = &out->v[out->n++];
+        x->service = xstrdup(v->s->name);
+        x->action = v->action ? v->action : action_for(v);
+        x->state = state_word(v);
+        snprintf(x->how, sizeof(x->how), "%s", v->how);
+        x->seconds = v->seconds;
+        x->container_id = v->id ? xstrdup(v->id) : NULL;
+        x->image = xstrdup(json_string_value(json_object_get(v->spec->body, "Image")));
+        x->image_id = v->image_id ? xstrdup(v->image_id) : NULL;
+        x->old_image = v->old_image && v->old_id && !v->old_matches ? xstrdup(v->old_image) : NULL;
+        x->config_hash = xstrdup(v->spec->hash);
+        x->error = v->error ? xstrdup(v->error) : NULL;
+    }
+}
+
+/* Everything up and preview share: selection, specs, images, needs, existing containers. */
+static int up_prepare(struct up_run *r, struct engine *e, const struct compose_project *p,
+                      const struct dag *d, const struct stack_options *o, int allow_pull,
+                      const char ***names, struct tt_err *err)
+{
+    size_t nrows = 0;
+    int rc = 0;
+
+    r->e = e;
+    r->p = p;
+    r->d = d;
+    r->o = o;
+    r->probes_max = 2 * (unsigned)(sysconf(_SC_NPROCESSORS_ONLN) > 0 ? sysconf(_SC_NPROCESSORS_ONLN) : 1);
+    r->svcs = xcalloc(d->n + 1, sizeof(*r->svcs));
+    for (size_t i = 0; i < d->n; i++) {
+        r->svcs[i].s = p->services[i];
+        r->svcs[i].life_tag.svc = &r->svcs[i];
+        r->svcs[i].probe_tag.svc = &r->svcs[i];
+        r->svcs[i].probe_tag.is_probe = 1;
+    }
+    if (select_services(r, err) < 0)
+        return -1;
+    *names = xcalloc(d->n + 1, sizeof(**names));
+    for (size_t k = 0; k < d->n; k++) { /* rows in start order */
+        struct svc *v = &r->svcs[d->order[k]];
+        if (v->state == SVC_UNSELECTED)
+            continue;
+        v->row = nrows;
+        (*names)[nrows++] = v->s->name;
+    }
+    r->pr = progress_new(allow_pull ? o->progress : PROGRESS_QUIET, o->out ? o->out : stdout,
+                         *names, nrows);
+    for (size_t i = 0; i < d->n && rc == 0; i++) {
+        if (r->svcs[i].state == SVC_UNSELECTED)
+            continue;
+        r->svcs[i].spec = container_spec_new(p, p->services[i], NULL);
+        rc = resolve_image(r, &r->svcs[i], allow_pull, err);
+    }
+    if (rc == 0)
+        decide_needs(r);
+    if (rc == 0)
+        rc = find_existing(r, err);
+    return rc;
+}
+
+int stack_preview(struct engine *e, const struct compose_project *p, const struct dag *d,
+                  const struct stack_options *o, struct stack_report *report, struct tt_err *err)
+{
+    struct up_run r = {0};
+    const char **names = NULL;
+    int rc = up_prepare(&r, e, p, d, o, 0, &names, err);
+    if (rc == 0)
+        fill_report(&r, report);
+    free(names);
+    up_run_free(&r);
+    return rc;
+}
+
 int stack_up(struct engine *e, const struct compose_project *p, const struct dag *d,
-             const struct stack_options *o, struct tt_err *err)
+             const struct stack_options *o, struct stack_report *report, struct tt_err *err)
 {
     struct up_run r = {0};
     struct stack_options defaults = *o;
     const char **names = NULL;
-    size_t nrows = 0;
-    int rc = 0;
+    int rc;
 
     if (defaults.timeout_ms <= 0)
         defaults.timeout_ms = 120000;
-    r.e = e;
-    r.p = p;
-    r.d = d;
-    r.o = &defaults;
-    r.svcs = xcalloc(d->n + 1, sizeof(*r.svcs));
-    r.probes_max = 2 * (unsigned)(sysconf(_SC_NPROCESSORS_ONLN) > 0 ? sysconf(_SC_NPROCESSORS_ONLN) : 1);
-    for (size_t i = 0; i < d->n; i++) {
-        r.svcs[i].s = p->services[i];
-        r.svcs[i].life_tag.svc = &r.svcs[i];
-        r.svcs[i].probe_tag.svc = &r.svcs[i];
-        r.svcs[i].probe_tag.is_probe = 1;
-    }
-    if (select_services(&r, err) < 0) {
-        up_run_free(&r);
-        return -1;
-    }
-    names = xcalloc(d->n + 1, sizeof(*names));
-    for (size_t k = 0; k < d->n; k++) { /* rows in start order */
-        struct svc *v = &r.svcs[d->order[k]];
-        if (v->state == SVC_UNSELECTED)
-            continue;
-        v->row = nrows;
-        names[nrows++] = v->s->name;
-    }
-    r.pr = progress_new(o->progress, o->out ? o->out : stdout, names, nrows);
-    for (size_t i = 0; i < d->n && rc == 0; i++) {
-        if (r.svcs[i].state == SVC_UNSELECTED)
-            continue;
-        r.svcs[i].spec = container_spec_new(p, p->services[i], NULL);
-        rc = resolve_image(&r, &r.svcs[i], err);
-    }
-    if (rc == 0)
-        decide_needs(&r);
+    rc = up_prepare(&r, e, p, d, &defaults, 1, &names, err);
     if (rc == 0)
         rc = ensure_resources(&r, err);
-    if (rc == 0)
-        rc = find_existing(&r, err);
     if (rc == 0) {
         json_t *filters = stack_project_filter(p->name);
         json_object_set_new(filters, "type", json_pack("[s]", "container"));
@@ -873,6 +980,7 @@ int stack_up(struct engine *e, const struct compose_project *p, const struct dag
         buf_release(&msg);
         rc = -1;
     }
+    fill_report(&r, report);
     free(names);
     up_run_free(&r);
     return rc;

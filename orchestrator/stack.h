@@ -30,8 +30,34 @@ struct stack_options {
     FILE *out;
 };
 
+/* What happened (or, for a preview, would happen) to one service. */
+struct stack_result {
+    char *service;
+    const char *action;  /* create, recreate, start, unchanged (preview: pull and create) */
+    const char *state;   /* healthy, running, exited 0, failed, skipped, pending (preview) */
+    char how[16];        /* what decided readiness: probe, docker, or "" */
+    double seconds;      /* from the service's first action to ready */
+    char *container_id;
+    char *image;         /* the reference asked for */
+    char *image_id;
+    char *old_image;     /* what the replaced container ran, or NULL */
+    char *config_hash;
+    char *error;
+};
+
+struct stack_report {
+    struct stack_result *v; /* in start order */
+    size_t n;
+};
+
+void stack_report_clear(struct stack_report *r);
+
+/* report (may be NULL) receives one result per selected service, failed or not. */
 int stack_up(struct engine *e, const struct compose_project *p, const struct dag *d,
-             const struct stack_options *o, struct tt_err *err);
+             const struct stack_options *o, struct stack_report *report, struct tt_err *err);
+/* What stack_up would do, changing nothing on the engine (no pull, no create). */
+int stack_preview(struct engine *e, const struct compose_project *p, const struct dag *d,
+                  const struct stack_options *o, struct stack_report *report, struct tt_err *err);
 int stack_down(struct engine *e, const struct compose_project *p, const struct dag *d,
                const struct stack_options *o, struct tt_err *err);
 

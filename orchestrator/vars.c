@@ -316,3 +316,36 @@ int vars_interpolate(const struct vars *v, const char *text, struct buf *out, co
     buf_grow(out, 0);
     return interp_text(&in, text, strlen(text), out);
 }
+
+static int interpolate_node(const struct vars *v, struct ydoc *doc, struct ynode *n,
+                            struct strv *warnings, struct tt_err *err)
+{
+    if (n->kind == YNODE_SCALAR) {
+        struct buf out = {0};
+        if (n->interpolated || !memchr(n->str, '$', n->len)) {
+            n->interpolated = 1;
+            return 0;
+        }
+        if (vars_interpolate(v, n->str, &out, n->file, n->line, n->col, warnings, err) < 0) {
+            buf_release(&out);
+            return -1;
+        }
+        n->str = arena_strndup(&doc->arena, out.data, out.len);
+        n->len = out.len;
+        n->quoted = 1;
+        n->interpolated = 1;
+        buf_release(&out);
+        return 0;
+    }
+    size_t step = n->kind == YNODE_MAP ? 2 : 1, start = n->kind == YNODE_MAP ? 1 : 0;
+    for (size_t i = start; i < n->n * step; i += step)
+        if (interpolate_node(v, doc, n->items[i], warnings, err) < 0)
+            return -1;
+    return 0;
+}
+
+int vars_interpolate_doc(const struct vars *v, struct ydoc *doc, struct strv *warnings,
+                         struct tt_err *err)
+{
+    return doc->root ? interpolate_node(v, doc, doc->root, warnings, err) : 0;
+}

@@ -11,6 +11,7 @@
 #include "buf.h"
 #include "strv.h"
 #include "tterr.h"
+#include "yamltree.h"
 
 /* An ordered set of NAME=value pairs; a later set of the same name replaces. */
 struct vars {
@@ -41,5 +42,12 @@ int vars_load_dotenv(struct vars *v, const char *path, int required, int overrid
  */
 int vars_interpolate(const struct vars *v, const char *text, struct buf *out, const char *file,
                      int line, int col, struct strv *warnings, struct tt_err *err);
+
+/*
+ * Interpolates every scalar value (not keys) of doc in place; nodes shared
+ * through aliases are interpolated once.
+ */
+int vars_interpolate_doc(const struct vars *v, struct ydoc *doc, struct strv *warnings,
+                         struct tt_err *err);
 
 #endif

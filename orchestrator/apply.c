@@ -1,0 +1,741 @@
+/*
+ * apply.c - the deployment state machine and its phases.
+ *
+ * The transition table is the contract: enter() refuses any move it does
+ * not list, so a phase can never be skipped or repeated by accident.
+ * Phases that act on containers first ask stack_preview() what they will
+ * do and write that as each service's intent, then run stack_up() and
+ * write each outcome; a crash in between leaves intents without outcomes,
+ * which `ttdeploy recover` reads.
+ */
+#include "apply.h"
+#include "buf.h"
+#include "compose.h"
+#include "container_spec.h"
+#include "dag.h"
+#include "engine.h"
+#include "gitref.h"
+#include "plan.h"
+#include "sha256.h"
+#include "stack.h"
+#include "store.h"
+#include "verify.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *const state_names[APPLY_NSTATES] = {
+    "created", "locked", "backup", "migrate", "infra_up", "infra_healthy", "app_up",
+    "app_healthy", "verify", "succeeded", "deciding", "rolling_back", "rolled_back",
+    "rollback_failed", "failed"};
+
+const char *apply_state_name(enum apply_state s)
+{
+    return s < APPLY_NSTATES ? state_names[s] : "?";
+}
+
+int apply_state_from_name(const char *name)
+{
+    for (int i = 0; i < APPLY_NSTATES; i++)
+        if (!strcmp(state_names[i], name))
+            return i;
+    return -1;
+}
+
+int apply_transition_allowed(enum apply_state from, enum apply_state to)
+{
+    if (from >= APPLY_NSTATES || to >= APPLY_NSTATES)
+        return 0;
+    if (from < APPLY_SUCCEEDED && to == from + 1)
+        return 1; /* the forward chain, created → ... → succeeded */
+    if (to == APPLY_DECIDING)
+        return from >= APPLY_LOCKED && from <= APPLY_VERIFY;
+    if (from == APPLY_DECIDING)
+        return to == APPLY_ROLLING_BACK || to == APPLY_FAILED;
+    if (from == APPLY_ROLLING_BACK)
+        return to == APPLY_ROLLED_BACK || to == APPLY_ROLLBACK_FAILED;
+    return 0;
+}
+
+char *apply_default_state_path(const char *plan_path)
+{
+    struct buf b = {0};
+    const char *slash = strrchr(plan_path, '/');
+    if (slash)
+        buf_printf(&b, "%.*s/.ttdeploy/state.db", (int)(slash - plan_path), plan_path);
+    else
+        buf_adds(&b, ".ttdeploy/state.db");
+    return buf_detach(&b);
+}
+
+struct apply_run {
+    const struct apply_options *o;
+    struct plan *plan;
+    struct compose_project *project;
+    struct dag *dag;
+    struct engine *engine;
+    struct store *store;
+    long long id;
+    enum apply_state state;
+    enum apply_state failed_in;
+    char **before; /* per check: the value before the deployment, or NULL */
+    struct tt_err *err;
+    int locked;
+};
+
+static void say(struct apply_run *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void say(struct apply_run *a, const char *fmt, ...)
+{
+    FILE *out = a->o->out ? a->o->out : stdout;
+    char ts[32], msg[2048];
+    struct timeval tv;
+    struct tm tm;
+    va_list ap;
+
+    if (a->o->progress == PROGRESS_QUIET)
+        return;
+    gettimeofday(&tv, NULL);
+    gmtime_r(&tv.tv_sec, &tm);
+    strftime(ts, sizeof(ts), "%H:%M:%S", &tm);
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (a->o->progress == PROGRESS_JSON) {
+        json_t *j = json_pack("{s:s, s:s}", "time", ts, "apply", msg);
+        char *s = json_dumps(j, JSON_COMPACT);
+        fprintf(out, "%s\n", s);
+        free(s);
+        json_decref(j);
+    } else {
+        fprintf(out, "%s ==> %s\n", ts, msg);
+    }
+    fflush(out);
+}
+
+/* Moves the machine to state to, recording it; an unlisted move is a bug, reported as such. */
+static int enter(struct apply_run *a, enum apply_state to)
+{
+    if (!apply_transition_allowed(a->state, to))
+        return tt_error(a->err, "internal error: deployment %lld cannot go from %s to %s", a->id,
+                        apply_state_name(a->state), apply_state_name(to));
+    a->state = to;
+    if (a->store) {
+        struct tt_err e2 = {0};
+        if (store_deployment_set_state(a->store, a->id, apply_state_name(to), a->err) < 0)
+            return -1;
+        store_lock_heartbeat(a->store, a->project->name, &e2);
+    }
+    return 0;
+}
+
+/* ---- loading ------------------------------------------------------------ */
+
+static enum apply_outcome load_inputs(struct apply_run *a)
+{
+    struct compose_options co = {0};
+    int rc;
+
+    if (plan_load(a->o->plan_path, NULL, &a->plan, a->err) < 0)
+        return APPLY_BAD_INPUT;
+    for (size_t i = 0; i < a->plan->compose.n; i++)
+        strv_push(&co.files, a->plan->compose.v[i]);
+    for (size_t i = 0; i < a->plan->env_files.n; i++)
+        strv_push(&co.env_files, a->plan->env_files.v[i]);
+    for (size_t i = 0; i < a->plan->profiles.n; i++)
+        strv_push(&co.profiles, a->plan->profiles.v[i]);
+    co.project_name = a->plan->project;
+    rc = compose_load(&co, &a->project, a->err);
+    strv_clear(&co.files);
+    strv_clear(&co.env_files);
+    strv_clear(&co.profiles);
+    if (rc < 0 || dag_build(a->project, &a->dag, a->err) < 0 ||
+        plan_check_project(a->plan, a->project, a->dag, a->err) < 0)
+        return APPLY_BAD_INPUT;
+    if (a->plan->backup.present || a->plan->migrate.present)
+        return tt_error_at(a->err, a->plan->path, 0, 0,
+                           "%s: is not supported by this ttdeploy yet (database phases are issue "
+                           "5): remove it from the plan rather than deploy without it",
+                           a->plan->backup.present ? "backup" : "migrate"),
+               APPLY_BAD_INPUT;
+    /* The release's images replace the compose file's. */
+    for (size_t i = 0; i < a->project->nservices; i++) {
+        struct compose_service *s = a->project->services[i];
+        const char *img = plan_image_for(a->plan, s->name);
+        if (img) {
+            free(s->image);
+            s->image = xstrdup(img);
+        }
+    }
+    a->before = xcalloc(a->plan->nchecks + 1, sizeof(char *));
+    return APPLY_OK;
+}
+
+static void compose_digest(const struct compose_project *p, char out[65])
+{
+    struct sha256_ctx *c = sha256_new();
+    for (size_t i = 0; i < p->files.n; i++) {
+        FILE *f = fopen(p->files.v[i], "rb");
+        char chunk[8192];
+        size_t n;
+        if (!f)
+            continue;
+        while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+            sha256_update(c, chunk, n);
+        fclose(f);
+    }
+    sha256_finish(c, out);
+}
+
+/* CI variables present in the environment, as a JSON object string (caller frees). */
+static char *ci_variables(void)
+{
+    static const char *const names[] = {"CI_PIPELINE_ID", "CI_JOB_ID", "CI_COMMIT_SHA",
+                                        "CI_COMMIT_TAG", "CI_PROJECT_PATH", "GITHUB_RUN_ID",
+                                        "GITHUB_SHA", "GITHUB_REF", "GITHUB_REPOSITORY",
+                                        "BUILD_ID", "BUILD_NUMBER", "BUILD_URL", NULL};
+    json_t *o = json_object();
+    for (size_t i = 0; names[i]; i++)
+        if (getenv(names[i]))
+            json_object_set_new(o, names[i], json_string(getenv(names[i])));
+    char *s = json_object_size(o) ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(o);
+    return s;
+}
+
+static const char *actor(void)
+{
+    static const char *const names[] = {"TTDEPLOY_ACTOR", "GITLAB_USER_LOGIN", "GITHUB_ACTOR",
+                                        "USER", "LOGNAME", NULL};
+    for (size_t i = 0; names[i]; i++)
+        if (getenv(names[i]) && *getenv(names[i]))
+            return getenv(names[i]);
+    return "unknown";
+}
+
+/* The service's environment as JSON with secret-looking values replaced by a digest prefix. */
+static char *redacted_environment(const struct compose_service *s)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; i < s->environment.n; i++) {
+        const struct compose_kv *kv = &s->environment.v[i];
+        if (!kv->value) {
+            json_object_set_new(o, kv->key, json_null());
+        } else if (store_is_secret_name(kv->key)) {
+            char hex[65], shown[64];
+            sha256_hex(kv->value, strlen(kv->value), hex);
+            snprintf(shown, sizeof(shown), "<redacted sha256:%.12s>", hex);
+            json_object_set_new(o, kv->key, json_string(shown));
+        } else {
+            json_object_set_new(o, kv->key, json_string(kv->value));
+        }
+    }
+    char *out = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(o);
+    return out;
+}
+
+/* ---- phases ------------------------------------------------------------- */
+
+static int phase_skipped(struct apply_run *a, const char *phase, const char *why)
+{
+    long long step;
+    if (store_step_begin(a->store, a->id, phase, NULL, "skip", why, &step, a->err) < 0)
+        return -1;
+    say(a, "%s: skipped (%s)", phase, why);
+    return store_step_end(a->store, step, "skipped", why, NULL, a->err);
+}
+
+static const struct stack_result *result_for(const struct stack_report *r, const char *service)
+{
+    for (size_t i = 0; i < r->n; i++)
+        if (!strcmp(r->v[i].service, service))
+            return &r->v[i];
+    return NULL;
+}
+
+static void intent_text(const struct stack_result *x, struct buf *b)
+{
+    buf_reset(b);
+    if (x->old_image && strcmp(x->old_image, x->image))
+        buf_printf(b, "%s %s: image %s (was %s)", x->action, x->service, x->image, x->old_image);
+    else
+        buf_printf(b, "%s %s: image %s", x->action, x->service, x->image);
+}
+
+/*
+ * Brings up one tier (infra or app): the per-service intents of the up
+ * and healthy states, stack_up, then the outcomes.
+ */
+static int phase_tier(struct apply_run *a, const struct strv *tier, enum apply_state up_state,
+                      enum apply_state healthy_state)
+{
+    const char *up_name = apply_state_name(up_state), *ok_name = apply_state_name(healthy_state);
+    struct stack_options so = {0};
+    struct stack_report preview = {0}, report = {0};
+    long long *up_steps = xcalloc(tier->n + 1, sizeof(long long));
+    long long *ok_steps = xcalloc(tier->n + 1, sizeof(long long));
+    struct buf text = {0};
+    struct tt_err up_err = {0};
+    int rc = 0;
+
+    if (enter(a, up_state) < 0)
+        goto out;
+    strv_copy(&so.services, tier);
+    so.timeout_ms = a->plan->healthy_timeout_ms;
+    so.progress = a->o->progress;
+    so.out = a->o->out;
+    so.readiness_docker = a->o->readiness_docker;
+    if (tier->n == 0) {
+        rc = phase_skipped(a, up_name, "no services in this tier");
+        if (rc == 0)
+            rc = enter(a, healthy_state);
+        goto out;
+    }
+    if (stack_preview(a->engine, a->project, a->dag, &so, &preview, a->err) < 0) {
+        rc = -1;
+        a->failed_in = up_state;
+        goto out;
+    }
+    char *names = strv_join(&so.services, ", ");
+    say(a, "%s: %s", up_name, names);
+    free(names);
+    for (size_t i = 0; i < tier->n; i++) {
+        const struct stack_result *x = result_for(&preview, tier->v[i]);
+        if (!x)
+            continue;
+        intent_text(x, &text);
+        if (store_step_begin(a->store, a->id, up_name, x->service, x->action, text.data,
+                             &up_steps[i], a->err) < 0 ||
+            store_step_begin(a->store, a->id, ok_name, x->service, "wait",
+                             "wait until ready (healthy, running or exited 0)", &ok_steps[i],
+                             a->err) < 0) {
+            rc = -1;
+            goto out;
+        }
+    }
+    int up_rc = stack_up(a->engine, a->project, a->dag, &so, &report, &up_err);
+    int created_all = 1;
+    for (size_t i = 0; i < tier->n; i++) {
+        const struct stack_result *x = result_for(&report, tier->v[i]);
+        int failed = !x || !strcmp(x->state, "failed") || !strcmp(x->state, "unfinished");
+        int skipped = x && (!strcmp(x->state, "skipped") || !strcmp(x->state, "pending"));
+        int created = x && x->container_id;
+        created_all &= created || skipped;
+        buf_reset(&text);
+        if (x)
+            buf_printf(&text, "%s container %.12s", x->action, x->container_id ? x->container_id : "-");
+        store_step_end(a->store, up_steps[i], created ? "ok" : skipped ? "skipped" : "failed",
+                       text.data, created || skipped ? NULL : (x && x->error ? x->error : up_err.msg),
+                       a->err);
+        buf_reset(&text);
+        if (x && !failed && !skipped && x->how[0])
+            buf_printf(&text, "%s (%s, %.2f s)", x->state, x->how, x->seconds);
+        else if (x && !failed && !skipped)
+            buf_printf(&text, "%s (%s)", x->state,
+                       strcmp(x->action, "unchanged") ? "at start" : "already");
+        store_step_end(a->store, ok_steps[i], failed ? "failed" : skipped ? "skipped" : "ok",
+                       text.len ? text.data : NULL, failed ? (x && x->error ? x->error : up_err.msg) : NULL,
+                       a->err);
+    }
+    if (up_rc < 0) {
+        tt_error(a->err, "%s", up_err.msg);
+        a->failed_in = created_all ? healthy_state : up_state;
+        if (created_all)
+            enter(a, healthy_state);
+        rc = -1;
+        goto out;
+    }
+    rc = enter(a, healthy_state);
+out:
+    stack_report_clear(&preview);
+    stack_report_clear(&report);
+    strv_clear(&so.services);
+    buf_release(&text);
+    free(up_steps);
+    free(ok_steps);
+    return rc;
+}
+
+static void describe_check(const struct plan_check *c, struct buf *b)
+{
+    buf_reset(b);
+    if (c->kind == PLAN_CHECK_HTTP)
+        buf_printf(b, "GET %s%s%s expect %d%s, %d probe%s, error rate <= %.1f%%", c->url,
+                   c->from ? " from " : "", c->from ? c->from : "", c->status,
+                   c->body ? " with body" : "", c->probes, c->probes == 1 ? "" : "s",
+                   c->max_error_rate * 100);
+    else if (c->kind == PLAN_CHECK_EXEC)
+        buf_printf(b, "run %s in %s, expect exit %d", c->command.v[0], c->service, c->expect_exit);
+    else
+        buf_printf(b, "SQL %s expect %s", c->sql, c->expect ? c->expect : "a row");
+}
+
+/* Reads the values that "before" expectations compare with, before anything changes. */
+static int baseline(struct apply_run *a)
+{
+    struct buf text = {0};
+    for (size_t i = 0; i < a->plan->nchecks; i++) {
+        const struct plan_check *c = &a->plan->checks[i];
+        long long step;
+        struct tt_err e2 = {0};
+        if (!verify_needs_before(c))
+            continue;
+        buf_reset(&text);
+        buf_printf(&text, "read %s before deploying", c->sql);
+        if (store_step_begin(a->store, a->id, "locked", NULL, "baseline", text.data, &step, a->err) < 0)
+            return -1;
+        double deadline = progress_now(); /* one attempt: on a first deployment there is no database yet */
+        if (verify_sql_value(a->plan->db_url, c->sql, deadline, &a->before[i], &e2) < 0) {
+            store_step_end(a->store, step, "skipped", "no baseline: the check will only need a row",
+                           e2.msg, a->err);
+        } else {
+            buf_reset(&text);
+            buf_printf(&text, "%s: %s", c->name, a->before[i] ? a->before[i] : "no row");
+            store_step_end(a->store, step, "ok", text.data, NULL, a->err);
+        }
+    }
+    buf_release(&text);
+    return 0;
+}
+
+static int phase_verify(struct apply_run *a)
+{
+    struct verify_context v = {a->engine, a->project, a->plan->db_url,
+                               progress_now() + a->plan->verify_timeout_ms / 1000.0};
+    struct buf text = {0}, detail = {0};
+    int failed = 0;
+
+    if (enter(a, APPLY_VERIFY) < 0)
+        return -1;
+    if (a->plan->nchecks == 0) {
+        buf_release(&text);
+        return phase_skipped(a, "verify", "no checks in the plan");
+    }
+    for (size_t i = 0; i < a->plan->nchecks && !failed; i++) {
+        const struct plan_check *c = &a->plan->checks[i];
+        long long step;
+        struct tt_err cerr = {0};
+        describe_check(c, &text);
+        if (store_step_begin(a->store, a->id, "verify", c->from ? c->from : c->service, c->name,
+                             text.data, &step, a->err) < 0)
+            return -1;
+        buf_reset(&detail);
+        int rc = verify_run(&v, c, a->before[i], &detail, &cerr);
+        store_step_end(a->store, step, rc == 0 ? "ok" : "failed", detail.data,
+                       rc == 0 ? NULL : cerr.msg, a->err);
+        say(a, "verify %s: %s%s%s", c->name, rc == 0 ? "ok" : "FAILED", detail.len ? " - " : "",
+            detail.len ? detail.data : "");
+        if (rc != 0) {
+            tt_error(a->err, "%s", cerr.msg);
+            a->failed_in = APPLY_VERIFY;
+            failed = 1;
+        }
+    }
+    buf_release(&text);
+    buf_release(&detail);
+    return failed ? -1 : 0;
+}
+
+static int record_releases(struct apply_run *a)
+{
+    struct stack_options so = {0};
+    struct stack_report now = {0};
+    int rc;
+
+    so.progress = PROGRESS_QUIET;
+    rc = stack_preview(a->engine, a->project, a->dag, &so, &now, a->err);
+    for (size_t i = 0; rc == 0 && i < now.n; i++) {
+        const struct stack_result *x = &now.v[i];
+        char *env = redacted_environment(compose_find_service(a->project, x->service));
+        struct store_release r = {x->service, x->image, x->image_id, NULL, x->config_hash, NULL, env};
+        rc = store_release_record(a->store, a->id, &r, a->err);
+        free(env);
+    }
+    stack_report_clear(&now);
+    return rc;
+}
+
+/* A phase failed: decide (the matrix is not applied yet) and end the deployment failed. */
+static enum apply_outcome fail_deployment(struct apply_run *a)
+{
+    struct tt_err *cause = a->err, e2 = {0};
+    long long step;
+    const char *why = "the rollback matrix is validated but not applied yet: fixing forward";
+
+    a->err = &e2; /* the cause stays in *cause; bookkeeping errors go to e2 */
+    if (a->state >= APPLY_LOCKED && a->state <= APPLY_VERIFY && enter(a, APPLY_DECIDING) == 0) {
+        store_step_begin(a->store, a->id, "deciding", NULL, "none", why, &step, &e2);
+        store_step_end(a->store, step, "ok", why, NULL, &e2);
+        enter(a, APPLY_FAILED);
+    }
+    store_deployment_finish(a->store, a->id, "failed", cause->msg, &e2);
+    a->err = cause;
+    return APPLY_DEPLOY_FAILED;
+}
+
+static enum apply_outcome run_phases(struct apply_run *a, enum apply_state from)
+{
+    if (from <= APPLY_BACKUP) {
+        if (enter(a, APPLY_BACKUP) < 0 || phase_skipped(a, "backup", "no backup: in the plan") < 0)
+            return fail_deployment(a);
+        if (enter(a, APPLY_MIGRATE) < 0 ||
+            phase_skipped(a, "migrate", "no migrate: in the plan") < 0)
+            return fail_deployment(a);
+    }
+    if (from <= APPLY_INFRA_HEALTHY &&
+        phase_tier(a, &a->plan->infra, APPLY_INFRA_UP, APPLY_INFRA_HEALTHY) < 0)
+        return fail_deployment(a);
+    if (from <= APPLY_APP_HEALTHY && phase_tier(a, &a->plan->app, APPLY_APP_UP, APPLY_APP_HEALTHY) < 0)
+        return fail_deployment(a);
+    if (phase_verify(a) < 0)
+        return fail_deployment(a);
+    if (record_releases(a) < 0 || enter(a, APPLY_SUCCEEDED) < 0)
+        return fail_deployment(a);
+    if (store_deployment_finish(a->store, a->id, "succeeded", NULL, a->err) < 0)
+        return APPLY_DEPLOY_FAILED;
+    return APPLY_OK;
+}
+
+/* ---- dry run ------------------------------------------------------------ */
+
+static void print_preview(struct apply_run *a, const char *title, const struct strv *tier)
+{
+    FILE *out = a->o->out ? a->o->out : stdout;
+    struct stack_options so = {0};
+    struct stack_report r = {0};
+    struct tt_err e2 = {0};
+
+    fprintf(out, "%s:\n", title);
+    if (!tier->n) {
+        fprintf(out, "  (no services)\n");
+        return;
+    }
+    strv_copy(&so.services, tier);
+    so.progress = PROGRESS_QUIET;
+    if (stack_preview(a->engine, a->project, a->dag, &so, &r, &e2) < 0) {
+        fprintf(out, "  cannot preview: %s\n", e2.msg);
+    } else {
+        for (size_t i = 0; i < tier->n; i++) {
+            const struct stack_result *x = result_for(&r, tier->v[i]);
+            if (!x)
+                continue;
+            fprintf(out, "  %-12s %-16s %s", x->service, x->action, x->image);
+            if (x->old_image && strcmp(x->old_image, x->image))
+                fprintf(out, "  (was %s)", x->old_image);
+            fputc('\n', out);
+        }
+    }
+    stack_report_clear(&r);
+    strv_clear(&so.services);
+}
+
+static enum apply_outcome dry_run(struct apply_run *a)
+{
+    FILE *out = a->o->out ? a->o->out : stdout;
+    struct buf text = {0};
+
+    fprintf(out, "dry run of %s: project %s, release %s\n", a->plan->path, a->project->name,
+            a->plan->release_version);
+    fprintf(out, "phases: backup (skipped: not in the plan), migrate (skipped: not in the plan), "
+                 "infra_up, infra_healthy, app_up, app_healthy, verify (%zu check%s)\n",
+            a->plan->nchecks, a->plan->nchecks == 1 ? "" : "s");
+    print_preview(a, "infra_up", &a->plan->infra);
+    print_preview(a, "app_up", &a->plan->app);
+    fprintf(out, "verify:\n");
+    for (size_t i = 0; i < a->plan->nchecks; i++) {
+        describe_check(&a->plan->checks[i], &text);
+        fprintf(out, "  %-12s %s\n", a->plan->checks[i].name, text.data);
+    }
+    fprintf(out, "nothing was changed (dry run)\n");
+    buf_release(&text);
+    return APPLY_OK;
+}
+
+/* ---- entry points ------------------------------------------------------- */
+
+static void run_free(struct apply_run *a)
+{
+    struct tt_err e2 = {0};
+    if (a->locked)
+        store_lock_release(a->store, a->project->name, &e2);
+    for (size_t i = 0; a->plan && a->before && i < a->plan->nchecks; i++)
+        free(a->before[i]);
+    free(a->before);
+    store_close(a->store);
+    engine_close(a->engine);
+    dag_free(a->dag);
+    compose_project_free(a->project);
+    plan_free(a->plan);
+}
+
+/* Opens the store and takes the project's lock; reports who holds it otherwise. */
+static enum apply_outcome open_and_lock(struct apply_run *a)
+{
+    char *path = a->o->state_path ? xstrdup(a->o->state_path) : apply_default_state_path(a->o->plan_path);
+    struct store_lock_owner h = {0};
+    int rc = store_open(path, &a->store, a->err);
+    free(path);
+    if (rc < 0)
+        return APPLY_BAD_INPUT;
+    rc = store_lock_acquire(a->store, a->project->name, 0, &h, a->err);
+    if (rc == 1) {
+        char since[32];
+        time_t t = (time_t)h.started_at;
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(since, sizeof(since), "%Y-%m-%d %H:%M:%S UTC", &tm);
+        say(a, "waiting up to %.0f s for the lock on %s, held by %s pid %ld since %s",
+            a->o->lock_timeout_s, a->project->name, h.host, h.pid, since);
+        rc = store_lock_acquire(a->store, a->project->name, a->o->lock_timeout_s, &h, a->err);
+        if (rc == 1) {
+            t = (time_t)h.started_at;
+            gmtime_r(&t, &tm);
+            strftime(since, sizeof(since), "%Y-%m-%d %H:%M:%S UTC", &tm);
+            tt_error(a->err,
+                     "project %s is locked by %s pid %ld (deployment %lld) since %s: wait for it, "
+                     "or if it is gone, run `ttdeploy unlock --force`",
+                     a->project->name, h.host, h.pid, h.deployment_id, since);
+            return APPLY_LOCK_HELD;
+        }
+    }
+    if (rc < 0)
+        return APPLY_BAD_INPUT;
+    a->locked = 1;
+    return APPLY_OK;
+}
+
+enum apply_outcome apply_run(const struct apply_options *o, struct tt_err *err)
+{
+    struct apply_run a = {0};
+    enum apply_outcome res;
+    char commit[41] = "", compose_sha[65];
+
+    a.o = o;
+    a.err = err;
+    res = load_inputs(&a);
+    if (res == APPLY_OK && engine_open(o->host, &a.engine, err) < 0)
+        res = APPLY_UNREACHABLE;
+    if (res == APPLY_OK && o->dry_run) {
+        res = dry_run(&a);
+        run_free(&a);
+        return res;
+    }
+    if (res == APPLY_OK && a.plan->git_repo) {
+        char *repo = a.plan->git_repo[0] == '/' ? xstrdup(a.plan->git_repo) : NULL;
+        if (!repo) {
+            struct buf b = {0};
+            buf_printf(&b, "%s/%s", a.plan->dir, a.plan->git_repo);
+            repo = buf_detach(&b);
+        }
+        if (gitref_resolve(repo, a.plan->git_tag ? a.plan->git_tag : a.plan->git_commit, commit,
+                           err) < 0)
+            res = APPLY_BAD_INPUT;
+        free(repo);
+    }
+    if (res == APPLY_OK)
+        res = open_and_lock(&a);
+    if (res == APPLY_OK) {
+        json_t *u = store_unfinished(a.store, a.project->name, err);
+        if (u) {
+            tt_error(err,
+                     "deployment %" JSON_INTEGER_FORMAT " of %s was interrupted in state %s: run "
+                     "`ttdeploy recover %s` first",
+                     json_integer_value(json_object_get(u, "id")), a.project->name,
+                     json_string_value(json_object_get(u, "state")), o->plan_path);
+            json_decref(u);
+            res = APPLY_LOCK_HELD;
+        }
+    }
+    if (res != APPLY_OK) {
+        run_free(&a);
+        return res;
+    }
+    compose_digest(a.project, compose_sha);
+    char *ci = ci_variables();
+    struct store_deployment d = {a.project->name, a.plan->release_version, a.plan->git_tag,
+                                 commit[0] ? commit : a.plan->git_commit, a.plan->path,
+                                 a.plan->sha256, compose_sha, actor(), ci, a.plan->on_crash, 0};
+    int rc = store_deployment_begin(a.store, &d, &a.id, err);
+    free(ci);
+    if (rc == 0)
+        rc = store_lock_set_deployment(a.store, a.project->name, a.id, err);
+    if (rc < 0) {
+        run_free(&a);
+        return APPLY_BAD_INPUT;
+    }
+    say(&a, "deployment %lld: %s %s", a.id, a.project->name, a.plan->release_version);
+    if (enter(&a, APPLY_LOCKED) < 0 || baseline(&a) < 0)
+        res = fail_deployment(&a);
+    else
+        res = run_phases(&a, APPLY_BACKUP);
+    say(&a, "deployment %lld %s", a.id, res == APPLY_OK ? "succeeded" : "failed");
+    run_free(&a);
+    return res;
+}
+
+enum apply_outcome apply_recover(const struct apply_options *o, struct tt_err *err)
+{
+    struct apply_run a = {0};
+    enum apply_outcome res;
+    json_t *u = NULL;
+
+    a.o = o;
+    a.err = err;
+    res = load_inputs(&a);
+    if (res == APPLY_OK)
+        res = open_and_lock(&a);
+    if (res == APPLY_OK && !(u = store_unfinished(a.store, a.project->name, err))) {
+        say(&a, "nothing to recover: no deployment of %s is unfinished", a.project->name);
+        run_free(&a);
+        return APPLY_OK;
+    }
+    if (res != APPLY_OK) {
+        run_free(&a);
+        return res;
+    }
+    a.id = json_integer_value(json_object_get(u, "id"));
+    int st = apply_state_from_name(json_string_value(json_object_get(u, "state")));
+    const char *on_crash = json_string_value(json_object_get(u, "on_crash"));
+    a.state = st < 0 ? APPLY_CREATED : (enum apply_state)st;
+    store_lock_set_deployment(a.store, a.project->name, a.id, err);
+    store_steps_interrupt(a.store, a.id, err);
+    long long step;
+    struct buf text = {0};
+    buf_printf(&text, "deployment %lld was interrupted in state %s; on_crash: %s", a.id,
+               apply_state_name(a.state), on_crash ? on_crash : "rollback");
+    store_step_begin(a.store, a.id, "recover", NULL, on_crash ? on_crash : "rollback", text.data,
+                     &step, err);
+    store_step_end(a.store, step, "ok", text.data, NULL, err);
+    say(&a, "%s", text.data);
+    buf_release(&text);
+    int resume = on_crash && !strcmp(on_crash, "resume") && a.state >= APPLY_LOCKED &&
+                 a.state <= APPLY_VERIFY;
+    if (resume && engine_open(o->host, &a.engine, err) < 0) {
+        resume = 0;
+        res = APPLY_UNREACHABLE;
+    }
+    if (resume) {
+        /* Re-enter the interrupted phase from the one before it: up is idempotent. */
+        enum apply_state from = a.state;
+        if (from == APPLY_INFRA_HEALTHY || from == APPLY_APP_HEALTHY)
+            from = (enum apply_state)(from - 1);
+        a.state = (enum apply_state)(from - 1);
+        res = run_phases(&a, from);
+    } else {
+        tt_error(err, "deployment %lld was interrupted in state %s", a.id, apply_state_name(a.state));
+        if (a.state < APPLY_LOCKED)
+            a.state = APPLY_LOCKED;
+        enum apply_outcome r2 = fail_deployment(&a);
+        if (res == APPLY_OK)
+            res = r2;
+    }
+    say(&a, "deployment %lld %s", a.id, res == APPLY_OK ? "succeeded" : "failed");
+    json_decref(u);
+    run_free(&a);
+    return res;
+}

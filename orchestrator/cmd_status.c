@@ -1,0 +1,190 @@
+/*
+ * cmd_status.c - `ttdeploy status`: what each service runs per the store
+ * (the newest succeeded deployment), and whether the daemon agrees: a
+ * container missing, stopped, or running another image or configuration
+ * than recorded is drift.
+ */
+#include "cmd.h"
+#include "container_spec.h"
+#include "plan.h"
+#include "stack.h"
+#include "store.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The project name: -p, else the plan's project:, else its compose files' name. */
+static char *project_of(const char *given, const char *plan_path)
+{
+    struct plan *pl = NULL;
+    struct compose_project *p = NULL;
+    struct compose_options co = {0};
+    struct tt_err err = {0};
+    char *name = NULL;
+
+    if (given)
+        return xstrdup(given);
+    if (!plan_path)
+        return NULL;
+    if (plan_load(plan_path, NULL, &pl, &err) < 0) {
+        fprintf(stderr, "ttdeploy: %s\n", err.msg);
+        return NULL;
+    }
+    if (pl->project) {
+        name = xstrdup(pl->project);
+    } else {
+        strv_copy(&co.files, &pl->compose);
+        if (compose_load(&co, &p, &err) == 0)
+            name = xstrdup(p->name);
+        else
+            fprintf(stderr, "ttdeploy: %s\n", err.msg);
+        compose_project_free(p);
+        strv_clear(&co.files);
+    }
+    plan_free(pl);
+    return name;
+}
+
+static int cmd_status_exec(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"state", required_argument, NULL, CLI_OPT_STATE},
+        {"plan", required_argument, NULL, CLI_OPT_PLAN},
+        {"project-name", required_argument, NULL, CLI_OPT_PROJECT},
+        {"host", required_argument, NULL, CLI_OPT_HOST},
+        {"json", no_argument, NULL, CLI_OPT_JSON},
+        {"help", no_argument, NULL, CLI_OPT_HELP},
+        {NULL, 0, NULL, 0}};
+    const char *state = NULL, *plan = NULL, *given = NULL, *host = NULL;
+    struct store *st = NULL;
+    struct engine *e = NULL;
+    struct tt_err err = {0};
+    int c, json = 0, rc;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "p:h", longopts, NULL)) != -1) {
+        if (c == CLI_OPT_STATE)
+            state = optarg;
+        else if (c == CLI_OPT_PLAN)
+            plan = optarg;
+        else if (c == CLI_OPT_PROJECT)
+            given = optarg;
+        else if (c == CLI_OPT_HOST)
+            host = optarg;
+        else if (c == CLI_OPT_JSON)
+            json = 1;
+        else if (c == CLI_OPT_HELP) {
+            cli_usage(&cmd_status_entry);
+            return EXIT_OK;
+        } else
+            return EXIT_BAD_INPUT;
+    }
+    char *project = project_of(given, plan);
+    if (!project) {
+        fprintf(stderr, "ttdeploy status: name the project with -p NAME or --plan FILE\n");
+        return EXIT_BAD_INPUT;
+    }
+    if ((rc = cli_open_store(state, plan, &st)) != EXIT_OK) {
+        free(project);
+        return rc;
+    }
+    if ((rc = cli_open_engine(host, &e)) != EXIT_OK) {
+        store_close(st);
+        free(project);
+        return rc;
+    }
+    json_t *rel = store_current_releases(st, project, &err);
+    json_t *unfinished = store_unfinished(st, project, &err);
+    json_t *live = NULL;
+    json_t *f = stack_project_filter(project);
+    char *fs = json_dumps(f, JSON_COMPACT);
+    struct buf q = {0};
+    buf_adds(&q, "/containers/json?all=1&filters=");
+    engine_urlencode(fs, &q);
+    if (engine_call_ok(e, "GET", q.data, NULL, 10000, &live, &err) < 0)
+        fprintf(stderr, "ttdeploy: %s\n", err.msg);
+    json_t *out = json_array();
+    size_t i, k;
+    json_t *r, *cont;
+    int drift = 0;
+    json_array_foreach(rel, i, r) {
+        const char *service = json_string_value(json_object_get(r, "service"));
+        json_t *match = NULL;
+        json_array_foreach(live, k, cont) {
+            const char *s = json_string_value(json_object_get(json_object_get(cont, "Labels"), LABEL_SERVICE));
+            const char *oneoff = json_string_value(json_object_get(json_object_get(cont, "Labels"), LABEL_ONEOFF));
+            if (s && !strcmp(s, service) && !(oneoff && !strcmp(oneoff, "True")))
+                match = cont;
+        }
+        const char *verdict = "ok";
+        if (!match)
+            verdict = "drift: no container";
+        else if (strcmp(json_string_value(json_object_get(match, "State")), "running"))
+            verdict = "drift: not running";
+        else if (json_string_value(json_object_get(r, "image_id")) &&
+                 strcmp(json_string_value(json_object_get(match, "ImageID")), json_string_value(json_object_get(r, "image_id"))))
+            verdict = "drift: another image";
+        else if (json_string_value(json_object_get(r, "config_hash")) &&
+                 strcmp(json_string_value(json_object_get(json_object_get(match, "Labels"), LABEL_CONFIG_HASH)) ?: "",
+                        json_string_value(json_object_get(r, "config_hash"))))
+            verdict = "drift: another configuration";
+        drift |= strcmp(verdict, "ok") != 0;
+        json_array_append_new(out, json_pack("{s:s, s:s?, s:s?, s:I, s:s, s:s?}", "service", service,
+                                             "image", json_string_value(json_object_get(r, "image")),
+                                             "version", json_string_value(json_object_get(r, "version")),
+                                             "deployment", json_integer_value(json_object_get(r, "deployment_id")),
+                                             "daemon", verdict,
+                                             "container_state", match ? json_string_value(json_object_get(match, "State")) : NULL));
+    }
+    if (json) {
+        json_t *doc = json_pack("{s:s, s:O, s:b}", "project", project, "services", out, "drift", drift);
+        if (unfinished)
+            json_object_set(doc, "unfinished", unfinished);
+        json_dumpf(doc, stdout, JSON_INDENT(2));
+        fputc('\n', stdout);
+        json_decref(doc);
+    } else {
+        if (json_array_size(out) == 0)
+            printf("no succeeded deployment of %s is recorded\n", project);
+        else
+            printf("%-12s %-36s %-10s %-6s %s\n", "SERVICE", "IMAGE", "VERSION", "DEPL", "DAEMON");
+        json_array_foreach(out, i, r)
+            printf("%-12s %-36s %-10s %-6" JSON_INTEGER_FORMAT " %s\n",
+                   json_string_value(json_object_get(r, "service")),
+                   json_string_value(json_object_get(r, "image")) ?: "-",
+                   json_string_value(json_object_get(r, "version")) ?: "-",
+                   json_integer_value(json_object_get(r, "deployment")),
+                   json_string_value(json_object_get(r, "daemon")));
+        if (unfinished)
+            printf("warning: deployment %" JSON_INTEGER_FORMAT " is unfinished (state %s): run "
+                   "`ttdeploy recover`\n",
+                   json_integer_value(json_object_get(unfinished, "id")),
+                   json_string_value(json_object_get(unfinished, "state")));
+    }
+    json_decref(out);
+    json_decref(rel);
+    json_decref(unfinished);
+    json_decref(live);
+    json_decref(f);
+    free(fs);
+    buf_release(&q);
+    engine_close(e);
+    store_close(st);
+    free(project);
+    return EXIT_OK;
+}
+
+const struct cmd_entry cmd_status_entry = {
+    .name = "status",
+    .usage = "[--state PATH | --plan FILE] [-p PROJECT] [--host unix://PATH] [--json]",
+    .summary = "what each service runs per the store, and whether the daemon agrees",
+    .help = "options:\n"
+            "      --state PATH     the state store (default: ./.ttdeploy/state.db)\n"
+            "      --plan FILE      the plan (its store and project)\n"
+            "  -p, --project-name P the project\n"
+            "      --host unix://P  Docker engine socket (default: $DOCKER_HOST)\n"
+            "      --json           JSON instead of a table\n",
+    .exec = cmd_status_exec,
+};

@@ -1,0 +1,306 @@
+/*
+ * verify.c - running verify checks.
+ */
+#include "verify.h"
+#include "container_spec.h"
+#include "progress.h"
+#include "stack.h"
+
+#include <curl/curl.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int verify_needs_before(const struct plan_check *c)
+{
+    return c->kind == PLAN_CHECK_SQL && c->expect && strstr(c->expect, "before");
+}
+
+static int parse_number(const char *s, double *out)
+{
+    char *end;
+    while (*s == ' ')
+        s++;
+    if (!*s)
+        return 0;
+    *out = strtod(s, &end);
+    while (*end == ' ')
+        end++;
+    return *end == '\0';
+}
+
+int verify_compare(const char *actual, const char *expect, const char *before)
+{
+    const char *ops[] = {">=", "<=", "!=", "==", "=", ">", "<"};
+    const char *op = NULL, *rest = expect;
+    for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+        if (!strncmp(expect, ops[i], strlen(ops[i]))) {
+            op = ops[i];
+            rest = expect + strlen(ops[i]);
+            break;
+        }
+    }
+    if (!op)
+        return 0;
+    while (*rest == ' ')
+        rest++;
+    char want[1024];
+    snprintf(want, sizeof(want), "%s", !strcmp(rest, "before") ? (before ? before : "") : rest);
+    double a, b;
+    int numeric = parse_number(actual, &a) && parse_number(want, &b);
+    int cmp = numeric ? (a > b) - (a < b) : strcmp(actual, want);
+    if (!strcmp(op, ">="))
+        return cmp >= 0;
+    if (!strcmp(op, "<="))
+        return cmp <= 0;
+    if (!strcmp(op, ">"))
+        return cmp > 0;
+    if (!strcmp(op, "<"))
+        return cmp < 0;
+    if (!strcmp(op, "!="))
+        return cmp != 0;
+    return cmp == 0;
+}
+
+int verify_sql_value(const char *url, const char *sql, double deadline, char **value,
+                     struct tt_err *err)
+{
+    for (;;) {
+        PGconn *conn = PQconnectdb(url);
+        if (PQstatus(conn) != CONNECTION_OK) {
+            char msg[512];
+            snprintf(msg, sizeof(msg), "%s", PQerrorMessage(conn));
+            PQfinish(conn);
+            size_t n = strlen(msg);
+            while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+                msg[--n] = '\0';
+            /* A server still starting refuses or says so; a wrong password will not improve. */
+            int retry = !strstr(msg, "password authentication failed") &&
+                        !strstr(msg, "does not exist");
+            if (!retry || progress_now() >= deadline)
+                return tt_error(err, "cannot connect to the database: %s", msg);
+            usleep(250000);
+            continue;
+        }
+        PGresult *res = PQexec(conn, sql);
+        int rc = 0;
+        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+            char msg[512];
+            snprintf(msg, sizeof(msg), "%s", PQresultErrorMessage(res));
+            size_t n = strlen(msg);
+            while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+                msg[--n] = '\0';
+            rc = tt_error(err, "query failed: %s", msg);
+        } else if (PQntuples(res) < 1 || PQnfields(res) < 1) {
+            *value = NULL;
+        } else {
+            *value = xstrdup(PQgetisnull(res, 0, 0) ? "" : PQgetvalue(res, 0, 0));
+        }
+        PQclear(res);
+        PQfinish(conn);
+        return rc;
+    }
+}
+
+/* The id of the running container of service, or NULL. */
+static char *container_of(struct engine *e, const struct compose_project *p, const char *service)
+{
+    struct buf q = {0}, label = {0};
+    json_t *list = NULL;
+    char *id = NULL;
+    struct tt_err err = {0};
+
+    buf_printf(&label, "%s=%s", LABEL_SERVICE, service);
+    json_t *f = stack_project_filter(p->name);
+    json_array_append_new(json_object_get(f, "label"), json_string(label.data));
+    char *fs = json_dumps(f, JSON_COMPACT);
+    buf_adds(&q, "/containers/json?filters=");
+    engine_urlencode(fs, &q);
+    if (engine_call_ok(e, "GET", q.data, NULL, 10000, &list, &err) == 0 && json_array_size(list))
+        id = xstrdup(json_string_value(json_object_get(json_array_get(list, 0), "Id")));
+    free(fs);
+    json_decref(f);
+    json_decref(list);
+    buf_release(&q);
+    buf_release(&label);
+    return id;
+}
+
+static size_t collect(char *ptr, size_t size, size_t n, void *userdata)
+{
+    buf_add(userdata, ptr, size * n);
+    return size * n;
+}
+
+/* One HTTP request; returns 1 when it met the expectation, filling why otherwise. */
+static int http_probe(const struct verify_context *v, const struct plan_check *c,
+                      const char *container, struct buf *why, double *ms)
+{
+    struct buf body = {0};
+    long status = 0;
+    int ok;
+    double t0 = progress_now();
+    long budget = (long)((v->deadline - t0) * 1000);
+
+    if (budget < 100)
+        budget = 100;
+    if (budget > 10000)
+        budget = 10000;
+    if (container) {
+        json_t *argv = json_pack("[s,s,s,s,s]", "wget", "-q", "-O", "-", c->url);
+        int code = -1;
+        struct tt_err err = {0};
+        if (engine_exec(v->e, container, argv, budget, &code, &body, &err) < 0) {
+            buf_printf(why, "%s", err.msg);
+            code = -1;
+        }
+        json_decref(argv);
+        status = code == 0 ? 200 : 0; /* wget exits 0 only on 2xx */
+        ok = code == 0 && (c->status < 300) && (!c->body || (body.data && strstr(body.data, c->body)));
+        if (!ok && code >= 0)
+            buf_printf(why, "wget in %s's container exited %d: %.200s", c->from, code,
+                       body.data ? body.data : "");
+    } else {
+        CURL *curl = curl_easy_init();
+        char errbuf[CURL_ERROR_SIZE] = "";
+        curl_easy_setopt(curl, CURLOPT_URL, c->url);
+        curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+        curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+        curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, budget);
+        curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+        CURLcode rc = curl_easy_perform(curl);
+        if (rc == CURLE_OK)
+            curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_cleanup(curl);
+        ok = rc == CURLE_OK && status == c->status &&
+             (!c->body || (body.data && strstr(body.data, c->body)));
+        if (rc != CURLE_OK)
+            buf_printf(why, "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
+        else if (status != c->status)
+            buf_printf(why, "HTTP %ld, expected %d: %.200s", status, c->status,
+                       body.data ? body.data : "");
+        else if (!ok)
+            buf_printf(why, "the body does not contain \"%s\": %.200s", c->body,
+                       body.data ? body.data : "");
+    }
+    *ms = (progress_now() - t0) * 1000;
+    buf_release(&body);
+    return ok;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static int run_http(const struct verify_context *v, const struct plan_check *c, struct buf *detail,
+                    struct tt_err *err)
+{
+    char *container = NULL;
+    double *ms = xcalloc((size_t)c->probes + 1, sizeof(double));
+    struct buf why = {0}, first = {0};
+    int failed = 0, n = 0;
+
+    if (c->from && !(container = container_of(v->e, v->project, c->from))) {
+        free(ms);
+        return tt_error(err, "check \"%s\": service \"%s\" has no running container", c->name,
+                        c->from);
+    }
+    for (n = 0; n < c->probes && (n == 0 || progress_now() < v->deadline); n++) {
+        buf_reset(&why);
+        if (!http_probe(v, c, container, &why, &ms[n])) {
+            failed++;
+            if (!first.len)
+                buf_adds(&first, why.data ? why.data : "failed");
+        }
+    }
+    qsort(ms, (size_t)n, sizeof(double), cmp_double);
+    double rate = n ? (double)failed / n : 1;
+    buf_printf(detail, "%d of %d requests failed (%.1f%%, allowed %.1f%%); p50 %.1f ms, p95 %.1f ms",
+               failed, n, rate * 100, c->max_error_rate * 100, ms[n / 2],
+               ms[n ? (n * 95 + 99) / 100 - 1 : 0]);
+    int rc = 0;
+    if (n < c->probes)
+        rc = tt_error(err, "check \"%s\": only %d of %d requests ran before the verify timeout",
+                      c->name, n, c->probes);
+    else if (rate > c->max_error_rate)
+        rc = tt_error(err, "check \"%s\": %s; first failure: %s", c->name, detail->data,
+                      first.data);
+    free(container);
+    free(ms);
+    buf_release(&why);
+    buf_release(&first);
+    return rc < 0 ? 1 : 0;
+}
+
+static int run_exec(const struct verify_context *v, const struct plan_check *c, struct buf *detail,
+                    struct tt_err *err)
+{
+    char *container = container_of(v->e, v->project, c->service);
+    struct buf out = {0};
+    int code = -1, rc;
+
+    if (!container)
+        return tt_error(err, "check \"%s\": service \"%s\" has no running container", c->name,
+                        c->service);
+    json_t *argv = json_array();
+    for (size_t i = 0; i < c->command.n; i++)
+        json_array_append_new(argv, json_string(c->command.v[i]));
+    long budget = (long)((v->deadline - progress_now()) * 1000);
+    rc = engine_exec(v->e, container, argv, budget > 1000 ? budget : 1000, &code, &out, err);
+    json_decref(argv);
+    free(container);
+    if (rc < 0) {
+        buf_release(&out);
+        return 1;
+    }
+    buf_printf(detail, "exit %d", code);
+    if (out.len)
+        buf_printf(detail, ": %.300s", out.data);
+    rc = code == c->expect_exit ? 0 : 1;
+    if (rc)
+        tt_error(err, "check \"%s\": command exited %d, expected %d: %.300s", c->name, code,
+                 c->expect_exit, out.data ? out.data : "");
+    buf_release(&out);
+    return rc;
+}
+
+static int run_sql(const struct verify_context *v, const struct plan_check *c, const char *before,
+                   struct buf *detail, struct tt_err *err)
+{
+    char *value = NULL;
+    if (verify_sql_value(v->db_url, c->sql, v->deadline, &value, err) < 0) {
+        char msg[2048];
+        snprintf(msg, sizeof(msg), "%s", err->msg);
+        tt_error(err, "check \"%s\": %s", c->name, msg);
+        return 1;
+    }
+    buf_printf(detail, "%s returned %s", c->sql, value ? value : "no row");
+    if (before)
+        buf_printf(detail, " (before: %s)", before);
+    int ok = c->expect ? value && verify_compare(value, c->expect, before) : value != NULL;
+    if (!ok)
+        tt_error(err, "check \"%s\": %s returned %s, expected %s%s%s", c->name, c->sql,
+                 value ? value : "no row", c->expect ? c->expect : "a row",
+                 before ? " with before = " : "", before ? before : "");
+    free(value);
+    return ok ? 0 : 1;
+}
+
+int verify_run(const struct verify_context *v, const struct plan_check *c, const char *before,
+               struct buf *detail, struct tt_err *err)
+{
+    switch (c->kind) {
+    case PLAN_CHECK_HTTP:
+        return run_http(v, c, detail, err);
+    case PLAN_CHECK_EXEC:
+        return run_exec(v, c, detail, err);
+    case PLAN_CHECK_SQL:
+        return run_sql(v, c, before, detail, err);
+    }
+    return -1;
+}

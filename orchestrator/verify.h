@@ -1,0 +1,40 @@
+/*
+ * verify.h - the verify phase's checks: HTTP requests from the host or
+ * from inside a service's container, a command in a container, and an SQL
+ * query (libpq) compared with an expected value, which may be the value
+ * the same query returned before the deployment ("before").
+ */
+#ifndef VERIFY_H
+#define VERIFY_H
+
+#include "buf.h"
+#include "compose.h"
+#include "engine.h"
+#include "plan.h"
+#include "tterr.h"
+
+struct verify_context {
+    struct engine *e;
+    const struct compose_project *project;
+    const char *db_url;
+    double deadline; /* monotonic seconds (progress_now) */
+};
+
+/*
+ * Runs one check.  Returns 0 when it passed, 1 when it failed (err says
+ * how, detail what was measured), -1 when it could not be run.
+ */
+int verify_run(const struct verify_context *v, const struct plan_check *c, const char *before,
+               struct buf *detail, struct tt_err *err);
+
+/* The first column of the first row of sql, retried until deadline while the server starts. */
+int verify_sql_value(const char *url, const char *sql, double deadline, char **value,
+                     struct tt_err *err);
+
+/* Whether actual satisfies expect ("= 5", ">= before" ...); before may be NULL. */
+int verify_compare(const char *actual, const char *expect, const char *before);
+
+/* Whether a check's expectation needs the value from before the deployment. */
+int verify_needs_before(const struct plan_check *c);
+
+#endif

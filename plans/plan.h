@@ -1,0 +1,121 @@
+/*
+ * plan.h - the deployment plan: what `ttdeploy apply plan.yml` deploys and
+ * how.  The language is documented in plans/README.md.
+ *
+ * plan_load() reads and validates the file on its own (types, known keys,
+ * durations, names of phases, actions and severities), with
+ * file:line:column errors.  plan_check_project() then checks it against
+ * the compose project it names (every service it mentions exists) and
+ * fills in the default tiers.
+ */
+#ifndef PLAN_H
+#define PLAN_H
+
+#include "compose.h"
+#include "dag.h"
+#include "strv.h"
+#include "tterr.h"
+#include "vars.h"
+
+#define PLAN_VERSION 1
+
+enum plan_check_kind { PLAN_CHECK_HTTP, PLAN_CHECK_EXEC, PLAN_CHECK_SQL };
+
+struct plan_where {
+    const char *file;
+    int line, col;
+};
+
+struct plan_check {
+    char *name;
+    enum plan_check_kind kind;
+    /* http */
+    char *url;
+    int status;          /* expected status (default 200) */
+    char *body;          /* the body must contain this, or NULL */
+    char *from;          /* service whose container makes the request (inside the network) */
+    int probes;          /* requests made (default 1) */
+    double max_error_rate; /* failures allowed, as a fraction of probes (default 0) */
+    /* exec */
+    char *service;
+    struct strv command;
+    int expect_exit;
+    /* sql */
+    char *sql;
+    char *expect;        /* "= 5", ">= 10", ">= before", "= before", "!= 0" ... or NULL: any row */
+    struct plan_where at;
+};
+
+struct plan_rule {
+    char *phase;   /* NULL: any */
+    char *check;   /* NULL: any */
+    char *service; /* NULL: any */
+    char *condition;
+    char *severity;
+    struct strv actions;
+    struct plan_where at;
+};
+
+struct plan_backup {
+    int present;
+    char *dir;
+    char *verify;   /* "restore" | "list" | "none" */
+    int keep_last;  /* 0: keep all */
+};
+
+struct plan_migrate {
+    int present;
+    char *kind;     /* "command" | "sql" */
+    char *service;
+    char *dir;
+    struct strv up, down;
+    char *revision_query;
+    struct strv stop_during;
+    int rehearse;
+};
+
+struct plan {
+    char *path;
+    char *dir;
+    char sha256[65];
+    int version;
+    char *project;
+    struct strv compose;   /* paths, resolved against the plan's directory */
+    struct strv env_files;
+    struct strv profiles;
+    char *release_version;
+    char *git_repo, *git_tag, *git_commit;
+    struct strv image_services, image_refs; /* per-service image overrides */
+    struct strv infra, app;
+    int tiers_given;
+    char *db_service;
+    char *db_url;
+    struct plan_backup backup;
+    struct plan_migrate migrate;
+    struct plan_check *checks;
+    size_t nchecks;
+    long healthy_timeout_ms;
+    long verify_timeout_ms;
+    char *on_crash;        /* "rollback" (default) or "resume" */
+    struct plan_rule *rules;
+    size_t nrules;
+    struct strv warnings;
+};
+
+/* env: variables for ${...} (NULL: the process environment). */
+int plan_load(const char *path, const struct vars *env, struct plan **out, struct tt_err *err);
+void plan_free(struct plan *p);
+
+/*
+ * Checks the plan against the project: services named in tiers, images,
+ * database, migrate and checks exist; fills default tiers (infra: services
+ * of the first layer that others depend on; app: the rest).
+ */
+int plan_check_project(struct plan *p, const struct compose_project *proj, const struct dag *d,
+                       struct tt_err *err);
+
+/* The image override for service, or NULL. */
+const char *plan_image_for(const struct plan *p, const char *service);
+int plan_is_infra(const struct plan *p, const char *service);
+
+#endif
