@@ -1,0 +1,229 @@
+/*
+ * test_plan.c - the plan language: a full plan loads, and every
+ * validation error names file:line:column and what to do.
+ */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "plan.h"
+#include "testutil.h"
+
+static char *dir;
+
+static void setup(void)
+{
+    dir = tu_tmpdir();
+}
+
+static void teardown(void)
+{
+    struct buf cmd = {0};
+    buf_printf(&cmd, "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd.data), 0);
+    buf_release(&cmd);
+    free(dir);
+}
+
+TestSuite(plan, .init = setup, .fini = teardown);
+
+static struct plan *load_ok(const char *text)
+{
+    char *path = tu_write(dir, "plan.yml", text);
+    struct plan *p = NULL;
+    struct tt_err err = {0};
+    struct vars v = {0};
+    vars_set(&v, "PGPASSWORD", "s3cret");
+    cr_assert_eq(plan_load(path, &v, &p, &err), 0, "%s", err.msg);
+    vars_clear(&v);
+    free(path);
+    return p;
+}
+
+static const char *load_err(const char *text)
+{
+    static struct tt_err err;
+    char *path = tu_write(dir, "plan.yml", text);
+    struct plan *p = NULL;
+    struct vars v = {0};
+    memset(&err, 0, sizeof(err));
+    cr_assert_eq(plan_load(path, &v, &p, &err), -1, "expected an error for:\n%s", text);
+    cr_assert_null(p);
+    free(path);
+    const char *at = strstr(err.msg, "plan.yml:");
+    return at ? at : err.msg;
+}
+
+#define HEAD "version: 1\nrelease: {version: v1}\n"
+
+Test(plan, full_plan)
+{
+    struct plan *p = load_ok("version: 1\n"
+                             "project: tasktracker\n"
+                             "compose: [compose.yml, prod.yml]\n"
+                             "release:\n"
+                             "  version: v1.4.0\n"
+                             "  git: {repo: ., tag: v1.4.0}\n"
+                             "  images: {api: local/api:v1.4.0, worker: local/api:v1.4.0}\n"
+                             "tiers: {infra: [postgres, nats], app: [api, worker]}\n"
+                             "database:\n"
+                             "  service: postgres\n"
+                             "  url: postgresql://postgres:${PGPASSWORD}@127.0.0.1:5555/tt\n"
+                             "backup: {dir: backups, verify: restore, keep: {last: 10}}\n"
+                             "migrate:\n"
+                             "  kind: command\n"
+                             "  service: api\n"
+                             "  up: [alembic, upgrade, head]\n"
+                             "  down: [alembic, downgrade, '{revision_before}']\n"
+                             "  revision_query: SELECT version_num FROM alembic_version\n"
+                             "  stop_during: [worker]\n"
+                             "verify:\n"
+                             "  - name: api-health\n"
+                             "    http: {url: 'http://127.0.0.1:8000/api/health', status: 200}\n"
+                             "    probes: 20\n"
+                             "    max_error_rate: 0.05\n"
+                             "  - name: topics\n"
+                             "    sql: SELECT count(*) FROM topics\n"
+                             "    expect: '>= before'\n"
+                             "  - name: ping\n"
+                             "    exec: {service: api, command: [true]}\n"
+                             "timeouts: {healthy: 2m, verify: 60s}\n"
+                             "on_crash: resume\n"
+                             "rollback:\n"
+                             "  matrix:\n"
+                             "    - when: {phase: verify, check: topics}\n"
+                             "      severity: critical\n"
+                             "      do: [images, migrations, restore]\n"
+                             "    - when: {}\n"
+                             "      severity: low\n"
+                             "      do: [none]\n");
+    cr_assert_str_eq(p->project, "tasktracker");
+    cr_assert_eq(p->compose.n, 2);
+    cr_assert(strstr(p->compose.v[1], "/prod.yml") != NULL, "paths resolved beside the plan");
+    cr_assert_str_eq(p->git_tag, "v1.4.0");
+    cr_assert_str_eq(plan_image_for(p, "worker"), "local/api:v1.4.0");
+    cr_assert_null(plan_image_for(p, "nginx"));
+    cr_assert(strstr(p->db_url, ":s3cret@") != NULL, "interpolated");
+    cr_assert_eq(p->backup.keep_last, 10);
+    cr_assert_eq(p->migrate.up.n, 3);
+    cr_assert(p->migrate.rehearse, "rehearsal is on by default");
+    cr_assert_eq(p->nchecks, 3);
+    cr_assert_eq(p->checks[0].probes, 20);
+    cr_assert_float_eq(p->checks[0].max_error_rate, 0.05, 1e-9);
+    cr_assert_eq(p->checks[1].kind, PLAN_CHECK_SQL);
+    cr_assert_eq(p->checks[2].kind, PLAN_CHECK_EXEC);
+    cr_assert_eq(p->healthy_timeout_ms, 120000);
+    cr_assert_str_eq(p->on_crash, "resume");
+    cr_assert_eq(p->nrules, 2);
+    cr_assert_str_eq(p->rules[0].actions.v[2], "restore");
+    cr_assert_eq(strlen(p->sha256), 64);
+    plan_free(p);
+}
+
+Test(plan, defaults)
+{
+    struct plan *p = load_ok(HEAD);
+    cr_assert_eq(p->compose.n, 1);
+    cr_assert(strstr(p->compose.v[0], "/compose.yml") != NULL);
+    cr_assert_str_eq(p->on_crash, "rollback");
+    cr_assert_eq(p->verify_timeout_ms, 60000);
+    plan_free(p);
+}
+
+Test(plan, errors)
+{
+    cr_assert_str_eq(load_err("release: {version: v1}\n"),
+                     "plan.yml:1:1: the plan needs version: 1");
+    cr_assert_str_eq(load_err("version: 2\nrelease: {version: v1}\n"),
+                     "plan.yml:1:10: plan version 2 is not supported: this ttdeploy reads version 1");
+    cr_assert_str_eq(load_err(HEAD "verfy: []\n"),
+                     "plan.yml:3:1: unknown key \"verfy\" in the plan (did you mean \"verify\"?)");
+    cr_assert_str_eq(load_err("version: 1\n"), "plan.yml:1:1: the plan needs release: with at least version:");
+    cr_assert_str_eq(load_err(HEAD "timeouts: {healthy: soon}\n"),
+                     "plan.yml:3:21: timeouts healthy must be a duration such as 90s or 2m, not \"soon\"");
+    cr_assert_str_eq(load_err(HEAD "verify:\n  - http: {url: 'http://x/'}\n"),
+                     "plan.yml:4:5: a verify check needs name: so failures and rollback rules can name it");
+    cr_assert_str_eq(load_err(HEAD "verify:\n  - name: a\n    http: {url: 'ftp://x/'}\n"),
+                     "plan.yml:5:17: url \"ftp://x/\" must start with http:// or https://");
+    cr_assert_str_eq(load_err(HEAD "verify:\n  - {name: a, sql: 'SELECT 1', http: {url: 'http://x'}}\n"),
+                     "plan.yml:4:5: check \"a\" needs exactly one of http:, exec: or sql:");
+    cr_assert_str_eq(load_err(HEAD "verify:\n  - {name: a, sql: 'SELECT 1', expect: 'about 3'}\n"),
+                     "plan.yml:4:40: expect \"about 3\" must be a comparison such as \">= 10\", \"= ok\" or \">= before\"");
+    cr_assert_str_eq(load_err(HEAD "verify:\n  - {name: a, sql: x}\n  - {name: a, sql: y}\n"),
+                     "plan.yml:5:5: two checks are named \"a\": names must differ");
+    cr_assert_str_eq(load_err(HEAD "verify:\n  - {name: a, http: {url: 'http://x'}, max_error_rate: 5}\n"),
+                     "plan.yml:4:56: max_error_rate must be a fraction between 0 and 1, such as 0.05");
+    cr_assert_str_eq(load_err(HEAD "database: {url: 'mysql://x'}\n"),
+                     "plan.yml:3:17: database url must start with postgresql://");
+    cr_assert_str_eq(load_err(HEAD "migrate: {kind: command}\n"),
+                     "plan.yml:3:10: a command migration needs service: and up: (the upgrade command)");
+    cr_assert_str_eq(load_err(HEAD "migrate: {kind: flyway}\n"),
+                     "plan.yml:3:17: unknown migrate kind \"flyway\": use one of command, sql");
+    cr_assert_str_eq(load_err(HEAD "on_crash: retry\n"),
+                     "plan.yml:3:11: unknown on_crash \"retry\": use one of rollback, resume");
+    cr_assert_str_eq(load_err(HEAD "release2: {}\n"),
+                     "plan.yml:3:1: unknown key \"release2\" in the plan (did you mean \"release\"?)");
+}
+
+Test(plan, matrix_errors)
+{
+    cr_assert_str_eq(load_err(HEAD "rollback: {matrix: [{when: {phase: verfy}, severity: low, do: [none]}]}\n"),
+                     "plan.yml:3:36: unknown phase \"verfy\" (did you mean \"verify\"?)");
+    cr_assert_str_eq(load_err(HEAD "rollback: {matrix: [{when: {}, severity: urgent, do: [none]}]}\n"),
+                     "plan.yml:3:42: unknown severity \"urgent\": use one of critical, high, medium, low");
+    cr_assert_str_eq(load_err(HEAD "rollback: {matrix: [{when: {}, severity: low, do: [imagez]}]}\n"),
+                     "plan.yml:3:52: unknown rollback action \"imagez\" (did you mean \"images\"?)");
+    cr_assert_str_eq(load_err(HEAD "rollback: {matrix: [{when: {}, severity: low, do: [none, images]}]}\n"),
+                     "plan.yml:3:52: \"none\" cannot be combined with other actions");
+    cr_assert_str_eq(load_err(HEAD "rollback: {matrix: [{when: {check: nope}, severity: low, do: [images]}]}\n"),
+                     "plan.yml:3:21: rollback rule names check \"nope\", which verify: does not define");
+    cr_assert_str_eq(load_err(HEAD "rollback: {matrix: [{severity: low, do: [images]}]}\n"),
+                     "plan.yml:3:21: a rollback rule needs when: ({} matches any failure)");
+}
+
+Test(plan, check_against_project)
+{
+    char *compose = tu_write(dir, "compose.yml",
+                             "name: shop\nservices:\n  db: {image: pg}\n  api: {image: a, depends_on: [db]}\n"
+                             "  web: {image: w, depends_on: [api]}\n");
+    struct plan *p = NULL;
+    struct compose_options co = {0};
+    struct compose_project *proj = NULL;
+    struct dag *d = NULL;
+    struct tt_err err = {0};
+    strv_push(&co.files, compose);
+    cr_assert_eq(compose_load(&co, &proj, &err), 0, "%s", err.msg);
+    cr_assert_eq(dag_build(proj, &d, &err), 0);
+    /* default tiers */
+    p = load_ok(HEAD);
+    cr_assert_eq(plan_check_project(p, proj, d, &err), 0, "%s", err.msg);
+    cr_assert_eq(p->infra.n, 1);
+    cr_assert_str_eq(p->infra.v[0], "db");
+    cr_assert_eq(p->app.n, 2);
+    plan_free(p);
+    /* unknown service in images, with a hint */
+    p = load_ok("version: 1\nrelease: {version: v1, images: {apii: x}}\n");
+    cr_assert_eq(plan_check_project(p, proj, d, &err), -1);
+    cr_assert(strstr(err.msg, "release images names service \"apii\", which the compose project "
+                              "does not define (did you mean \"api\"?)") != NULL,
+              "%s", err.msg);
+    plan_free(p);
+    /* wrong project */
+    p = load_ok("version: 1\nproject: other\nrelease: {version: v1}\n");
+    cr_assert_eq(plan_check_project(p, proj, d, &err), -1);
+    cr_assert(strstr(err.msg, "the plan is for project \"other\" but the compose files define \"shop\"") != NULL, "%s", err.msg);
+    plan_free(p);
+    /* a service in no tier */
+    p = load_ok(HEAD "tiers: {infra: [db], app: [api]}\n");
+    cr_assert_eq(plan_check_project(p, proj, d, &err), -1);
+    cr_assert(strstr(err.msg, "service \"web\" is in no tier") != NULL, "%s", err.msg);
+    plan_free(p);
+    /* sql check without a database */
+    p = load_ok(HEAD "verify: [{name: c, sql: 'SELECT 1'}]\n");
+    cr_assert_eq(plan_check_project(p, proj, d, &err), -1);
+    cr_assert(strstr(err.msg, "check \"c\" runs SQL but the plan has no database: url") != NULL, "%s", err.msg);
+    plan_free(p);
+    dag_free(d);
+    compose_project_free(proj);
+    strv_clear(&co.files);
+    free(compose);
+}
