@@ -217,6 +217,30 @@ static const char *actor(void)
     return "unknown";
 }
 
+/* Appends value with the password of any "scheme://user:password@" in it replaced. */
+static void redact_url_password(const char *value, struct buf *out)
+{
+    const char *p = value;
+    while (*p) {
+        const char *scheme = strstr(p, "://");
+        if (!scheme) {
+            buf_adds(out, p);
+            return;
+        }
+        const char *auth = scheme + 3;
+        size_t span = strcspn(auth, "/?#@ ");
+        const char *colon = memchr(auth, ':', span);
+        if (auth[span] == '@' && colon) {
+            buf_add(out, p, (size_t)(colon + 1 - p));
+            buf_adds(out, "<redacted>");
+            p = auth + span;
+        } else {
+            buf_add(out, p, (size_t)(auth - p));
+            p = auth;
+        }
+    }
+}
+
 /* The service's environment as JSON with secret-looking values replaced by a digest prefix. */
 static char *redacted_environment(const struct compose_service *s)
 {
@@ -231,7 +255,10 @@ static char *redacted_environment(const struct compose_service *s)
             snprintf(shown, sizeof(shown), "<redacted sha256:%.12s>", hex);
             json_object_set_new(o, kv->key, json_string(shown));
         } else {
-            json_object_set_new(o, kv->key, json_string(kv->value));
+            struct buf v = {0};
+            redact_url_password(kv->value, &v);
+            json_object_set_new(o, kv->key, json_string(v.data ? v.data : ""));
+            buf_release(&v);
         }
     }
     char *out = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
