@@ -86,8 +86,9 @@ $(BUILD)/bench/%: bench/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
 
-bench: $(BUILD)/bench/bench_compose ttdeploy
+bench: $(BUILD)/bench/bench_compose $(BUILD)/bench/bench_store ttdeploy
 	$(BUILD)/bench/bench_compose 1000
+	$(BUILD)/bench/bench_store $(BIN)
 	bench/readiness.sh
 
 # The bundled example: the private dockerd and images, then ttdeploy on the stack.
