@@ -95,8 +95,10 @@ bench: $(BUILD)/bench/bench_compose $(BUILD)/bench/bench_store ttdeploy
 example: $(BIN) ttdeploy
 	tests/infra.sh up
 	./ttdeploy graph -f examples/tasktracker/compose.yml
-	DOCKER_HOST=$$(tests/infra.sh env | cut -d= -f2-) ./ttdeploy up -f examples/tasktracker/compose.yml
-	DOCKER_HOST=$$(tests/infra.sh env | cut -d= -f2-) ./ttdeploy down -f examples/tasktracker/compose.yml
+	DOCKER_HOST=$$(tests/infra.sh env | cut -d= -f2-) ./ttdeploy apply examples/tasktracker/plan.yml
+	./ttdeploy history --plan examples/tasktracker/plan.yml
+	./ttdeploy show --plan examples/tasktracker/plan.yml \
+	  $$(./ttdeploy history --plan examples/tasktracker/plan.yml --json --limit 1 | sed -n 's/.*"id": \([0-9]*\).*/\1/p')
 
 install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin
