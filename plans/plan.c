@@ -221,7 +221,7 @@ static int parse_check(struct ploader *l, const struct ynode *n, struct plan_che
                                        "max_error_rate", "expect_exit", NULL};
     c->status = 200;
     c->probes = 1;
-    c->at = (struct plan_where){n->file, n->line, n->col};
+    c->at = (struct plan_where){l->p->path, n->line, n->col}; /* the doc is freed after loading */
     if (want_map(l, n, "a verify check") < 0 || known_keys(l, n, "a verify check", keys) < 0)
         return -1;
     if (!ynode_get(n, "name"))
@@ -299,7 +299,7 @@ static int parse_rule(struct ploader *l, const struct ynode *n, struct plan_rule
 {
     static const char *const keys[] = {"when", "severity", "do", NULL};
     static const char *const wkeys[] = {"phase", "check", "service", "condition", NULL};
-    r->at = (struct plan_where){n->file, n->line, n->col};
+    r->at = (struct plan_where){l->p->path, n->line, n->col};
     if (want_map(l, n, "a rollback rule") < 0 || known_keys(l, n, "a rollback rule", keys) < 0)
         return -1;
     const struct ynode *w = ynode_get(n, "when");
