@@ -66,7 +66,7 @@ test: $(BIN) $(UNIT_BINS)
 
 build-fuzz/%: tests/fuzz/%.c $(LIB_SRCS)
 	@mkdir -p build-fuzz
-	clang -g -O1 -std=c11 -D_GNU_SOURCE -Iorchestrator $(shell pkg-config --cflags $(PKGS)) \
+	clang -g -O1 -std=c11 -D_GNU_SOURCE -Iorchestrator -Iplans -Istate $(shell pkg-config --cflags $(PKGS)) \
 	  -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRCS) $(LDLIBS)
 
 fuzz: $(FUZZ_BINS)

@@ -100,59 +100,78 @@ static int dotenv_value(const char *p, struct buf *out, const char *path, int li
     return 0;
 }
 
-int vars_load_dotenv(struct vars *v, const char *path, int required, int override,
-                     struct tt_err *err)
+int vars_parse_dotenv(struct vars *v, const char *name, const char *data, size_t len,
+                      int override, struct tt_err *err)
 {
-    FILE *f = fopen(path, "r");
-    char *line = NULL;
-    size_t cap = 0;
+    struct buf val = {0}, line = {0};
     int lineno = 0, rc = 0;
-    struct buf val = {0};
+    size_t pos = 0;
 
-    if (!f) {
-        if (!required && errno == ENOENT)
-            return 0;
-        return tt_error_at(err, path, 0, 0, "cannot open env file: %s", strerror(errno));
-    }
-    while (getline(&line, &cap, f) >= 0) {
-        char *p = line, *name;
-        size_t len;
-
+    while (pos < len && rc == 0) {
+        const char *nl = memchr(data + pos, '\n', len - pos);
+        size_t n = nl ? (size_t)(nl - (data + pos)) : len - pos;
+        buf_reset(&line);
+        buf_add(&line, data + pos, n);
+        pos += n + (nl ? 1 : 0);
         lineno++;
-        len = strlen(p);
-        while (len && (p[len - 1] == '\n' || p[len - 1] == '\r'))
-            p[--len] = '\0';
+        char *p = line.data, *key;
+        if (memchr(p, '\0', line.len)) {
+            rc = tt_error_at(err, name, lineno, 1, "a NUL byte in an env file: is it binary?");
+            break;
+        }
+        while (line.len && (p[line.len - 1] == '\r'))
+            p[--line.len] = '\0';
         while (*p == ' ' || *p == '\t')
             p++;
         if (*p == '\0' || *p == '#')
             continue;
         if (strncmp(p, "export ", 7) == 0)
             p += 7;
-        name = p;
+        key = p;
         while (is_name_char((unsigned char)*p) || *p == '.' || *p == '-')
             p++;
-        char *name_end = p;
+        char *key_end = p;
         while (*p == ' ' || *p == '\t')
             p++;
-        if (name_end == name || (*p != '=' && *p != '\0')) {
-            rc = tt_error_at(err, path, lineno, (int)(p - line) + 1,
+        if (key_end == key || (*p != '=' && *p != '\0')) {
+            rc = tt_error_at(err, name, lineno, (int)(p - line.data) + 1,
                              "expected NAME=value: names are letters, digits and '_'");
             break;
         }
         if (*p == '\0')
             continue; /* a bare NAME passes the environment's value through */
-        *name_end = '\0';
+        *key_end = '\0';
         buf_reset(&val);
-        if (dotenv_value(p + 1, &val, path, lineno, err) < 0) {
+        if (dotenv_value(p + 1, &val, name, lineno, err) < 0) {
             rc = -1;
             break;
         }
-        if (override || !vars_get(v, name))
-            vars_set(v, name, val.data ? val.data : "");
+        if (override || !vars_get(v, key))
+            vars_set(v, key, val.data ? val.data : "");
     }
-    free(line);
     buf_release(&val);
+    buf_release(&line);
+    return rc;
+}
+
+int vars_load_dotenv(struct vars *v, const char *path, int required, int override,
+                     struct tt_err *err)
+{
+    FILE *f = fopen(path, "rb");
+    struct buf data = {0};
+    char chunk[8192];
+    size_t n;
+
+    if (!f) {
+        if (!required && errno == ENOENT)
+            return 0;
+        return tt_error_at(err, path, 0, 0, "cannot open env file: %s", strerror(errno));
+    }
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        buf_add(&data, chunk, n);
     fclose(f);
+    int rc = vars_parse_dotenv(v, path, data.data ? data.data : "", data.len, override, err);
+    buf_release(&data);
     return rc;
 }
 

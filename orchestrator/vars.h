@@ -34,6 +34,10 @@ void vars_add_environ(struct vars *v);
 int vars_load_dotenv(struct vars *v, const char *path, int required, int override,
                      struct tt_err *err);
 
+/* The same, from memory; name is used in messages. */
+int vars_parse_dotenv(struct vars *v, const char *name, const char *data, size_t len,
+                      int override, struct tt_err *err);
+
 /*
  * Replaces $NAME, ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?err},
  * ${NAME?err}, ${NAME:+alt}, ${NAME+alt} and $$ in text, appending to out.

@@ -535,14 +535,14 @@ static int parse_root(struct ploader *l, const struct ynode *root)
     return 0;
 }
 
-int plan_load(const char *path, const struct vars *env, struct plan **out, struct tt_err *err)
+int plan_parse(const char *path, const char *data, size_t len, const struct vars *env,
+               struct plan **out, struct tt_err *err)
 {
     struct ploader l = {0};
     struct plan *p = xcalloc(1, sizeof(*p));
     struct vars own = {0};
     char real[PATH_MAX];
     struct ydoc *doc;
-    FILE *f;
 
     *out = NULL;
     l.p = p;
@@ -553,16 +553,8 @@ int plan_load(const char *path, const struct vars *env, struct plan **out, struc
         *strrchr(p->dir, '/') = '\0';
     else
         strcpy(p->dir, ".");
-    if ((f = fopen(path, "rb"))) { /* the hash of the file as written, for the audit */
-        struct sha256_ctx *c = sha256_new();
-        char chunk[8192];
-        size_t n;
-        while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-            sha256_update(c, chunk, n);
-        fclose(f);
-        sha256_finish(c, p->sha256);
-    }
-    doc = ydoc_load_file(path, err);
+    sha256_hex(data, len, p->sha256); /* the file as written, for the audit */
+    doc = ydoc_parse(path, data, len, 0, err);
     if (!doc) {
         plan_free(p);
         return -1;
@@ -584,6 +576,24 @@ int plan_load(const char *path, const struct vars *env, struct plan **out, struc
     }
     *out = p;
     return 0;
+}
+
+int plan_load(const char *path, const struct vars *env, struct plan **out, struct tt_err *err)
+{
+    FILE *f = fopen(path, "rb");
+    struct buf data = {0};
+    char chunk[8192];
+    size_t n;
+
+    *out = NULL;
+    if (!f)
+        return tt_error_at(err, path, 0, 0, "cannot open the plan: %s", strerror(errno));
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        buf_add(&data, chunk, n);
+    fclose(f);
+    int rc = plan_parse(path, data.data ? data.data : "", data.len, env, out, err);
+    buf_release(&data);
+    return rc;
 }
 
 static int service_known(const struct compose_project *proj, const char *name)

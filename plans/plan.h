@@ -104,6 +104,9 @@ struct plan {
 
 /* env: variables for ${...} (NULL: the process environment). */
 int plan_load(const char *path, const struct vars *env, struct plan **out, struct tt_err *err);
+/* The same, from memory; path names it in messages and anchors relative paths. */
+int plan_parse(const char *path, const char *data, size_t len, const struct vars *env,
+               struct plan **out, struct tt_err *err);
 void plan_free(struct plan *p);
 
 /*
