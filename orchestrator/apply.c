@@ -346,6 +346,14 @@ static int phase_tier(struct apply_run *a, const struct strv *tier, enum apply_s
         }
     }
     int up_rc = stack_up(a->engine, a->project, a->dag, &so, &report, &up_err);
+    size_t ei;
+    json_t *ev;
+    json_array_foreach(report.events, ei, ev) {
+        struct tt_err e2 = {0};
+        store_event_record(a->store, a->id, json_real_value(json_object_get(ev, "time")),
+                           json_string_value(json_object_get(ev, "action")),
+                           json_string_value(json_object_get(ev, "service")), &e2);
+    }
     int created_all = 1;
     for (size_t i = 0; i < tier->n; i++) {
         const struct stack_result *x = result_for(&report, tier->v[i]);

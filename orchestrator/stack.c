@@ -79,6 +79,7 @@ struct up_run {
     int failed;
     double started, deadline;
     unsigned probes_max;     /* execs allowed in flight at once */
+    json_t *seen;            /* events of our containers, for the report */
 };
 
 json_t *stack_project_filter(const char *project)
@@ -671,7 +672,15 @@ static void on_event(struct up_run *r, json_t *ev)
         id = json_string_value(json_object_get(json_object_get(ev, "Actor"), "ID"));
     struct svc *v = svc_by_container(r, id);
 
-    if (!v || !action || v->state == SVC_FAILED)
+    if (!v || !action)
+        return;
+    if (r->seen) {
+        json_t *t = json_object_get(ev, "timeNano");
+        json_array_append_new(r->seen, json_pack("{s:f, s:s, s:s}", "time",
+                                                 json_is_integer(t) ? json_integer_value(t) / 1e9 : 0.0,
+                                                 "service", v->s->name, "action", action));
+    }
+    if (v->state == SVC_FAILED)
         return;
     if (!strcmp(action, "die")) {
         const char *code = json_string_value(
@@ -795,6 +804,7 @@ static void up_run_free(struct up_run *r)
         free(v->error);
     }
     free(r->svcs);
+    json_decref(r->seen);
     progress_free(r->pr);
 }
 
@@ -811,8 +821,10 @@ void stack_report_clear(struct stack_report *r)
         free(x->error);
     }
     free(r->v);
+    json_decref(r->events);
     r->v = NULL;
     r->n = 0;
+    r->events = NULL;
 }
 
 static const char *state_word(const struct svc *v)
@@ -836,6 +848,7 @@ static void fill_report(struct up_run *r, struct stack_report *out)
     if (!out)
         return;
     stack_report_clear(out);
+    out->events = r->seen ? json_incref(r->seen) : json_array();
     out->v = xcalloc(r->d->n + 1, sizeof(*out->v));
     for (size_t k = 0; k < r->d->n; k++) {
         struct svc *v = &r->svcs[r->d->order[k]];
@@ -925,6 +938,7 @@ int stack_up(struct engine *e, const struct compose_project *p, const struct dag
     if (defaults.timeout_ms <= 0)
         defaults.timeout_ms = 120000;
     rc = up_prepare(&r, e, p, d, &defaults, 1, &names, err);
+    r.seen = json_array();
     if (rc == 0)
         rc = ensure_resources(&r, err);
     if (rc == 0) {

@@ -48,6 +48,7 @@ struct stack_result {
 struct stack_report {
     struct stack_result *v; /* in start order */
     size_t n;
+    json_t *events; /* the daemon's events for these services: [{time, service, action}] */
 };
 
 void stack_report_clear(struct stack_report *r);

@@ -280,6 +280,13 @@ int store_steps_interrupt(struct store *s, long long deployment, struct tt_err *
                     err, "di", now_s(), deployment);
 }
 
+int store_event_record(struct store *s, long long deployment, double at, const char *kind,
+                       const char *detail, struct tt_err *err)
+{
+    return run_stmt(s, "INSERT INTO events (deployment_id, at, kind, detail) VALUES (?,?,?,?)",
+                    err, "idtt", deployment, at > 0 ? at : now_s(), kind, detail);
+}
+
 int store_release_record(struct store *s, long long deployment, const struct store_release *r,
                          struct tt_err *err)
 {
@@ -512,19 +519,25 @@ json_t *store_show(struct store *s, long long id, struct tt_err *err)
                                    "started_at, finished_at, detail, error FROM steps WHERE "
                                    "deployment_id = CAST(? AS INTEGER) ORDER BY seq",
                                    err, 1, p);
+        json_t *events = query_rows(s,
+                                    "SELECT at, kind, detail FROM events WHERE deployment_id = "
+                                    "CAST(? AS INTEGER) ORDER BY id",
+                                    err, 1, p);
         json_t *rel = query_rows(s,
                                  "SELECT service, image, image_id, digest, config_hash, "
                                  "container_id, environment FROM releases WHERE deployment_id = "
                                  "CAST(? AS INTEGER) ORDER BY service",
                                  err, 1, p);
-        if (!steps || !rel) {
+        if (!steps || !rel || !events) {
             json_decref(steps);
             json_decref(rel);
+            json_decref(events);
             json_decref(out);
             out = NULL;
         } else {
             json_object_set_new(out, "steps", steps);
             json_object_set_new(out, "releases", rel);
+            json_object_set_new(out, "events", events);
         }
     }
     json_decref(d);

@@ -86,6 +86,10 @@ int store_step_end(struct store *s, long long step, const char *status, const ch
 /* Marks the steps of a deployment still "running" as "interrupted". */
 int store_steps_interrupt(struct store *s, long long deployment, struct tt_err *err);
 
+/* A daemon event seen during a deployment (at: unix time). */
+int store_event_record(struct store *s, long long deployment, double at, const char *kind,
+                       const char *detail, struct tt_err *err);
+
 int store_release_record(struct store *s, long long deployment, const struct store_release *r,
                          struct tt_err *err);
 

@@ -103,6 +103,8 @@ def test_apply_example_and_audit():
         assert all(st["finished_at"] for st in d["steps"]), "every intent has an outcome"
         assert sorted(r["service"] for r in d["releases"]) == [
             "api", "dashboard", "nats", "nginx", "postgres", "worker"]
+        kinds = {(e["detail"], e["kind"]) for e in d["events"]}
+        assert ("postgres", "start") in kinds and ("api", "start") in kinds, d["events"]
         env = json.loads(next(r for r in d["releases"] if r["service"] == "postgres")["environment"])
         assert env["POSTGRES_PASSWORD"].startswith("<redacted sha256:"), env
         assert env["POSTGRES_DB"] == "tasktracker"
