@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "apply.h"
+#include "plan.h"
+#include "stack.h"
 #include "progress.h"
 #include "store.h"
 
@@ -136,4 +138,83 @@ void cli_format_time(double t, char *buf, size_t n)
     struct tm tm;
     gmtime_r(&s, &tm);
     strftime(buf, n, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+int cli_stack_option(int c, const char *arg, const char *cmd, struct stack_options *so,
+                     const char **host)
+{
+    switch (c) {
+    case CLI_OPT_HOST:
+        *host = arg;
+        return 1;
+    case CLI_OPT_JSON:
+        so->progress = PROGRESS_JSON;
+        return 1;
+    case CLI_OPT_PROGRESS:
+        if ((int)(so->progress = cli_progress_mode(arg)) < 0) {
+            fprintf(stderr, "ttdeploy %s: --progress must be auto, tty, plain, json or quiet\n", cmd);
+            return -1;
+        }
+        return 1;
+    case CLI_OPT_READINESS:
+        if (strcmp(arg, "probe") && strcmp(arg, "docker")) {
+            fprintf(stderr, "ttdeploy %s: --readiness must be probe or docker\n", cmd);
+            return -1;
+        }
+        so->readiness_docker = !strcmp(arg, "docker");
+        return 1;
+    }
+    return 0;
+}
+
+int cli_run_stack(const struct compose_options *o, const char *host, const char *cmd,
+                  cli_stack_fn fn, const struct stack_options *so)
+{
+    struct compose_project *p = NULL;
+    struct dag *d = NULL;
+    struct engine *e = NULL;
+    struct tt_err err = {0};
+    int rc = cli_load_graph(o, &p, &d);
+
+    if (rc == EXIT_OK)
+        rc = cli_open_engine(host, &e);
+    if (rc == EXIT_OK && fn(e, p, d, so, &err) < 0) {
+        fprintf(stderr, "ttdeploy: %s failed: %s\n", cmd, err.msg);
+        rc = EXIT_FAILED;
+    }
+    engine_close(e);
+    dag_free(d);
+    compose_project_free(p);
+    return rc;
+}
+
+char *cli_project_name(const char *given, const char *plan_path)
+{
+    struct plan *pl = NULL;
+    struct compose_project *p = NULL;
+    struct compose_options co = {0};
+    struct tt_err err = {0};
+    char *name = NULL;
+
+    if (given)
+        return xstrdup(given);
+    if (!plan_path)
+        return NULL;
+    if (plan_load(plan_path, NULL, &pl, &err) < 0) {
+        fprintf(stderr, "ttdeploy: %s\n", err.msg);
+        return NULL;
+    }
+    if (pl->project) {
+        name = xstrdup(pl->project);
+    } else {
+        strv_copy(&co.files, &pl->compose);
+        if (compose_load(&co, &p, &err) == 0)
+            name = xstrdup(p->name);
+        else
+            fprintf(stderr, "ttdeploy: %s\n", err.msg);
+        compose_project_free(p);
+        strv_clear(&co.files);
+    }
+    plan_free(pl);
+    return name;
 }

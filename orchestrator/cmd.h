@@ -81,6 +81,24 @@ long cli_duration_ms(const char *s);
 
 struct apply_options;
 struct store;
+struct stack_options;
+
+/*
+ * Takes an option that up and down share (--host, --progress, --json,
+ * --readiness) into so and *host: returns 1 when taken, -1 when its value
+ * is bad (after saying so), 0 when it is not one of them.
+ */
+int cli_stack_option(int c, const char *arg, const char *cmd, struct stack_options *so,
+                     const char **host);
+/* The action of a stack command, run by cli_run_stack. */
+typedef int (*cli_stack_fn)(struct engine *e, const struct compose_project *p,
+                            const struct dag *d, const struct stack_options *so,
+                            struct tt_err *err);
+/* Loads the project and its DAG, connects to the engine and runs fn; returns an exit code. */
+int cli_run_stack(const struct compose_options *o, const char *host, const char *cmd,
+                  cli_stack_fn fn, const struct stack_options *so);
+/* The project name: given, else the plan's project:, else its compose files' name (caller frees). */
+char *cli_project_name(const char *given, const char *plan);
 /* apply and recover share their options; returns -1 on a bad option, 1 after --help. */
 int cli_apply_options(int argc, char **argv, const struct cmd_entry *entry,
                       struct apply_options *o);

@@ -25,39 +25,23 @@ static int cmd_down_exec(int argc, char **argv)
         {NULL, 0, NULL, 0}};
     struct compose_options o = {0};
     struct stack_options so = {0};
-    struct compose_project *p = NULL;
-    struct dag *d = NULL;
-    struct engine *e = NULL;
-    struct tt_err err = {0};
     const char *host = NULL;
-    int c, rc = EXIT_OK;
+    int c, taken, rc = EXIT_OK;
 
     so.progress = PROGRESS_AUTO;
     optind = 1;
     while (rc == EXIT_OK && (c = getopt_long(argc, argv, "f:p:hv", longopts, NULL)) != -1) {
         if (cli_compose_option(c, optarg, &o))
             continue;
-        switch (c) {
-        case CLI_OPT_HOST:
-            host = optarg;
-            break;
-        case CLI_OPT_VOLUMES:
+        if ((taken = cli_stack_option(c, optarg, "down", &so, &host)) != 0) {
+            rc = taken < 0 ? EXIT_BAD_INPUT : EXIT_OK;
+        } else if (c == CLI_OPT_VOLUMES) {
             so.volumes = 1;
-            break;
-        case CLI_OPT_JSON:
-            so.progress = PROGRESS_JSON;
-            break;
-        case CLI_OPT_PROGRESS:
-            if ((int)(so.progress = cli_progress_mode(optarg)) < 0) {
-                fprintf(stderr, "ttdeploy down: --progress must be auto, tty, plain, json or quiet\n");
-                rc = EXIT_BAD_INPUT;
-            }
-            break;
-        case CLI_OPT_HELP:
+        } else if (c == CLI_OPT_HELP) {
             cli_usage(&cmd_down_entry);
             cli_compose_options_clear(&o);
             return EXIT_OK;
-        default:
+        } else {
             rc = EXIT_BAD_INPUT;
         }
     }
@@ -67,16 +51,7 @@ static int cmd_down_exec(int argc, char **argv)
         rc = EXIT_BAD_INPUT;
     }
     if (rc == EXIT_OK)
-        rc = cli_load_graph(&o, &p, &d);
-    if (rc == EXIT_OK)
-        rc = cli_open_engine(host, &e);
-    if (rc == EXIT_OK && stack_down(e, p, d, &so, &err) < 0) {
-        fprintf(stderr, "ttdeploy: down failed: %s\n", err.msg);
-        rc = EXIT_FAILED;
-    }
-    engine_close(e);
-    dag_free(d);
-    compose_project_free(p);
+        rc = cli_run_stack(&o, host, "down", stack_down, &so);
     cli_compose_options_clear(&o);
     return rc;
 }

@@ -15,38 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The project name: -p, else the plan's project:, else its compose files' name. */
-static char *project_of(const char *given, const char *plan_path)
-{
-    struct plan *pl = NULL;
-    struct compose_project *p = NULL;
-    struct compose_options co = {0};
-    struct tt_err err = {0};
-    char *name = NULL;
-
-    if (given)
-        return xstrdup(given);
-    if (!plan_path)
-        return NULL;
-    if (plan_load(plan_path, NULL, &pl, &err) < 0) {
-        fprintf(stderr, "ttdeploy: %s\n", err.msg);
-        return NULL;
-    }
-    if (pl->project) {
-        name = xstrdup(pl->project);
-    } else {
-        strv_copy(&co.files, &pl->compose);
-        if (compose_load(&co, &p, &err) == 0)
-            name = xstrdup(p->name);
-        else
-            fprintf(stderr, "ttdeploy: %s\n", err.msg);
-        compose_project_free(p);
-        strv_clear(&co.files);
-    }
-    plan_free(pl);
-    return name;
-}
-
 static int cmd_status_exec(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -81,7 +49,7 @@ static int cmd_status_exec(int argc, char **argv)
         } else
             return EXIT_BAD_INPUT;
     }
-    char *project = project_of(given, plan);
+    char *project = cli_project_name(given, plan);
     if (!project) {
         fprintf(stderr, "ttdeploy status: name the project with -p NAME or --plan FILE\n");
         return EXIT_BAD_INPUT;

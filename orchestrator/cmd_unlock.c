@@ -25,7 +25,6 @@ static int cmd_unlock_exec(int argc, char **argv)
         {NULL, 0, NULL, 0}};
     const char *state = NULL, *plan = NULL, *project = NULL;
     struct store *st = NULL;
-    struct plan *pl = NULL;
     struct tt_err err = {0};
     struct store_lock_owner h = {0};
     int c, force = 0, rc, had = 0;
@@ -46,20 +45,14 @@ static int cmd_unlock_exec(int argc, char **argv)
         } else
             return EXIT_BAD_INPUT;
     }
-    if (!project && plan) {
-        if (plan_load(plan, NULL, &pl, &err) < 0) {
-            fprintf(stderr, "ttdeploy: %s\n", err.msg);
-            return EXIT_BAD_INPUT;
-        }
-        project = pl->project;
-    }
-    if (!project) {
-        fprintf(stderr, "ttdeploy unlock: name the project with -p NAME (or a plan with project:)\n");
-        plan_free(pl);
+    char *name = cli_project_name(project, plan);
+    if (!name) {
+        fprintf(stderr, "ttdeploy unlock: name the project with -p NAME or --plan FILE\n");
         return EXIT_BAD_INPUT;
     }
+    project = name;
     if ((rc = cli_open_store(state, plan, &st)) != EXIT_OK) {
-        plan_free(pl);
+        free(name);
         return rc;
     }
     rc = EXIT_OK;
@@ -83,7 +76,7 @@ static int cmd_unlock_exec(int argc, char **argv)
                h.pid, h.deployment_id);
     }
     store_close(st);
-    plan_free(pl);
+    free(name);
     return rc;
 }
 

@@ -13,6 +13,12 @@
 #include <stdio.h>
 #include <string.h>
 
+static int up_all(struct engine *e, const struct compose_project *p, const struct dag *d,
+                  const struct stack_options *so, struct tt_err *err)
+{
+    return stack_up(e, p, d, so, NULL, err);
+}
+
 static int cmd_up_exec(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -29,68 +35,35 @@ static int cmd_up_exec(int argc, char **argv)
         {NULL, 0, NULL, 0}};
     struct compose_options o = {0};
     struct stack_options so = {0};
-    struct compose_project *p = NULL;
-    struct dag *d = NULL;
-    struct engine *e = NULL;
-    struct tt_err err = {0};
     const char *host = NULL;
-    int c, rc = EXIT_OK;
+    int c, taken, rc = EXIT_OK;
 
     so.progress = PROGRESS_AUTO;
     optind = 1;
     while (rc == EXIT_OK && (c = getopt_long(argc, argv, "f:p:h", longopts, NULL)) != -1) {
         if (cli_compose_option(c, optarg, &o))
             continue;
-        switch (c) {
-        case CLI_OPT_HOST:
-            host = optarg;
-            break;
-        case CLI_OPT_TIMEOUT:
+        if ((taken = cli_stack_option(c, optarg, "up", &so, &host)) != 0) {
+            rc = taken < 0 ? EXIT_BAD_INPUT : EXIT_OK;
+        } else if (c == CLI_OPT_TIMEOUT) {
             so.timeout_ms = cli_duration_ms(optarg);
             if (so.timeout_ms <= 0) {
                 fprintf(stderr, "ttdeploy up: --timeout \"%s\" is not a duration: use 90s or 2m\n",
                         optarg);
                 rc = EXIT_BAD_INPUT;
             }
-            break;
-        case CLI_OPT_JSON:
-            so.progress = PROGRESS_JSON;
-            break;
-        case CLI_OPT_READINESS:
-            if (!strcmp(optarg, "probe") || !strcmp(optarg, "docker")) {
-                so.readiness_docker = !strcmp(optarg, "docker");
-            } else {
-                fprintf(stderr, "ttdeploy up: --readiness must be probe or docker\n");
-                rc = EXIT_BAD_INPUT;
-            }
-            break;
-        case CLI_OPT_PROGRESS:
-            if ((int)(so.progress = cli_progress_mode(optarg)) < 0) {
-                fprintf(stderr, "ttdeploy up: --progress must be auto, tty, plain, json or quiet\n");
-                rc = EXIT_BAD_INPUT;
-            }
-            break;
-        case CLI_OPT_HELP:
+        } else if (c == CLI_OPT_HELP) {
             cli_usage(&cmd_up_entry);
             cli_compose_options_clear(&o);
             return EXIT_OK;
-        default:
+        } else {
             rc = EXIT_BAD_INPUT;
         }
     }
     for (int i = optind; rc == EXIT_OK && i < argc; i++)
         strv_push(&so.services, argv[i]);
     if (rc == EXIT_OK)
-        rc = cli_load_graph(&o, &p, &d);
-    if (rc == EXIT_OK)
-        rc = cli_open_engine(host, &e);
-    if (rc == EXIT_OK && stack_up(e, p, d, &so, NULL, &err) < 0) {
-        fprintf(stderr, "ttdeploy: up failed: %s\n", err.msg);
-        rc = EXIT_FAILED;
-    }
-    engine_close(e);
-    dag_free(d);
-    compose_project_free(p);
+        rc = cli_run_stack(&o, host, "up", up_all, &so);
     strv_clear(&so.services);
     cli_compose_options_clear(&o);
     return rc;

@@ -1498,6 +1498,7 @@ static int check_dependencies(struct loader *l, struct compose_service *s)
     struct compose_project *p = l->proj;
     size_t kept = 0;
 
+    /* First every check, changing nothing, so an error leaves s whole. */
     for (size_t i = 0; i < s->ndeps; i++) {
         struct compose_dep *d = &s->deps[i];
         struct compose_service *off = find_in(p->disabled, p->ndisabled, d->service);
@@ -1523,11 +1524,13 @@ static int check_dependencies(struct loader *l, struct compose_service *s)
             return tt_error_at(l->err, d->file, d->line, d->col,
                                "service \"%s\" depends on itself: remove that dependency",
                                s->name);
-        if (ok) {
-            s->deps[kept++] = *d;
-        } else {
-            free(d->service);
-        }
+    }
+    /* Then drop the optional dependencies on absent services. */
+    for (size_t i = 0; i < s->ndeps; i++) {
+        if (compose_find_service(p, s->deps[i].service))
+            s->deps[kept++] = s->deps[i];
+        else
+            free(s->deps[i].service);
     }
     s->ndeps = kept;
     return 0;

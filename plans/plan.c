@@ -423,16 +423,20 @@ static int parse_root(struct ploader *l, const struct ynode *root)
     if ((n = ynode_get(root, "project")) && want_str(l, n, "project", &p->project) < 0)
         return -1;
     struct strv rel = {0};
-    if ((n = ynode_get(root, "compose")) && want_list(l, n, "compose", &rel) < 0)
+    if ((n = ynode_get(root, "compose")) && want_list(l, n, "compose", &rel) < 0) {
+        strv_clear(&rel);
         return -1;
+    }
     if (!rel.n)
         strv_push(&rel, "compose.yml");
     for (size_t i = 0; i < rel.n; i++)
         strv_push_owned(&p->compose, resolve(p, rel.v[i]));
     strv_clear(&rel);
     if ((n = ynode_get(root, "env_files"))) {
-        if (want_list(l, n, "env_files", &rel) < 0)
+        if (want_list(l, n, "env_files", &rel) < 0) {
+            strv_clear(&rel);
             return -1;
+        }
         for (size_t i = 0; i < rel.n; i++)
             strv_push_owned(&p->env_files, resolve(p, rel.v[i]));
         strv_clear(&rel);

@@ -670,3 +670,14 @@ Test(compose, project_name_without_letters)
     const char *m = load_err("name: \"!!\"\nservices:\n  a: {image: x}\n", NULL);
     cr_assert_str_eq(m, "project name \"!!\" has no letters or digits: pass -p NAME");
 }
+
+Test(compose, error_after_dropping_an_optional_dependency)
+{
+    /* The optional dependency is dropped and the self-dependency is an error: the
+       service must stay whole for the loader to free it (found by fuzzing). */
+    const char *m = load_err("services:\n  a:\n    image: x\n    depends_on:\n"
+                             "      gone: {condition: service_started, required: false}\n"
+                             "      a: {condition: service_started}\n",
+                             NULL);
+    cr_assert(strstr(m, "service \"a\" depends on itself") != NULL, "%s", m);
+}

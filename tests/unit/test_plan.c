@@ -227,3 +227,10 @@ Test(plan, check_against_project)
     strv_clear(&co.files);
     free(compose);
 }
+
+Test(plan, bad_item_in_compose_list)
+{
+    /* Found by fuzzing: the paths read before the bad one leaked. */
+    cr_assert_str_eq(load_err("version: 1\ncompose: [a.yml, [b]]\nrelease: {version: v1}\n"),
+                     "plan.yml:2:18: compose must hold strings, not a list");
+}
