@@ -9,6 +9,8 @@
  * which `ttdeploy recover` reads.
  */
 #include "apply.h"
+#include "backup.h"
+#include "pgdb.h"
 #include "buf.h"
 #include "compose.h"
 #include "container_spec.h"
@@ -27,6 +29,7 @@
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
+#include <errno.h>
 
 static const char *const state_names[APPLY_NSTATES] = {
     "created", "locked", "backup", "migrate", "infra_up", "infra_healthy", "app_up",
@@ -83,6 +86,7 @@ struct apply_run {
     enum apply_state state;
     enum apply_state failed_in;
     char **before; /* per check: the value before the deployment, or NULL */
+    char *backup_path; /* this deployment's backup, for the rehearsal's fallback */
     struct tt_err *err;
     int locked;
 };
@@ -156,11 +160,14 @@ static enum apply_outcome load_inputs(struct apply_run *a)
     if (rc < 0 || dag_build(a->project, &a->dag, a->err) < 0 ||
         plan_check_project(a->plan, a->project, a->dag, a->err) < 0)
         return APPLY_BAD_INPUT;
-    if (a->plan->backup.present || a->plan->migrate.present)
+    if (a->plan->migrate.present && !strcmp(a->plan->migrate.kind, "command"))
         return tt_error_at(a->err, a->plan->path, 0, 0,
-                           "%s: is not supported by this ttdeploy yet (database phases are issue "
-                           "5): remove it from the plan rather than deploy without it",
-                           a->plan->backup.present ? "backup" : "migrate"),
+                           "migrate kind: command is not supported by this ttdeploy yet (only "
+                           "sql): remove it from the plan rather than deploy without it"),
+               APPLY_BAD_INPUT;
+    if ((a->plan->backup.present || a->plan->migrate.present) && (!a->plan->db_url || !a->plan->db_service))
+        return tt_error_at(a->err, a->plan->path, 0, 0,
+                           "backup: and migrate: need database: with service: and url:"),
                APPLY_BAD_INPUT;
     /* The release's images replace the compose file's. */
     for (size_t i = 0; i < a->project->nservices; i++) {
@@ -513,15 +520,269 @@ static enum apply_outcome fail_deployment(struct apply_run *a)
     return APPLY_DEPLOY_FAILED;
 }
 
+static char *plan_relative(const struct apply_run *a, const char *path)
+{
+    struct buf b = {0};
+    if (path[0] == '/')
+        buf_adds(&b, path);
+    else
+        buf_printf(&b, "%s/%s", a->plan->dir, path);
+    return buf_detach(&b);
+}
+
+/* Deletes the project's oldest backups beyond keep.last, never this deployment's or the previous one's. */
+static void retain_backups(struct apply_run *a, struct buf *detail)
+{
+    struct tt_err e2 = {0};
+    json_t *list = store_backups(a->store, a->project->name, &e2);
+    json_t *b;
+    size_t i, kept = 0, removed = 0;
+    long long previous = 0;
+
+    json_array_foreach(list, i, b) {
+        long long dep = json_integer_value(json_object_get(b, "deployment_id"));
+        if (dep != a->id && !previous)
+            previous = dep;
+    }
+    json_array_foreach(list, i, b) {
+        long long dep = json_integer_value(json_object_get(b, "deployment_id"));
+        if (kept < (size_t)a->plan->backup.keep_last || dep == a->id || dep == previous) {
+            kept++;
+            continue;
+        }
+        const char *path = json_string_value(json_object_get(b, "path"));
+        if (unlink(path) == 0 || errno == ENOENT) {
+            store_backup_deleted(a->store, json_integer_value(json_object_get(b, "id")), &e2);
+            removed++;
+        }
+    }
+    if (a->plan->backup.keep_last)
+        buf_printf(detail, "; retention kept %zu, removed %zu", kept, removed);
+    json_decref(list);
+}
+
+static int phase_backup(struct apply_run *a)
+{
+    const struct plan *pl = a->plan;
+    char *container, *dir;
+    long long step;
+    struct backup_result b = {0};
+    struct buf intent = {0};
+    int rc;
+
+    if (!pl->backup.present)
+        return phase_skipped(a, "backup", "no backup: in the plan");
+    container = stack_container_id(a->engine, a->project->name, pl->db_service);
+    if (!container)
+        return phase_skipped(a, "backup", "the database service is not running yet: nothing to back up");
+    dir = plan_relative(a, pl->backup.dir);
+    buf_printf(&intent, "pg_dump inside %s to %s, verify by %s", pl->db_service, dir,
+               pl->backup.verify ? pl->backup.verify : "list");
+    if (store_step_begin(a->store, a->id, "backup", pl->db_service, "pg_dump", intent.data, &step,
+                         a->err) < 0) {
+        rc = -1;
+        goto out;
+    }
+    say(a, "backup: %s", intent.data);
+    double t0 = progress_now();
+    rc = backup_take(a->engine, container, pl->db_url, dir, a->project->name, a->id, 3600000, &b,
+                     a->err);
+    double took = progress_now() - t0;
+    if (rc == 0)
+        rc = backup_verify(&b, pl->backup.verify ? pl->backup.verify : "list", pl->db_url,
+                           progress_now() + 600, a->err);
+    if (rc == 0) {
+        struct buf detail = {0};
+        buf_printf(&detail, "%s: %lld bytes in %.2f s, sha256 %.16s; %s", b.path, b.bytes, took,
+                   b.sha256, b.detail.data ? b.detail.data : "not verified");
+        rc = store_backup_record(a->store, a->id, a->project->name, b.path, b.bytes, b.sha256,
+                                 b.verified, a->err);
+        free(a->backup_path);
+        a->backup_path = xstrdup(b.path);
+        if (rc == 0)
+            retain_backups(a, &detail);
+        store_step_end(a->store, step, rc == 0 ? "ok" : "failed", detail.data,
+                       rc == 0 ? NULL : a->err->msg, a->err);
+        say(a, "backup: %s", detail.data);
+        buf_release(&detail);
+    } else {
+        struct tt_err e2 = {0};
+        store_step_end(a->store, step, "failed", b.path, a->err->msg, &e2);
+    }
+out:
+    if (rc < 0)
+        a->failed_in = APPLY_BACKUP;
+    backup_result_clear(&b);
+    buf_release(&intent);
+    free(dir);
+    free(container);
+    return rc;
+}
+
+/*
+ * Runs the migrations on a copy of the database first: CREATE DATABASE
+ * ..._ttrehearsal TEMPLATE db, or, when others are connected to db, the
+ * restore of this deployment's fresh backup.  The copy is always dropped.
+ */
+static int rehearse(struct apply_run *a, const struct pgdb_migrations *m, size_t npending,
+                    double deadline, char **rehearsed)
+{
+    const struct plan *pl = a->plan;
+    char *db = pgdb_url_db(pl->db_url);
+    struct buf copy = {0}, out = {0};
+    struct strv tried = {0};
+    struct tt_err rerr = {0}, e2 = {0};
+    const char *how = "template copy";
+    int rc;
+
+    buf_printf(&copy, "%s_ttrehearsal", db ? db : "db");
+    char *copy_url = pgdb_url_with_db(pl->db_url, copy.data);
+    rc = pgdb_copy_database(pl->db_url, copy.data, deadline, &rerr);
+    if (rc < 0 && a->backup_path && strstr(rerr.msg, "being accessed by other users")) {
+        /* Sessions are open on the real database: restore the backup instead. */
+        how = "restore of this deployment's backup (the database has open sessions)";
+        PGconn *mc = NULL;
+        char *maint = pgdb_url_with_db(pl->db_url, "postgres");
+        if ((mc = pgdb_connect(maint, deadline, &rerr))) {
+            char *id = PQescapeIdentifier(mc, copy.data, copy.len);
+            struct buf sql = {0};
+            buf_printf(&sql, "CREATE DATABASE %s", id);
+            rc = pgdb_exec(mc, sql.data, &rerr);
+            buf_release(&sql);
+            PQfreemem(id);
+            PQfinish(mc);
+        }
+        free(maint);
+        if (rc == 0) {
+            char *argv[] = {"pg_restore", "--no-owner", "--exit-on-error", "-d", copy_url,
+                            a->backup_path, NULL};
+            int code = backup_run_host(argv, &out, &rerr);
+            if (code != 0)
+                rc = code < 0 ? -1 : tt_error(&rerr, "restoring the backup for the rehearsal failed: %.300s",
+                                              out.data ? out.data : "");
+        }
+    }
+    say(a, "migrate: rehearsing %zu migration(s) on %s (%s)", npending, copy.data, how);
+    PGconn *rc_conn = rc == 0 ? pgdb_connect(copy_url, deadline, &rerr) : NULL;
+    if (rc_conn) {
+        rc = pgdb_migrations_apply(rc_conn, m, &tried, &rerr);
+        PQfinish(rc_conn);
+    } else {
+        rc = -1;
+    }
+    pgdb_drop_database(pl->db_url, copy.data, deadline, &e2);
+    if (rc < 0)
+        tt_error(a->err, "rehearsal on %s failed, the real database was not touched: %s",
+                 copy.data, rerr.msg);
+    else {
+        struct buf r = {0};
+        char *names = strv_join(&tried, ", ");
+        buf_printf(&r, "%s by %s", names, how);
+        *rehearsed = buf_detach(&r);
+        free(names);
+    }
+    strv_clear(&tried);
+    buf_release(&copy);
+    buf_release(&out);
+    free(copy_url);
+    free(db);
+    return rc;
+}
+
+/* Brings the database service up if it is not (a first deployment), so migrations can run. */
+static int ensure_database(struct apply_run *a)
+{
+    char *id = stack_container_id(a->engine, a->project->name, a->plan->db_service);
+    if (id) {
+        free(id);
+        return 0;
+    }
+    struct stack_options so = {0};
+    strv_push(&so.services, a->plan->db_service);
+    so.timeout_ms = a->plan->healthy_timeout_ms;
+    so.progress = a->o->progress;
+    so.out = a->o->out;
+    int rc = stack_up(a->engine, a->project, a->dag, &so, NULL, a->err);
+    strv_clear(&so.services);
+    return rc;
+}
+
+static int phase_migrate(struct apply_run *a)
+{
+    const struct plan *pl = a->plan;
+    struct pgdb_migrations m = {0};
+    struct strv pending = {0}, applied = {0};
+    char *dir = NULL, *before = NULL, *after = NULL, *joined = NULL, *rehearsed = NULL;
+    long long step;
+    struct buf text = {0};
+    PGconn *c = NULL;
+    double deadline = progress_now() + pl->healthy_timeout_ms / 1000.0;
+    int rc;
+
+    if (!pl->migrate.present)
+        return phase_skipped(a, "migrate", "no migrate: in the plan");
+    dir = plan_relative(a, pl->migrate.dir);
+    if ((rc = pgdb_migrations_load(dir, &m, a->err)) < 0)
+        goto out;
+    buf_printf(&text, "SQL migrations from %s (%zu files)%s", dir, m.n,
+               pl->migrate.rehearse ? ", rehearsed on a copy first" : "");
+    if ((rc = store_step_begin(a->store, a->id, "migrate", pl->db_service, "sql", text.data, &step,
+                               a->err)) < 0)
+        goto out;
+    if ((rc = ensure_database(a)) == 0 && !(c = pgdb_connect(pl->db_url, deadline, a->err)))
+        rc = -1;
+    if (rc == 0)
+        rc = pgdb_migrations_current(c, &before, a->err);
+    if (rc == 0)
+        rc = pgdb_migrations_pending(c, &m, &pending, a->err);
+    if (rc == 0 && pending.n && pl->migrate.rehearse) {
+        PQfinish(c); /* a template copy needs the source database to have no sessions */
+        c = NULL;
+        rc = rehearse(a, &m, pending.n, deadline, &rehearsed);
+        if (rc == 0 && !(c = pgdb_connect(pl->db_url, deadline, a->err)))
+            rc = -1;
+    }
+    if (rc == 0)
+        rc = pgdb_migrations_apply(c, &m, &applied, a->err);
+    if (rc == 0)
+        rc = pgdb_migrations_current(c, &after, a->err);
+    joined = strv_join(&applied, ", ");
+    buf_reset(&text);
+    if (rc == 0)
+        buf_printf(&text, "revision %s -> %s; applied: %s", before, after,
+                   applied.n ? joined : "nothing (up to date)");
+    {
+        struct tt_err e2 = {0};
+        store_migration_record(a->store, a->id, "sql", before, rc == 0 ? after : before,
+                               rehearsed, joined, &e2);
+        store_step_end(a->store, step, rc == 0 ? "ok" : "failed", text.len ? text.data : NULL,
+                       rc == 0 ? NULL : a->err->msg, &e2);
+    }
+    if (rc == 0)
+        say(a, "migrate: %s", text.data);
+out:
+    if (rc < 0)
+        a->failed_in = APPLY_MIGRATE;
+    if (c)
+        PQfinish(c);
+    pgdb_migrations_clear(&m);
+    strv_clear(&pending);
+    strv_clear(&applied);
+    free(dir);
+    free(before);
+    free(after);
+    free(joined);
+    free(rehearsed);
+    buf_release(&text);
+    return rc;
+}
+
 static enum apply_outcome run_phases(struct apply_run *a, enum apply_state from)
 {
-    if (from <= APPLY_BACKUP) {
-        if (enter(a, APPLY_BACKUP) < 0 || phase_skipped(a, "backup", "no backup: in the plan") < 0)
-            return fail_deployment(a);
-        if (enter(a, APPLY_MIGRATE) < 0 ||
-            phase_skipped(a, "migrate", "no migrate: in the plan") < 0)
-            return fail_deployment(a);
-    }
+    if (from <= APPLY_BACKUP && (enter(a, APPLY_BACKUP) < 0 || phase_backup(a) < 0))
+        return fail_deployment(a);
+    if (from <= APPLY_MIGRATE && (enter(a, APPLY_MIGRATE) < 0 || phase_migrate(a) < 0))
+        return fail_deployment(a);
     if (from <= APPLY_INFRA_HEALTHY &&
         phase_tier(a, &a->plan->infra, APPLY_INFRA_UP, APPLY_INFRA_HEALTHY) < 0)
         return fail_deployment(a);
@@ -576,9 +837,40 @@ static enum apply_outcome dry_run(struct apply_run *a)
 
     fprintf(out, "dry run of %s: project %s, release %s\n", a->plan->path, a->project->name,
             a->plan->release_version);
-    fprintf(out, "phases: backup (skipped: not in the plan), migrate (skipped: not in the plan), "
-                 "infra_up, infra_healthy, app_up, app_healthy, verify (%zu check%s)\n",
-            a->plan->nchecks, a->plan->nchecks == 1 ? "" : "s");
+    fprintf(out, "phases: backup (%s), migrate (%s), infra_up, infra_healthy, app_up, app_healthy, "
+                 "verify (%zu check%s)\n",
+            a->plan->backup.present ? "pg_dump" : "skipped: not in the plan",
+            a->plan->migrate.present ? "sql" : "skipped: not in the plan", a->plan->nchecks,
+            a->plan->nchecks == 1 ? "" : "s");
+    if (a->plan->migrate.present) {
+        struct pgdb_migrations m = {0};
+        struct strv pending = {0};
+        struct tt_err e2 = {0};
+        char *dir = plan_relative(a, a->plan->migrate.dir), *cur = NULL;
+        PGconn *c = NULL;
+        fprintf(out, "migrate:\n");
+        if (pgdb_migrations_load(dir, &m, &e2) < 0) {
+            fprintf(out, "  cannot read the migrations: %s\n", e2.msg);
+        } else if (!(c = pgdb_connect(a->plan->db_url, progress_now(), &e2))) {
+            fprintf(out, "  database not reachable (%s): all %zu migration(s) would run, target %lld\n",
+                    e2.msg, m.n, m.n ? m.v[m.n - 1].version : 0LL);
+        } else if (pgdb_migrations_current(c, &cur, &e2) < 0 ||
+                   pgdb_migrations_pending(c, &m, &pending, &e2) < 0) {
+            fprintf(out, "  %s\n", e2.msg);
+        } else {
+            fprintf(out, "  current revision %s, target %lld\n", cur, m.n ? m.v[m.n - 1].version : 0LL);
+            for (size_t i = 0; i < pending.n; i++)
+                fprintf(out, "  would apply %s\n", pending.v[i]);
+            if (!pending.n)
+                fprintf(out, "  nothing to apply\n");
+        }
+        if (c)
+            PQfinish(c);
+        free(cur);
+        free(dir);
+        strv_clear(&pending);
+        pgdb_migrations_clear(&m);
+    }
     print_preview(a, "infra_up", &a->plan->infra);
     print_preview(a, "app_up", &a->plan->app);
     fprintf(out, "verify:\n");
@@ -601,6 +893,7 @@ static void run_free(struct apply_run *a)
     for (size_t i = 0; a->plan && a->before && i < a->plan->nchecks; i++)
         free(a->before[i]);
     free(a->before);
+    free(a->backup_path);
     store_close(a->store);
     engine_close(a->engine);
     dag_free(a->dag);

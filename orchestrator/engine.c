@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <errno.h>
 
 struct engine_req {
     struct engine *e;
@@ -593,5 +594,107 @@ done:
     json_decref(info);
     buf_release(&path);
     buf_release(&raw);
+    return rc;
+}
+
+/* Demultiplexes an exec stream as it arrives: stdout to a file descriptor, stderr to a buffer. */
+struct demux_sink {
+    unsigned char header[8];
+    size_t have;      /* bytes of the current header read */
+    size_t remaining; /* payload bytes left in the current frame */
+    int stream;
+    int fd;
+    long long written;
+    struct buf *errout;
+    int failed;
+};
+
+static size_t on_stream(char *ptr, size_t size, size_t n, void *userdata)
+{
+    struct demux_sink *d = userdata;
+    size_t len = size * n, i = 0;
+
+    while (i < len) {
+        if (d->remaining == 0) {
+            d->header[d->have++] = (unsigned char)ptr[i++];
+            if (d->have == 8) {
+                d->stream = d->header[0];
+                d->remaining = ((size_t)d->header[4] << 24) | ((size_t)d->header[5] << 16) |
+                               ((size_t)d->header[6] << 8) | d->header[7];
+                d->have = 0;
+            }
+            continue;
+        }
+        size_t take = len - i < d->remaining ? len - i : d->remaining;
+        if (d->stream == 1) {
+            size_t off = 0;
+            while (off < take) {
+                ssize_t w = write(d->fd, ptr + i + off, take - off);
+                if (w < 0 && errno == EINTR)
+                    continue;
+                if (w <= 0) {
+                    d->failed = errno ? errno : EIO;
+                    return 0; /* makes libcurl stop with a write error */
+                }
+                off += (size_t)w;
+            }
+            d->written += (long long)take;
+        } else if (d->errout->len < 65536) {
+            buf_add(d->errout, ptr + i, take);
+        }
+        d->remaining -= take;
+        i += take;
+    }
+    return len;
+}
+
+int engine_exec_to_fd(struct engine *e, const char *container, const json_t *argv,
+                      const json_t *env, int fd, long timeout_ms, int *exit_code,
+                      long long *bytes, struct buf *errout, struct tt_err *err)
+{
+    struct buf path = {0};
+    json_t *body = json_pack("{s:O, s:b, s:b}", "Cmd", argv, "AttachStdout", 1, "AttachStderr", 1);
+    json_t *created = NULL, *info = NULL;
+    struct demux_sink sink = {.fd = fd, .errout = errout};
+    int rc = -1;
+
+    if (env)
+        json_object_set(body, "Env", (json_t *)env);
+    buf_printf(&path, "/containers/%s/exec", container);
+    if (engine_call_ok(e, "POST", path.data, body, 10000, &created, err) < 0)
+        goto done;
+    const char *id = json_string_value(json_object_get(created, "Id"));
+    json_decref(body);
+    body = json_pack("{s:b, s:b}", "Detach", 0, "Tty", 0);
+    buf_reset(&path);
+    buf_printf(&path, "/exec/%s/start", id);
+    struct engine_req *r = req_new(e, "POST", path.data, body, timeout_ms, NULL);
+    curl_easy_setopt(r->curl, CURLOPT_WRITEFUNCTION, on_stream);
+    curl_easy_setopt(r->curl, CURLOPT_WRITEDATA, &sink);
+    CURLcode cc = curl_easy_perform(r->curl);
+    req_finish(r, cc);
+    if (sink.failed) {
+        tt_error(err, "writing the output failed: %s", strerror(sink.failed));
+        engine_req_free(r);
+        goto done;
+    }
+    if (r->status != 200) {
+        tt_error(err, "exec did not finish: %s", engine_req_error(r));
+        engine_req_free(r);
+        goto done;
+    }
+    engine_req_free(r);
+    buf_reset(&path);
+    buf_printf(&path, "/exec/%s/json", id);
+    if (engine_call_ok(e, "GET", path.data, NULL, 10000, &info, err) < 0)
+        goto done;
+    *exit_code = (int)json_integer_value(json_object_get(info, "ExitCode"));
+    *bytes = sink.written;
+    rc = 0;
+done:
+    json_decref(body);
+    json_decref(created);
+    json_decref(info);
+    buf_release(&path);
     return rc;
 }

@@ -84,6 +84,16 @@ json_t *engine_next_event(struct engine *e);
 int engine_exec(struct engine *e, const char *container, const json_t *argv, long timeout_ms,
                 int *exit_code, struct buf *out, struct tt_err *err);
 
+/*
+ * Like engine_exec, but the command's stdout is streamed to fd as it
+ * arrives (never held in memory) and its stderr kept in errout.  env (a
+ * JSON array of "NAME=value", may be NULL) is added to the command's
+ * environment.  *bytes receives how much was written to fd.
+ */
+int engine_exec_to_fd(struct engine *e, const char *container, const json_t *argv,
+                      const json_t *env, int fd, long timeout_ms, int *exit_code,
+                      long long *bytes, struct buf *errout, struct tt_err *err);
+
 /* Splits the multiplexed stdout/stderr stream of logs and exec into text. */
 void engine_demux(const struct buf *raw, struct buf *out);
 

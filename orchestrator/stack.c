@@ -91,6 +91,29 @@ json_t *stack_project_filter(const char *project)
     return f;
 }
 
+char *stack_container_id(struct engine *e, const char *project, const char *service)
+{
+    struct buf q = {0}, label = {0};
+    json_t *list = NULL;
+    char *id = NULL;
+    struct tt_err err = {0};
+
+    buf_printf(&label, "%s=%s", LABEL_SERVICE, service);
+    json_t *f = stack_project_filter(project);
+    json_array_append_new(json_object_get(f, "label"), json_string(label.data));
+    char *fs = json_dumps(f, JSON_COMPACT);
+    buf_adds(&q, "/containers/json?filters=");
+    engine_urlencode(fs, &q);
+    if (engine_call_ok(e, "GET", q.data, NULL, 10000, &list, &err) == 0 && json_array_size(list))
+        id = xstrdup(json_string_value(json_object_get(json_array_get(list, 0), "Id")));
+    free(fs);
+    json_decref(f);
+    json_decref(list);
+    buf_release(&q);
+    buf_release(&label);
+    return id;
+}
+
 static char *project_query(const char *path_prefix, const char *project)
 {
     struct buf b = {0};

@@ -62,6 +62,9 @@ int stack_preview(struct engine *e, const struct compose_project *p, const struc
 int stack_down(struct engine *e, const struct compose_project *p, const struct dag *d,
                const struct stack_options *o, struct tt_err *err);
 
+/* The id of service's running container in the project (caller frees), or NULL. */
+char *stack_container_id(struct engine *e, const char *project, const char *service);
+
 /* The JSON filter {"label": ["com.docker.compose.project=NAME"]}, as a new object. */
 json_t *stack_project_filter(const char *project);
 

@@ -3,11 +3,11 @@
  */
 #include "verify.h"
 #include "container_spec.h"
+#include "pgdb.h"
 #include "progress.h"
 #include "stack.h"
 
 #include <curl/curl.h>
-#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,65 +67,12 @@ int verify_compare(const char *actual, const char *expect, const char *before)
 int verify_sql_value(const char *url, const char *sql, double deadline, char **value,
                      struct tt_err *err)
 {
-    for (;;) {
-        PGconn *conn = PQconnectdb(url);
-        if (PQstatus(conn) != CONNECTION_OK) {
-            char msg[512];
-            snprintf(msg, sizeof(msg), "%s", PQerrorMessage(conn));
-            PQfinish(conn);
-            size_t n = strlen(msg);
-            while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
-                msg[--n] = '\0';
-            /* A server still starting refuses or says so; a wrong password will not improve. */
-            int retry = !strstr(msg, "password authentication failed") &&
-                        !strstr(msg, "does not exist");
-            if (!retry || progress_now() >= deadline)
-                return tt_error(err, "cannot connect to the database: %s", msg);
-            usleep(250000);
-            continue;
-        }
-        PGresult *res = PQexec(conn, sql);
-        int rc = 0;
-        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-            char msg[512];
-            snprintf(msg, sizeof(msg), "%s", PQresultErrorMessage(res));
-            size_t n = strlen(msg);
-            while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
-                msg[--n] = '\0';
-            rc = tt_error(err, "query failed: %s", msg);
-        } else if (PQntuples(res) < 1 || PQnfields(res) < 1) {
-            *value = NULL;
-        } else {
-            *value = xstrdup(PQgetisnull(res, 0, 0) ? "" : PQgetvalue(res, 0, 0));
-        }
-        PQclear(res);
-        PQfinish(conn);
-        return rc;
-    }
-}
-
-/* The id of the running container of service, or NULL. */
-static char *container_of(struct engine *e, const struct compose_project *p, const char *service)
-{
-    struct buf q = {0}, label = {0};
-    json_t *list = NULL;
-    char *id = NULL;
-    struct tt_err err = {0};
-
-    buf_printf(&label, "%s=%s", LABEL_SERVICE, service);
-    json_t *f = stack_project_filter(p->name);
-    json_array_append_new(json_object_get(f, "label"), json_string(label.data));
-    char *fs = json_dumps(f, JSON_COMPACT);
-    buf_adds(&q, "/containers/json?filters=");
-    engine_urlencode(fs, &q);
-    if (engine_call_ok(e, "GET", q.data, NULL, 10000, &list, &err) == 0 && json_array_size(list))
-        id = xstrdup(json_string_value(json_object_get(json_array_get(list, 0), "Id")));
-    free(fs);
-    json_decref(f);
-    json_decref(list);
-    buf_release(&q);
-    buf_release(&label);
-    return id;
+    PGconn *c = pgdb_connect(url, deadline, err);
+    if (!c)
+        return -1;
+    int rc = pgdb_value(c, sql, value, err);
+    PQfinish(c);
+    return rc;
 }
 
 static size_t collect(char *ptr, size_t size, size_t n, void *userdata)
@@ -205,7 +152,7 @@ static int run_http(const struct verify_context *v, const struct plan_check *c, 
     struct buf why = {0}, first = {0};
     int failed = 0, n = 0;
 
-    if (c->from && !(container = container_of(v->e, v->project, c->from))) {
+    if (c->from && !(container = stack_container_id(v->e, v->project->name, c->from))) {
         free(ms);
         return tt_error(err, "check \"%s\": service \"%s\" has no running container", c->name,
                         c->from);
@@ -240,7 +187,7 @@ static int run_http(const struct verify_context *v, const struct plan_check *c, 
 static int run_exec(const struct verify_context *v, const struct plan_check *c, struct buf *detail,
                     struct tt_err *err)
 {
-    char *container = container_of(v->e, v->project, c->service);
+    char *container = stack_container_id(v->e, v->project->name, c->service);
     struct buf out = {0};
     int code = -1, rc;
 

@@ -70,6 +70,19 @@ static const char *const migrations[] = {
     "  host TEXT NOT NULL, pid INTEGER NOT NULL,"
     "  started_at REAL NOT NULL, heartbeat_at REAL NOT NULL,"
     "  deployment_id INTEGER);",
+    /* 2: database phases: backups taken and migrations run */
+    "CREATE TABLE backups ("
+    "  id INTEGER PRIMARY KEY,"
+    "  deployment_id INTEGER NOT NULL REFERENCES deployments(id),"
+    "  project TEXT NOT NULL,"
+    "  path TEXT NOT NULL, bytes INTEGER, sha256 TEXT, verified TEXT,"
+    "  created_at REAL NOT NULL, deleted_at REAL);"
+    "CREATE INDEX backups_project ON backups(project, id);"
+    "CREATE TABLE migrations ("
+    "  deployment_id INTEGER NOT NULL REFERENCES deployments(id),"
+    "  kind TEXT NOT NULL, revision_before TEXT, revision_after TEXT,"
+    "  rehearsed TEXT, applied TEXT,"
+    "  PRIMARY KEY (deployment_id));",
 };
 
 static double now_s(void)
@@ -194,6 +207,9 @@ static void bind_text(sqlite3_stmt *st, int i, const char *v)
 }
 
 /* Runs one statement with text/real/int parameters described by types ("tdi"). */
+static json_t *query_rows(struct store *s, const char *sql, struct tt_err *err, int n,
+                          const char *const *params);
+
 static int run_stmt(struct store *s, const char *sql, struct tt_err *err, const char *types, ...)
 {
     sqlite3_stmt *st;
@@ -285,6 +301,40 @@ int store_event_record(struct store *s, long long deployment, double at, const c
 {
     return run_stmt(s, "INSERT INTO events (deployment_id, at, kind, detail) VALUES (?,?,?,?)",
                     err, "idtt", deployment, at > 0 ? at : now_s(), kind, detail);
+}
+
+int store_backup_record(struct store *s, long long deployment, const char *project,
+                        const char *path, long long bytes, const char *sha256,
+                        const char *verified, struct tt_err *err)
+{
+    return run_stmt(s,
+                    "INSERT INTO backups (deployment_id, project, path, bytes, sha256, verified, "
+                    "created_at) VALUES (?,?,?,?,?,?,?)",
+                    err, "ittittd", deployment, project, path, bytes, sha256, verified, now_s());
+}
+
+json_t *store_backups(struct store *s, const char *project, struct tt_err *err)
+{
+    const char *p[] = {project};
+    return query_rows(s,
+                      "SELECT * FROM backups WHERE project = ? AND deleted_at IS NULL ORDER BY "
+                      "id DESC",
+                      err, 1, p);
+}
+
+int store_backup_deleted(struct store *s, long long id, struct tt_err *err)
+{
+    return run_stmt(s, "UPDATE backups SET deleted_at = ? WHERE id = ?", err, "di", now_s(), id);
+}
+
+int store_migration_record(struct store *s, long long deployment, const char *kind,
+                           const char *before, const char *after, const char *rehearsed,
+                           const char *applied, struct tt_err *err)
+{
+    return run_stmt(s,
+                    "INSERT OR REPLACE INTO migrations (deployment_id, kind, revision_before, "
+                    "revision_after, rehearsed, applied) VALUES (?,?,?,?,?,?)",
+                    err, "itttt" "t", deployment, kind, before, after, rehearsed, applied);
 }
 
 int store_release_record(struct store *s, long long deployment, const struct store_release *r,
@@ -523,21 +573,34 @@ json_t *store_show(struct store *s, long long id, struct tt_err *err)
                                     "SELECT at, kind, detail FROM events WHERE deployment_id = "
                                     "CAST(? AS INTEGER) ORDER BY id",
                                     err, 1, p);
+        json_t *backups = query_rows(s,
+                                     "SELECT path, bytes, sha256, verified, deleted_at FROM "
+                                     "backups WHERE deployment_id = CAST(? AS INTEGER)",
+                                     err, 1, p);
+        json_t *migr = query_rows(s,
+                                  "SELECT kind, revision_before, revision_after, rehearsed, "
+                                  "applied FROM migrations WHERE deployment_id = CAST(? AS "
+                                  "INTEGER)",
+                                  err, 1, p);
         json_t *rel = query_rows(s,
                                  "SELECT service, image, image_id, digest, config_hash, "
                                  "container_id, environment FROM releases WHERE deployment_id = "
                                  "CAST(? AS INTEGER) ORDER BY service",
                                  err, 1, p);
-        if (!steps || !rel || !events) {
+        if (!steps || !rel || !events || !backups || !migr) {
             json_decref(steps);
             json_decref(rel);
             json_decref(events);
+            json_decref(backups);
+            json_decref(migr);
             json_decref(out);
             out = NULL;
         } else {
             json_object_set_new(out, "steps", steps);
             json_object_set_new(out, "releases", rel);
             json_object_set_new(out, "events", events);
+            json_object_set_new(out, "backups", backups);
+            json_object_set_new(out, "migrations", migr);
         }
     }
     json_decref(d);

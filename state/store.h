@@ -18,7 +18,7 @@
 
 #include "tterr.h"
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 struct store;
 
@@ -89,6 +89,18 @@ int store_steps_interrupt(struct store *s, long long deployment, struct tt_err *
 /* A daemon event seen during a deployment (at: unix time). */
 int store_event_record(struct store *s, long long deployment, double at, const char *kind,
                        const char *detail, struct tt_err *err);
+
+/* A backup file written for a deployment; verified: "restore", "list" or "none". */
+int store_backup_record(struct store *s, long long deployment, const char *project,
+                        const char *path, long long bytes, const char *sha256,
+                        const char *verified, struct tt_err *err);
+/* The project's backups still on disk, newest first. */
+json_t *store_backups(struct store *s, const char *project, struct tt_err *err);
+int store_backup_deleted(struct store *s, long long id, struct tt_err *err);
+/* The database migration of a deployment: revisions before and after. */
+int store_migration_record(struct store *s, long long deployment, const char *kind,
+                           const char *before, const char *after, const char *rehearsed,
+                           const char *applied, struct tt_err *err);
 
 int store_release_record(struct store *s, long long deployment, const struct store_release *r,
                          struct tt_err *err);

@@ -240,3 +240,29 @@ Test(store, secret_names)
     cr_assert_not(store_is_secret_name("LOG_LEVEL"));
     cr_assert_not(store_is_secret_name("POSTGRES_DB"));
 }
+
+Test(store, version_1_file_is_migrated_forward)
+{
+    /* A store written by a ttdeploy of schema 1 gains the tables of 2 on open. */
+    struct tt_err err = {0};
+    long long id = begin("p");
+    store_close(st);
+    struct buf cmd = {0};
+    buf_printf(&cmd, "python3 -c \"import sqlite3; c=sqlite3.connect('%s'); c.execute('DROP TABLE "
+                     "backups'); c.execute('DROP TABLE migrations'); c.execute('PRAGMA user_version "
+                     "= 1'); c.commit()\"",
+               path);
+    cr_assert_eq(system(cmd.data), 0);
+    buf_release(&cmd);
+    cr_assert_eq(store_open(path, &st, &err), 0, "%s", err.msg);
+    cr_assert_eq(store_schema_version(st), 2);
+    cr_assert_eq(store_backup_record(st, id, "p", "/b/p_1.dump", 1234, "ab", "list", &err), 0,
+                 "%s", err.msg);
+    json_t *b = store_backups(st, "p", &err);
+    cr_assert_eq(json_array_size(b), 1);
+    json_decref(b);
+    json_t *d = store_show(st, id, &err);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(d, "backups"), 0), "path")),
+                     "/b/p_1.dump", "the deployment written under version 1 is still there");
+    json_decref(d);
+}

@@ -1,0 +1,245 @@
+/*
+ * backup.c - taking and checking database backups.
+ *
+ * pg_dump runs in the database's own container (its pg_dump matches its
+ * server) and its output streams over the exec connection straight into
+ * the file.  The checks run the host's pg_restore against the published
+ * database URL, as an argv (no shell).
+ */
+#include "backup.h"
+#include "pgdb.h"
+#include "progress.h"
+#include "sha256.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+void backup_result_clear(struct backup_result *b)
+{
+    free(b->path);
+    free(b->verified);
+    buf_release(&b->detail);
+    memset(b, 0, sizeof(*b));
+}
+
+static int mkdirs(const char *dir, struct tt_err *err)
+{
+    char *p = xstrdup(dir);
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/')
+            continue;
+        *s = '\0';
+        mkdir(p, 0700);
+        *s = '/';
+    }
+    int rc = mkdir(p, 0700) < 0 && errno != EEXIST
+                 ? tt_error(err, "cannot create the backup directory %s: %s", dir, strerror(errno))
+                 : 0;
+    free(p);
+    return rc;
+}
+
+static int file_digest(const char *path, char out[65], struct tt_err *err)
+{
+    FILE *f = fopen(path, "rb");
+    char chunk[65536];
+    size_t n;
+    if (!f)
+        return tt_error(err, "cannot read %s: %s", path, strerror(errno));
+    struct sha256_ctx *c = sha256_new();
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        sha256_update(c, chunk, n);
+    fclose(f);
+    sha256_finish(c, out);
+    return 0;
+}
+
+int backup_take(struct engine *e, const char *container, const char *url, const char *dir,
+                const char *project, long long deployment, long timeout_ms,
+                struct backup_result *out, struct tt_err *err)
+{
+    char *user = NULL, *password = NULL, *db = pgdb_url_db(url);
+    struct buf path = {0}, partial = {0}, errout = {0};
+    char stamp[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    int fd, code = -1, rc = -1;
+
+    memset(out, 0, sizeof(*out));
+    if (!db)
+        return tt_error(err, "the database url names no database: add /DBNAME");
+    if (mkdirs(dir, err) < 0) {
+        free(db);
+        return -1;
+    }
+    gmtime_r(&now, &tm);
+    strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+    buf_printf(&path, "%s/%s_%lld_%s.dump", dir, project, deployment, stamp);
+    buf_printf(&partial, "%s.partial", path.data);
+    pgdb_url_credentials(url, &user, &password);
+    json_t *argv = json_pack("[s,s,s,s,s,s,s,s]", "pg_dump", "--format=custom", "-h", "127.0.0.1",
+                             "-U", user ? user : "postgres", "-d", db);
+    json_t *env = json_array();
+    if (password) {
+        struct buf pw = {0};
+        buf_printf(&pw, "PGPASSWORD=%s", password);
+        json_array_append_new(env, json_string(pw.data));
+        buf_release(&pw);
+    }
+    fd = open(partial.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        tt_error(err, "cannot create %s: %s", partial.data, strerror(errno));
+    } else {
+        rc = engine_exec_to_fd(e, container, argv, env, fd, timeout_ms, &code, &out->bytes,
+                               &errout, err);
+        if (fsync(fd) < 0 && rc == 0)
+            rc = tt_error(err, "cannot write %s: %s", partial.data, strerror(errno));
+        close(fd);
+        if (rc == 0 && code != 0)
+            rc = tt_error(err, "pg_dump exited %d: %.500s", code, errout.data ? errout.data : "");
+        if (rc == 0 && rename(partial.data, path.data) < 0)
+            rc = tt_error(err, "cannot rename %s: %s", partial.data, strerror(errno));
+        if (rc < 0)
+            unlink(partial.data); /* never leave half a backup that looks whole */
+    }
+    if (rc == 0)
+        rc = file_digest(path.data, out->sha256, err);
+    if (rc == 0)
+        out->path = buf_detach(&path);
+    json_decref(argv);
+    json_decref(env);
+    free(user);
+    free(password);
+    free(db);
+    buf_release(&path);
+    buf_release(&partial);
+    buf_release(&errout);
+    return rc;
+}
+
+int backup_run_host(char *const *argv, struct buf *output, struct tt_err *err)
+{
+    posix_spawn_file_actions_t fa;
+    int pipefd[2], status;
+    pid_t pid;
+    char chunk[4096];
+    ssize_t n;
+
+    if (pipe2(pipefd, O_CLOEXEC) < 0)
+        return tt_error(err, "pipe: %s", strerror(errno));
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2);
+    int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(pipefd[1]);
+    if (rc != 0) {
+        close(pipefd[0]);
+        return tt_error(err, "cannot run %s: %s (install postgresql-client)", argv[0], strerror(rc));
+    }
+    while ((n = read(pipefd[0], chunk, sizeof(chunk))) > 0)
+        if (output->len < 65536)
+            buf_add(output, chunk, (size_t)n);
+    close(pipefd[0]);
+    if (waitpid(pid, &status, 0) < 0)
+        return tt_error(err, "waiting for %s: %s", argv[0], strerror(errno));
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int backup_verify(struct backup_result *b, const char *mode, const char *url, double deadline,
+                  struct tt_err *err)
+{
+    struct buf out = {0};
+    int rc = 0;
+
+    free(b->verified);
+    b->verified = xstrdup(mode);
+    if (!strcmp(mode, "none"))
+        return 0;
+    if (!strcmp(mode, "list")) {
+        char *argv[] = {"pg_restore", "--list", b->path, NULL};
+        int code = backup_run_host(argv, &out, err);
+        if (code != 0)
+            rc = code < 0 ? -1
+                          : tt_error(err, "the backup %s does not read back: pg_restore --list "
+                                          "exited %d: %.300s",
+                                     b->path, code, out.data ? out.data : "");
+        else
+            buf_printf(&b->detail, "pg_restore --list read it back");
+        buf_release(&out);
+        return rc;
+    }
+    /* restore: into a scratch database, then compare row counts with the live one. */
+    char *db = pgdb_url_db(url);
+    struct buf scratch = {0};
+    buf_printf(&scratch, "%s_ttverify", db ? db : "db");
+    char *scratch_url = pgdb_url_with_db(url, scratch.data);
+    char *live_counts = NULL, *copy_counts = NULL;
+    PGconn *m = NULL, *live = NULL, *copy = NULL;
+    char *maint = pgdb_url_with_db(url, "postgres");
+    if (!(m = pgdb_connect(maint, deadline, err))) {
+        rc = -1;
+    } else {
+        char *id = PQescapeIdentifier(m, scratch.data, scratch.len);
+        struct buf sql = {0};
+        buf_printf(&sql, "DROP DATABASE IF EXISTS %s", id);
+        rc = pgdb_exec(m, sql.data, err);
+        buf_reset(&sql);
+        buf_printf(&sql, "CREATE DATABASE %s", id);
+        if (rc == 0)
+            rc = pgdb_exec(m, sql.data, err);
+        buf_release(&sql);
+        PQfreemem(id);
+    }
+    if (rc == 0) {
+        char *argv[] = {"pg_restore", "--no-owner", "--exit-on-error", "-d", scratch_url, b->path, NULL};
+        int code = backup_run_host(argv, &out, err);
+        if (code != 0)
+            rc = code < 0 ? -1
+                          : tt_error(err, "restoring the backup into %s failed (exit %d): %.300s",
+                                     scratch.data, code, out.data ? out.data : "");
+    }
+    if (rc == 0 && (live = pgdb_connect(url, deadline, err)) && (copy = pgdb_connect(scratch_url, deadline, err)) &&
+        pgdb_row_counts(live, &live_counts, err) == 0 && pgdb_row_counts(copy, &copy_counts, err) == 0) {
+        if (strcmp(live_counts, copy_counts))
+            rc = tt_error(err, "the restored backup differs: live %s; restored %s", live_counts,
+                          copy_counts);
+        else
+            buf_printf(&b->detail, "restored into %s with equal row counts (%s)", scratch.data,
+                       live_counts[0] ? live_counts : "no tables");
+    } else if (rc == 0) {
+        rc = -1;
+    }
+    if (copy)
+        PQfinish(copy);
+    if (live)
+        PQfinish(live);
+    if (m) {
+        struct tt_err e2 = {0};
+        char *id = PQescapeIdentifier(m, scratch.data, scratch.len);
+        struct buf sql = {0};
+        buf_printf(&sql, "DROP DATABASE IF EXISTS %s", id);
+        pgdb_exec(m, sql.data, &e2);
+        buf_release(&sql);
+        PQfreemem(id);
+        PQfinish(m);
+    }
+    free(live_counts);
+    free(copy_counts);
+    free(maint);
+    free(scratch_url);
+    free(db);
+    buf_release(&scratch);
+    buf_release(&out);
+    return rc;
+}

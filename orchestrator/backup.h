@@ -1,0 +1,39 @@
+/*
+ * backup.h - the backup phase: pg_dump run through the Engine API's exec
+ * inside the database service's container, streamed to a file on the
+ * host, checked (pg_restore --list, or a full restore into a scratch
+ * database whose row counts must equal the live ones), and old backups
+ * removed per the plan's retention.
+ */
+#ifndef BACKUP_H
+#define BACKUP_H
+
+#include "buf.h"
+#include "engine.h"
+#include "tterr.h"
+
+struct backup_result {
+    char *path;
+    long long bytes;
+    char sha256[65];
+    char *verified; /* "restore", "list" or "none" */
+    struct buf detail;
+};
+
+/*
+ * Dumps the database of url from inside container (custom format) to a new
+ * file in dir named PROJECT_DEPLOYMENT_TIMESTAMP.dump.  The file appears
+ * only complete: it is written as .partial and renamed.
+ */
+int backup_take(struct engine *e, const char *container, const char *url, const char *dir,
+                const char *project, long long deployment, long timeout_ms,
+                struct backup_result *out, struct tt_err *err);
+/* mode "list": pg_restore --list; "restore": restore into a scratch database and compare rows. */
+int backup_verify(struct backup_result *b, const char *mode, const char *url, double deadline,
+                  struct tt_err *err);
+void backup_result_clear(struct backup_result *b);
+
+/* Runs argv (argv[0] looked up in PATH) with stdout and stderr captured; returns its exit code. */
+int backup_run_host(char *const *argv, struct buf *output, struct tt_err *err);
+
+#endif

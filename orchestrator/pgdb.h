@@ -1,0 +1,68 @@
+/*
+ * pgdb.h - PostgreSQL through libpq: connecting (with retries while the
+ * server starts), single values, SQL migrations with their version table,
+ * and the database copies used for rehearsals and restore checks.
+ */
+#ifndef PGDB_H
+#define PGDB_H
+
+#include <libpq-fe.h>
+
+#include "strv.h"
+#include "tterr.h"
+
+/*
+ * Connects to url, retrying until deadline (monotonic seconds) while the
+ * server refuses or is starting; a wrong password or a missing database
+ * fails at once.  The caller PQfinish()es the connection.
+ */
+PGconn *pgdb_connect(const char *url, double deadline, struct tt_err *err);
+/* The first column of the first row of sql (*value NULL when there is no row). */
+int pgdb_value(PGconn *c, const char *sql, char **value, struct tt_err *err);
+/* Runs sql (one or more statements). */
+int pgdb_exec(PGconn *c, const char *sql, struct tt_err *err);
+/* url with its database name replaced by db (the caller frees). */
+char *pgdb_url_with_db(const char *url, const char *db);
+/* The user and password in url (each NULL when absent; the caller frees). */
+void pgdb_url_credentials(const char *url, char **user, char **password);
+/* The database name in url (the caller frees), or NULL. */
+char *pgdb_url_db(const char *url);
+/* Row counts of every user table, "schema.table=N" sorted, joined by ", " (caller frees). */
+int pgdb_row_counts(PGconn *c, char **out, struct tt_err *err);
+
+struct pgdb_migration {
+    long long version;
+    char *name;
+    char *up_path, *down_path;
+    char checksum[65]; /* SHA-256 of the up file */
+};
+
+struct pgdb_migrations {
+    struct pgdb_migration *v;
+    size_t n;
+};
+
+/* Reads NNNN_name.up.sql / NNNN_name.down.sql from dir, sorted by version. */
+int pgdb_migrations_load(const char *dir, struct pgdb_migrations *out, struct tt_err *err);
+void pgdb_migrations_clear(struct pgdb_migrations *m);
+/* The newest applied version ("0" when none), reading the version table if it exists. */
+int pgdb_migrations_current(PGconn *c, char **version, struct tt_err *err);
+/*
+ * Applies the pending migrations, each in its own transaction, under an
+ * advisory lock; an applied migration whose file changed is an error.
+ * applied receives "0003_topics, 0004_index" (may be empty).
+ */
+int pgdb_migrations_apply(PGconn *c, const struct pgdb_migrations *m, struct strv *applied,
+                          struct tt_err *err);
+/* The versions pending on c (names), for --dry-run. */
+int pgdb_migrations_pending(PGconn *c, const struct pgdb_migrations *m, struct strv *pending,
+                            struct tt_err *err);
+
+/*
+ * CREATE DATABASE copy TEMPLATE db, through the maintenance database of url.
+ * Fails (err says so) when others are connected to db.
+ */
+int pgdb_copy_database(const char *url, const char *copy, double deadline, struct tt_err *err);
+int pgdb_drop_database(const char *url, const char *name, double deadline, struct tt_err *err);
+
+#endif
