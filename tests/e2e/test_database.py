@@ -1,0 +1,180 @@
+"""test_database.py - the database phases against a real PostgreSQL in a
+container from the offline image: backups that restore to identical row
+counts, SQL migrations recorded with their revisions, a broken migration
+stopped at rehearsal with the real database unchanged, retention, changed
+migrations, wrong passwords."""
+import glob
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+
+from harness import ROOT, purge_project, run, ttdeploy
+
+EXAMPLE = os.path.join(ROOT, "examples", "tasktracker")
+PORTS = {"PG_PORT": "26432", "API_PORT": "26001", "HTTP_PORT": "26081"}
+URL = "postgresql://postgres:tasktracker@127.0.0.1:26432/tasktracker"
+
+PLAN = """version: 1
+project: {project}
+release: {{version: v1}}
+tiers: {{infra: [postgres, nats], app: [api, worker, dashboard, nginx]}}
+database:
+  service: postgres
+  url: postgresql://postgres:{password}@127.0.0.1:26432/tasktracker
+backup: {{dir: backups, verify: restore, keep: {{last: 2}}}}
+migrate: {{kind: sql, dir: migrations}}
+verify:
+  - {{name: topics, sql: "SELECT count(*) FROM topics", expect: ">= before"}}
+"""
+
+TOPICS = ("CREATE TABLE topics (id serial PRIMARY KEY, title text NOT NULL);\n"
+          "INSERT INTO topics (title) SELECT 't' || g FROM generate_series(1, 1000) g;\n")
+
+
+class DbStack:
+    def __init__(self, project, password="tasktracker"):
+        self.project = project
+        self.dir = tempfile.mkdtemp(prefix="ttdeploy-db-")
+        with open(os.path.join(EXAMPLE, "compose.yml")) as f:
+            text = f.read().replace("name: tasktracker", f"name: {project}")
+        with open(os.path.join(self.dir, "compose.yml"), "w") as f:
+            f.write(text)
+        with open(os.path.join(self.dir, "plan.yml"), "w") as f:
+            f.write(PLAN.format(project=project, password=password))
+        os.makedirs(os.path.join(self.dir, "migrations"))
+        self.plan = os.path.join(self.dir, "plan.yml")
+
+    def migration(self, name, sql):
+        with open(os.path.join(self.dir, "migrations", name), "w") as f:
+            f.write(sql)
+
+    def apply(self, *args):
+        return ttdeploy("apply", "--progress", "plain", *args, self.plan, env=PORTS)
+
+    def last(self):
+        h = json.loads(ttdeploy("history", "--plan", self.plan, "--json", "--limit", "1",
+                                check=0).stdout)
+        return json.loads(ttdeploy("show", "--plan", self.plan, "--json", str(h[0]["id"]),
+                                   check=0).stdout)
+
+    def backups(self):
+        return sorted(glob.glob(os.path.join(self.dir, "backups", "*.dump")))
+
+    def close(self):
+        purge_project(self.project)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def psql(sql, url=URL):
+    p = subprocess.run(["psql", url, "-At", "-c", sql], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    return p.stdout.strip()
+
+
+def test_migrations_backup_restore_and_rehearsal():
+    s = DbStack("tte2e-db")
+    try:
+        s.migration("0001_topics.up.sql", TOPICS)
+        s.migration("0001_topics.down.sql", "DROP TABLE topics;\n")
+        p = s.apply()
+        assert p.returncode == 0, p.stdout + p.stderr
+        d = s.last()
+        assert d["migrations"][0]["revision_before"] == "0"
+        assert d["migrations"][0]["revision_after"] == "1"
+        assert d["migrations"][0]["rehearsed"] == "0001_topics by template copy"
+        backup_step = next(st for st in d["steps"] if st["phase"] == "backup")
+        assert backup_step["status"] == "skipped", "first deployment: no database to back up yet"
+        assert psql("SELECT count(*) FROM topics") == "1000"
+
+        # second release: a backup that restores to identical row counts, then a new migration
+        s.migration("0002_index.up.sql", "CREATE INDEX topics_title ON topics(title);\n")
+        p = s.apply("--dry-run")
+        assert "current revision 1, target 2" in p.stdout and "would apply 0002_index" in p.stdout, p.stdout
+        p = s.apply()
+        assert p.returncode == 0, p.stdout + p.stderr
+        d = s.last()
+        b = d["backups"][0]
+        assert b["verified"] == "restore" and b["bytes"] > 0 and len(b["sha256"]) == 64
+        step = next(st for st in d["steps"] if st["phase"] == "backup")
+        assert "equal row counts (public.topics=1000" in step["detail"], step["detail"]
+        # restore it ourselves, with the host's pg_restore, and count
+        psql("DROP DATABASE IF EXISTS tt_check", URL.replace("/tasktracker", "/postgres"))
+        psql("CREATE DATABASE tt_check", URL.replace("/tasktracker", "/postgres"))
+        r = subprocess.run(["pg_restore", "--no-owner", "-d", URL.replace("/tasktracker", "/tt_check"),
+                            b["path"]], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        assert psql("SELECT count(*) FROM topics", URL.replace("/tasktracker", "/tt_check")) == "1000"
+        assert d["migrations"][0]["revision_before"] == "1" and d["migrations"][0]["revision_after"] == "2"
+
+        # a broken migration fails at rehearsal; the real database is unchanged
+        s.migration("0003_broken.up.sql", "CREATE TABLE half (id int);\nINSERT INTO nope VALUES (1);\n")
+        p = s.apply()
+        assert p.returncode == 1, p.stdout + p.stderr
+        assert "rehearsal on tasktracker_ttrehearsal failed, the real database was not touched" in p.stderr
+        assert 'relation "nope" does not exist' in p.stderr
+        assert psql("SELECT to_regclass('half') IS NULL") == "t", "the real database is unchanged"
+        assert psql("SELECT max(version) FROM ttdeploy_schema_migrations") == "2"
+        assert psql("SELECT count(*) FROM pg_database WHERE datname LIKE '%ttrehearsal%'") == "0"
+        d = s.last()
+        assert d["status"] == "failed" and d["state"] == "failed"
+        assert next(st for st in d["steps"] if st["phase"] == "migrate")["status"] == "failed"
+        os.unlink(os.path.join(s.dir, "migrations", "0003_broken.up.sql"))
+
+        # an applied migration that changed is refused
+        s.migration("0001_topics.up.sql", TOPICS + "-- edited\n")
+        p = s.apply()
+        assert p.returncode == 1 and "migration 0001_topics was changed after it was applied" in p.stderr, p.stderr
+        s.migration("0001_topics.up.sql", TOPICS)
+
+        # retention: keep the last 2, never this deployment's or the previous one's
+        for _ in range(2):
+            assert s.apply().returncode == 0
+        files = s.backups()
+        assert len(files) == 2, files
+        d = s.last()
+        assert os.path.exists(d["backups"][0]["path"])
+    finally:
+        s.close()
+
+
+def test_rehearsal_restores_the_backup_when_sessions_are_open():
+    s = DbStack("tte2e-db2")
+    try:
+        s.migration("0001_topics.up.sql", TOPICS)
+        assert s.apply().returncode == 0
+        s.migration("0002_more.up.sql", "ALTER TABLE topics ADD COLUMN body text;\n")
+        holder = subprocess.Popen(["psql", URL, "-c", "SELECT pg_sleep(60)"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.5)
+        try:
+            p = s.apply()
+        finally:
+            holder.kill()
+            holder.wait()
+        assert p.returncode == 0, p.stdout + p.stderr
+        assert "restore of this deployment's backup (the database has open sessions)" in p.stdout
+        m = s.last()["migrations"][0]
+        assert m["revision_after"] == "2" and "restore of this deployment's backup" in m["rehearsed"]
+    finally:
+        s.close()
+
+
+def test_wrong_password_is_a_clear_error_without_waiting():
+    s = DbStack("tte2e-db3", password="wrong")
+    try:
+        s.migration("0001_topics.up.sql", TOPICS)
+        t0 = time.monotonic()
+        p = s.apply()
+        took = time.monotonic() - t0
+        assert p.returncode == 1
+        assert 'password authentication failed for user "postgres"' in p.stderr, p.stderr
+        assert took < 30, f"a wrong password is not retried until the deadline ({took:.1f} s)"
+    finally:
+        s.close()
+
+
+if __name__ == "__main__":
+    run(globals())
