@@ -91,6 +91,7 @@ bench: $(BUILD)/bench/bench_compose $(BUILD)/bench/bench_store ttdeploy
 	$(BUILD)/bench/bench_compose 1000
 	$(BUILD)/bench/bench_store $(BIN)
 	bench/readiness.sh
+	bench/backup.sh
 
 # The bundled example: the private dockerd and images, then ttdeploy on the stack.
 example: $(BIN) ttdeploy
