@@ -18,7 +18,7 @@ add_counts() { # $1 passed, $2 failed, $3 suite
 }
 
 for t in "$@"; do
-    name=$(basename "$t")
+    name=unit/$(basename "$t")
     "$t" --jobs 2 >"$log" 2>&1
     rc=$?
     line=$(grep 'Synthesis:' "$log" | tail -1)
@@ -46,7 +46,7 @@ else
 fi
 
 for suite in tests/e2e/test_*.py; do
-    name=$(basename "$suite" .py)
+    name=e2e/$(basename "$suite" .py)
     "$PYTHON" "$suite" >"$log" 2>&1
     rc=$?
     line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
