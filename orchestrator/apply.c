@@ -160,10 +160,11 @@ static enum apply_outcome load_inputs(struct apply_run *a)
     if (rc < 0 || dag_build(a->project, &a->dag, a->err) < 0 ||
         plan_check_project(a->plan, a->project, a->dag, a->err) < 0)
         return APPLY_BAD_INPUT;
-    if (a->plan->migrate.present && !strcmp(a->plan->migrate.kind, "command"))
+    if (a->plan->migrate.present && !strcmp(a->plan->migrate.kind, "command") &&
+        !a->plan->migrate.revision_query)
         return tt_error_at(a->err, a->plan->path, 0, 0,
-                           "migrate kind: command is not supported by this ttdeploy yet (only "
-                           "sql): remove it from the plan rather than deploy without it"),
+                           "a command migration needs revision_query: (such as SELECT version_num "
+                           "FROM alembic_version) so the revisions can be recorded"),
                APPLY_BAD_INPUT;
     if ((a->plan->backup.present || a->plan->migrate.present) && (!a->plan->db_url || !a->plan->db_service))
         return tt_error_at(a->err, a->plan->path, 0, 0,
@@ -620,61 +621,75 @@ out:
 }
 
 /*
- * Runs the migrations on a copy of the database first: CREATE DATABASE
- * ..._ttrehearsal TEMPLATE db, or, when others are connected to db, the
- * restore of this deployment's fresh backup.  The copy is always dropped.
+ * Makes DB_ttrehearsal, a copy of the database for rehearsing migrations:
+ * CREATE DATABASE ... TEMPLATE db, or, when other sessions are open on db,
+ * a restore of this deployment's fresh backup.  *how says which.
  */
-static int rehearse(struct apply_run *a, const struct pgdb_migrations *m, size_t npending,
-                    double deadline, char **rehearsed)
+static int rehearsal_copy(struct apply_run *a, double deadline, char **copy_name, char **copy_url,
+                          const char **how, struct tt_err *err)
 {
     const struct plan *pl = a->plan;
     char *db = pgdb_url_db(pl->db_url);
     struct buf copy = {0}, out = {0};
-    struct strv tried = {0};
-    struct tt_err rerr = {0}, e2 = {0};
-    const char *how = "template copy";
     int rc;
 
     buf_printf(&copy, "%s_ttrehearsal", db ? db : "db");
-    char *copy_url = pgdb_url_with_db(pl->db_url, copy.data);
-    rc = pgdb_copy_database(pl->db_url, copy.data, deadline, &rerr);
-    if (rc < 0 && a->backup_path && strstr(rerr.msg, "being accessed by other users")) {
-        /* Sessions are open on the real database: restore the backup instead. */
-        how = "restore of this deployment's backup (the database has open sessions)";
-        PGconn *mc = NULL;
+    *copy_url = pgdb_url_with_db(pl->db_url, copy.data);
+    *how = "template copy";
+    rc = pgdb_copy_database(pl->db_url, copy.data, deadline, err);
+    if (rc < 0 && a->backup_path && strstr(err->msg, "being accessed by other users")) {
+        *how = "restore of this deployment's backup (the database has open sessions)";
         char *maint = pgdb_url_with_db(pl->db_url, "postgres");
-        if ((mc = pgdb_connect(maint, deadline, &rerr))) {
+        PGconn *mc = pgdb_connect(maint, deadline, err);
+        if (mc) {
             char *id = PQescapeIdentifier(mc, copy.data, copy.len);
             struct buf sql = {0};
             buf_printf(&sql, "CREATE DATABASE %s", id);
-            rc = pgdb_exec(mc, sql.data, &rerr);
+            rc = pgdb_exec(mc, sql.data, err);
             buf_release(&sql);
             PQfreemem(id);
             PQfinish(mc);
         }
         free(maint);
         if (rc == 0) {
-            char *argv[] = {"pg_restore", "--no-owner", "--exit-on-error", "-d", copy_url,
+            char *argv[] = {"pg_restore", "--no-owner", "--exit-on-error", "-d", *copy_url,
                             a->backup_path, NULL};
-            int code = backup_run_host(argv, &out, &rerr);
+            int code = backup_run_host(argv, &out, err);
             if (code != 0)
-                rc = code < 0 ? -1 : tt_error(&rerr, "restoring the backup for the rehearsal failed: %.300s",
-                                              out.data ? out.data : "");
+                rc = code < 0 ? -1
+                              : tt_error(err, "restoring the backup for the rehearsal failed: %.300s",
+                                         out.data ? out.data : "");
         }
     }
-    say(a, "migrate: rehearsing %zu migration(s) on %s (%s)", npending, copy.data, how);
+    *copy_name = buf_detach(&copy);
+    buf_release(&out);
+    free(db);
+    say(a, "migrate: rehearsing on %s (%s)", *copy_name, *how);
+    return rc;
+}
+
+/* Runs the pending SQL migrations on a copy of the database; the copy is always dropped. */
+static int rehearse(struct apply_run *a, const struct pgdb_migrations *m, double deadline,
+                    char **rehearsed)
+{
+    char *copy = NULL, *copy_url = NULL;
+    const char *how;
+    struct strv tried = {0};
+    struct tt_err rerr = {0}, e2 = {0};
+    int rc = rehearsal_copy(a, deadline, &copy, &copy_url, &how, &rerr);
     PGconn *rc_conn = rc == 0 ? pgdb_connect(copy_url, deadline, &rerr) : NULL;
+
     if (rc_conn) {
         rc = pgdb_migrations_apply(rc_conn, m, &tried, &rerr);
         PQfinish(rc_conn);
     } else {
         rc = -1;
     }
-    pgdb_drop_database(pl->db_url, copy.data, deadline, &e2);
-    if (rc < 0)
-        tt_error(a->err, "rehearsal on %s failed, the real database was not touched: %s",
-                 copy.data, rerr.msg);
-    else {
+    pgdb_drop_database(a->plan->db_url, copy, deadline, &e2);
+    if (rc < 0) {
+        tt_error(a->err, "rehearsal on %s failed, the real database was not touched: %s", copy,
+                 rerr.msg);
+    } else {
         struct buf r = {0};
         char *names = strv_join(&tried, ", ");
         buf_printf(&r, "%s by %s", names, how);
@@ -682,10 +697,8 @@ static int rehearse(struct apply_run *a, const struct pgdb_migrations *m, size_t
         free(names);
     }
     strv_clear(&tried);
-    buf_release(&copy);
-    buf_release(&out);
+    free(copy);
     free(copy_url);
-    free(db);
     return rc;
 }
 
@@ -707,6 +720,174 @@ static int ensure_database(struct apply_run *a)
     return rc;
 }
 
+/* The revision per the plan's revision_query on url: "" when there is none yet (no table). */
+static int read_revision(struct apply_run *a, const char *url, double deadline, char **out)
+{
+    struct tt_err e2 = {0};
+    PGconn *c = pgdb_connect(url, deadline, a->err);
+    *out = NULL;
+    if (!c)
+        return -1;
+    if (pgdb_value(c, a->plan->migrate.revision_query, out, &e2) < 0 || !*out) {
+        free(*out);
+        *out = xstrdup("");
+    }
+    PQfinish(c);
+    return 0;
+}
+
+/*
+ * The migration service's environment pointed at the copy: every value
+ * that names the database as a URL path ("/DB" at the end or before "?")
+ * names the copy instead.
+ */
+static void env_for_copy(const struct compose_service *s, const char *db, const char *copy,
+                         struct strv *out)
+{
+    struct buf pat = {0};
+    buf_printf(&pat, "/%s", db);
+    for (size_t i = 0; i < s->environment.n; i++) {
+        const char *v = s->environment.v[i].value;
+        const char *hit = v ? strstr(v, pat.data) : NULL;
+        if (!hit || (hit[pat.len] != '\0' && hit[pat.len] != '?'))
+            continue;
+        struct buf e = {0};
+        buf_printf(&e, "%s=%.*s/%s%s", s->environment.v[i].key, (int)(hit - v), v, copy,
+                   hit + pat.len);
+        strv_push_owned(out, buf_detach(&e));
+    }
+    buf_release(&pat);
+}
+
+/* Runs the plan's up or down command in a one-off container of the migration service. */
+static int run_migration_command(struct apply_run *a, const struct strv *tmpl, const char *before,
+                                 const struct strv *env, struct tt_err *err)
+{
+    const struct compose_service *s = compose_find_service(a->project, a->plan->migrate.service);
+    struct strv argv = {0};
+    struct buf logs = {0};
+    int code = -1, rc;
+
+    for (size_t i = 0; i < tmpl->n; i++) {
+        const char *arg = tmpl->v[i];
+        strv_push(&argv, !strcmp(arg, "{revision_before}") ? (before[0] ? before : "base") : arg);
+    }
+    rc = stack_run_oneoff(a->engine, a->project, s, s->image, &argv, env, 3600000, &code, &logs, err);
+    if (rc == 0 && code != 0) {
+        char *cmd = strv_join(&argv, " ");
+        rc = tt_error(err, "`%s` exited %d%s", cmd, code, logs.data ? logs.data : "");
+        free(cmd);
+    }
+    strv_clear(&argv);
+    buf_release(&logs);
+    return rc;
+}
+
+/* Rehearses the command migration on a copy: up, and when the plan has one, down back to before. */
+static int rehearse_command(struct apply_run *a, const char *before, double deadline,
+                            char **rehearsed)
+{
+    const struct plan *pl = a->plan;
+    const struct compose_service *s = compose_find_service(a->project, pl->migrate.service);
+    char *copy = NULL, *copy_url = NULL, *db = pgdb_url_db(pl->db_url), *up_rev = NULL, *down_rev = NULL;
+    const char *how;
+    struct strv env = {0};
+    struct tt_err rerr = {0}, e2 = {0};
+    int rc = rehearsal_copy(a, deadline, &copy, &copy_url, &how, &rerr);
+
+    env_for_copy(s, db ? db : "", copy, &env);
+    if (rc == 0 && env.n == 0)
+        rc = tt_error(&rerr, "no variable of service %s names the database %s in a URL, so the "
+                             "rehearsal cannot point it at the copy: set rehearse: false",
+                      s->name, db ? db : "?");
+    if (rc == 0)
+        rc = run_migration_command(a, &pl->migrate.up, before, &env, &rerr);
+    if (rc == 0)
+        rc = read_revision(a, copy_url, deadline, &up_rev);
+    if (rc == 0 && pl->migrate.down.n) {
+        rc = run_migration_command(a, &pl->migrate.down, before, &env, &rerr);
+        if (rc == 0)
+            rc = read_revision(a, copy_url, deadline, &down_rev);
+        if (rc == 0 && strcmp(down_rev, before))
+            rc = tt_error(&rerr, "the down command left revision \"%s\", not \"%s\": the way back "
+                                 "does not work",
+                          down_rev, before);
+    }
+    pgdb_drop_database(pl->db_url, copy, deadline, &e2);
+    if (rc < 0) {
+        tt_error(a->err, "rehearsal on %s failed, the real database was not touched: %s", copy,
+                 rerr.msg);
+    } else {
+        struct buf r = {0};
+        buf_printf(&r, "up %s -> %s", before[0] ? before : "base", up_rev);
+        if (down_rev)
+            buf_printf(&r, ", down -> %s", down_rev[0] ? down_rev : "base");
+        buf_printf(&r, " by %s", how);
+        *rehearsed = buf_detach(&r);
+    }
+    strv_clear(&env);
+    free(copy);
+    free(copy_url);
+    free(db);
+    free(up_rev);
+    free(down_rev);
+    return rc;
+}
+
+static int migrate_command(struct apply_run *a)
+{
+    const struct plan *pl = a->plan;
+    char *before = NULL, *after = NULL, *rehearsed = NULL, *cmd = strv_join(&pl->migrate.up, " ");
+    double deadline = progress_now() + pl->healthy_timeout_ms / 1000.0;
+    struct buf text = {0};
+    long long step;
+    int rc;
+
+    buf_printf(&text, "`%s` in a one-off %s container%s", cmd, pl->migrate.service,
+               pl->migrate.rehearse ? ", rehearsed on a copy first" : "");
+    if ((rc = store_step_begin(a->store, a->id, "migrate", pl->migrate.service, "command", text.data,
+                               &step, a->err)) < 0)
+        goto out;
+    if ((rc = ensure_database(a)) == 0)
+        rc = read_revision(a, pl->db_url, deadline, &before);
+    if (rc == 0 && pl->migrate.rehearse)
+        rc = rehearse_command(a, before, deadline, &rehearsed);
+    if (rc == 0) {
+        struct tt_err e2 = {0};
+        for (size_t i = 0; rc == 0 && i < pl->migrate.stop_during.n; i++)
+            rc = stack_toggle_service(a->engine, a->project->name, pl->migrate.stop_during.v[i], 0, a->err);
+        if (rc == 0) {
+            say(a, "migrate: running `%s` (stopped: %zu service(s))", cmd, pl->migrate.stop_during.n);
+            rc = run_migration_command(a, &pl->migrate.up, before, NULL, a->err);
+        }
+        for (size_t i = 0; i < pl->migrate.stop_during.n; i++) /* started again, whatever happened */
+            stack_toggle_service(a->engine, a->project->name, pl->migrate.stop_during.v[i], 1, &e2);
+    }
+    if (rc == 0)
+        rc = read_revision(a, pl->db_url, deadline, &after);
+    buf_reset(&text);
+    if (rc == 0)
+        buf_printf(&text, "revision %s -> %s", before[0] ? before : "base", after[0] ? after : "base");
+    {
+        struct tt_err e2 = {0};
+        store_migration_record(a->store, a->id, "command", before, rc == 0 ? after : before,
+                               rehearsed, rc == 0 ? cmd : NULL, &e2);
+        store_step_end(a->store, step, rc == 0 ? "ok" : "failed", text.len ? text.data : NULL,
+                       rc == 0 ? NULL : a->err->msg, &e2);
+    }
+    if (rc == 0)
+        say(a, "migrate: %s", text.data);
+out:
+    if (rc < 0)
+        a->failed_in = APPLY_MIGRATE;
+    free(before);
+    free(after);
+    free(rehearsed);
+    free(cmd);
+    buf_release(&text);
+    return rc;
+}
+
 static int phase_migrate(struct apply_run *a)
 {
     const struct plan *pl = a->plan;
@@ -721,6 +902,8 @@ static int phase_migrate(struct apply_run *a)
 
     if (!pl->migrate.present)
         return phase_skipped(a, "migrate", "no migrate: in the plan");
+    if (!strcmp(pl->migrate.kind, "command"))
+        return migrate_command(a);
     dir = plan_relative(a, pl->migrate.dir);
     if ((rc = pgdb_migrations_load(dir, &m, a->err)) < 0)
         goto out;
@@ -738,7 +921,7 @@ static int phase_migrate(struct apply_run *a)
     if (rc == 0 && pending.n && pl->migrate.rehearse) {
         PQfinish(c); /* a template copy needs the source database to have no sessions */
         c = NULL;
-        rc = rehearse(a, &m, pending.n, deadline, &rehearsed);
+        rc = rehearse(a, &m, deadline, &rehearsed);
         if (rc == 0 && !(c = pgdb_connect(pl->db_url, deadline, a->err)))
             rc = -1;
     }
@@ -840,9 +1023,25 @@ static enum apply_outcome dry_run(struct apply_run *a)
     fprintf(out, "phases: backup (%s), migrate (%s), infra_up, infra_healthy, app_up, app_healthy, "
                  "verify (%zu check%s)\n",
             a->plan->backup.present ? "pg_dump" : "skipped: not in the plan",
-            a->plan->migrate.present ? "sql" : "skipped: not in the plan", a->plan->nchecks,
+            a->plan->migrate.present ? a->plan->migrate.kind : "skipped: not in the plan", a->plan->nchecks,
             a->plan->nchecks == 1 ? "" : "s");
-    if (a->plan->migrate.present) {
+    if (a->plan->migrate.present && !strcmp(a->plan->migrate.kind, "command")) {
+        char *cmd = strv_join(&a->plan->migrate.up, " "), *cur = NULL;
+        struct tt_err e2 = {0};
+        PGconn *c = pgdb_connect(a->plan->db_url, progress_now(), &e2);
+        fprintf(out, "migrate:\n  would run `%s` in a one-off %s container (image %s)%s\n", cmd,
+                a->plan->migrate.service,
+                compose_find_service(a->project, a->plan->migrate.service)->image,
+                a->plan->migrate.rehearse ? ", rehearsed first" : "");
+        if (c && pgdb_value(c, a->plan->migrate.revision_query, &cur, &e2) == 0)
+            fprintf(out, "  current revision %s\n", cur && cur[0] ? cur : "base");
+        else
+            fprintf(out, "  current revision unknown (%s)\n", c ? "no revision table yet" : e2.msg);
+        if (c)
+            PQfinish(c);
+        free(cur);
+        free(cmd);
+    } else if (a->plan->migrate.present) {
         struct pgdb_migrations m = {0};
         struct strv pending = {0};
         struct tt_err e2 = {0};

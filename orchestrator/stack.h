@@ -62,6 +62,21 @@ int stack_preview(struct engine *e, const struct compose_project *p, const struc
 int stack_down(struct engine *e, const struct compose_project *p, const struct dag *d,
                const struct stack_options *o, struct tt_err *err);
 
+/*
+ * Runs argv once in a new container of service (a one-off, labelled as
+ * docker compose labels `run` containers): the service's image (or image),
+ * environment with env_override ("NAME=value" entries replacing), and
+ * networks, but no ports and no healthcheck.  Waits up to timeout_ms,
+ * keeps the last log lines in logs, removes the container.
+ */
+int stack_run_oneoff(struct engine *e, const struct compose_project *p,
+                     const struct compose_service *s, const char *image, const struct strv *argv,
+                     const struct strv *env_override, long timeout_ms, int *exit_code,
+                     struct buf *logs, struct tt_err *err);
+/* Stops (start = 0) or starts (start = 1) service's container, if it has one. */
+int stack_toggle_service(struct engine *e, const char *project, const char *service, int start,
+                         struct tt_err *err);
+
 /* The id of service's running container in the project (caller frees), or NULL. */
 char *stack_container_id(struct engine *e, const char *project, const char *service);
 

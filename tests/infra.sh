@@ -18,6 +18,7 @@ export DOCKER_HOST=unix://$SOCK
 export DOCKER_BUILDKIT=0
 BUSYBOX_IMAGE=ttdeploy-test/busybox:latest
 PG_IMAGE=ttdeploy-test/postgres:15
+MIGRATOR_IMAGE=ttdeploy-test/migrator:2
 HERE=$(cd "$(dirname "$0")" && pwd)
 
 log() { echo "infra: $*" >&2; }
@@ -97,12 +98,11 @@ build_busybox() {
     rm -rf "$tmp"
 }
 
-build_postgres() {
-    have_image "$PG_IMAGE" && return 0
+# The host's PostgreSQL 15 with the libraries ldd names, in rootfs $1.
+postgres_rootfs() {
+    tmp=$1
     pgbin=/usr/lib/postgresql/15/bin
     [ -x $pgbin/postgres ] || { log "$pgbin/postgres not found: apt-get install postgresql-15"; exit 1; }
-    log "building $PG_IMAGE from the host's PostgreSQL 15"
-    tmp=$(mktemp -d)
     busybox_rootfs "$tmp"
     copy_with_libs "$tmp" $pgbin/postgres $pgbin/initdb $pgbin/pg_ctl $pgbin/pg_isready \
         $pgbin/psql $pgbin/pg_dump $pgbin/pg_restore $pgbin/createdb $pgbin/dropdb
@@ -113,6 +113,13 @@ build_postgres() {
     cp -a /usr/share/postgresql/15 "$tmp/usr/share/postgresql/"
     cp -a /usr/share/zoneinfo/. "$tmp/usr/share/zoneinfo/"
     for b in pg_isready psql pg_dump pg_restore createdb dropdb; do ln -sf /usr/lib/postgresql/15/bin/$b "$tmp/bin/$b"; done
+}
+
+build_postgres() {
+    have_image "$PG_IMAGE" && return 0
+    log "building $PG_IMAGE from the host's PostgreSQL 15"
+    tmp=$(mktemp -d)
+    postgres_rootfs "$tmp"
     cp "$HERE/images/pg-entrypoint.sh" "$tmp/bin/pg-entrypoint"
     chmod 755 "$tmp/bin/pg-entrypoint"
     tar -C "$tmp" -c . | docker import --change 'ENV PATH=/bin:/usr/lib/postgresql/15/bin' \
@@ -121,11 +128,26 @@ build_postgres() {
     rm -rf "$tmp"
 }
 
+# An application image that can migrate a database: busybox (httpd for its
+# health endpoint), psql, and fake-alembic, an Alembic-like migration command.
+build_migrator() {
+    have_image "$MIGRATOR_IMAGE" && return 0
+    log "building $MIGRATOR_IMAGE (busybox, psql, fake-alembic)"
+    tmp=$(mktemp -d)
+    postgres_rootfs "$tmp"
+    cp "$HERE/images/fake-alembic" "$tmp/bin/fake-alembic"
+    chmod 755 "$tmp/bin/fake-alembic"
+    tar -C "$tmp" -c . | docker import --change 'ENV PATH=/bin:/usr/lib/postgresql/15/bin' \
+        --change 'CMD ["sh"]' - "$MIGRATOR_IMAGE" >/dev/null
+    rm -rf "$tmp"
+}
+
 case "${1:-up}" in
 up)
     start_daemon
     build_busybox
     build_postgres
+    build_migrator
     ;;
 env)
     echo "DOCKER_HOST=$DOCKER_HOST"

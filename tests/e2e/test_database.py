@@ -11,7 +11,7 @@ import subprocess
 import tempfile
 import time
 
-from harness import ROOT, purge_project, run, ttdeploy
+from harness import ROOT, api, project_containers, purge_project, run, ttdeploy
 
 EXAMPLE = os.path.join(ROOT, "examples", "tasktracker")
 PORTS = {"PG_PORT": "26432", "API_PORT": "26001", "HTTP_PORT": "26081"}
@@ -172,6 +172,85 @@ def test_wrong_password_is_a_clear_error_without_waiting():
         assert p.returncode == 1
         assert 'password authentication failed for user "postgres"' in p.stderr, p.stderr
         assert took < 30, f"a wrong password is not retried until the deadline ({took:.1f} s)"
+    finally:
+        s.close()
+
+
+
+COMMAND_PLAN = """version: 1
+project: {project}
+release:
+  version: v1
+  images: {{api: ttdeploy-test/migrator:2, worker: ttdeploy-test/migrator:2}}
+tiers: {{infra: [postgres, nats], app: [api, worker, dashboard, nginx]}}
+database:
+  service: postgres
+  url: postgresql://postgres:tasktracker@127.0.0.1:26432/tasktracker
+backup: {{dir: backups, verify: list}}
+migrate:
+  kind: command
+  service: api
+  up: [fake-alembic, upgrade, head]
+  down: [fake-alembic, downgrade, "{{revision_before}}"]
+  revision_query: SELECT version_num FROM alembic_version
+  stop_during: [worker]
+"""
+
+
+def command_stack(project, fail=None):
+    s = DbStack(project)
+    with open(s.plan, "w") as f:
+        f.write(COMMAND_PLAN.format(project=project))
+    if fail:
+        s_compose = os.path.join(s.dir, "compose.yml")
+        with open(s_compose) as f:
+            text = f.read()
+        text = text.replace("    NATS_URL: nats://nats:4222\n",
+                            f"    NATS_URL: nats://nats:4222\n    FAKE_ALEMBIC_FAIL: {fail}\n")
+        with open(s_compose, "w") as f:
+            f.write(text)
+    return s
+
+
+def test_command_migration_upgrades_and_its_downgrade_is_rehearsed():
+    s = command_stack("tte2e-alembic")
+    try:
+        p = s.apply()
+        assert p.returncode == 0, p.stdout + p.stderr
+        m = s.last()["migrations"][0]
+        assert m["kind"] == "command" and m["revision_before"] == "" and m["revision_after"] == "r2", m
+        assert m["rehearsed"] == "up base -> r2, down -> base by template copy", m
+        assert psql("SELECT version_num FROM alembic_version") == "r2"
+        assert psql("SELECT count(*) FROM information_schema.columns WHERE table_name = 'topics' "
+                    "AND column_name = 'body'") == "1"
+        assert psql("SELECT count(*) FROM pg_database WHERE datname LIKE '%ttrehearsal%'") == "0"
+        # the second release has nothing to migrate; the worker is stopped during it and back after
+        before = api("GET", f"/containers/{project_containers(s.project)['worker']['Id']}/json")[1]
+        p = s.apply()
+        assert p.returncode == 0, p.stdout + p.stderr
+        d = s.last()
+        assert d["migrations"][0]["revision_before"] == "r2" == d["migrations"][0]["revision_after"]
+        after = api("GET", f"/containers/{project_containers(s.project)['worker']['Id']}/json")[1]
+        assert after["State"]["Running"] and after["State"]["StartedAt"] > before["State"]["StartedAt"], \
+            "the worker was stopped during the migration and started after"
+        assert d["backups"][0]["verified"] == "list"
+        oneoffs = [c for c in api("GET", "/containers/json?all=1")[1]
+                   if c["Labels"].get("com.docker.compose.oneoff") == "True"
+                   and c["Labels"].get("com.docker.compose.project") == s.project]
+        assert oneoffs == [], "one-off migration containers are removed"
+    finally:
+        s.close()
+
+
+def test_broken_command_migration_fails_at_rehearsal():
+    s = command_stack("tte2e-alembic2", fail="r2")
+    try:
+        p = s.apply()
+        assert p.returncode == 1, p.stdout + p.stderr
+        assert "rehearsal on tasktracker_ttrehearsal failed, the real database was not touched" in p.stderr
+        assert "simulated failure" in p.stderr, "the migration's own output is in the error"
+        assert psql("SELECT to_regclass('topics') IS NULL AND to_regclass('alembic_version') IS NULL") == "t"
+        assert s.last()["status"] == "failed"
     finally:
         s.close()
 
