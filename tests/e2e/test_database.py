@@ -177,6 +177,26 @@ def test_wrong_password_is_a_clear_error_without_waiting():
 
 
 
+def test_unreachable_database_is_retried_until_the_deadline():
+    s = DbStack("tte2e-db4")
+    try:
+        s.migration("0001_topics.up.sql", TOPICS)
+        assert s.apply().returncode == 0, "the database is up and initialised"
+        with open(s.plan) as f:
+            text = f.read().replace("127.0.0.1:26432", "127.0.0.1:26439")  # nothing listens there
+        with open(s.plan, "w") as f:
+            f.write(text + "timeouts: {healthy: 3s}\n")
+        t0 = time.monotonic()
+        p = s.apply()
+        took = time.monotonic() - t0
+        assert p.returncode == 1
+        assert "cannot connect to the database" in p.stderr and "Connection refused" in p.stderr, p.stderr
+        assert took >= 2.5, f"a refused connection is retried within the deadline ({took:.1f} s)"
+        assert s.last()["state"] == "failed"
+    finally:
+        s.close()
+
+
 COMMAND_PLAN = """version: 1
 project: {project}
 release:

@@ -24,7 +24,8 @@ def test_data_root_is_private():
 
 
 def test_offline_images_present():
-    for image in ("ttdeploy-test/busybox:latest", "ttdeploy-test/postgres:15"):
+    for image in ("ttdeploy-test/busybox:latest", "ttdeploy-test/postgres:15",
+                  "ttdeploy-test/migrator:2"):
         status, _ = api("GET", f"/images/{image}/json")
         assert status == 200, image
 
