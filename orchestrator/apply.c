@@ -591,7 +591,7 @@ static int phase_backup(struct apply_run *a)
     double took = progress_now() - t0;
     if (rc == 0)
         rc = backup_verify(&b, pl->backup.verify ? pl->backup.verify : "list", pl->db_url,
-                           progress_now() + 600, a->err);
+                           progress_now() + pl->healthy_timeout_ms / 1000.0, a->err);
     if (rc == 0) {
         struct buf detail = {0};
         buf_printf(&detail, "%s: %lld bytes in %.2f s, sha256 %.16s; %s", b.path, b.bytes, took,
