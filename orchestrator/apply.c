@@ -577,7 +577,8 @@ static int phase_backup(struct apply_run *a)
     if (!container)
         return phase_skipped(a, "backup", "the database service is not running yet: nothing to back up");
     dir = plan_relative(a, pl->backup.dir);
-    buf_printf(&intent, "pg_dump inside %s to %s, verify by %s", pl->db_service, dir,
+    buf_printf(&intent, "pg_dump %s %s to %s, verify by %s", pl->backup.via_host ? "on the host against" : "inside",
+               pl->backup.via_host ? "the database url" : pl->db_service, dir,
                pl->backup.verify ? pl->backup.verify : "list");
     if (store_step_begin(a->store, a->id, "backup", pl->db_service, "pg_dump", intent.data, &step,
                          a->err) < 0) {
@@ -586,8 +587,11 @@ static int phase_backup(struct apply_run *a)
     }
     say(a, "backup: %s", intent.data);
     double t0 = progress_now();
-    rc = backup_take(a->engine, container, pl->db_url, dir, a->project->name, a->id, 3600000, &b,
-                     a->err);
+    if (pl->backup.via_host)
+        rc = backup_take_host(pl->db_url, dir, a->project->name, a->id, &b, a->err);
+    else
+        rc = backup_take(a->engine, container, pl->db_url, dir, a->project->name, a->id, 3600000,
+                         &b, a->err);
     double took = progress_now() - t0;
     if (rc == 0)
         rc = backup_verify(&b, pl->backup.verify ? pl->backup.verify : "list", pl->db_url,

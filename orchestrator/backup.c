@@ -64,28 +64,68 @@ static int file_digest(const char *path, char out[65], struct tt_err *err)
     return 0;
 }
 
+/* DIR/PROJECT_DEPLOYMENT_TIMESTAMP.dump, and its .partial twin; makes DIR. */
+static int backup_paths(const char *dir, const char *project, long long deployment,
+                        struct buf *path, struct buf *partial, struct tt_err *err)
+{
+    char stamp[32];
+    time_t now = time(NULL);
+    struct tm tm;
+
+    if (mkdirs(dir, err) < 0)
+        return -1;
+    gmtime_r(&now, &tm);
+    strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+    buf_printf(path, "%s/%s_%lld_%s.dump", dir, project, deployment, stamp);
+    buf_printf(partial, "%s.partial", path->data);
+    return 0;
+}
+
+int backup_take_host(const char *url, const char *dir, const char *project, long long deployment,
+                     struct backup_result *out, struct tt_err *err)
+{
+    struct buf path = {0}, partial = {0}, output = {0};
+    struct stat st;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if ((rc = backup_paths(dir, project, deployment, &path, &partial, err)) == 0) {
+        char *argv[] = {"pg_dump", "--format=custom", "-f", partial.data, (char *)url, NULL};
+        int code = backup_run_host(argv, &output, err);
+        if (code != 0)
+            rc = code < 0 ? -1 : tt_error(err, "pg_dump exited %d: %.500s", code, output.data ? output.data : "");
+        if (rc == 0 && rename(partial.data, path.data) < 0)
+            rc = tt_error(err, "cannot rename %s: %s", partial.data, strerror(errno));
+        if (rc < 0)
+            unlink(partial.data);
+    }
+    if (rc == 0 && stat(path.data, &st) == 0)
+        out->bytes = (long long)st.st_size;
+    if (rc == 0)
+        rc = file_digest(path.data, out->sha256, err);
+    if (rc == 0)
+        out->path = buf_detach(&path);
+    buf_release(&path);
+    buf_release(&partial);
+    buf_release(&output);
+    return rc;
+}
+
 int backup_take(struct engine *e, const char *container, const char *url, const char *dir,
                 const char *project, long long deployment, long timeout_ms,
                 struct backup_result *out, struct tt_err *err)
 {
     char *user = NULL, *password = NULL, *db = pgdb_url_db(url);
     struct buf path = {0}, partial = {0}, errout = {0};
-    char stamp[32];
-    time_t now = time(NULL);
-    struct tm tm;
     int fd, code = -1, rc = -1;
 
     memset(out, 0, sizeof(*out));
     if (!db)
         return tt_error(err, "the database url names no database: add /DBNAME");
-    if (mkdirs(dir, err) < 0) {
+    if (backup_paths(dir, project, deployment, &path, &partial, err) < 0) {
         free(db);
         return -1;
     }
-    gmtime_r(&now, &tm);
-    strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
-    buf_printf(&path, "%s/%s_%lld_%s.dump", dir, project, deployment, stamp);
-    buf_printf(&partial, "%s.partial", path.data);
     pgdb_url_credentials(url, &user, &password);
     json_t *argv = json_pack("[s,s,s,s,s,s,s,s]", "pg_dump", "--format=custom", "-h", "127.0.0.1",
                              "-U", user ? user : "postgres", "-d", db);

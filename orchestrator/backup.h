@@ -28,6 +28,9 @@ struct backup_result {
 int backup_take(struct engine *e, const char *container, const char *url, const char *dir,
                 const char *project, long long deployment, long timeout_ms,
                 struct backup_result *out, struct tt_err *err);
+/* The same with the host's pg_dump against url (container and engine are not needed). */
+int backup_take_host(const char *url, const char *dir, const char *project, long long deployment,
+                     struct backup_result *out, struct tt_err *err);
 /* mode "list": pg_restore --list; "restore": restore into a scratch database and compare rows. */
 int backup_verify(struct backup_result *b, const char *mode, const char *url, double deadline,
                   struct tt_err *err);

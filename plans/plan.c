@@ -343,8 +343,9 @@ static int parse_rule(struct ploader *l, const struct ynode *n, struct plan_rule
 
 static int parse_backup(struct ploader *l, const struct ynode *n)
 {
-    static const char *const keys[] = {"dir", "verify", "keep", NULL};
+    static const char *const keys[] = {"dir", "verify", "keep", "via", NULL};
     static const char *const verifies[] = {"restore", "list", "none", NULL};
+    static const char *const vias[] = {"container", "host", NULL};
     struct plan_backup *b = &l->p->backup;
     b->present = 1;
     if (want_map(l, n, "backup") < 0 || known_keys(l, n, "backup", keys) < 0)
@@ -355,6 +356,14 @@ static int parse_backup(struct ploader *l, const struct ynode *n)
         b->dir = xstrdup("backups");
     if (ynode_get(n, "verify") && want_name(l, ynode_get(n, "verify"), "backup verify", verifies, &b->verify) < 0)
         return -1;
+    if (ynode_get(n, "via")) {
+        char *via = NULL;
+        int rc = want_name(l, ynode_get(n, "via"), "backup via", vias, &via);
+        b->via_host = via && !strcmp(via, "host");
+        free(via);
+        if (rc < 0)
+            return -1;
+    }
     const struct ynode *keep = ynode_get(n, "keep");
     if (keep) {
         static const char *const kkeys[] = {"last", NULL};

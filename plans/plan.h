@@ -60,6 +60,7 @@ struct plan_backup {
     int present;
     char *dir;
     char *verify;   /* "restore" | "list" | "none" */
+    int via_host;   /* run the host's pg_dump against the url, not the container's */
     int keep_last;  /* 0: keep all */
 };
 

@@ -143,6 +143,10 @@ def test_migrations_backup_restore_and_rehearsal():
 def test_rehearsal_restores_the_backup_when_sessions_are_open():
     s = DbStack("tte2e-db2")
     try:
+        with open(s.plan) as f:  # this one backs up with the host's pg_dump
+            text = f.read().replace("verify: restore,", "verify: restore, via: host,")
+        with open(s.plan, "w") as f:
+            f.write(text)
         s.migration("0001_topics.up.sql", TOPICS)
         assert s.apply().returncode == 0
         s.migration("0002_more.up.sql", "ALTER TABLE topics ADD COLUMN body text;\n")
@@ -156,8 +160,12 @@ def test_rehearsal_restores_the_backup_when_sessions_are_open():
             holder.wait()
         assert p.returncode == 0, p.stdout + p.stderr
         assert "restore of this deployment's backup (the database has open sessions)" in p.stdout
-        m = s.last()["migrations"][0]
+        d = s.last()
+        m = d["migrations"][0]
         assert m["revision_after"] == "2" and "restore of this deployment's backup" in m["rehearsed"]
+        step = next(st for st in d["steps"] if st["phase"] == "backup")
+        assert step["intent"].startswith("pg_dump on the host against the database url"), step
+        assert "equal row counts (public.topics=1000" in step["detail"], step["detail"]
     finally:
         s.close()
 

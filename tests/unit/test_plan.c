@@ -234,3 +234,13 @@ Test(plan, bad_item_in_compose_list)
     cr_assert_str_eq(load_err("version: 1\ncompose: [a.yml, [b]]\nrelease: {version: v1}\n"),
                      "plan.yml:2:18: compose must hold strings, not a list");
 }
+
+Test(plan, backup_via)
+{
+    struct plan *p = load_ok(HEAD "backup: {via: host}\n");
+    cr_assert(p->backup.via_host);
+    cr_assert_str_eq(p->backup.dir, "backups", "the default directory");
+    plan_free(p);
+    cr_assert_str_eq(load_err(HEAD "backup: {via: ssh}\n"),
+                     "plan.yml:3:15: unknown backup via \"ssh\": use one of container, host");
+}
