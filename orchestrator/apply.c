@@ -643,18 +643,7 @@ static int rehearsal_copy(struct apply_run *a, double deadline, char **copy_name
     rc = pgdb_copy_database(pl->db_url, copy.data, deadline, err);
     if (rc < 0 && a->backup_path && strstr(err->msg, "being accessed by other users")) {
         *how = "restore of this deployment's backup (the database has open sessions)";
-        char *maint = pgdb_url_with_db(pl->db_url, "postgres");
-        PGconn *mc = pgdb_connect(maint, deadline, err);
-        if (mc) {
-            char *id = PQescapeIdentifier(mc, copy.data, copy.len);
-            struct buf sql = {0};
-            buf_printf(&sql, "CREATE DATABASE %s", id);
-            rc = pgdb_exec(mc, sql.data, err);
-            buf_release(&sql);
-            PQfreemem(id);
-            PQfinish(mc);
-        }
-        free(maint);
+        rc = pgdb_create_database(pl->db_url, copy.data, deadline, err);
         if (rc == 0) {
             char *argv[] = {"pg_restore", "--no-owner", "--exit-on-error", "-d", *copy_url,
                             a->backup_path, NULL};
@@ -722,6 +711,20 @@ static int ensure_database(struct apply_run *a)
     int rc = stack_up(a->engine, a->project, a->dag, &so, NULL, a->err);
     strv_clear(&so.services);
     return rc;
+}
+
+/* Records a migration's revisions and ends its step; rc says whether it worked. */
+static void finish_migration(struct apply_run *a, long long step, const char *kind,
+                             const char *before, const char *after, const char *rehearsed,
+                             const char *applied, const struct buf *text, int rc)
+{
+    struct tt_err e2 = {0};
+    store_migration_record(a->store, a->id, kind, before, rc == 0 ? after : before, rehearsed,
+                           applied, &e2);
+    store_step_end(a->store, step, rc == 0 ? "ok" : "failed", text->len ? text->data : NULL,
+                   rc == 0 ? NULL : a->err->msg, &e2);
+    if (rc == 0)
+        say(a, "migrate: %s", text->data);
 }
 
 /* The revision per the plan's revision_query on url: "" when there is none yet (no table). */
@@ -872,15 +875,7 @@ static int migrate_command(struct apply_run *a)
     buf_reset(&text);
     if (rc == 0)
         buf_printf(&text, "revision %s -> %s", before[0] ? before : "base", after[0] ? after : "base");
-    {
-        struct tt_err e2 = {0};
-        store_migration_record(a->store, a->id, "command", before, rc == 0 ? after : before,
-                               rehearsed, rc == 0 ? cmd : NULL, &e2);
-        store_step_end(a->store, step, rc == 0 ? "ok" : "failed", text.len ? text.data : NULL,
-                       rc == 0 ? NULL : a->err->msg, &e2);
-    }
-    if (rc == 0)
-        say(a, "migrate: %s", text.data);
+    finish_migration(a, step, "command", before, after, rehearsed, rc == 0 ? cmd : NULL, &text, rc);
 out:
     if (rc < 0)
         a->failed_in = APPLY_MIGRATE;
@@ -938,15 +933,7 @@ static int phase_migrate(struct apply_run *a)
     if (rc == 0)
         buf_printf(&text, "revision %s -> %s; applied: %s", before, after,
                    applied.n ? joined : "nothing (up to date)");
-    {
-        struct tt_err e2 = {0};
-        store_migration_record(a->store, a->id, "sql", before, rc == 0 ? after : before,
-                               rehearsed, joined, &e2);
-        store_step_end(a->store, step, rc == 0 ? "ok" : "failed", text.len ? text.data : NULL,
-                       rc == 0 ? NULL : a->err->msg, &e2);
-    }
-    if (rc == 0)
-        say(a, "migrate: %s", text.data);
+    finish_migration(a, step, "sql", before, after, rehearsed, joined, &text, rc);
 out:
     if (rc < 0)
         a->failed_in = APPLY_MIGRATE;

@@ -225,22 +225,8 @@ int backup_verify(struct backup_result *b, const char *mode, const char *url, do
     buf_printf(&scratch, "%s_ttverify", db ? db : "db");
     char *scratch_url = pgdb_url_with_db(url, scratch.data);
     char *live_counts = NULL, *copy_counts = NULL;
-    PGconn *m = NULL, *live = NULL, *copy = NULL;
-    char *maint = pgdb_url_with_db(url, "postgres");
-    if (!(m = pgdb_connect(maint, deadline, err))) {
-        rc = -1;
-    } else {
-        char *id = PQescapeIdentifier(m, scratch.data, scratch.len);
-        struct buf sql = {0};
-        buf_printf(&sql, "DROP DATABASE IF EXISTS %s", id);
-        rc = pgdb_exec(m, sql.data, err);
-        buf_reset(&sql);
-        buf_printf(&sql, "CREATE DATABASE %s", id);
-        if (rc == 0)
-            rc = pgdb_exec(m, sql.data, err);
-        buf_release(&sql);
-        PQfreemem(id);
-    }
+    PGconn *live = NULL, *copy = NULL;
+    rc = pgdb_create_database(url, scratch.data, deadline, err);
     if (rc == 0) {
         char *argv[] = {"pg_restore", "--no-owner", "--exit-on-error", "-d", scratch_url, b->path, NULL};
         int code = backup_run_host(argv, &out, err);
@@ -264,19 +250,12 @@ int backup_verify(struct backup_result *b, const char *mode, const char *url, do
         PQfinish(copy);
     if (live)
         PQfinish(live);
-    if (m) {
+    {
         struct tt_err e2 = {0};
-        char *id = PQescapeIdentifier(m, scratch.data, scratch.len);
-        struct buf sql = {0};
-        buf_printf(&sql, "DROP DATABASE IF EXISTS %s", id);
-        pgdb_exec(m, sql.data, &e2);
-        buf_release(&sql);
-        PQfreemem(id);
-        PQfinish(m);
+        pgdb_drop_database(url, scratch.data, deadline, &e2);
     }
     free(live_counts);
     free(copy_counts);
-    free(maint);
     free(scratch_url);
     free(db);
     buf_release(&scratch);

@@ -560,38 +560,59 @@ void engine_urlencode(const char *s, struct buf *out)
     }
 }
 
+/* Creates an exec of argv (env may be NULL) in container; *id receives its id (caller frees). */
+static int exec_create(struct engine *e, const char *container, const json_t *argv,
+                       const json_t *env, char **id, struct tt_err *err)
+{
+    struct buf path = {0};
+    json_t *body = json_pack("{s:O, s:b, s:b}", "Cmd", argv, "AttachStdout", 1, "AttachStderr", 1);
+    json_t *created = NULL;
+    int rc;
+
+    if (env)
+        json_object_set(body, "Env", (json_t *)env);
+    buf_printf(&path, "/containers/%s/exec", container);
+    rc = engine_call_ok(e, "POST", path.data, body, 10000, &created, err);
+    if (rc == 0)
+        *id = xstrdup(json_string_value(json_object_get(created, "Id")));
+    json_decref(body);
+    json_decref(created);
+    buf_release(&path);
+    return rc;
+}
+
+static int exec_exit_code(struct engine *e, const char *id, int *exit_code, struct tt_err *err)
+{
+    struct buf path = {0};
+    json_t *info = NULL;
+    buf_printf(&path, "/exec/%s/json", id);
+    int rc = engine_call_ok(e, "GET", path.data, NULL, 10000, &info, err);
+    if (rc == 0)
+        *exit_code = (int)json_integer_value(json_object_get(info, "ExitCode"));
+    json_decref(info);
+    buf_release(&path);
+    return rc;
+}
+
 int engine_exec(struct engine *e, const char *container, const json_t *argv, long timeout_ms,
                 int *exit_code, struct buf *out, struct tt_err *err)
 {
     struct buf path = {0}, raw = {0};
-    json_t *body = json_pack("{s:O, s:b, s:b}", "Cmd", argv, "AttachStdout", 1, "AttachStderr", 1);
-    json_t *created = NULL, *info = NULL;
-    int rc = -1;
+    json_t *body = json_pack("{s:b, s:b}", "Detach", 0, "Tty", 0);
+    char *id = NULL;
+    int rc = exec_create(e, container, argv, NULL, &id, err);
 
-    buf_printf(&path, "/containers/%s/exec", container);
-    if (engine_call_ok(e, "POST", path.data, body, 10000, &created, err) < 0)
-        goto done;
-    const char *id = json_string_value(json_object_get(created, "Id"));
-    json_decref(body);
-    body = json_pack("{s:b, s:b}", "Detach", 0, "Tty", 0);
-    buf_reset(&path);
-    buf_printf(&path, "/exec/%s/start", id);
-    long st = engine_call(e, "POST", path.data, body, timeout_ms, NULL, &raw, err);
-    if (st < 0) {
-        tt_error(err, "command did not finish within %ld ms", timeout_ms);
-        goto done;
+    if (rc == 0) {
+        buf_printf(&path, "/exec/%s/start", id);
+        if (engine_call(e, "POST", path.data, body, timeout_ms, NULL, &raw, err) < 0)
+            rc = tt_error(err, "command did not finish within %ld ms", timeout_ms);
     }
-    engine_demux(&raw, out);
-    buf_reset(&path);
-    buf_printf(&path, "/exec/%s/json", id);
-    if (engine_call_ok(e, "GET", path.data, NULL, 10000, &info, err) < 0)
-        goto done;
-    *exit_code = (int)json_integer_value(json_object_get(info, "ExitCode"));
-    rc = 0;
-done:
+    if (rc == 0) {
+        engine_demux(&raw, out);
+        rc = exec_exit_code(e, id, exit_code, err);
+    }
     json_decref(body);
-    json_decref(created);
-    json_decref(info);
+    free(id);
     buf_release(&path);
     buf_release(&raw);
     return rc;
@@ -653,48 +674,29 @@ int engine_exec_to_fd(struct engine *e, const char *container, const json_t *arg
                       long long *bytes, struct buf *errout, struct tt_err *err)
 {
     struct buf path = {0};
-    json_t *body = json_pack("{s:O, s:b, s:b}", "Cmd", argv, "AttachStdout", 1, "AttachStderr", 1);
-    json_t *created = NULL, *info = NULL;
+    json_t *body = json_pack("{s:b, s:b}", "Detach", 0, "Tty", 0);
     struct demux_sink sink = {.fd = fd, .errout = errout};
-    int rc = -1;
+    char *id = NULL;
+    int rc = exec_create(e, container, argv, env, &id, err);
 
-    if (env)
-        json_object_set(body, "Env", (json_t *)env);
-    buf_printf(&path, "/containers/%s/exec", container);
-    if (engine_call_ok(e, "POST", path.data, body, 10000, &created, err) < 0)
-        goto done;
-    const char *id = json_string_value(json_object_get(created, "Id"));
-    json_decref(body);
-    body = json_pack("{s:b, s:b}", "Detach", 0, "Tty", 0);
-    buf_reset(&path);
-    buf_printf(&path, "/exec/%s/start", id);
-    struct engine_req *r = req_new(e, "POST", path.data, body, timeout_ms, NULL);
-    curl_easy_setopt(r->curl, CURLOPT_WRITEFUNCTION, on_stream);
-    curl_easy_setopt(r->curl, CURLOPT_WRITEDATA, &sink);
-    CURLcode cc = curl_easy_perform(r->curl);
-    req_finish(r, cc);
-    if (sink.failed) {
-        tt_error(err, "writing the output failed: %s", strerror(sink.failed));
+    if (rc == 0) {
+        buf_printf(&path, "/exec/%s/start", id);
+        struct engine_req *r = req_new(e, "POST", path.data, body, timeout_ms, NULL);
+        curl_easy_setopt(r->curl, CURLOPT_WRITEFUNCTION, on_stream);
+        curl_easy_setopt(r->curl, CURLOPT_WRITEDATA, &sink);
+        req_finish(r, curl_easy_perform(r->curl));
+        if (sink.failed)
+            rc = tt_error(err, "writing the output failed: %s", strerror(sink.failed));
+        else if (r->status != 200)
+            rc = tt_error(err, "exec did not finish: %s", engine_req_error(r));
         engine_req_free(r);
-        goto done;
     }
-    if (r->status != 200) {
-        tt_error(err, "exec did not finish: %s", engine_req_error(r));
-        engine_req_free(r);
-        goto done;
-    }
-    engine_req_free(r);
-    buf_reset(&path);
-    buf_printf(&path, "/exec/%s/json", id);
-    if (engine_call_ok(e, "GET", path.data, NULL, 10000, &info, err) < 0)
-        goto done;
-    *exit_code = (int)json_integer_value(json_object_get(info, "ExitCode"));
-    *bytes = sink.written;
-    rc = 0;
-done:
+    if (rc == 0)
+        rc = exec_exit_code(e, id, exit_code, err);
+    if (rc == 0)
+        *bytes = sink.written;
     json_decref(body);
-    json_decref(created);
-    json_decref(info);
+    free(id);
     buf_release(&path);
     return rc;
 }

@@ -422,7 +422,9 @@ int pgdb_copy_database(const char *url, const char *copy, double deadline, struc
     return rc;
 }
 
-int pgdb_drop_database(const char *url, const char *name, double deadline, struct tt_err *err)
+/* Drops database name, and creates it again empty when create is set. */
+static int reset_database(const char *url, const char *name, int create, double deadline,
+                          struct tt_err *err)
 {
     PGconn *c = maintenance(url, deadline, err);
     int rc = -1;
@@ -431,9 +433,23 @@ int pgdb_drop_database(const char *url, const char *name, double deadline, struc
         struct buf sql = {0};
         buf_printf(&sql, "DROP DATABASE IF EXISTS %s", id);
         rc = pgdb_exec(c, sql.data, err);
+        buf_reset(&sql);
+        buf_printf(&sql, "CREATE DATABASE %s", id);
+        if (rc == 0 && create)
+            rc = pgdb_exec(c, sql.data, err);
         PQfreemem(id);
         buf_release(&sql);
         PQfinish(c);
     }
     return rc;
+}
+
+int pgdb_drop_database(const char *url, const char *name, double deadline, struct tt_err *err)
+{
+    return reset_database(url, name, 0, deadline, err);
+}
+
+int pgdb_create_database(const char *url, const char *name, double deadline, struct tt_err *err)
+{
+    return reset_database(url, name, 1, deadline, err);
 }

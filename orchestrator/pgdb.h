@@ -64,5 +64,7 @@ int pgdb_migrations_pending(PGconn *c, const struct pgdb_migrations *m, struct s
  */
 int pgdb_copy_database(const char *url, const char *copy, double deadline, struct tt_err *err);
 int pgdb_drop_database(const char *url, const char *name, double deadline, struct tt_err *err);
+/* CREATE DATABASE name (empty), dropping one of that name first. */
+int pgdb_create_database(const char *url, const char *name, double deadline, struct tt_err *err);
 
 #endif

@@ -92,20 +92,21 @@ json_t *stack_project_filter(const char *project)
     return f;
 }
 
-char *stack_container_id(struct engine *e, const char *project, const char *service)
+/* The id of service's container in project (all: stopped ones too), or NULL (caller frees). */
+static char *service_container(struct engine *e, const char *project, const char *service,
+                               int all, struct tt_err *err)
 {
     struct buf q = {0}, label = {0};
     json_t *list = NULL;
     char *id = NULL;
-    struct tt_err err = {0};
 
     buf_printf(&label, "%s=%s", LABEL_SERVICE, service);
     json_t *f = stack_project_filter(project);
     json_array_append_new(json_object_get(f, "label"), json_string(label.data));
     char *fs = json_dumps(f, JSON_COMPACT);
-    buf_adds(&q, "/containers/json?filters=");
+    buf_printf(&q, "/containers/json?%sfilters=", all ? "all=1&" : "");
     engine_urlencode(fs, &q);
-    if (engine_call_ok(e, "GET", q.data, NULL, 10000, &list, &err) == 0 && json_array_size(list))
+    if (engine_call_ok(e, "GET", q.data, NULL, 10000, &list, err) == 0 && json_array_size(list))
         id = xstrdup(json_string_value(json_object_get(json_array_get(list, 0), "Id")));
     free(fs);
     json_decref(f);
@@ -113,6 +114,12 @@ char *stack_container_id(struct engine *e, const char *project, const char *serv
     buf_release(&q);
     buf_release(&label);
     return id;
+}
+
+char *stack_container_id(struct engine *e, const char *project, const char *service)
+{
+    struct tt_err err = {0};
+    return service_container(e, project, service, 0, &err);
 }
 
 static char *project_query(const char *path_prefix, const char *project)
@@ -1251,24 +1258,7 @@ int stack_toggle_service(struct engine *e, const char *project, const char *serv
     char *id = NULL;
     int rc = 0;
 
-    if (start) { /* a stopped container is not "running": look among all */
-        struct buf q = {0}, label = {0};
-        json_t *list = NULL, *f = stack_project_filter(project);
-        buf_printf(&label, "%s=%s", LABEL_SERVICE, service);
-        json_array_append_new(json_object_get(f, "label"), json_string(label.data));
-        char *fs = json_dumps(f, JSON_COMPACT);
-        buf_adds(&q, "/containers/json?all=1&filters=");
-        engine_urlencode(fs, &q);
-        if (engine_call_ok(e, "GET", q.data, NULL, 10000, &list, err) == 0 && json_array_size(list))
-            id = xstrdup(json_string_value(json_object_get(json_array_get(list, 0), "Id")));
-        free(fs);
-        json_decref(f);
-        json_decref(list);
-        buf_release(&q);
-        buf_release(&label);
-    } else {
-        id = stack_container_id(e, project, service);
-    }
+    id = service_container(e, project, service, start, err); /* a stopped one, to start it */
     if (id) {
         buf_printf(&path, "/containers/%s/%s", id, start ? "start" : "stop");
         long st = engine_call(e, "POST", path.data, NULL, 120000, NULL, NULL, err);
