@@ -32,9 +32,9 @@
 #include <errno.h>
 
 static const char *const state_names[APPLY_NSTATES] = {
-    "created", "locked", "backup", "migrate", "infra_up", "infra_healthy", "app_up",
-    "app_healthy", "verify", "succeeded", "deciding", "rolling_back", "rolled_back",
-    "rollback_failed", "failed"};
+    "created",       "locked",       "backup",      "migrate",         "infra_up",
+    "infra_healthy", "app_up",       "app_healthy", "verify",          "succeeded",
+    "deciding",      "rolling_back", "rolled_back", "rollback_failed", "failed"};
 
 const char *apply_state_name(enum apply_state s)
 {
@@ -85,7 +85,7 @@ struct apply_run {
     long long id;
     enum apply_state state;
     enum apply_state failed_in;
-    char **before; /* per check: the value before the deployment, or NULL */
+    char **before;     /* per check: the value before the deployment, or NULL */
     char *backup_path; /* this deployment's backup, for the rehearsal's fallback */
     struct tt_err *err;
     int locked;
@@ -166,7 +166,8 @@ static enum apply_outcome load_inputs(struct apply_run *a)
                            "a command migration needs revision_query: (such as SELECT version_num "
                            "FROM alembic_version) so the revisions can be recorded"),
                APPLY_BAD_INPUT;
-    if ((a->plan->backup.present || a->plan->migrate.present) && (!a->plan->db_url || !a->plan->db_service))
+    if ((a->plan->backup.present || a->plan->migrate.present) &&
+        (!a->plan->db_url || !a->plan->db_service))
         return tt_error_at(a->err, a->plan->path, 0, 0,
                            "backup: and migrate: need database: with service: and url:"),
                APPLY_BAD_INPUT;
@@ -202,10 +203,19 @@ static void compose_digest(const struct compose_project *p, char out[65])
 /* CI variables present in the environment, as a JSON object string (caller frees). */
 static char *ci_variables(void)
 {
-    static const char *const names[] = {"CI_PIPELINE_ID", "CI_JOB_ID", "CI_COMMIT_SHA",
-                                        "CI_COMMIT_TAG", "CI_PROJECT_PATH", "GITHUB_RUN_ID",
-                                        "GITHUB_SHA", "GITHUB_REF", "GITHUB_REPOSITORY",
-                                        "BUILD_ID", "BUILD_NUMBER", "BUILD_URL", NULL};
+    static const char *const names[] = {"CI_PIPELINE_ID",
+                                        "CI_JOB_ID",
+                                        "CI_COMMIT_SHA",
+                                        "CI_COMMIT_TAG",
+                                        "CI_PROJECT_PATH",
+                                        "GITHUB_RUN_ID",
+                                        "GITHUB_SHA",
+                                        "GITHUB_REF",
+                                        "GITHUB_REPOSITORY",
+                                        "BUILD_ID",
+                                        "BUILD_NUMBER",
+                                        "BUILD_URL",
+                                        NULL};
     json_t *o = json_object();
     for (size_t i = 0; names[i]; i++)
         if (getenv(names[i]))
@@ -218,7 +228,7 @@ static char *ci_variables(void)
 static const char *actor(void)
 {
     static const char *const names[] = {"TTDEPLOY_ACTOR", "GITLAB_USER_LOGIN", "GITHUB_ACTOR",
-                                        "USER", "LOGNAME", NULL};
+                                        "USER",           "LOGNAME",           NULL};
     for (size_t i = 0; names[i]; i++)
         if (getenv(names[i]) && *getenv(names[i]))
             return getenv(names[i]);
@@ -356,7 +366,8 @@ static int phase_tier(struct apply_run *a, const struct strv *tier, enum apply_s
     int up_rc = stack_up(a->engine, a->project, a->dag, &so, &report, &up_err);
     size_t ei;
     json_t *ev;
-    json_array_foreach(report.events, ei, ev) {
+    json_array_foreach(report.events, ei, ev)
+    {
         struct tt_err e2 = {0};
         store_event_record(a->store, a->id, json_real_value(json_object_get(ev, "time")),
                            json_string_value(json_object_get(ev, "action")),
@@ -371,19 +382,26 @@ static int phase_tier(struct apply_run *a, const struct strv *tier, enum apply_s
         created_all &= created || skipped;
         buf_reset(&text);
         if (x)
-            buf_printf(&text, "%s container %.12s", x->action, x->container_id ? x->container_id : "-");
-        store_step_end(a->store, up_steps[i], created ? "ok" : skipped ? "skipped" : "failed",
-                       text.data, created || skipped ? NULL : (x && x->error ? x->error : up_err.msg),
-                       a->err);
+            buf_printf(&text, "%s container %.12s", x->action,
+                       x->container_id ? x->container_id : "-");
+        store_step_end(a->store, up_steps[i],
+                       created   ? "ok"
+                       : skipped ? "skipped"
+                                 : "failed",
+                       text.data,
+                       created || skipped ? NULL : (x && x->error ? x->error : up_err.msg), a->err);
         buf_reset(&text);
         if (x && !failed && !skipped && x->how[0])
             buf_printf(&text, "%s (%s, %.2f s)", x->state, x->how, x->seconds);
         else if (x && !failed && !skipped)
             buf_printf(&text, "%s (%s)", x->state,
                        strcmp(x->action, "unchanged") ? "at start" : "already");
-        store_step_end(a->store, ok_steps[i], failed ? "failed" : skipped ? "skipped" : "ok",
-                       text.len ? text.data : NULL, failed ? (x && x->error ? x->error : up_err.msg) : NULL,
-                       a->err);
+        store_step_end(a->store, ok_steps[i],
+                       failed    ? "failed"
+                       : skipped ? "skipped"
+                                 : "ok",
+                       text.len ? text.data : NULL,
+                       failed ? (x && x->error ? x->error : up_err.msg) : NULL, a->err);
     }
     if (up_rc < 0) {
         tt_error(a->err, "%s", up_err.msg);
@@ -430,9 +448,11 @@ static int baseline(struct apply_run *a)
             continue;
         buf_reset(&text);
         buf_printf(&text, "read %s before deploying", c->sql);
-        if (store_step_begin(a->store, a->id, "locked", NULL, "baseline", text.data, &step, a->err) < 0)
+        if (store_step_begin(a->store, a->id, "locked", NULL, "baseline", text.data, &step,
+                             a->err) < 0)
             return -1;
-        double deadline = progress_now(); /* one attempt: on a first deployment there is no database yet */
+        double deadline =
+            progress_now(); /* one attempt: on a first deployment there is no database yet */
         if (verify_sql_value(a->plan->db_url, c->sql, deadline, &a->before[i], &e2) < 0) {
             store_step_end(a->store, step, "skipped", "no baseline: the check will only need a row",
                            e2.msg, a->err);
@@ -495,7 +515,8 @@ static int record_releases(struct apply_run *a)
     for (size_t i = 0; rc == 0 && i < now.n; i++) {
         const struct stack_result *x = &now.v[i];
         char *env = redacted_environment(compose_find_service(a->project, x->service));
-        struct store_release r = {x->service, x->image, x->image_id, NULL, x->config_hash, NULL, env};
+        struct store_release r = {x->service,     x->image, x->image_id, NULL,
+                                  x->config_hash, NULL,     env};
         rc = store_release_record(a->store, a->id, &r, a->err);
         free(env);
     }
@@ -531,7 +552,8 @@ static char *plan_relative(const struct apply_run *a, const char *path)
     return buf_detach(&b);
 }
 
-/* Deletes the project's oldest backups beyond keep.last, never this deployment's or the previous one's. */
+/* Deletes the project's oldest backups beyond keep.last, never this deployment's or the previous
+ * one's. */
 static void retain_backups(struct apply_run *a, struct buf *detail)
 {
     struct tt_err e2 = {0};
@@ -540,12 +562,14 @@ static void retain_backups(struct apply_run *a, struct buf *detail)
     size_t i, kept = 0, removed = 0;
     long long previous = 0;
 
-    json_array_foreach(list, i, b) {
+    json_array_foreach(list, i, b)
+    {
         long long dep = json_integer_value(json_object_get(b, "deployment_id"));
         if (dep != a->id && !previous)
             previous = dep;
     }
-    json_array_foreach(list, i, b) {
+    json_array_foreach(list, i, b)
+    {
         long long dep = json_integer_value(json_object_get(b, "deployment_id"));
         if (kept < (size_t)a->plan->backup.keep_last || dep == a->id || dep == previous) {
             kept++;
@@ -575,9 +599,11 @@ static int phase_backup(struct apply_run *a)
         return phase_skipped(a, "backup", "no backup: in the plan");
     container = stack_container_id(a->engine, a->project->name, pl->db_service);
     if (!container)
-        return phase_skipped(a, "backup", "the database service is not running yet: nothing to back up");
+        return phase_skipped(a, "backup",
+                             "the database service is not running yet: nothing to back up");
     dir = plan_relative(a, pl->backup.dir);
-    buf_printf(&intent, "pg_dump %s %s to %s, verify by %s", pl->backup.via_host ? "on the host against" : "inside",
+    buf_printf(&intent, "pg_dump %s %s to %s, verify by %s",
+               pl->backup.via_host ? "on the host against" : "inside",
                pl->backup.via_host ? "the database url" : pl->db_service, dir,
                pl->backup.verify ? pl->backup.verify : "list");
     if (store_step_begin(a->store, a->id, "backup", pl->db_service, "pg_dump", intent.data, &step,
@@ -645,13 +671,14 @@ static int rehearsal_copy(struct apply_run *a, double deadline, char **copy_name
         *how = "restore of this deployment's backup (the database has open sessions)";
         rc = pgdb_create_database(pl->db_url, copy.data, deadline, err);
         if (rc == 0) {
-            char *argv[] = {"pg_restore", "--no-owner", "--exit-on-error", "-d", *copy_url,
+            char *argv[] = {"pg_restore",   "--no-owner", "--exit-on-error", "-d", *copy_url,
                             a->backup_path, NULL};
             int code = backup_run_host(argv, &out, err);
             if (code != 0)
-                rc = code < 0 ? -1
-                              : tt_error(err, "restoring the backup for the rehearsal failed: %.300s",
-                                         out.data ? out.data : "");
+                rc = code < 0
+                         ? -1
+                         : tt_error(err, "restoring the backup for the rehearsal failed: %.300s",
+                                    out.data ? out.data : "");
         }
     }
     *copy_name = buf_detach(&copy);
@@ -779,7 +806,8 @@ static int run_migration_command(struct apply_run *a, const struct strv *tmpl, c
         const char *arg = tmpl->v[i];
         strv_push(&argv, !strcmp(arg, "{revision_before}") ? (before[0] ? before : "base") : arg);
     }
-    rc = stack_run_oneoff(a->engine, a->project, s, s->image, &argv, env, 3600000, &code, &logs, err);
+    rc = stack_run_oneoff(a->engine, a->project, s, s->image, &argv, env, 3600000, &code, &logs,
+                          err);
     if (rc == 0 && code != 0) {
         char *cmd = strv_join(&argv, " ");
         rc = tt_error(err, "`%s` exited %d%s", cmd, code, logs.data ? logs.data : "");
@@ -796,7 +824,8 @@ static int rehearse_command(struct apply_run *a, const char *before, double dead
 {
     const struct plan *pl = a->plan;
     const struct compose_service *s = compose_find_service(a->project, pl->migrate.service);
-    char *copy = NULL, *copy_url = NULL, *db = pgdb_url_db(pl->db_url), *up_rev = NULL, *down_rev = NULL;
+    char *copy = NULL, *copy_url = NULL, *db = pgdb_url_db(pl->db_url), *up_rev = NULL,
+         *down_rev = NULL;
     const char *how;
     struct strv env = {0};
     struct tt_err rerr = {0}, e2 = {0};
@@ -804,8 +833,9 @@ static int rehearse_command(struct apply_run *a, const char *before, double dead
 
     env_for_copy(s, db ? db : "", copy, &env);
     if (rc == 0 && env.n == 0)
-        rc = tt_error(&rerr, "no variable of service %s names the database %s in a URL, so the "
-                             "rehearsal cannot point it at the copy: set rehearse: false",
+        rc = tt_error(&rerr,
+                      "no variable of service %s names the database %s in a URL, so the "
+                      "rehearsal cannot point it at the copy: set rehearse: false",
                       s->name, db ? db : "?");
     if (rc == 0)
         rc = run_migration_command(a, &pl->migrate.up, before, &env, &rerr);
@@ -816,8 +846,9 @@ static int rehearse_command(struct apply_run *a, const char *before, double dead
         if (rc == 0)
             rc = read_revision(a, copy_url, deadline, &down_rev);
         if (rc == 0 && strcmp(down_rev, before))
-            rc = tt_error(&rerr, "the down command left revision \"%s\", not \"%s\": the way back "
-                                 "does not work",
+            rc = tt_error(&rerr,
+                          "the down command left revision \"%s\", not \"%s\": the way back "
+                          "does not work",
                           down_rev, before);
     }
     pgdb_drop_database(pl->db_url, copy, deadline, &e2);
@@ -852,8 +883,8 @@ static int migrate_command(struct apply_run *a)
 
     buf_printf(&text, "`%s` in a one-off %s container%s", cmd, pl->migrate.service,
                pl->migrate.rehearse ? ", rehearsed on a copy first" : "");
-    if ((rc = store_step_begin(a->store, a->id, "migrate", pl->migrate.service, "command", text.data,
-                               &step, a->err)) < 0)
+    if ((rc = store_step_begin(a->store, a->id, "migrate", pl->migrate.service, "command",
+                               text.data, &step, a->err)) < 0)
         goto out;
     if ((rc = ensure_database(a)) == 0)
         rc = read_revision(a, pl->db_url, deadline, &before);
@@ -862,19 +893,23 @@ static int migrate_command(struct apply_run *a)
     if (rc == 0) {
         struct tt_err e2 = {0};
         for (size_t i = 0; rc == 0 && i < pl->migrate.stop_during.n; i++)
-            rc = stack_toggle_service(a->engine, a->project->name, pl->migrate.stop_during.v[i], 0, a->err);
+            rc = stack_toggle_service(a->engine, a->project->name, pl->migrate.stop_during.v[i], 0,
+                                      a->err);
         if (rc == 0) {
-            say(a, "migrate: running `%s` (stopped: %zu service(s))", cmd, pl->migrate.stop_during.n);
+            say(a, "migrate: running `%s` (stopped: %zu service(s))", cmd,
+                pl->migrate.stop_during.n);
             rc = run_migration_command(a, &pl->migrate.up, before, NULL, a->err);
         }
-        for (size_t i = 0; i < pl->migrate.stop_during.n; i++) /* started again, whatever happened */
+        for (size_t i = 0; i < pl->migrate.stop_during.n;
+             i++) /* started again, whatever happened */
             stack_toggle_service(a->engine, a->project->name, pl->migrate.stop_during.v[i], 1, &e2);
     }
     if (rc == 0)
         rc = read_revision(a, pl->db_url, deadline, &after);
     buf_reset(&text);
     if (rc == 0)
-        buf_printf(&text, "revision %s -> %s", before[0] ? before : "base", after[0] ? after : "base");
+        buf_printf(&text, "revision %s -> %s", before[0] ? before : "base",
+                   after[0] ? after : "base");
     finish_migration(a, step, "command", before, after, rehearsed, rc == 0 ? cmd : NULL, &text, rc);
 out:
     if (rc < 0)
@@ -960,7 +995,8 @@ static enum apply_outcome run_phases(struct apply_run *a, enum apply_state from)
     if (from <= APPLY_INFRA_HEALTHY &&
         phase_tier(a, &a->plan->infra, APPLY_INFRA_UP, APPLY_INFRA_HEALTHY) < 0)
         return fail_deployment(a);
-    if (from <= APPLY_APP_HEALTHY && phase_tier(a, &a->plan->app, APPLY_APP_UP, APPLY_APP_HEALTHY) < 0)
+    if (from <= APPLY_APP_HEALTHY &&
+        phase_tier(a, &a->plan->app, APPLY_APP_UP, APPLY_APP_HEALTHY) < 0)
         return fail_deployment(a);
     if (phase_verify(a) < 0)
         return fail_deployment(a);
@@ -1011,11 +1047,12 @@ static enum apply_outcome dry_run(struct apply_run *a)
 
     fprintf(out, "dry run of %s: project %s, release %s\n", a->plan->path, a->project->name,
             a->plan->release_version);
-    fprintf(out, "phases: backup (%s), migrate (%s), infra_up, infra_healthy, app_up, app_healthy, "
-                 "verify (%zu check%s)\n",
+    fprintf(out,
+            "phases: backup (%s), migrate (%s), infra_up, infra_healthy, app_up, app_healthy, "
+            "verify (%zu check%s)\n",
             a->plan->backup.present ? "pg_dump" : "skipped: not in the plan",
-            a->plan->migrate.present ? a->plan->migrate.kind : "skipped: not in the plan", a->plan->nchecks,
-            a->plan->nchecks == 1 ? "" : "s");
+            a->plan->migrate.present ? a->plan->migrate.kind : "skipped: not in the plan",
+            a->plan->nchecks, a->plan->nchecks == 1 ? "" : "s");
     if (a->plan->migrate.present && !strcmp(a->plan->migrate.kind, "command")) {
         char *cmd = strv_join(&a->plan->migrate.up, " "), *cur = NULL;
         struct tt_err e2 = {0};
@@ -1042,13 +1079,15 @@ static enum apply_outcome dry_run(struct apply_run *a)
         if (pgdb_migrations_load(dir, &m, &e2) < 0) {
             fprintf(out, "  cannot read the migrations: %s\n", e2.msg);
         } else if (!(c = pgdb_connect(a->plan->db_url, progress_now(), &e2))) {
-            fprintf(out, "  database not reachable (%s): all %zu migration(s) would run, target %lld\n",
+            fprintf(out,
+                    "  database not reachable (%s): all %zu migration(s) would run, target %lld\n",
                     e2.msg, m.n, m.n ? m.v[m.n - 1].version : 0LL);
         } else if (pgdb_migrations_current(c, &cur, &e2) < 0 ||
                    pgdb_migrations_pending(c, &m, &pending, &e2) < 0) {
             fprintf(out, "  %s\n", e2.msg);
         } else {
-            fprintf(out, "  current revision %s, target %lld\n", cur, m.n ? m.v[m.n - 1].version : 0LL);
+            fprintf(out, "  current revision %s, target %lld\n", cur,
+                    m.n ? m.v[m.n - 1].version : 0LL);
             for (size_t i = 0; i < pending.n; i++)
                 fprintf(out, "  would apply %s\n", pending.v[i]);
             if (!pending.n)
@@ -1094,7 +1133,8 @@ static void run_free(struct apply_run *a)
 /* Opens the store and takes the project's lock; reports who holds it otherwise. */
 static enum apply_outcome open_and_lock(struct apply_run *a)
 {
-    char *path = a->o->state_path ? xstrdup(a->o->state_path) : apply_default_state_path(a->o->plan_path);
+    char *path =
+        a->o->state_path ? xstrdup(a->o->state_path) : apply_default_state_path(a->o->plan_path);
     struct store_lock_owner h = {0};
     int rc = store_open(path, &a->store, a->err);
     free(path);
@@ -1175,9 +1215,17 @@ enum apply_outcome apply_run(const struct apply_options *o, struct tt_err *err)
     }
     compose_digest(a.project, compose_sha);
     char *ci = ci_variables();
-    struct store_deployment d = {a.project->name, a.plan->release_version, a.plan->git_tag,
-                                 commit[0] ? commit : a.plan->git_commit, a.plan->path,
-                                 a.plan->sha256, compose_sha, actor(), ci, a.plan->on_crash, 0};
+    struct store_deployment d = {a.project->name,
+                                 a.plan->release_version,
+                                 a.plan->git_tag,
+                                 commit[0] ? commit : a.plan->git_commit,
+                                 a.plan->path,
+                                 a.plan->sha256,
+                                 compose_sha,
+                                 actor(),
+                                 ci,
+                                 a.plan->on_crash,
+                                 0};
     int rc = store_deployment_begin(a.store, &d, &a.id, err);
     free(ci);
     if (rc == 0)
@@ -1245,7 +1293,8 @@ enum apply_outcome apply_recover(const struct apply_options *o, struct tt_err *e
         a.state = (enum apply_state)(from - 1);
         res = run_phases(&a, from);
     } else {
-        tt_error(err, "deployment %lld was interrupted in state %s", a.id, apply_state_name(a.state));
+        tt_error(err, "deployment %lld was interrupted in state %s", a.id,
+                 apply_state_name(a.state));
         if (a.state < APPLY_LOCKED)
             a.state = APPLY_LOCKED;
         enum apply_outcome r2 = fail_deployment(&a);

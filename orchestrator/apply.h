@@ -40,7 +40,7 @@ enum apply_state {
 
 enum apply_outcome {
     APPLY_OK,
-    APPLY_DEPLOY_FAILED,  /* failed; rolled back or fixed forward per the matrix */
+    APPLY_DEPLOY_FAILED, /* failed; rolled back or fixed forward per the matrix */
     APPLY_BAD_INPUT,
     APPLY_ROLLBACK_BROKE, /* failed, and rolling back failed too */
     APPLY_LOCK_HELD,

@@ -93,7 +93,9 @@ int backup_take_host(const char *url, const char *dir, const char *project, long
         char *argv[] = {"pg_dump", "--format=custom", "-f", partial.data, (char *)url, NULL};
         int code = backup_run_host(argv, &output, err);
         if (code != 0)
-            rc = code < 0 ? -1 : tt_error(err, "pg_dump exited %d: %.500s", code, output.data ? output.data : "");
+            rc = code < 0 ? -1
+                          : tt_error(err, "pg_dump exited %d: %.500s", code,
+                                     output.data ? output.data : "");
         if (rc == 0 && rename(partial.data, path.data) < 0)
             rc = tt_error(err, "cannot rename %s: %s", partial.data, strerror(errno));
         if (rc < 0)
@@ -140,8 +142,8 @@ int backup_take(struct engine *e, const char *container, const char *url, const 
     if (fd < 0) {
         tt_error(err, "cannot create %s: %s", partial.data, strerror(errno));
     } else {
-        rc = engine_exec_to_fd(e, container, argv, env, fd, timeout_ms, &code, &out->bytes,
-                               &errout, err);
+        rc = engine_exec_to_fd(e, container, argv, env, fd, timeout_ms, &code, &out->bytes, &errout,
+                               err);
         if (fsync(fd) < 0 && rc == 0)
             rc = tt_error(err, "cannot write %s: %s", partial.data, strerror(errno));
         close(fd);
@@ -185,7 +187,8 @@ int backup_run_host(char *const *argv, struct buf *output, struct tt_err *err)
     close(pipefd[1]);
     if (rc != 0) {
         close(pipefd[0]);
-        return tt_error(err, "cannot run %s: %s (install postgresql-client)", argv[0], strerror(rc));
+        return tt_error(err, "cannot run %s: %s (install postgresql-client)", argv[0],
+                        strerror(rc));
     }
     while ((n = read(pipefd[0], chunk, sizeof(chunk))) > 0)
         if (output->len < 65536)
@@ -211,8 +214,9 @@ int backup_verify(struct backup_result *b, const char *mode, const char *url, do
         int code = backup_run_host(argv, &out, err);
         if (code != 0)
             rc = code < 0 ? -1
-                          : tt_error(err, "the backup %s does not read back: pg_restore --list "
-                                          "exited %d: %.300s",
+                          : tt_error(err,
+                                     "the backup %s does not read back: pg_restore --list "
+                                     "exited %d: %.300s",
                                      b->path, code, out.data ? out.data : "");
         else
             buf_printf(&b->detail, "pg_restore --list read it back");
@@ -228,15 +232,18 @@ int backup_verify(struct backup_result *b, const char *mode, const char *url, do
     PGconn *live = NULL, *copy = NULL;
     rc = pgdb_create_database(url, scratch.data, deadline, err);
     if (rc == 0) {
-        char *argv[] = {"pg_restore", "--no-owner", "--exit-on-error", "-d", scratch_url, b->path, NULL};
+        char *argv[] = {"pg_restore", "--no-owner", "--exit-on-error", "-d", scratch_url,
+                        b->path,      NULL};
         int code = backup_run_host(argv, &out, err);
         if (code != 0)
             rc = code < 0 ? -1
                           : tt_error(err, "restoring the backup into %s failed (exit %d): %.300s",
                                      scratch.data, code, out.data ? out.data : "");
     }
-    if (rc == 0 && (live = pgdb_connect(url, deadline, err)) && (copy = pgdb_connect(scratch_url, deadline, err)) &&
-        pgdb_row_counts(live, &live_counts, err) == 0 && pgdb_row_counts(copy, &copy_counts, err) == 0) {
+    if (rc == 0 && (live = pgdb_connect(url, deadline, err)) &&
+        (copy = pgdb_connect(scratch_url, deadline, err)) &&
+        pgdb_row_counts(live, &live_counts, err) == 0 &&
+        pgdb_row_counts(copy, &copy_counts, err) == 0) {
         if (strcmp(live_counts, copy_counts))
             rc = tt_error(err, "the restored backup differs: live %s; restored %s", live_counts,
                           copy_counts);

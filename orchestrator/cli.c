@@ -118,8 +118,9 @@ long cli_duration_ms(const char *s)
 int cli_open_store(const char *state, const char *plan, struct store **out)
 {
     struct tt_err err = {0};
-    char *path = state ? xstrdup(state) : plan ? apply_default_state_path(plan)
-                                               : xstrdup(".ttdeploy/state.db");
+    char *path = state  ? xstrdup(state)
+                 : plan ? apply_default_state_path(plan)
+                        : xstrdup(".ttdeploy/state.db");
     int rc = EXIT_OK;
     if (!state && access(path, F_OK) < 0) {
         fprintf(stderr, "ttdeploy: no state store at %s: pass --state PATH or --plan FILE\n", path);
@@ -152,7 +153,8 @@ int cli_stack_option(int c, const char *arg, const char *cmd, struct stack_optio
         return 1;
     case CLI_OPT_PROGRESS:
         if ((int)(so->progress = cli_progress_mode(arg)) < 0) {
-            fprintf(stderr, "ttdeploy %s: --progress must be auto, tty, plain, json or quiet\n", cmd);
+            fprintf(stderr, "ttdeploy %s: --progress must be auto, tty, plain, json or quiet\n",
+                    cmd);
             return -1;
         }
         return 1;

@@ -12,11 +12,11 @@
 /* Exit codes, documented in README.md; never reused for another meaning. */
 enum {
     EXIT_OK = 0,
-    EXIT_FAILED = 1,       /* deployment failed and was rolled back */
-    EXIT_BAD_INPUT = 2,    /* usage, compose or plan error */
+    EXIT_FAILED = 1,    /* deployment failed and was rolled back */
+    EXIT_BAD_INPUT = 2, /* usage, compose or plan error */
     EXIT_ROLLBACK_FAILED = 3,
     EXIT_LOCKED = 4,
-    EXIT_UNREACHABLE = 5,  /* Docker engine or database unreachable */
+    EXIT_UNREACHABLE = 5, /* Docker engine or database unreachable */
 };
 
 struct cmd_entry {
@@ -91,13 +91,13 @@ struct stack_options;
 int cli_stack_option(int c, const char *arg, const char *cmd, struct stack_options *so,
                      const char **host);
 /* The action of a stack command, run by cli_run_stack. */
-typedef int (*cli_stack_fn)(struct engine *e, const struct compose_project *p,
-                            const struct dag *d, const struct stack_options *so,
-                            struct tt_err *err);
+typedef int (*cli_stack_fn)(struct engine *e, const struct compose_project *p, const struct dag *d,
+                            const struct stack_options *so, struct tt_err *err);
 /* Loads the project and its DAG, connects to the engine and runs fn; returns an exit code. */
 int cli_run_stack(const struct compose_options *o, const char *host, const char *cmd,
                   cli_stack_fn fn, const struct stack_options *so);
-/* The project name: given, else the plan's project:, else its compose files' name (caller frees). */
+/* The project name: given, else the plan's project:, else its compose files' name (caller frees).
+ */
 char *cli_project_name(const char *given, const char *plan);
 /* apply and recover share their options; returns -1 on a bad option, 1 after --help. */
 int cli_apply_options(int argc, char **argv, const struct cmd_entry *entry,

@@ -31,8 +31,7 @@ int cli_apply_outcome_exit(int outcome)
 }
 
 /* Options shared by apply and recover; returns -1 on a bad option, 1 for --help. */
-int cli_apply_options(int argc, char **argv, const struct cmd_entry *entry,
-                      struct apply_options *o)
+int cli_apply_options(int argc, char **argv, const struct cmd_entry *entry, struct apply_options *o)
 {
     static const struct option longopts[] = {
         {"state", required_argument, NULL, CLI_OPT_STATE},
@@ -67,7 +66,8 @@ int cli_apply_options(int argc, char **argv, const struct cmd_entry *entry,
             break;
         case CLI_OPT_LOCK_TIMEOUT:
             if ((ms = cli_duration_ms(optarg)) < 0) {
-                fprintf(stderr, "ttdeploy %s: --lock-timeout \"%s\" is not a duration: use 30s or 5m\n",
+                fprintf(stderr,
+                        "ttdeploy %s: --lock-timeout \"%s\" is not a duration: use 30s or 5m\n",
                         entry->name, optarg);
                 return -1;
             }

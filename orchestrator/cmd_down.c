@@ -58,7 +58,8 @@ static int cmd_down_exec(int argc, char **argv)
 
 const struct cmd_entry cmd_down_entry = {
     .name = "down",
-    .usage = "[-f FILE]... [-p NAME] [--host unix://PATH] [-v|--volumes] [--progress MODE | --json]",
+    .usage =
+        "[-f FILE]... [-p NAME] [--host unix://PATH] [-v|--volumes] [--progress MODE | --json]",
     .summary = "stop and remove the project's containers and networks",
     .help = "options:\n"
             "  -f, --file FILE         compose file; repeat to merge several, in order\n"

@@ -68,7 +68,8 @@ static int cmd_history_exec(int argc, char **argv)
             break;
         case CLI_OPT_SINCE:
             if ((f.since = parse_date(optarg)) < 0) {
-                fprintf(stderr, "ttdeploy history: --since \"%s\": use YYYY-MM-DD[THH:MM:SS] (UTC)\n",
+                fprintf(stderr,
+                        "ttdeploy history: --since \"%s\": use YYYY-MM-DD[THH:MM:SS] (UTC)\n",
                         optarg);
                 return EXIT_BAD_INPUT;
             }
@@ -102,7 +103,8 @@ static int cmd_history_exec(int argc, char **argv)
         json_t *r;
         printf("%-6s %-19s  %-14s %-12s %-16s %-14s %9s  %s\n", "ID", "STARTED (UTC)", "PROJECT",
                "VERSION", "STATUS", "STATE", "DURATION", "ACTOR");
-        json_array_foreach(rows, i, r) {
+        json_array_foreach(rows, i, r)
+        {
             char started[32];
             double t0 = json_number_value(json_object_get(r, "started_at"));
             json_t *t1 = json_object_get(r, "finished_at");

@@ -24,14 +24,16 @@ static void print_deployment(json_t *d)
     cli_format_time(t0, t0s, sizeof(t0s));
     if (json_is_number(t1))
         cli_format_time(json_number_value(t1), t1s, sizeof(t1s));
-    printf("deployment %" JSON_INTEGER_FORMAT ": %s %s\n", json_integer_value(json_object_get(d, "id")),
-           str_or(d, "project", "?"), str_or(d, "version", "-"));
+    printf("deployment %" JSON_INTEGER_FORMAT ": %s %s\n",
+           json_integer_value(json_object_get(d, "id")), str_or(d, "project", "?"),
+           str_or(d, "version", "-"));
     printf("  status    %s (state %s)\n", str_or(d, "status", "?"), str_or(d, "state", "?"));
     printf("  started   %s UTC   finished %s UTC", t0s, t1s);
     if (json_is_number(t1))
         printf("   (%.2f s)", json_number_value(t1) - t0);
     printf("\n  git       %s %s\n", str_or(d, "git_tag", "-"), str_or(d, "git_commit", "-"));
-    printf("  plan      %s (sha256 %.12s)\n", str_or(d, "plan_path", "-"), str_or(d, "plan_sha256", "-"));
+    printf("  plan      %s (sha256 %.12s)\n", str_or(d, "plan_path", "-"),
+           str_or(d, "plan_sha256", "-"));
     printf("  actor     %s   ci %s\n", str_or(d, "actor", "-"), str_or(d, "ci", "-"));
     if (json_string_value(json_object_get(d, "error")))
         printf("  error     %s\n", str_or(d, "error", ""));
@@ -39,7 +41,8 @@ static void print_deployment(json_t *d)
            "STATUS", "TIME", "DETAIL");
     size_t i;
     json_t *s;
-    json_array_foreach(json_object_get(d, "steps"), i, s) {
+    json_array_foreach(json_object_get(d, "steps"), i, s)
+    {
         char dur[32] = "-";
         json_t *f = json_object_get(s, "finished_at");
         if (json_is_number(f))
@@ -63,12 +66,11 @@ static void print_deployment(json_t *d)
 
 static int cmd_show_exec(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"state", required_argument, NULL, CLI_OPT_STATE},
-        {"plan", required_argument, NULL, CLI_OPT_PLAN},
-        {"json", no_argument, NULL, CLI_OPT_JSON},
-        {"help", no_argument, NULL, CLI_OPT_HELP},
-        {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {{"state", required_argument, NULL, CLI_OPT_STATE},
+                                             {"plan", required_argument, NULL, CLI_OPT_PLAN},
+                                             {"json", no_argument, NULL, CLI_OPT_JSON},
+                                             {"help", no_argument, NULL, CLI_OPT_HELP},
+                                             {NULL, 0, NULL, 0}};
     const char *state = NULL, *plan = NULL;
     struct store *st = NULL;
     struct tt_err err = {0};

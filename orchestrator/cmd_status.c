@@ -77,12 +77,16 @@ static int cmd_status_exec(int argc, char **argv)
     size_t i, k;
     json_t *r, *cont;
     int drift = 0;
-    json_array_foreach(rel, i, r) {
+    json_array_foreach(rel, i, r)
+    {
         const char *service = json_string_value(json_object_get(r, "service"));
         json_t *match = NULL;
-        json_array_foreach(live, k, cont) {
-            const char *s = json_string_value(json_object_get(json_object_get(cont, "Labels"), LABEL_SERVICE));
-            const char *oneoff = json_string_value(json_object_get(json_object_get(cont, "Labels"), LABEL_ONEOFF));
+        json_array_foreach(live, k, cont)
+        {
+            const char *s =
+                json_string_value(json_object_get(json_object_get(cont, "Labels"), LABEL_SERVICE));
+            const char *oneoff =
+                json_string_value(json_object_get(json_object_get(cont, "Labels"), LABEL_ONEOFF));
             if (s && !strcmp(s, service) && !(oneoff && !strcmp(oneoff, "True")))
                 match = cont;
         }
@@ -92,22 +96,27 @@ static int cmd_status_exec(int argc, char **argv)
         else if (strcmp(json_string_value(json_object_get(match, "State")), "running"))
             verdict = "drift: not running";
         else if (json_string_value(json_object_get(r, "image_id")) &&
-                 strcmp(json_string_value(json_object_get(match, "ImageID")), json_string_value(json_object_get(r, "image_id"))))
+                 strcmp(json_string_value(json_object_get(match, "ImageID")),
+                        json_string_value(json_object_get(r, "image_id"))))
             verdict = "drift: another image";
         else if (json_string_value(json_object_get(r, "config_hash")) &&
-                 strcmp(json_string_value(json_object_get(json_object_get(match, "Labels"), LABEL_CONFIG_HASH)) ?: "",
+                 strcmp(json_string_value(
+                            json_object_get(json_object_get(match, "Labels"), LABEL_CONFIG_HASH))
+                            ?: "",
                         json_string_value(json_object_get(r, "config_hash"))))
             verdict = "drift: another configuration";
         drift |= strcmp(verdict, "ok") != 0;
-        json_array_append_new(out, json_pack("{s:s, s:s?, s:s?, s:I, s:s, s:s?}", "service", service,
-                                             "image", json_string_value(json_object_get(r, "image")),
-                                             "version", json_string_value(json_object_get(r, "version")),
-                                             "deployment", json_integer_value(json_object_get(r, "deployment_id")),
-                                             "daemon", verdict,
-                                             "container_state", match ? json_string_value(json_object_get(match, "State")) : NULL));
+        json_array_append_new(
+            out, json_pack("{s:s, s:s?, s:s?, s:I, s:s, s:s?}", "service", service, "image",
+                           json_string_value(json_object_get(r, "image")), "version",
+                           json_string_value(json_object_get(r, "version")), "deployment",
+                           json_integer_value(json_object_get(r, "deployment_id")), "daemon",
+                           verdict, "container_state",
+                           match ? json_string_value(json_object_get(match, "State")) : NULL));
     }
     if (json) {
-        json_t *doc = json_pack("{s:s, s:O, s:b}", "project", project, "services", out, "drift", drift);
+        json_t *doc =
+            json_pack("{s:s, s:O, s:b}", "project", project, "services", out, "drift", drift);
         if (unfinished)
             json_object_set(doc, "unfinished", unfinished);
         json_dumpf(doc, stdout, JSON_INDENT(2));

@@ -42,8 +42,8 @@ int compose_parse_duration(const char *s, compose_ns *out)
     static const struct {
         const char *unit;
         double ns;
-    } units[] = {{"ns", 1},         {"us", 1e3},  {"µs", 1e3},   {"ms", 1e6},
-                 {"s", 1e9},        {"m", 60e9},  {"h", 3600e9}, {"d", 86400e9}};
+    } units[] = {{"ns", 1},  {"us", 1e3}, {"µs", 1e3},   {"ms", 1e6},
+                 {"s", 1e9}, {"m", 60e9}, {"h", 3600e9}, {"d", 86400e9}};
     double total = 0;
     const char *p = s;
 
@@ -230,8 +230,7 @@ static void warn_at(struct loader *l, const struct ynode *n, const char *fmt, ..
 }
 
 /* The scalar text of n, or an error naming what was expected. */
-static int want_scalar(struct loader *l, const struct ynode *n, const char *what,
-                       const char **out)
+static int want_scalar(struct loader *l, const struct ynode *n, const char *what, const char **out)
 {
     if (!n || n->kind != YNODE_SCALAR || ynode_is_null(n))
         return node_error(l, n, "%s must be a single value, not %s", what, ynode_kind_name(n));
@@ -265,8 +264,7 @@ static int want_bool(struct loader *l, const struct ynode *n, const char *what, 
     return node_error(l, n, "%s must be true or false, not \"%s\"", what, s);
 }
 
-static int want_duration(struct loader *l, const struct ynode *n, const char *what,
-                         compose_ns *out)
+static int want_duration(struct loader *l, const struct ynode *n, const char *what, compose_ns *out)
 {
     const char *s;
     if (want_scalar(l, n, what, &s) < 0)
@@ -520,8 +518,8 @@ static int parse_port_short(struct loader *l, const struct ynode *n, const char 
         p->target = parts[2];
         parts[0] = parts[1] = parts[2] = NULL;
     }
-    if (rc == 0 && (!is_port_spec(p->target) || (p->published && *p->published &&
-                                                  !is_port_spec(p->published))))
+    if (rc == 0 && (!is_port_spec(p->target) ||
+                    (p->published && *p->published && !is_port_spec(p->published))))
         rc = -1;
     if (rc == 0 && p->published && !*p->published) {
         free(p->published);
@@ -569,8 +567,7 @@ static int parse_port(struct loader *l, const struct ynode *n, struct compose_po
         if (!p->target)
             return node_error(l, n, "a port in long form needs target: the container port");
         if (!is_port_spec(p->target))
-            return node_error(l, n, "port target \"%s\" must be a port number or range",
-                              p->target);
+            return node_error(l, n, "port target \"%s\" must be a port number or range", p->target);
     } else {
         return node_error(l, n, "a port must be a string such as \"8080:80\" or a mapping, not %s",
                           ynode_kind_name(n));
@@ -648,8 +645,9 @@ static int parse_mount(struct loader *l, const struct ynode *n, struct compose_m
         return 0;
     }
     if (n->kind != YNODE_MAP)
-        return node_error(l, n, "a volume must be a string such as \"data:/var/lib/data\" or a "
-                                "mapping, not %s",
+        return node_error(l, n,
+                          "a volume must be a string such as \"data:/var/lib/data\" or a "
+                          "mapping, not %s",
                           ynode_kind_name(n));
     for (size_t i = 0; i < n->n; i++) {
         const char *k = n->items[2 * i]->str ? n->items[2 * i]->str : "";
@@ -722,8 +720,9 @@ static int parse_depends_on(struct loader *l, const struct ynode *n, struct comp
         return 0;
     }
     if (n->kind != YNODE_MAP)
-        return node_error(l, n, "depends_on must be a list of services or a mapping of service: "
-                                "{condition: ...}, not %s",
+        return node_error(l, n,
+                          "depends_on must be a list of services or a mapping of service: "
+                          "{condition: ...}, not %s",
                           ynode_kind_name(n));
     for (size_t i = 0; i < n->n; i++) {
         const struct ynode *k = n->items[2 * i], *v = n->items[2 * i + 1];
@@ -773,8 +772,7 @@ static void healthcheck_init(struct compose_healthcheck *h)
     h->retries = -1;
 }
 
-static int parse_healthcheck(struct loader *l, const struct ynode *n,
-                             struct compose_healthcheck *h)
+static int parse_healthcheck(struct loader *l, const struct ynode *n, struct compose_healthcheck *h)
 {
     if (want_map(l, n, "healthcheck") < 0)
         return -1;
@@ -879,18 +877,77 @@ static int parse_deploy(struct loader *l, const struct ynode *n, struct compose_
 /* ---- services ----------------------------------------------------------- */
 
 /* Service keys of the Compose Specification that the model keeps as written. */
-static const char *const passthrough_keys[] = {
-    "annotations", "attach", "blkio_config", "cap_add", "cap_drop", "cgroup", "cgroup_parent",
-    "configs", "cpu_count", "cpu_percent", "cpu_period", "cpu_quota", "cpu_rt_period",
-    "cpu_rt_runtime", "cpu_shares", "cpus", "cpuset", "credential_spec", "develop",
-    "device_cgroup_rules", "devices", "dns", "dns_opt", "dns_search", "domainname",
-    "driver_opts", "expose", "external_links", "extra_hosts", "gpus", "group_add", "hostname",
-    "ipc", "isolation", "label_file", "links", "logging", "mac_address", "mem_limit",
-    "mem_reservation", "mem_swappiness", "memswap_limit", "models", "oom_kill_disable",
-    "oom_score_adj", "pid", "pids_limit", "platform", "post_start", "pre_stop", "privileged",
-    "provider", "pull_policy", "read_only", "runtime", "scale", "secrets", "security_opt",
-    "shm_size", "stdin_open", "storage_opt", "sysctls", "tmpfs", "tty", "ulimits", "use_api_socket",
-    "userns_mode", "uts", "volumes_from", "deploy", NULL};
+static const char *const passthrough_keys[] = {"annotations",
+                                               "attach",
+                                               "blkio_config",
+                                               "cap_add",
+                                               "cap_drop",
+                                               "cgroup",
+                                               "cgroup_parent",
+                                               "configs",
+                                               "cpu_count",
+                                               "cpu_percent",
+                                               "cpu_period",
+                                               "cpu_quota",
+                                               "cpu_rt_period",
+                                               "cpu_rt_runtime",
+                                               "cpu_shares",
+                                               "cpus",
+                                               "cpuset",
+                                               "credential_spec",
+                                               "develop",
+                                               "device_cgroup_rules",
+                                               "devices",
+                                               "dns",
+                                               "dns_opt",
+                                               "dns_search",
+                                               "domainname",
+                                               "driver_opts",
+                                               "expose",
+                                               "external_links",
+                                               "extra_hosts",
+                                               "gpus",
+                                               "group_add",
+                                               "hostname",
+                                               "ipc",
+                                               "isolation",
+                                               "label_file",
+                                               "links",
+                                               "logging",
+                                               "mac_address",
+                                               "mem_limit",
+                                               "mem_reservation",
+                                               "mem_swappiness",
+                                               "memswap_limit",
+                                               "models",
+                                               "oom_kill_disable",
+                                               "oom_score_adj",
+                                               "pid",
+                                               "pids_limit",
+                                               "platform",
+                                               "post_start",
+                                               "pre_stop",
+                                               "privileged",
+                                               "provider",
+                                               "pull_policy",
+                                               "read_only",
+                                               "runtime",
+                                               "scale",
+                                               "secrets",
+                                               "security_opt",
+                                               "shm_size",
+                                               "stdin_open",
+                                               "storage_opt",
+                                               "sysctls",
+                                               "tmpfs",
+                                               "tty",
+                                               "ulimits",
+                                               "use_api_socket",
+                                               "userns_mode",
+                                               "uts",
+                                               "volumes_from",
+                                               "deploy",
+                                               NULL};
 
 static void service_init(struct compose_service *s, const char *name)
 {
@@ -1264,12 +1321,11 @@ static const struct ynode *load_doc(struct loader *l, const char *path, int use_
 }
 
 static int service_build(struct loader *l, const struct ynode *services, const char *name,
-                         const struct ynode *ref, struct strv *chain,
-                         struct compose_service *out);
+                         const struct ynode *ref, struct strv *chain, struct compose_service *out);
 
 /* Resolves the extends entry ext of service node n and lays its base into out. */
-static int service_build_base(struct loader *l, const struct ynode *services,
-                              const struct ynode *n, const struct ynode *ext, struct strv *chain,
+static int service_build_base(struct loader *l, const struct ynode *services, const struct ynode *n,
+                              const struct ynode *ext, struct strv *chain,
                               struct compose_service *out)
 {
     const char *base_name = NULL, *base_file = NULL;
@@ -1307,8 +1363,7 @@ static int service_build_base(struct loader *l, const struct ynode *services,
 
 /* Builds the service called name in services, resolving extends first. */
 static int service_build(struct loader *l, const struct ynode *services, const char *name,
-                         const struct ynode *ref, struct strv *chain,
-                         struct compose_service *out)
+                         const struct ynode *ref, struct strv *chain, struct compose_service *out)
 {
     const struct ynode *n = ynode_get(services, name);
     struct buf key = {0};
@@ -1412,8 +1467,8 @@ static int load_file(struct loader *l, const char *path, int use_inline)
             service_merge(have, s);
             service_free(s);
         } else {
-            l->proj->services = xrealloc(l->proj->services,
-                                         (l->proj->nservices + 1) * sizeof(*l->proj->services));
+            l->proj->services =
+                xrealloc(l->proj->services, (l->proj->nservices + 1) * sizeof(*l->proj->services));
             l->proj->services[l->proj->nservices++] = s;
         }
     }
@@ -1522,8 +1577,7 @@ static int check_dependencies(struct loader *l, struct compose_service *s)
         }
         if (!strcmp(d->service, s->name))
             return tt_error_at(l->err, d->file, d->line, d->col,
-                               "service \"%s\" depends on itself: remove that dependency",
-                               s->name);
+                               "service \"%s\" depends on itself: remove that dependency", s->name);
     }
     /* Then drop the optional dependencies on absent services. */
     for (size_t i = 0; i < s->ndeps; i++) {

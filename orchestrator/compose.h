@@ -27,8 +27,8 @@ enum compose_condition {
 struct compose_dep {
     char *service;
     enum compose_condition condition;
-    int required; /* 0: the dependant starts even when this one is absent */
-    int restart;  /* restart the dependant when this one is recreated */
+    int required;     /* 0: the dependant starts even when this one is absent */
+    int restart;      /* restart the dependant when this one is recreated */
     const char *file; /* where it was written, for messages */
     int line, col;
 };
@@ -119,16 +119,16 @@ struct compose_service {
 
 struct compose_project {
     char *name;
-    char *dir;                          /* project directory: that of the first file */
-    struct compose_service **services;  /* enabled services, sorted by name */
+    char *dir;                         /* project directory: that of the first file */
+    struct compose_service **services; /* enabled services, sorted by name */
     size_t nservices;
-    struct compose_service **disabled;  /* services left out by profiles */
+    struct compose_service **disabled; /* services left out by profiles */
     size_t ndisabled;
-    struct strv networks;               /* top-level networks, sorted */
-    struct strv volumes;                /* top-level volumes, sorted */
-    struct strv files;                  /* the files loaded, in order */
-    struct strv warnings;               /* messages for the user: unknown keys, unset variables */
-    struct ydoc **docs;                 /* kept alive for build and extras */
+    struct strv networks; /* top-level networks, sorted */
+    struct strv volumes;  /* top-level volumes, sorted */
+    struct strv files;    /* the files loaded, in order */
+    struct strv warnings; /* messages for the user: unknown keys, unset variables */
+    struct ydoc **docs;   /* kept alive for build and extras */
     size_t ndocs;
 };
 

@@ -105,9 +105,9 @@ static json_t *healthcheck_json(const struct compose_healthcheck *h)
 static json_t *port_json(const struct compose_port *p)
 {
     json_t *o = json_object();
-    json_object_set_new(o, "target", is_integer(p->target)
-                                         ? json_integer(strtoll(p->target, NULL, 10))
-                                         : json_string(p->target));
+    json_object_set_new(o, "target",
+                        is_integer(p->target) ? json_integer(strtoll(p->target, NULL, 10))
+                                              : json_string(p->target));
     set_str(o, "published", p->published);
     set_str(o, "host_ip", p->host_ip);
     set_str(o, "protocol", p->protocol);
@@ -228,7 +228,8 @@ json_t *compose_out_project(const struct compose_project *p)
     for (size_t i = 0; i < p->networks.n; i++)
         json_object_set_new(nets, p->networks.v[i], json_object());
     for (size_t i = 0; i < p->nservices; i++)
-        if (strv_contains(&p->services[i]->networks, "default") && !json_object_get(nets, "default"))
+        if (strv_contains(&p->services[i]->networks, "default") &&
+            !json_object_get(nets, "default"))
             json_object_set_new(nets, "default", json_object());
     for (size_t i = 0; i < p->volumes.n; i++)
         json_object_set_new(vols, p->volumes.v[i], json_object());
@@ -272,10 +273,9 @@ json_t *compose_out_graph(const struct dag *d)
 
 static int needs_quotes(const char *s)
 {
-    static const char *const special[] = {"true", "false", "yes", "no", "on", "off", "null",
-                                          "True", "False", "Yes", "No", "On", "Off", "Null",
-                                          "TRUE", "FALSE", "YES", "NO", "ON", "OFF", "NULL", "~",
-                                          NULL};
+    static const char *const special[] = {
+        "true", "false", "yes",  "no",    "on",  "off", "null", "True", "False", "Yes", "No", "On",
+        "Off",  "Null",  "TRUE", "FALSE", "YES", "NO",  "ON",   "OFF",  "NULL",  "~",   NULL};
     size_t len = strlen(s);
     char *end;
 

@@ -46,7 +46,8 @@ static json_t *labels_object(const struct compose_project *p, const struct compo
 {
     json_t *l = json_object();
     for (size_t i = 0; i < s->labels.n; i++)
-        json_object_set_new(l, s->labels.v[i].key, json_string(s->labels.v[i].value ? s->labels.v[i].value : ""));
+        json_object_set_new(l, s->labels.v[i].key,
+                            json_string(s->labels.v[i].value ? s->labels.v[i].value : ""));
     json_object_set_new(l, LABEL_PROJECT, json_string(p->name));
     json_object_set_new(l, LABEL_SERVICE, json_string(s->name));
     json_object_set_new(l, LABEL_NUMBER, json_string("1"));
@@ -105,8 +106,9 @@ static void add_ports(json_t *exposed, json_t *bindings, const struct compose_po
             else
                 buf_adds(&hp, pt->published);
         }
-        json_array_append_new(list, json_pack("{s:s, s:s}", "HostIp", pt->host_ip ? pt->host_ip : "",
-                                              "HostPort", hp.data ? hp.data : ""));
+        json_array_append_new(list,
+                              json_pack("{s:s, s:s}", "HostIp", pt->host_ip ? pt->host_ip : "",
+                                        "HostPort", hp.data ? hp.data : ""));
     }
     buf_release(&key);
     buf_release(&hp);

@@ -30,11 +30,11 @@
 #define LABEL_MANAGED "dev.ttdeploy.managed"
 
 struct container_spec {
-    char *name;           /* container name: container_name, or PROJECT-SERVICE-1 */
-    json_t *body;         /* POST /containers/create body */
+    char *name;             /* container name: container_name, or PROJECT-SERVICE-1 */
+    json_t *body;           /* POST /containers/create body */
     json_t *extra_networks; /* [{"network": NAME, "aliases": [...]}] to connect before start */
     char hash[SHA256_HEX_LEN + 1];
-    int has_healthcheck;  /* compose defines one (the image may still have its own) */
+    int has_healthcheck; /* compose defines one (the image may still have its own) */
 };
 
 /* The Docker name of a project network or volume: PROJECT_NAME. */

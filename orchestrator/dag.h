@@ -26,12 +26,12 @@ struct dag_edge {
 
 struct dag {
     const struct compose_project *project; /* borrowed */
-    size_t n;                               /* number of services */
-    struct dag_edge *edges;                 /* sorted by from, then to */
+    size_t n;                              /* number of services */
+    struct dag_edge *edges;                /* sorted by from, then to */
     size_t nedges;
-    size_t *layer_of;   /* layer_of[i]: the layer of service i */
+    size_t *layer_of; /* layer_of[i]: the layer of service i */
     size_t nlayers;
-    size_t *order;      /* services by layer, then name */
+    size_t *order;       /* services by layer, then name */
     size_t *layer_start; /* layer k is order[layer_start[k] .. layer_start[k+1]) */
 };
 

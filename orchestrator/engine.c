@@ -67,7 +67,8 @@ static size_t on_data(char *ptr, size_t size, size_t n, void *userdata)
     struct engine *e = r->e;
     buf_add(&e->events_partial, ptr, len);
     char *start = e->events_partial.data, *nl;
-    while ((nl = memchr(start, '\n', e->events_partial.len - (size_t)(start - e->events_partial.data)))) {
+    while ((nl = memchr(start, '\n',
+                        e->events_partial.len - (size_t)(start - e->events_partial.data)))) {
         *nl = '\0';
         json_t *ev = json_loads(start, 0, NULL);
         if (ev) {
@@ -217,7 +218,8 @@ const char *engine_req_error(struct engine_req *r)
         if (msg)
             buf_printf(&b, "%s", msg);
         else
-            buf_printf(&b, "HTTP %ld: %.*s", r->status, (int)(r->resp.len > 300 ? 300 : r->resp.len),
+            buf_printf(&b, "HTTP %ld: %.*s", r->status,
+                       (int)(r->resp.len > 300 ? 300 : r->resp.len),
                        r->resp.data ? r->resp.data : "");
     }
     r->error = buf_detach(&b);
@@ -303,8 +305,7 @@ int engine_open(const char *host, struct engine **out, struct tt_err *err)
     long status = engine_call(e, "GET", "/version", NULL, 10000, &v, NULL, err);
     if (status != 200 || !v) {
         if (status > 0)
-            tt_error(err, "the Docker engine at %s answered /version with HTTP %ld", host,
-                     status);
+            tt_error(err, "the Docker engine at %s answered /version with HTTP %ld", host, status);
         json_decref(v);
         engine_close(e);
         return -1;
@@ -670,8 +671,8 @@ static size_t on_stream(char *ptr, size_t size, size_t n, void *userdata)
 }
 
 int engine_exec_to_fd(struct engine *e, const char *container, const json_t *argv,
-                      const json_t *env, int fd, long timeout_ms, int *exit_code,
-                      long long *bytes, struct buf *errout, struct tt_err *err)
+                      const json_t *env, int fd, long timeout_ms, int *exit_code, long long *bytes,
+                      struct buf *errout, struct tt_err *err)
 {
     struct buf path = {0};
     json_t *body = json_pack("{s:b, s:b}", "Detach", 0, "Tty", 0);

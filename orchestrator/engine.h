@@ -91,8 +91,8 @@ int engine_exec(struct engine *e, const char *container, const json_t *argv, lon
  * environment.  *bytes receives how much was written to fd.
  */
 int engine_exec_to_fd(struct engine *e, const char *container, const json_t *argv,
-                      const json_t *env, int fd, long timeout_ms, int *exit_code,
-                      long long *bytes, struct buf *errout, struct tt_err *err);
+                      const json_t *env, int fd, long timeout_ms, int *exit_code, long long *bytes,
+                      struct buf *errout, struct tt_err *err);
 
 /* Splits the multiplexed stdout/stderr stream of logs and exec into text. */
 void engine_demux(const struct buf *raw, struct buf *out);

@@ -26,8 +26,9 @@ int gitref_resolve(const char *path, const char *rev, char out[41], struct tt_er
         buf_reset(&spec);
         buf_printf(&spec, "refs/tags/%s^{commit}", rev);
         if (git_revparse_single(&obj, repo, spec.data) < 0) {
-            tt_error(err, "git revision \"%s\" is not in the repository at %s: push the tag, or "
-                          "fix release git:",
+            tt_error(err,
+                     "git revision \"%s\" is not in the repository at %s: push the tag, or "
+                     "fix release git:",
                      rev, path);
             goto done;
         }

@@ -11,10 +11,17 @@
 #define TTDEPLOY_VERSION "0.1.0"
 #endif
 
-static const struct cmd_entry *const cmd_table[] = {
-    &cmd_apply_entry,  &cmd_history_entry, &cmd_show_entry,   &cmd_status_entry,
-    &cmd_recover_entry, &cmd_unlock_entry, &cmd_up_entry,     &cmd_down_entry,
-    &cmd_config_entry, &cmd_graph_entry,   NULL};
+static const struct cmd_entry *const cmd_table[] = {&cmd_apply_entry,
+                                                    &cmd_history_entry,
+                                                    &cmd_show_entry,
+                                                    &cmd_status_entry,
+                                                    &cmd_recover_entry,
+                                                    &cmd_unlock_entry,
+                                                    &cmd_up_entry,
+                                                    &cmd_down_entry,
+                                                    &cmd_config_entry,
+                                                    &cmd_graph_entry,
+                                                    NULL};
 
 static void usage(FILE *f)
 {

@@ -96,7 +96,8 @@ void probe_cancel(struct probe *p, struct engine *e)
 void probe_start(struct probe *p, struct engine *e, void *tag)
 {
     struct buf path = {0};
-    json_t *body = json_pack("{s:O, s:b, s:b}", "Cmd", p->cmd, "AttachStdout", 1, "AttachStderr", 1);
+    json_t *body =
+        json_pack("{s:O, s:b, s:b}", "Cmd", p->cmd, "AttachStdout", 1, "AttachStderr", 1);
 
     p->tag = tag;
     p->attempts++;
@@ -118,8 +119,7 @@ static enum probe_result attempt_failed(struct probe *p, double now)
     return PROBE_FAILED;
 }
 
-enum probe_result probe_on_done(struct probe *p, struct engine *e, struct engine_req *r,
-                                double now)
+enum probe_result probe_on_done(struct probe *p, struct engine *e, struct engine_req *r, double now)
 {
     long st = engine_req_status(r);
     struct buf path = {0};

@@ -128,8 +128,8 @@ void progress_set(struct progress *p, size_t idx, const char *state, const char 
     case PROGRESS_JSON: {
         char ts[64];
         timestamp(ts, sizeof(ts));
-        json_t *o = json_pack("{s:s, s:s, s:s, s:f}", "time", ts, "service", p->names[idx],
-                              "state", state, "elapsed", now - l->since);
+        json_t *o = json_pack("{s:s, s:s, s:s, s:f}", "time", ts, "service", p->names[idx], "state",
+                              state, "elapsed", now - l->since);
         if (detail && *detail)
             json_object_set_new(o, "detail", json_string(detail));
         if (l->how[0])

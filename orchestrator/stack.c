@@ -50,23 +50,23 @@ struct svc {
     char *image_id;
     int has_health;
     enum svc_need need;
-    char *old_id;     /* the project's existing container for this service */
+    char *old_id; /* the project's existing container for this service */
     int old_running;
-    int old_matches;  /* same config hash and image: keep it */
-    char *id;         /* the container this run manages */
+    int old_matches; /* same config hash and image: keep it */
+    char *id;        /* the container this run manages */
     enum svc_state state;
     struct engine_req *req;
     size_t next_net;
-    size_t row;       /* progress line */
+    size_t row; /* progress line */
     char *error;
     json_t *health_test; /* ["CMD", ...] or ["CMD-SHELL", cmd]: compose's or the image's */
     long health_timeout_ms, health_interval_ms;
     struct probe *probe;
     struct req_tag life_tag, probe_tag;
-    const char *action;  /* what launch() did or preview would do */
+    const char *action; /* what launch() did or preview would do */
     char *old_image;
-    double t0;           /* first action */
-    double seconds;      /* first action to ready */
+    double t0;      /* first action */
+    double seconds; /* first action to ready */
     char how[16];
 };
 
@@ -79,8 +79,8 @@ struct up_run {
     struct progress *pr;
     int failed;
     double started, deadline;
-    unsigned probes_max;     /* execs allowed in flight at once */
-    json_t *seen;            /* events of our containers, for the report */
+    unsigned probes_max; /* execs allowed in flight at once */
+    json_t *seen;        /* events of our containers, for the report */
 };
 
 json_t *stack_project_filter(const char *project)
@@ -93,8 +93,8 @@ json_t *stack_project_filter(const char *project)
 }
 
 /* The id of service's container in project (all: stopped ones too), or NULL (caller frees). */
-static char *service_container(struct engine *e, const char *project, const char *service,
-                               int all, struct tt_err *err)
+static char *service_container(struct engine *e, const char *project, const char *service, int all,
+                               struct tt_err *err)
 {
     struct buf q = {0}, label = {0};
     json_t *list = NULL;
@@ -177,14 +177,16 @@ static char *last_health_output(struct engine *e, const char *id, char **status)
         if (status && json_string_value(json_object_get(health, "Status")))
             *status = xstrdup(json_string_value(json_object_get(health, "Status")));
         if (n) {
-            const char *o = json_string_value(json_object_get(json_array_get(log, n - 1), "Output"));
-            json_int_t code = json_integer_value(json_object_get(json_array_get(log, n - 1), "ExitCode"));
+            const char *o =
+                json_string_value(json_object_get(json_array_get(log, n - 1), "Output"));
+            json_int_t code =
+                json_integer_value(json_object_get(json_array_get(log, n - 1), "ExitCode"));
             struct buf b = {0};
             size_t len = o ? strlen(o) : 0;
             while (len && (o[len - 1] == '\n' || o[len - 1] == ' '))
                 len--;
-            buf_printf(&b, "exit %" JSON_INTEGER_FORMAT ": %.*s", code, (int)(len > 400 ? 400 : len),
-                       o ? o : "");
+            buf_printf(&b, "exit %" JSON_INTEGER_FORMAT ": %.*s", code,
+                       (int)(len > 400 ? 400 : len), o ? o : "");
             out = buf_detach(&b);
         }
     }
@@ -256,7 +258,8 @@ static int ensure_resources(struct up_run *r, struct tt_err *err)
         int found = 0;
         size_t k;
         json_t *net;
-        json_array_foreach(have, k, net) found |= !strcmp(json_string_value(json_object_get(net, "Name")), full);
+        json_array_foreach(have, k, net) found |=
+            !strcmp(json_string_value(json_object_get(net, "Name")), full);
         if (!found) {
             json_t *body = container_spec_network_body(p, wanted.v[i]);
             rc = engine_call_ok(r->e, "POST", "/networks/create", body, 30000, NULL, err);
@@ -296,8 +299,9 @@ static int resolve_image(struct up_run *r, struct svc *v, int allow_pull, struct
     long status;
 
     if (!image)
-        return tt_error(err, "service \"%s\" has no image: ttdeploy does not build images; "
-                             "build it first and set image:",
+        return tt_error(err,
+                        "service \"%s\" has no image: ttdeploy does not build images; "
+                        "build it first and set image:",
                         v->s->name);
     buf_adds(&path, "/images/");
     engine_urlencode(image, &path);
@@ -336,7 +340,10 @@ static int resolve_image(struct up_run *r, struct svc *v, int allow_pull, struct
             return tt_error(err,
                             "service \"%s\": image \"%s\" is not on the engine and cannot be "
                             "pulled (%s): build or load it there first, or check the registry",
-                            v->s->name, image, reason[0] ? reason : ps < 0 ? perr.msg : "no reason given");
+                            v->s->name, image,
+                            reason[0] ? reason
+                            : ps < 0  ? perr.msg
+                                      : "no reason given");
         }
     }
     buf_release(&path);
@@ -347,7 +354,9 @@ static int resolve_image(struct up_run *r, struct svc *v, int allow_pull, struct
                             v->s->name, image, status);
         return -1;
     }
-    v->image_id = xstrdup(json_string_value(json_object_get(j, "Id")) ? json_string_value(json_object_get(j, "Id")) : "");
+    v->image_id = xstrdup(json_string_value(json_object_get(j, "Id"))
+                              ? json_string_value(json_object_get(j, "Id"))
+                              : "");
     json_t *image_hc = json_object_get(json_object_get(j, "Config"), "Healthcheck");
     const struct compose_healthcheck *hc = &v->s->healthcheck;
     if (hc->present && hc->test.n) {
@@ -357,21 +366,28 @@ static int resolve_image(struct up_run *r, struct svc *v, int allow_pull, struct
     } else if (json_array_size(json_object_get(image_hc, "Test"))) {
         v->health_test = json_incref(json_object_get(image_hc, "Test"));
     }
-    v->health_interval_ms = hc->present && hc->interval >= 0 ? (long)(hc->interval / 1000000)
-                            : json_integer_value(json_object_get(image_hc, "Interval")) / 1000000;
-    v->health_timeout_ms = hc->present && hc->timeout >= 0 ? (long)(hc->timeout / 1000000)
-                           : json_integer_value(json_object_get(image_hc, "Timeout")) / 1000000;
+    v->health_interval_ms =
+        hc->present && hc->interval >= 0
+            ? (long)(hc->interval / 1000000)
+            : json_integer_value(json_object_get(image_hc, "Interval")) / 1000000;
+    v->health_timeout_ms = hc->present && hc->timeout >= 0
+                               ? (long)(hc->timeout / 1000000)
+                               : json_integer_value(json_object_get(image_hc, "Timeout")) / 1000000;
     if (v->health_interval_ms <= 0)
         v->health_interval_ms = 30000;
     if (v->health_timeout_ms <= 0)
         v->health_timeout_ms = 30000;
     if (v->s->healthcheck.present) {
-        v->has_health = !v->s->healthcheck.disable &&
-                        (v->s->healthcheck.test.n > 0 ||
-                         json_array_size(json_object_get(json_object_get(json_object_get(j, "Config"), "Healthcheck"), "Test")) > 0);
+        v->has_health =
+            !v->s->healthcheck.disable &&
+            (v->s->healthcheck.test.n > 0 ||
+             json_array_size(json_object_get(
+                 json_object_get(json_object_get(j, "Config"), "Healthcheck"), "Test")) > 0);
     } else {
-        json_t *t = json_object_get(json_object_get(json_object_get(j, "Config"), "Healthcheck"), "Test");
-        v->has_health = json_array_size(t) > 0 && strcmp(json_string_value(json_array_get(t, 0)), "NONE");
+        json_t *t =
+            json_object_get(json_object_get(json_object_get(j, "Config"), "Healthcheck"), "Test");
+        v->has_health =
+            json_array_size(t) > 0 && strcmp(json_string_value(json_array_get(t, 0)), "NONE");
     }
     json_decref(j);
     return 0;
@@ -389,7 +405,8 @@ static int find_existing(struct up_run *r, struct tt_err *err)
     free(q);
     if (rc < 0)
         return -1;
-    json_array_foreach(list, i, c) {
+    json_array_foreach(list, i, c)
+    {
         json_t *labels = json_object_get(c, "Labels");
         const char *service = json_string_value(json_object_get(labels, LABEL_SERVICE));
         const char *oneoff = json_string_value(json_object_get(labels, LABEL_ONEOFF));
@@ -415,7 +432,9 @@ static int find_existing(struct up_run *r, struct tt_err *err)
         if (v->state == SVC_UNSELECTED || v->old_id)
             continue;
         v->old_id = xstrdup(id);
-        v->old_image = xstrdup(json_string_value(json_object_get(c, "Image")) ? json_string_value(json_object_get(c, "Image")) : "");
+        v->old_image = xstrdup(json_string_value(json_object_get(c, "Image"))
+                                   ? json_string_value(json_object_get(c, "Image"))
+                                   : "");
         v->old_running = state && !strcmp(state, "running");
         v->old_matches = hash && !strcmp(hash, v->spec->hash) && image && v->image_id &&
                          !strcmp(image, v->image_id);
@@ -565,7 +584,8 @@ static int launch_ready_services(struct up_run *r)
         /* service_healthy on a dependency without a healthcheck cannot be met: say so. */
         for (size_t k = 0; k < r->d->nedges; k++) {
             const struct dag_edge *ed = &r->d->edges[k];
-            if (ed->from == i && ed->condition == COMPOSE_COND_HEALTHY && !r->svcs[ed->to].has_health) {
+            if (ed->from == i && ed->condition == COMPOSE_COND_HEALTHY &&
+                !r->svcs[ed->to].has_health) {
                 svc_fail(r, v,
                          "waits for \"%s\" to be healthy, but \"%s\" has no healthcheck: add "
                          "one, or use condition: service_started",
@@ -666,7 +686,8 @@ static void on_done(struct up_run *r, struct engine_req *req)
             json_t *n = json_array_get(v->spec->extra_networks, v->next_net++);
             json_t *body = json_pack("{s:s, s:{s:O}}", "Container", v->id, "EndpointConfig",
                                      "Aliases", json_object_get(n, "aliases"));
-            buf_printf(&path, "/networks/%s/connect", json_string_value(json_object_get(n, "network")));
+            buf_printf(&path, "/networks/%s/connect",
+                       json_string_value(json_object_get(n, "network")));
             request(r, v, SVC_CONNECTING, "POST", path.data, body, NULL);
             json_decref(body);
         } else {
@@ -707,22 +728,24 @@ static void on_event(struct up_run *r, json_t *ev)
         return;
     if (r->seen) {
         json_t *t = json_object_get(ev, "timeNano");
-        json_array_append_new(r->seen, json_pack("{s:f, s:s, s:s}", "time",
-                                                 json_is_integer(t) ? json_integer_value(t) / 1e9 : 0.0,
-                                                 "service", v->s->name, "action", action));
+        json_array_append_new(r->seen,
+                              json_pack("{s:f, s:s, s:s}", "time",
+                                        json_is_integer(t) ? json_integer_value(t) / 1e9 : 0.0,
+                                        "service", v->s->name, "action", action));
     }
     if (v->state == SVC_FAILED)
         return;
     if (!strcmp(action, "die")) {
-        const char *code = json_string_value(
-            json_object_get(json_object_get(json_object_get(ev, "Actor"), "Attributes"), "exitCode"));
+        const char *code = json_string_value(json_object_get(
+            json_object_get(json_object_get(ev, "Actor"), "Attributes"), "exitCode"));
         int exit_code = code ? atoi(code) : -1;
         if (v->need == NEED_EXIT0 && v->state != SVC_READY) {
             if (exit_code == 0)
                 svc_ready(r, v, "exited 0", NULL);
             else
-                svc_fail(r, v, "exited with code %d; its dependants wait for "
-                               "service_completed_successfully",
+                svc_fail(r, v,
+                         "exited with code %d; its dependants wait for "
+                         "service_completed_successfully",
                          exit_code);
         } else if (v->need != NEED_EXIT0) {
             svc_fail(r, v, "exited with code %d", exit_code);
@@ -912,7 +935,8 @@ static int up_prepare(struct up_run *r, struct engine *e, const struct compose_p
     r->p = p;
     r->d = d;
     r->o = o;
-    r->probes_max = 2 * (unsigned)(sysconf(_SC_NPROCESSORS_ONLN) > 0 ? sysconf(_SC_NPROCESSORS_ONLN) : 1);
+    r->probes_max =
+        2 * (unsigned)(sysconf(_SC_NPROCESSORS_ONLN) > 0 ? sysconf(_SC_NPROCESSORS_ONLN) : 1);
     r->svcs = xcalloc(d->n + 1, sizeof(*r->svcs));
     for (size_t i = 0; i < d->n; i++) {
         r->svcs[i].s = p->services[i];
@@ -1098,8 +1122,10 @@ int stack_down(struct engine *e, const struct compose_project *p, const struct d
         return -1;
     items = xcalloc(json_array_size(list) + 1, sizeof(*items));
     names = xcalloc(json_array_size(list) + 1, sizeof(*names));
-    json_array_foreach(list, i, c) {
-        const char *service = json_string_value(json_object_get(json_object_get(c, "Labels"), LABEL_SERVICE));
+    json_array_foreach(list, i, c)
+    {
+        const char *service =
+            json_string_value(json_object_get(json_object_get(c, "Labels"), LABEL_SERVICE));
         items[n].id = xstrdup(json_string_value(json_object_get(c, "Id")));
         items[n].service = xstrdup(service ? service : "?");
         items[n].layer = -1;
@@ -1133,14 +1159,16 @@ int stack_down(struct engine *e, const struct compose_project *p, const struct d
         q = project_query("/networks", p->name);
         rc = engine_call_ok(e, "GET", q, NULL, 30000, &nets, err);
         free(q);
-        json_array_foreach(nets, i, c) {
+        json_array_foreach(nets, i, c)
+        {
             struct buf path = {0};
             buf_printf(&path, "/networks/%s", json_string_value(json_object_get(c, "Id")));
             if (rc == 0 && engine_call_ok(e, "DELETE", path.data, NULL, 30000, NULL, err) < 0)
                 rc = -1;
             else if (rc == 0) {
                 struct buf note = {0};
-                buf_printf(&note, "network %s removed", json_string_value(json_object_get(c, "Name")));
+                buf_printf(&note, "network %s removed",
+                           json_string_value(json_object_get(c, "Name")));
                 progress_note(pr, note.data);
                 buf_release(&note);
             }
@@ -1153,7 +1181,8 @@ int stack_down(struct engine *e, const struct compose_project *p, const struct d
         q = project_query("/volumes", p->name);
         rc = engine_call_ok(e, "GET", q, NULL, 30000, &vols, err);
         free(q);
-        json_array_foreach(json_object_get(vols, "Volumes"), i, c) {
+        json_array_foreach(json_object_get(vols, "Volumes"), i, c)
+        {
             struct buf path = {0};
             buf_printf(&path, "/volumes/%s", json_string_value(json_object_get(c, "Name")));
             if (rc == 0 && engine_call_ok(e, "DELETE", path.data, NULL, 30000, NULL, err) < 0)
@@ -1193,7 +1222,8 @@ int stack_run_oneoff(struct engine *e, const struct compose_project *p,
         size_t klen = eq ? (size_t)(eq - env_override->v[i]) + 1 : strlen(env_override->v[i]);
         size_t k;
         json_t *item;
-        json_array_foreach(env, k, item) {
+        json_array_foreach(env, k, item)
+        {
             if (!strncmp(json_string_value(item), env_override->v[i], klen)) {
                 json_array_remove(env, k);
                 break;
@@ -1206,7 +1236,8 @@ int stack_run_oneoff(struct engine *e, const struct compose_project *p,
     json_object_set_new(body, "Healthcheck", json_pack("{s:[s]}", "Test", "NONE"));
     json_object_set_new(json_object_get(body, "Labels"), LABEL_ONEOFF, json_string("True"));
     json_object_del(json_object_get(body, "Labels"), LABEL_CONFIG_HASH);
-    buf_printf(&name, "%s-%s-run-%ld%ld", p->name, s->name, (long)getpid(), (long)time(NULL) % 100000);
+    buf_printf(&name, "%s-%s-run-%ld%ld", p->name, s->name, (long)getpid(),
+               (long)time(NULL) % 100000);
     buf_adds(&path, "/containers/create?name=");
     engine_urlencode(name.data, &path);
     if (engine_call_ok(e, "POST", path.data, body, 30000, &resp, err) < 0)

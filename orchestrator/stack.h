@@ -33,14 +33,14 @@ struct stack_options {
 /* What happened (or, for a preview, would happen) to one service. */
 struct stack_result {
     char *service;
-    const char *action;  /* create, recreate, start, unchanged (preview: pull and create) */
-    const char *state;   /* healthy, running, exited 0, failed, skipped, pending (preview) */
-    char how[16];        /* what decided readiness: probe, docker, or "" */
-    double seconds;      /* from the service's first action to ready */
+    const char *action; /* create, recreate, start, unchanged (preview: pull and create) */
+    const char *state;  /* healthy, running, exited 0, failed, skipped, pending (preview) */
+    char how[16];       /* what decided readiness: probe, docker, or "" */
+    double seconds;     /* from the service's first action to ready */
     char *container_id;
-    char *image;         /* the reference asked for */
+    char *image; /* the reference asked for */
     char *image_id;
-    char *old_image;     /* what the replaced container ran, or NULL */
+    char *old_image; /* what the replaced container ran, or NULL */
     char *config_hash;
     char *error;
 };

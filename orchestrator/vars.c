@@ -100,8 +100,8 @@ static int dotenv_value(const char *p, struct buf *out, const char *path, int li
     return 0;
 }
 
-int vars_parse_dotenv(struct vars *v, const char *name, const char *data, size_t len,
-                      int override, struct tt_err *err)
+int vars_parse_dotenv(struct vars *v, const char *name, const char *data, size_t len, int override,
+                      struct tt_err *err)
 {
     struct buf val = {0}, line = {0};
     int lineno = 0, rc = 0;
@@ -205,7 +205,8 @@ static void warn_unset(struct interp *in, const char *name)
     if (!in->warnings)
         return;
     struct buf b = {0};
-    buf_printf(&b, "%s:%d:%d: variable %s is not set, using an empty string (set it or give a "
+    buf_printf(&b,
+               "%s:%d:%d: variable %s is not set, using an empty string (set it or give a "
                "default: ${%s:-value})",
                in->file, in->line, in->col, name, name);
     if (!strv_contains(in->warnings, b.data))

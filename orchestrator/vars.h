@@ -35,8 +35,8 @@ int vars_load_dotenv(struct vars *v, const char *path, int required, int overrid
                      struct tt_err *err);
 
 /* The same, from memory; name is used in messages. */
-int vars_parse_dotenv(struct vars *v, const char *name, const char *data, size_t len,
-                      int override, struct tt_err *err);
+int vars_parse_dotenv(struct vars *v, const char *name, const char *data, size_t len, int override,
+                      struct tt_err *err);
 
 /*
  * Replaces $NAME, ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?err},

@@ -105,7 +105,8 @@ static int http_probe(const struct verify_context *v, const struct plan_check *c
         }
         json_decref(argv);
         status = code == 0 ? 200 : 0; /* wget exits 0 only on 2xx */
-        ok = code == 0 && (c->status < 300) && (!c->body || (body.data && strstr(body.data, c->body)));
+        ok = code == 0 && (c->status < 300) &&
+             (!c->body || (body.data && strstr(body.data, c->body)));
         if (!ok && code >= 0)
             buf_printf(why, "wget in %s's container exited %d: %.200s", c->from, code,
                        body.data ? body.data : "");
@@ -167,7 +168,8 @@ static int run_http(const struct verify_context *v, const struct plan_check *c, 
     }
     qsort(ms, (size_t)n, sizeof(double), cmp_double);
     double rate = n ? (double)failed / n : 1;
-    buf_printf(detail, "%d of %d requests failed (%.1f%%, allowed %.1f%%); p50 %.1f ms, p95 %.1f ms",
+    buf_printf(detail,
+               "%d of %d requests failed (%.1f%%, allowed %.1f%%); p50 %.1f ms, p95 %.1f ms",
                failed, n, rate * 100, c->max_error_rate * 100, ms[n / 2],
                ms[n ? (n * 95 + 99) / 100 - 1 : 0]);
     int rc = 0;
@@ -175,8 +177,8 @@ static int run_http(const struct verify_context *v, const struct plan_check *c, 
         rc = tt_error(err, "check \"%s\": only %d of %d requests ran before the verify timeout",
                       c->name, n, c->probes);
     else if (rate > c->max_error_rate)
-        rc = tt_error(err, "check \"%s\": %s; first failure: %s", c->name, detail->data,
-                      first.data);
+        rc =
+            tt_error(err, "check \"%s\": %s; first failure: %s", c->name, detail->data, first.data);
     free(container);
     free(ms);
     buf_release(&why);

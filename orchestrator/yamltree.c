@@ -338,9 +338,9 @@ static int handle_event(struct builder *b, yaml_event_t *ev, int *done)
                                "nesting deeper than 512 levels: simplify the document");
         n = node_new(b, ev->type == YAML_SEQUENCE_START_EVENT ? YNODE_SEQ : YNODE_MAP,
                      &ev->start_mark);
-        anchor = (const char *)(ev->type == YAML_SEQUENCE_START_EVENT
-                                    ? ev->data.sequence_start.anchor
-                                    : ev->data.mapping_start.anchor);
+        anchor =
+            (const char *)(ev->type == YAML_SEQUENCE_START_EVENT ? ev->data.sequence_start.anchor
+                                                                 : ev->data.mapping_start.anchor);
         if (anchor)
             anchor_set(b, anchor, n); /* usable only once closed: recursion is refused below */
         push(b, n);

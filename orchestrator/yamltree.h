@@ -26,12 +26,12 @@ struct ynode {
     /* scalars */
     char *str;
     size_t len;
-    int quoted;        /* written in quotes or as a block: never null/bool/number */
-    int interpolated;  /* interpolation already applied (shared nodes) */
+    int quoted;       /* written in quotes or as a block: never null/bool/number */
+    int interpolated; /* interpolation already applied (shared nodes) */
     /* sequences: items[i]; mappings: items[2i] key, items[2i+1] value */
     struct ynode **items;
-    size_t n;          /* number of items, or of pairs for a mapping */
-    size_t weight;     /* node count with every alias expanded */
+    size_t n;      /* number of items, or of pairs for a mapping */
+    size_t weight; /* node count with every alias expanded */
 };
 
 struct ydoc {

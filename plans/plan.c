@@ -23,10 +23,10 @@ struct ploader {
     struct tt_err *err;
 };
 
-static const char *const phase_names[] = {"backup", "migrate", "infra_up", "infra_healthy",
-                                          "app_up", "app_healthy", "verify", NULL};
-static const char *const action_names[] = {"none", "images", "git", "migrations", "restore",
-                                           "abort", NULL};
+static const char *const phase_names[] = {"backup", "migrate",     "infra_up", "infra_healthy",
+                                          "app_up", "app_healthy", "verify",   NULL};
+static const char *const action_names[] = {"none",    "images", "git", "migrations",
+                                           "restore", "abort",  NULL};
 static const char *const severity_names[] = {"critical", "high", "medium", "low", NULL};
 
 static int perr(struct ploader *l, const struct ynode *n, const char *fmt, ...)
@@ -217,8 +217,8 @@ static int parse_release(struct ploader *l, const struct ynode *n)
 
 static int parse_check(struct ploader *l, const struct ynode *n, struct plan_check *c)
 {
-    static const char *const keys[] = {"name", "http", "exec", "sql", "expect", "probes",
-                                       "max_error_rate", "expect_exit", NULL};
+    static const char *const keys[] = {"name",   "http",           "exec",        "sql", "expect",
+                                       "probes", "max_error_rate", "expect_exit", NULL};
     c->status = 200;
     c->probes = 1;
     c->at = (struct plan_where){l->p->path, n->line, n->col}; /* the doc is freed after loading */
@@ -268,8 +268,9 @@ static int parse_check(struct ploader *l, const struct ynode *n, struct plan_che
     }
     if (ynode_get(n, "expect")) {
         if (c->kind != PLAN_CHECK_SQL)
-            return perr(l, ynode_get(n, "expect"), "expect: is for sql checks; http checks use "
-                                                   "status: and body:");
+            return perr(l, ynode_get(n, "expect"),
+                        "expect: is for sql checks; http checks use "
+                        "status: and body:");
         if (want_str(l, ynode_get(n, "expect"), "expect", &c->expect) < 0)
             return -1;
         const char *e = c->expect;
@@ -307,7 +308,8 @@ static int parse_rule(struct ploader *l, const struct ynode *n, struct plan_rule
         return perr(l, n, "a rollback rule needs when: ({} matches any failure)");
     if (want_map(l, w, "when") < 0 || known_keys(l, w, "when", wkeys) < 0)
         return -1;
-    if (ynode_get(w, "phase") && want_name(l, ynode_get(w, "phase"), "phase", phase_names, &r->phase) < 0)
+    if (ynode_get(w, "phase") &&
+        want_name(l, ynode_get(w, "phase"), "phase", phase_names, &r->phase) < 0)
         return -1;
     if (ynode_get(w, "check") && want_str(l, ynode_get(w, "check"), "check", &r->check) < 0)
         return -1;
@@ -354,7 +356,8 @@ static int parse_backup(struct ploader *l, const struct ynode *n)
         return -1;
     if (!b->dir)
         b->dir = xstrdup("backups");
-    if (ynode_get(n, "verify") && want_name(l, ynode_get(n, "verify"), "backup verify", verifies, &b->verify) < 0)
+    if (ynode_get(n, "verify") &&
+        want_name(l, ynode_get(n, "verify"), "backup verify", verifies, &b->verify) < 0)
         return -1;
     if (ynode_get(n, "via")) {
         char *via = NULL;
@@ -369,7 +372,8 @@ static int parse_backup(struct ploader *l, const struct ynode *n)
         static const char *const kkeys[] = {"last", NULL};
         if (want_map(l, keep, "keep") < 0 || known_keys(l, keep, "keep", kkeys) < 0)
             return -1;
-        if (ynode_get(keep, "last") && want_int(l, ynode_get(keep, "last"), "keep last", 2, &b->keep_last) < 0)
+        if (ynode_get(keep, "last") &&
+            want_int(l, ynode_get(keep, "last"), "keep last", 2, &b->keep_last) < 0)
             return -1;
     }
     return 0;
@@ -377,8 +381,8 @@ static int parse_backup(struct ploader *l, const struct ynode *n)
 
 static int parse_migrate(struct ploader *l, const struct ynode *n)
 {
-    static const char *const keys[] = {"kind", "service", "dir", "up", "down", "revision_query",
-                                       "stop_during", "rehearse", NULL};
+    static const char *const keys[] = {"kind",           "service",     "dir",      "up", "down",
+                                       "revision_query", "stop_during", "rehearse", NULL};
     static const char *const kinds[] = {"command", "sql", NULL};
     struct plan_migrate *m = &l->p->migrate;
     m->present = 1;
@@ -389,7 +393,8 @@ static int parse_migrate(struct ploader *l, const struct ynode *n)
         return perr(l, n, "migrate needs kind: command or sql");
     if (want_name(l, ynode_get(n, "kind"), "migrate kind", kinds, &m->kind) < 0)
         return -1;
-    if (ynode_get(n, "service") && want_str(l, ynode_get(n, "service"), "migrate service", &m->service) < 0)
+    if (ynode_get(n, "service") &&
+        want_str(l, ynode_get(n, "service"), "migrate service", &m->service) < 0)
         return -1;
     if (ynode_get(n, "dir") && want_str(l, ynode_get(n, "dir"), "migrate dir", &m->dir) < 0)
         return -1;
@@ -403,7 +408,8 @@ static int parse_migrate(struct ploader *l, const struct ynode *n)
     if (ynode_get(n, "stop_during") &&
         want_list(l, ynode_get(n, "stop_during"), "stop_during", &m->stop_during) < 0)
         return -1;
-    if (ynode_get(n, "rehearse") && want_bool(l, ynode_get(n, "rehearse"), "rehearse", &m->rehearse) < 0)
+    if (ynode_get(n, "rehearse") &&
+        want_bool(l, ynode_get(n, "rehearse"), "rehearse", &m->rehearse) < 0)
         return -1;
     if (!strcmp(m->kind, "command") && (!m->service || !m->up.n))
         return perr(l, n, "a command migration needs service: and up: (the upgrade command)");
@@ -414,9 +420,9 @@ static int parse_migrate(struct ploader *l, const struct ynode *n)
 
 static int parse_root(struct ploader *l, const struct ynode *root)
 {
-    static const char *const keys[] = {"version", "project", "compose", "env_files", "profiles",
-                                       "release", "tiers", "database", "backup", "migrate",
-                                       "verify", "timeouts", "on_crash", "rollback", NULL};
+    static const char *const keys[] = {"version", "project",  "compose",  "env_files", "profiles",
+                                       "release", "tiers",    "database", "backup",    "migrate",
+                                       "verify",  "timeouts", "on_crash", "rollback",  NULL};
     struct plan *p = l->p;
     const struct ynode *n;
 
@@ -460,7 +466,8 @@ static int parse_root(struct ploader *l, const struct ynode *root)
         static const char *const tkeys[] = {"infra", "app", NULL};
         if (want_map(l, n, "tiers") < 0 || known_keys(l, n, "tiers", tkeys) < 0)
             return -1;
-        if (ynode_get(n, "infra") && want_list(l, ynode_get(n, "infra"), "tiers infra", &p->infra) < 0)
+        if (ynode_get(n, "infra") &&
+            want_list(l, ynode_get(n, "infra"), "tiers infra", &p->infra) < 0)
             return -1;
         if (ynode_get(n, "app") && want_list(l, ynode_get(n, "app"), "tiers app", &p->app) < 0)
             return -1;
@@ -470,7 +477,8 @@ static int parse_root(struct ploader *l, const struct ynode *root)
         static const char *const dkeys[] = {"service", "url", NULL};
         if (want_map(l, n, "database") < 0 || known_keys(l, n, "database", dkeys) < 0)
             return -1;
-        if (ynode_get(n, "service") && want_str(l, ynode_get(n, "service"), "database service", &p->db_service) < 0)
+        if (ynode_get(n, "service") &&
+            want_str(l, ynode_get(n, "service"), "database service", &p->db_service) < 0)
             return -1;
         if (!ynode_get(n, "url"))
             return perr(l, n, "database needs url: postgresql://USER:PASSWORD@HOST:PORT/DB");
@@ -503,9 +511,11 @@ static int parse_root(struct ploader *l, const struct ynode *root)
         static const char *const tkeys[] = {"healthy", "verify", NULL};
         if (want_map(l, n, "timeouts") < 0 || known_keys(l, n, "timeouts", tkeys) < 0)
             return -1;
-        if (ynode_get(n, "healthy") && want_ms(l, ynode_get(n, "healthy"), "timeouts healthy", &p->healthy_timeout_ms) < 0)
+        if (ynode_get(n, "healthy") &&
+            want_ms(l, ynode_get(n, "healthy"), "timeouts healthy", &p->healthy_timeout_ms) < 0)
             return -1;
-        if (ynode_get(n, "verify") && want_ms(l, ynode_get(n, "verify"), "timeouts verify", &p->verify_timeout_ms) < 0)
+        if (ynode_get(n, "verify") &&
+            want_ms(l, ynode_get(n, "verify"), "timeouts verify", &p->verify_timeout_ms) < 0)
             return -1;
     }
     static const char *const crash[] = {"rollback", "resume", NULL};
@@ -614,8 +624,8 @@ static int service_known(const struct compose_project *proj, const char *name)
     return compose_find_service(proj, name) != NULL;
 }
 
-static int need_service(const struct plan *p, const struct compose_project *proj,
-                        const char *what, const char *name, struct tt_err *err)
+static int need_service(const struct plan *p, const struct compose_project *proj, const char *what,
+                        const char *name, struct tt_err *err)
 {
     if (!name || service_known(proj, name))
         return 0;
@@ -630,8 +640,8 @@ static int need_service(const struct plan *p, const struct compose_project *proj
                            "(did you mean \"%s\"?)",
                            what, name, hint);
     return tt_error_at(err, p->path, 0, 0,
-                       "%s names service \"%s\", which the compose project does not define",
-                       what, name);
+                       "%s names service \"%s\", which the compose project does not define", what,
+                       name);
 }
 
 int plan_check_project(struct plan *p, const struct compose_project *proj, const struct dag *d,
@@ -667,8 +677,7 @@ int plan_check_project(struct plan *p, const struct compose_project *proj, const
             need_service(p, proj, "check", p->checks[i].service, err) < 0)
             return -1;
         if (p->checks[i].kind == PLAN_CHECK_SQL && !p->db_url)
-            return tt_error_at(err, p->checks[i].at.file, p->checks[i].at.line,
-                               p->checks[i].at.col,
+            return tt_error_at(err, p->checks[i].at.file, p->checks[i].at.line, p->checks[i].at.col,
                                "check \"%s\" runs SQL but the plan has no database: url",
                                p->checks[i].name);
     }
@@ -694,9 +703,9 @@ int plan_check_project(struct plan *p, const struct compose_project *proj, const
     for (size_t i = 0; i < proj->nservices; i++) {
         const char *name = proj->services[i]->name;
         if (!strv_contains(&p->infra, name) && !strv_contains(&p->app, name))
-            return tt_error_at(err, p->path, 0, 0,
-                               "service \"%s\" is in no tier: add it to tiers infra: or app:",
-                               name);
+            return tt_error_at(
+                err, p->path, 0, 0,
+                "service \"%s\" is in no tier: add it to tiers infra: or app:", name);
     }
     return 0;
 }

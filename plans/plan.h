@@ -31,10 +31,10 @@ struct plan_check {
     enum plan_check_kind kind;
     /* http */
     char *url;
-    int status;          /* expected status (default 200) */
-    char *body;          /* the body must contain this, or NULL */
-    char *from;          /* service whose container makes the request (inside the network) */
-    int probes;          /* requests made (default 1) */
+    int status;            /* expected status (default 200) */
+    char *body;            /* the body must contain this, or NULL */
+    char *from;            /* service whose container makes the request (inside the network) */
+    int probes;            /* requests made (default 1) */
     double max_error_rate; /* failures allowed, as a fraction of probes (default 0) */
     /* exec */
     char *service;
@@ -42,7 +42,7 @@ struct plan_check {
     int expect_exit;
     /* sql */
     char *sql;
-    char *expect;        /* "= 5", ">= 10", ">= before", "= before", "!= 0" ... or NULL: any row */
+    char *expect; /* "= 5", ">= 10", ">= before", "= before", "!= 0" ... or NULL: any row */
     struct plan_where at;
 };
 
@@ -59,14 +59,14 @@ struct plan_rule {
 struct plan_backup {
     int present;
     char *dir;
-    char *verify;   /* "restore" | "list" | "none" */
-    int via_host;   /* run the host's pg_dump against the url, not the container's */
-    int keep_last;  /* 0: keep all */
+    char *verify;  /* "restore" | "list" | "none" */
+    int via_host;  /* run the host's pg_dump against the url, not the container's */
+    int keep_last; /* 0: keep all */
 };
 
 struct plan_migrate {
     int present;
-    char *kind;     /* "command" | "sql" */
+    char *kind; /* "command" | "sql" */
     char *service;
     char *dir;
     struct strv up, down;
@@ -81,7 +81,7 @@ struct plan {
     char sha256[65];
     int version;
     char *project;
-    struct strv compose;   /* paths, resolved against the plan's directory */
+    struct strv compose; /* paths, resolved against the plan's directory */
     struct strv env_files;
     struct strv profiles;
     char *release_version;
@@ -97,7 +97,7 @@ struct plan {
     size_t nchecks;
     long healthy_timeout_ms;
     long verify_timeout_ms;
-    char *on_crash;        /* "rollback" (default) or "resume" */
+    char *on_crash; /* "rollback" (default) or "resume" */
     struct plan_rule *rules;
     size_t nrules;
     struct strv warnings;

@@ -131,8 +131,8 @@ static int migrate(struct store *s, struct tt_err *err)
                         s->path, have, want);
     for (int v = have + 1; v <= want; v++) {
         struct buf sql = {0};
-        buf_printf(&sql, "BEGIN IMMEDIATE; %s PRAGMA user_version = %d; COMMIT;",
-                   migrations[v - 1], v);
+        buf_printf(&sql, "BEGIN IMMEDIATE; %s PRAGMA user_version = %d; COMMIT;", migrations[v - 1],
+                   v);
         int rc = exec_sql(s, sql.data, err);
         buf_release(&sql);
         if (rc < 0) {
@@ -178,8 +178,9 @@ int store_open(const char *path, struct store **out, struct tt_err *err)
         return -1;
     }
     sqlite3_busy_timeout(s->db, 10000);
-    if (exec_sql(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-                    "PRAGMA foreign_keys=ON;",
+    if (exec_sql(s,
+                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                 "PRAGMA foreign_keys=ON;",
                  err) < 0 ||
         migrate(s, err) < 0) {
         store_close(s);
@@ -251,8 +252,7 @@ int store_deployment_begin(struct store *s, const struct store_deployment *d, lo
     return rc;
 }
 
-int store_deployment_set_state(struct store *s, long long id, const char *state,
-                               struct tt_err *err)
+int store_deployment_set_state(struct store *s, long long id, const char *state, struct tt_err *err)
 {
     return run_stmt(s, "UPDATE deployments SET state = ? WHERE id = ?", err, "ti", state, id);
 }
@@ -260,14 +260,12 @@ int store_deployment_set_state(struct store *s, long long id, const char *state,
 int store_deployment_finish(struct store *s, long long id, const char *status, const char *error,
                             struct tt_err *err)
 {
-    return run_stmt(s,
-                    "UPDATE deployments SET status = ?, error = ?, finished_at = ? WHERE id = ?",
+    return run_stmt(s, "UPDATE deployments SET status = ?, error = ?, finished_at = ? WHERE id = ?",
                     err, "ttdi", status, error, now_s(), id);
 }
 
-int store_step_begin(struct store *s, long long deployment, const char *phase,
-                     const char *service, const char *action, const char *intent,
-                     long long *step, struct tt_err *err)
+int store_step_begin(struct store *s, long long deployment, const char *phase, const char *service,
+                     const char *action, const char *intent, long long *step, struct tt_err *err)
 {
     int rc = run_stmt(s,
                       "INSERT INTO steps (deployment_id, seq, phase, service, action, intent, "
@@ -299,13 +297,13 @@ int store_steps_interrupt(struct store *s, long long deployment, struct tt_err *
 int store_event_record(struct store *s, long long deployment, double at, const char *kind,
                        const char *detail, struct tt_err *err)
 {
-    return run_stmt(s, "INSERT INTO events (deployment_id, at, kind, detail) VALUES (?,?,?,?)",
-                    err, "idtt", deployment, at > 0 ? at : now_s(), kind, detail);
+    return run_stmt(s, "INSERT INTO events (deployment_id, at, kind, detail) VALUES (?,?,?,?)", err,
+                    "idtt", deployment, at > 0 ? at : now_s(), kind, detail);
 }
 
 int store_backup_record(struct store *s, long long deployment, const char *project,
-                        const char *path, long long bytes, const char *sha256,
-                        const char *verified, struct tt_err *err)
+                        const char *path, long long bytes, const char *sha256, const char *verified,
+                        struct tt_err *err)
 {
     return run_stmt(s,
                     "INSERT INTO backups (deployment_id, project, path, bytes, sha256, verified, "
@@ -334,7 +332,10 @@ int store_migration_record(struct store *s, long long deployment, const char *ki
     return run_stmt(s,
                     "INSERT OR REPLACE INTO migrations (deployment_id, kind, revision_before, "
                     "revision_after, rehearsed, applied) VALUES (?,?,?,?,?,?)",
-                    err, "itttt" "t", deployment, kind, before, after, rehearsed, applied);
+                    err,
+                    "itttt"
+                    "t",
+                    deployment, kind, before, after, rehearsed, applied);
 }
 
 int store_release_record(struct store *s, long long deployment, const struct store_release *r,
@@ -453,8 +454,8 @@ int store_lock_set_deployment(struct store *s, const char *project, long long de
 
 int store_lock_heartbeat(struct store *s, const char *project, struct tt_err *err)
 {
-    return run_stmt(s, "UPDATE lock SET heartbeat_at = ? WHERE project = ? AND pid = ?", err,
-                    "dti", now_s(), project, (long long)getpid());
+    return run_stmt(s, "UPDATE lock SET heartbeat_at = ? WHERE project = ? AND pid = ?", err, "dti",
+                    now_s(), project, (long long)getpid());
 }
 
 int store_lock_release(struct store *s, const char *project, struct tt_err *err)
@@ -620,8 +621,9 @@ json_t *store_current_releases(struct store *s, const char *project, struct tt_e
 
 int store_is_secret_name(const char *name)
 {
-    static const char *const words[] = {"PASSWORD", "PASSWD", "SECRET", "TOKEN", "KEY",
-                                        "CREDENTIAL", "PRIVATE", "AUTH", "DSN", "PWD", NULL};
+    static const char *const words[] = {"PASSWORD", "PASSWD",     "SECRET",  "TOKEN",
+                                        "KEY",      "CREDENTIAL", "PRIVATE", "AUTH",
+                                        "DSN",      "PWD",        NULL};
     struct buf up = {0};
     int hit = 0;
     for (const char *p = name; *p; p++)

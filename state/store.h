@@ -32,8 +32,8 @@ struct store_deployment {
     const char *plan_sha256;
     const char *compose_sha256;
     const char *actor;
-    const char *ci;       /* JSON object of CI variables, or NULL */
-    const char *on_crash; /* "resume" or "rollback" */
+    const char *ci;             /* JSON object of CI variables, or NULL */
+    const char *on_crash;       /* "resume" or "rollback" */
     long long rolled_back_from; /* 0: none */
 };
 
@@ -61,7 +61,7 @@ struct store_history_filter {
     const char *project; /* NULL: all */
     const char *service; /* deployments that touched this service */
     const char *status;
-    double since;        /* unix time; 0: no bound */
+    double since; /* unix time; 0: no bound */
 };
 
 int store_open(const char *path, struct store **out, struct tt_err *err);
@@ -77,9 +77,8 @@ int store_deployment_finish(struct store *s, long long id, const char *status, c
                             struct tt_err *err);
 
 /* Writes the intent of a step (status "running"); *step receives its id. */
-int store_step_begin(struct store *s, long long deployment, const char *phase,
-                     const char *service, const char *action, const char *intent,
-                     long long *step, struct tt_err *err);
+int store_step_begin(struct store *s, long long deployment, const char *phase, const char *service,
+                     const char *action, const char *intent, long long *step, struct tt_err *err);
 /* Writes its outcome: status ok, failed or skipped. */
 int store_step_end(struct store *s, long long step, const char *status, const char *detail,
                    const char *error, struct tt_err *err);
@@ -92,8 +91,8 @@ int store_event_record(struct store *s, long long deployment, double at, const c
 
 /* A backup file written for a deployment; verified: "restore", "list" or "none". */
 int store_backup_record(struct store *s, long long deployment, const char *project,
-                        const char *path, long long bytes, const char *sha256,
-                        const char *verified, struct tt_err *err);
+                        const char *path, long long bytes, const char *sha256, const char *verified,
+                        struct tt_err *err);
 /* The project's backups still on disk, newest first. */
 json_t *store_backups(struct store *s, const char *project, struct tt_err *err);
 int store_backup_deleted(struct store *s, long long id, struct tt_err *err);

@@ -226,11 +226,15 @@ def test_concurrent_applies_take_turns():
 
 
 def wait_for_state(s, states, timeout=60):
+    """Waits until the newest deployment is in one of states with a step of that
+    phase begun (its intent written, its outcome not yet): the middle of a phase."""
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout:
         if os.path.exists(s.db):
             try:
-                rows = s.sql("SELECT state FROM deployments ORDER BY id DESC LIMIT 1")
+                rows = s.sql("SELECT d.state FROM deployments d JOIN steps t ON t.deployment_id = d.id "
+                             "WHERE t.status = 'running' AND t.phase = d.state "
+                             "ORDER BY d.id DESC LIMIT 1")
                 if rows and rows[0][0] in states:
                     return rows[0][0]
             except sqlite3.Error:

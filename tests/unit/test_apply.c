@@ -58,7 +58,8 @@ Test(apply, every_transition_matches_the_table)
 
 Test(apply, illegal_moves)
 {
-    cr_assert_not(apply_transition_allowed(APPLY_CREATED, APPLY_BACKUP), "no phase without the lock");
+    cr_assert_not(apply_transition_allowed(APPLY_CREATED, APPLY_BACKUP),
+                  "no phase without the lock");
     cr_assert_not(apply_transition_allowed(APPLY_MIGRATE, APPLY_APP_UP), "no skipping infra");
     cr_assert_not(apply_transition_allowed(APPLY_VERIFY, APPLY_VERIFY), "no repeating");
     cr_assert_not(apply_transition_allowed(APPLY_SUCCEEDED, APPLY_DECIDING), "terminal");

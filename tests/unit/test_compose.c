@@ -128,7 +128,8 @@ Test(compose, env_file_below_environment)
     compose_project_free(p);
     unlink(envp);
     unlink(path);
-    char *yml = tu_write(dir, "compose.yml", "services:\n  a:\n    image: x\n    env_file: gone.env\n");
+    char *yml =
+        tu_write(dir, "compose.yml", "services:\n  a:\n    image: x\n    env_file: gone.env\n");
     cr_assert_eq(compose_load(&o, &p, &err), -1);
     cr_assert(strstr(err.msg, "gone.env: cannot open env file") != NULL, "%s", err.msg);
     unlink(yml);
@@ -407,8 +408,8 @@ Test(compose, interpolation_in_files)
 
 Test(compose, missing_required_variable)
 {
-    const char *m = load_err("services:\n  a:\n    image: \"app:${TAG:?set TAG to the release}\"\n",
-                             NULL);
+    const char *m =
+        load_err("services:\n  a:\n    image: \"app:${TAG:?set TAG to the release}\"\n", NULL);
     cr_assert_str_eq(m, "compose.yml:3:12: required variable TAG is missing: set TAG to the "
                         "release (set it in the environment or in .env)");
 }
@@ -571,8 +572,8 @@ Test(compose, extends_same_and_other_file)
 
 Test(compose, extends_cycle)
 {
-    const char *m = load_err("services:\n  a: {image: x, extends: b}\n  b: {image: x, extends: a}\n",
-                             NULL);
+    const char *m =
+        load_err("services:\n  a: {image: x, extends: b}\n  b: {image: x, extends: a}\n", NULL);
     cr_assert(strstr(m, "extends cycle: a -> b -> a") != NULL, "%s", m);
 }
 

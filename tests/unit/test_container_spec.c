@@ -33,35 +33,36 @@ static const char *label(const struct container_spec *c, const char *key)
 
 Test(container_spec, full_translation)
 {
-    struct container_spec *c = spec_of(
-        "name: shop\n"
-        "services:\n"
-        "  api:\n"
-        "    image: api:1\n"
-        "    command: [serve, --port, '8000']\n"
-        "    entrypoint: /init\n"
-        "    environment: {A: '1', EMPTY: ''}\n"
-        "    user: '1000'\n"
-        "    working_dir: /srv\n"
-        "    init: true\n"
-        "    stop_grace_period: 1500ms\n"
-        "    ports: ['127.0.0.1:8000:8000', '9000-9001:9000-9001/udp']\n"
-        "    volumes: [data:/data, /host:/ro:ro]\n"
-        "    restart: on-failure:5\n"
-        "    labels: {team: core}\n"
-        "    healthcheck:\n"
-        "      test: [CMD, wget, -q, http://127.0.0.1:8000/]\n"
-        "      interval: 5s\n      timeout: 2s\n      retries: 3\n      start_period: 1s\n"
-        "    deploy: {resources: {limits: {cpus: '0.5', memory: 64M}}}\n"
-        "    networks: [front, back]\n"
-        "networks: {front: {}, back: {}}\n"
-        "volumes: {data: {}}\n",
-        "api");
+    struct container_spec *c =
+        spec_of("name: shop\n"
+                "services:\n"
+                "  api:\n"
+                "    image: api:1\n"
+                "    command: [serve, --port, '8000']\n"
+                "    entrypoint: /init\n"
+                "    environment: {A: '1', EMPTY: ''}\n"
+                "    user: '1000'\n"
+                "    working_dir: /srv\n"
+                "    init: true\n"
+                "    stop_grace_period: 1500ms\n"
+                "    ports: ['127.0.0.1:8000:8000', '9000-9001:9000-9001/udp']\n"
+                "    volumes: [data:/data, /host:/ro:ro]\n"
+                "    restart: on-failure:5\n"
+                "    labels: {team: core}\n"
+                "    healthcheck:\n"
+                "      test: [CMD, wget, -q, http://127.0.0.1:8000/]\n"
+                "      interval: 5s\n      timeout: 2s\n      retries: 3\n      start_period: 1s\n"
+                "    deploy: {resources: {limits: {cpus: '0.5', memory: 64M}}}\n"
+                "    networks: [front, back]\n"
+                "networks: {front: {}, back: {}}\n"
+                "volumes: {data: {}}\n",
+                "api");
     json_t *b = c->body, *h = json_object_get(b, "HostConfig");
     cr_assert_str_eq(c->name, "shop-api-1");
     cr_assert_str_eq(json_string_value(json_object_get(b, "Image")), "api:1");
     cr_assert_eq(json_array_size(json_object_get(b, "Cmd")), 3);
-    cr_assert_str_eq(json_string_value(json_array_get(json_object_get(b, "Entrypoint"), 0)), "/init");
+    cr_assert_str_eq(json_string_value(json_array_get(json_object_get(b, "Entrypoint"), 0)),
+                     "/init");
     cr_assert_eq(json_array_size(json_object_get(b, "Env")), 2);
     cr_assert_str_eq(json_string_value(json_object_get(b, "User")), "1000");
     cr_assert_eq(json_integer_value(json_object_get(b, "StopTimeout")), 2, "rounded up to seconds");
@@ -76,7 +77,8 @@ Test(container_spec, full_translation)
     cr_assert_str_eq(json_string_value(json_object_get(p8000, "HostIp")), "127.0.0.1");
     cr_assert_str_eq(json_string_value(json_object_get(p8000, "HostPort")), "8000");
     json_t *p9001 = json_array_get(json_object_get(pb, "9001/udp"), 0);
-    cr_assert_str_eq(json_string_value(json_object_get(p9001, "HostPort")), "9001", "ranges expand");
+    cr_assert_str_eq(json_string_value(json_object_get(p9001, "HostPort")), "9001",
+                     "ranges expand");
     cr_assert_not_null(json_object_get(json_object_get(b, "ExposedPorts"), "9000/udp"));
     json_t *m0 = json_array_get(json_object_get(h, "Mounts"), 0);
     cr_assert_str_eq(json_string_value(json_object_get(m0, "Source")), "shop_data");
@@ -113,7 +115,8 @@ Test(container_spec, hash_changes_with_config_only)
     cr_assert_str_eq(c2->hash, h1, "same file, same hash");
     container_spec_free(c2);
     teardown();
-    struct container_spec *c3 = spec_of("name: h\nservices:\n  s:\n    image: x:1\n    environment: [A=2]\n", "s");
+    struct container_spec *c3 =
+        spec_of("name: h\nservices:\n  s:\n    image: x:1\n    environment: [A=2]\n", "s");
     cr_assert_str_neq(c3->hash, h1);
     container_spec_free(c3);
 }
@@ -149,8 +152,8 @@ Test(container_spec, network_and_volume_labels)
     cr_assert_eq(tu_load("name: p\nservices:\n  s: {image: x}\n", NULL, &proj, &err), 0);
     json_t *n = container_spec_network_body(proj, "default");
     cr_assert_str_eq(json_string_value(json_object_get(n, "Name")), "p_default");
-    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(n, "Labels"), LABEL_NETWORK)),
-                     "default");
+    cr_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(n, "Labels"), LABEL_NETWORK)), "default");
     json_decref(n);
     json_t *v = container_spec_volume_body(proj, "data");
     cr_assert_str_eq(json_string_value(json_object_get(v, "Name")), "p_data");

@@ -119,8 +119,8 @@ Test(dag, cycle_names_its_path)
                  0, "%s", err.msg);
     cr_assert_eq(dag_build(proj, &dag, &err), -1);
     cr_assert_null(dag);
-    cr_assert(strstr(err.msg, "compose.yml:10:9: dependency cycle: api -> worker -> queue -> api") !=
-                  NULL,
+    cr_assert(strstr(err.msg,
+                     "compose.yml:10:9: dependency cycle: api -> worker -> queue -> api") != NULL,
               "%s", err.msg);
 }
 

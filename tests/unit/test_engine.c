@@ -57,8 +57,8 @@ Test(engine, tcp_host_refused)
 Test(engine, demux_frames)
 {
     struct buf raw = {0}, out = {0};
-    const unsigned char frames[] = {1, 0, 0, 0, 0, 0, 0, 3, 'o', 'u', 't',
-                                    2, 0, 0, 0, 0, 0, 0, 4, 'e', 'r', 'r', '\n'};
+    const unsigned char frames[] = {1, 0, 0, 0, 0, 0, 0, 3,   'o', 'u', 't', 2,
+                                    0, 0, 0, 0, 0, 0, 4, 'e', 'r', 'r', '\n'};
     buf_add(&raw, frames, sizeof(frames));
     engine_demux(&raw, &out);
     cr_assert_str_eq(out.data, "outerr\n");

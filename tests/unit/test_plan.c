@@ -133,58 +133,73 @@ Test(plan, errors)
 {
     cr_assert_str_eq(load_err("release: {version: v1}\n"),
                      "plan.yml:1:1: the plan needs version: 1");
-    cr_assert_str_eq(load_err("version: 2\nrelease: {version: v1}\n"),
-                     "plan.yml:1:10: plan version 2 is not supported: this ttdeploy reads version 1");
+    cr_assert_str_eq(
+        load_err("version: 2\nrelease: {version: v1}\n"),
+        "plan.yml:1:10: plan version 2 is not supported: this ttdeploy reads version 1");
     cr_assert_str_eq(load_err(HEAD "verfy: []\n"),
                      "plan.yml:3:1: unknown key \"verfy\" in the plan (did you mean \"verify\"?)");
-    cr_assert_str_eq(load_err("version: 1\n"), "plan.yml:1:1: the plan needs release: with at least version:");
-    cr_assert_str_eq(load_err(HEAD "timeouts: {healthy: soon}\n"),
-                     "plan.yml:3:21: timeouts healthy must be a duration such as 90s or 2m, not \"soon\"");
-    cr_assert_str_eq(load_err(HEAD "verify:\n  - http: {url: 'http://x/'}\n"),
-                     "plan.yml:4:5: a verify check needs name: so failures and rollback rules can name it");
+    cr_assert_str_eq(load_err("version: 1\n"),
+                     "plan.yml:1:1: the plan needs release: with at least version:");
+    cr_assert_str_eq(
+        load_err(HEAD "timeouts: {healthy: soon}\n"),
+        "plan.yml:3:21: timeouts healthy must be a duration such as 90s or 2m, not \"soon\"");
+    cr_assert_str_eq(
+        load_err(HEAD "verify:\n  - http: {url: 'http://x/'}\n"),
+        "plan.yml:4:5: a verify check needs name: so failures and rollback rules can name it");
     cr_assert_str_eq(load_err(HEAD "verify:\n  - name: a\n    http: {url: 'ftp://x/'}\n"),
                      "plan.yml:5:17: url \"ftp://x/\" must start with http:// or https://");
-    cr_assert_str_eq(load_err(HEAD "verify:\n  - {name: a, sql: 'SELECT 1', http: {url: 'http://x'}}\n"),
-                     "plan.yml:4:5: check \"a\" needs exactly one of http:, exec: or sql:");
+    cr_assert_str_eq(
+        load_err(HEAD "verify:\n  - {name: a, sql: 'SELECT 1', http: {url: 'http://x'}}\n"),
+        "plan.yml:4:5: check \"a\" needs exactly one of http:, exec: or sql:");
     cr_assert_str_eq(load_err(HEAD "verify:\n  - {name: a, sql: 'SELECT 1', expect: 'about 3'}\n"),
-                     "plan.yml:4:40: expect \"about 3\" must be a comparison such as \">= 10\", \"= ok\" or \">= before\"");
+                     "plan.yml:4:40: expect \"about 3\" must be a comparison such as \">= 10\", "
+                     "\"= ok\" or \">= before\"");
     cr_assert_str_eq(load_err(HEAD "verify:\n  - {name: a, sql: x}\n  - {name: a, sql: y}\n"),
                      "plan.yml:5:5: two checks are named \"a\": names must differ");
-    cr_assert_str_eq(load_err(HEAD "verify:\n  - {name: a, http: {url: 'http://x'}, max_error_rate: 5}\n"),
-                     "plan.yml:4:56: max_error_rate must be a fraction between 0 and 1, such as 0.05");
+    cr_assert_str_eq(
+        load_err(HEAD "verify:\n  - {name: a, http: {url: 'http://x'}, max_error_rate: 5}\n"),
+        "plan.yml:4:56: max_error_rate must be a fraction between 0 and 1, such as 0.05");
     cr_assert_str_eq(load_err(HEAD "database: {url: 'mysql://x'}\n"),
                      "plan.yml:3:17: database url must start with postgresql://");
-    cr_assert_str_eq(load_err(HEAD "migrate: {kind: command}\n"),
-                     "plan.yml:3:10: a command migration needs service: and up: (the upgrade command)");
+    cr_assert_str_eq(
+        load_err(HEAD "migrate: {kind: command}\n"),
+        "plan.yml:3:10: a command migration needs service: and up: (the upgrade command)");
     cr_assert_str_eq(load_err(HEAD "migrate: {kind: flyway}\n"),
                      "plan.yml:3:17: unknown migrate kind \"flyway\": use one of command, sql");
     cr_assert_str_eq(load_err(HEAD "on_crash: retry\n"),
                      "plan.yml:3:11: unknown on_crash \"retry\": use one of rollback, resume");
-    cr_assert_str_eq(load_err(HEAD "release2: {}\n"),
-                     "plan.yml:3:1: unknown key \"release2\" in the plan (did you mean \"release\"?)");
+    cr_assert_str_eq(
+        load_err(HEAD "release2: {}\n"),
+        "plan.yml:3:1: unknown key \"release2\" in the plan (did you mean \"release\"?)");
 }
 
 Test(plan, matrix_errors)
 {
-    cr_assert_str_eq(load_err(HEAD "rollback: {matrix: [{when: {phase: verfy}, severity: low, do: [none]}]}\n"),
-                     "plan.yml:3:36: unknown phase \"verfy\" (did you mean \"verify\"?)");
-    cr_assert_str_eq(load_err(HEAD "rollback: {matrix: [{when: {}, severity: urgent, do: [none]}]}\n"),
-                     "plan.yml:3:42: unknown severity \"urgent\": use one of critical, high, medium, low");
-    cr_assert_str_eq(load_err(HEAD "rollback: {matrix: [{when: {}, severity: low, do: [imagez]}]}\n"),
-                     "plan.yml:3:52: unknown rollback action \"imagez\" (did you mean \"images\"?)");
-    cr_assert_str_eq(load_err(HEAD "rollback: {matrix: [{when: {}, severity: low, do: [none, images]}]}\n"),
-                     "plan.yml:3:52: \"none\" cannot be combined with other actions");
-    cr_assert_str_eq(load_err(HEAD "rollback: {matrix: [{when: {check: nope}, severity: low, do: [images]}]}\n"),
-                     "plan.yml:3:21: rollback rule names check \"nope\", which verify: does not define");
+    cr_assert_str_eq(
+        load_err(HEAD "rollback: {matrix: [{when: {phase: verfy}, severity: low, do: [none]}]}\n"),
+        "plan.yml:3:36: unknown phase \"verfy\" (did you mean \"verify\"?)");
+    cr_assert_str_eq(
+        load_err(HEAD "rollback: {matrix: [{when: {}, severity: urgent, do: [none]}]}\n"),
+        "plan.yml:3:42: unknown severity \"urgent\": use one of critical, high, medium, low");
+    cr_assert_str_eq(
+        load_err(HEAD "rollback: {matrix: [{when: {}, severity: low, do: [imagez]}]}\n"),
+        "plan.yml:3:52: unknown rollback action \"imagez\" (did you mean \"images\"?)");
+    cr_assert_str_eq(
+        load_err(HEAD "rollback: {matrix: [{when: {}, severity: low, do: [none, images]}]}\n"),
+        "plan.yml:3:52: \"none\" cannot be combined with other actions");
+    cr_assert_str_eq(
+        load_err(HEAD "rollback: {matrix: [{when: {check: nope}, severity: low, do: [images]}]}\n"),
+        "plan.yml:3:21: rollback rule names check \"nope\", which verify: does not define");
     cr_assert_str_eq(load_err(HEAD "rollback: {matrix: [{severity: low, do: [images]}]}\n"),
                      "plan.yml:3:21: a rollback rule needs when: ({} matches any failure)");
 }
 
 Test(plan, check_against_project)
 {
-    char *compose = tu_write(dir, "compose.yml",
-                             "name: shop\nservices:\n  db: {image: pg}\n  api: {image: a, depends_on: [db]}\n"
-                             "  web: {image: w, depends_on: [api]}\n");
+    char *compose =
+        tu_write(dir, "compose.yml",
+                 "name: shop\nservices:\n  db: {image: pg}\n  api: {image: a, depends_on: [db]}\n"
+                 "  web: {image: w, depends_on: [api]}\n");
     struct plan *p = NULL;
     struct compose_options co = {0};
     struct compose_project *proj = NULL;
@@ -210,7 +225,10 @@ Test(plan, check_against_project)
     /* wrong project */
     p = load_ok("version: 1\nproject: other\nrelease: {version: v1}\n");
     cr_assert_eq(plan_check_project(p, proj, d, &err), -1);
-    cr_assert(strstr(err.msg, "the plan is for project \"other\" but the compose files define \"shop\"") != NULL, "%s", err.msg);
+    cr_assert(strstr(err.msg,
+                     "the plan is for project \"other\" but the compose files define \"shop\"") !=
+                  NULL,
+              "%s", err.msg);
     plan_free(p);
     /* a service in no tier */
     p = load_ok(HEAD "tiers: {infra: [db], app: [api]}\n");
@@ -220,7 +238,8 @@ Test(plan, check_against_project)
     /* sql check without a database */
     p = load_ok(HEAD "verify: [{name: c, sql: 'SELECT 1'}]\n");
     cr_assert_eq(plan_check_project(p, proj, d, &err), -1);
-    cr_assert(strstr(err.msg, "check \"c\" runs SQL but the plan has no database: url") != NULL, "%s", err.msg);
+    cr_assert(strstr(err.msg, "check \"c\" runs SQL but the plan has no database: url") != NULL,
+              "%s", err.msg);
     plan_free(p);
     dag_free(d);
     compose_project_free(proj);

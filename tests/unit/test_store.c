@@ -41,8 +41,8 @@ TestSuite(store, .init = setup, .fini = teardown);
 
 static long long begin(const char *project)
 {
-    struct store_deployment d = {.project = project, .version = "v1.4.0", .git_tag = "v1.4.0",
-                                 .actor = "ci"};
+    struct store_deployment d = {
+        .project = project, .version = "v1.4.0", .git_tag = "v1.4.0", .actor = "ci"};
     long long id = 0;
     struct tt_err err = {0};
     cr_assert_eq(store_deployment_begin(st, &d, &id, &err), 0, "%s", err.msg);
@@ -79,9 +79,10 @@ Test(store, newer_schema_is_refused)
     struct tt_err err = {0};
     store_close(st);
     struct buf cmd = {0};
-    buf_printf(&cmd, "sqlite3 '%s' 'PRAGMA user_version = 99' 2>/dev/null || python3 -c "
-                     "\"import sqlite3; c=sqlite3.connect('%s'); c.execute('PRAGMA user_version = "
-                     "99'); c.commit()\"",
+    buf_printf(&cmd,
+               "sqlite3 '%s' 'PRAGMA user_version = 99' 2>/dev/null || python3 -c "
+               "\"import sqlite3; c=sqlite3.connect('%s'); c.execute('PRAGMA user_version = "
+               "99'); c.commit()\"",
                path, path);
     cr_assert_eq(system(cmd.data), 0);
     buf_release(&cmd);
@@ -96,9 +97,9 @@ Test(store, steps_record_intent_then_outcome)
 {
     struct tt_err err = {0};
     long long id = begin("p"), s1, s2;
-    cr_assert_eq(store_step_begin(st, id, "infra_up", "postgres", "create", "create postgres",
-                                  &s1, &err),
-                 0);
+    cr_assert_eq(
+        store_step_begin(st, id, "infra_up", "postgres", "create", "create postgres", &s1, &err),
+        0);
     json_t *d = store_show(st, id, &err);
     json_t *step = json_array_get(json_object_get(d, "steps"), 0);
     cr_assert_str_eq(json_string_value(json_object_get(step, "status")), "running",
@@ -175,8 +176,8 @@ Test(store, releases_and_current)
 {
     struct tt_err err = {0};
     long long a = begin("p"), b = begin("p");
-    struct store_release r = {.service = "api", .image = "api:1", .image_id = "sha256:aa",
-                              .config_hash = "h1"};
+    struct store_release r = {
+        .service = "api", .image = "api:1", .image_id = "sha256:aa", .config_hash = "h1"};
     store_release_record(st, a, &r, &err);
     store_deployment_finish(st, a, "succeeded", NULL, &err);
     r.image = "api:2";
@@ -248,21 +249,23 @@ Test(store, version_1_file_is_migrated_forward)
     long long id = begin("p");
     store_close(st);
     struct buf cmd = {0};
-    buf_printf(&cmd, "python3 -c \"import sqlite3; c=sqlite3.connect('%s'); c.execute('DROP TABLE "
-                     "backups'); c.execute('DROP TABLE migrations'); c.execute('PRAGMA user_version "
-                     "= 1'); c.commit()\"",
+    buf_printf(&cmd,
+               "python3 -c \"import sqlite3; c=sqlite3.connect('%s'); c.execute('DROP TABLE "
+               "backups'); c.execute('DROP TABLE migrations'); c.execute('PRAGMA user_version "
+               "= 1'); c.commit()\"",
                path);
     cr_assert_eq(system(cmd.data), 0);
     buf_release(&cmd);
     cr_assert_eq(store_open(path, &st, &err), 0, "%s", err.msg);
     cr_assert_eq(store_schema_version(st), 2);
-    cr_assert_eq(store_backup_record(st, id, "p", "/b/p_1.dump", 1234, "ab", "list", &err), 0,
-                 "%s", err.msg);
+    cr_assert_eq(store_backup_record(st, id, "p", "/b/p_1.dump", 1234, "ab", "list", &err), 0, "%s",
+                 err.msg);
     json_t *b = store_backups(st, "p", &err);
     cr_assert_eq(json_array_size(b), 1);
     json_decref(b);
     json_t *d = store_show(st, id, &err);
-    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(d, "backups"), 0), "path")),
+    cr_assert_str_eq(json_string_value(
+                         json_object_get(json_array_get(json_object_get(d, "backups"), 0), "path")),
                      "/b/p_1.dump", "the deployment written under version 1 is still there");
     json_decref(d);
 }

@@ -123,8 +123,8 @@ Test(yamltree, billion_laughs_is_refused)
     struct tt_err err = {0};
     buf_adds(&b, "a: &a [x, x, x, x, x, x, x, x, x, x]\n");
     for (char c = 'b'; c <= 'j'; c++)
-        buf_printf(&b, "%c: &%c [*%c, *%c, *%c, *%c, *%c, *%c, *%c, *%c, *%c, *%c]\n", c, c,
-                   c - 1, c - 1, c - 1, c - 1, c - 1, c - 1, c - 1, c - 1, c - 1, c - 1);
+        buf_printf(&b, "%c: &%c [*%c, *%c, *%c, *%c, *%c, *%c, *%c, *%c, *%c, *%c]\n", c, c, c - 1,
+                   c - 1, c - 1, c - 1, c - 1, c - 1, c - 1, c - 1, c - 1, c - 1);
     cr_assert_null(parse(b.data, &err));
     cr_assert(strstr(err.msg, "billion laughs") != NULL, "%s", err.msg);
     buf_release(&b);

@@ -38,8 +38,8 @@ static inline char *tu_write(const char *dir, const char *name, const char *text
  * Loads text as dir/compose.yml with the given NAME=value variables (NULL
  * terminated) instead of the process environment.
  */
-static inline int tu_load(const char *text, const char *const *vars,
-                          struct compose_project **out, struct tt_err *err)
+static inline int tu_load(const char *text, const char *const *vars, struct compose_project **out,
+                          struct tt_err *err)
 {
     char *dir = tu_tmpdir();
     char *path = tu_write(dir, "compose.yml", text);
