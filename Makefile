@@ -29,11 +29,13 @@ LIB_SRCS := orchestrator/tterr.c orchestrator/buf.c orchestrator/arena.c orchest
             orchestrator/engine.c orchestrator/container_spec.c orchestrator/progress.c \
             orchestrator/stack.c orchestrator/probe.c state/store.c plans/plan.c \
             orchestrator/gitref.c orchestrator/verify.c orchestrator/apply.c \
-            orchestrator/pgdb.c orchestrator/backup.c
+            orchestrator/pgdb.c orchestrator/backup.c orchestrator/matrix.c \
+            orchestrator/rollback.c orchestrator/report.c
 CLI_SRCS := orchestrator/main.c orchestrator/cli.c orchestrator/cmd_config.c \
             orchestrator/cmd_graph.c orchestrator/cmd_up.c orchestrator/cmd_down.c \
             orchestrator/cmd_apply.c orchestrator/cmd_recover.c orchestrator/cmd_history.c \
-            orchestrator/cmd_show.c orchestrator/cmd_status.c orchestrator/cmd_unlock.c
+            orchestrator/cmd_show.c orchestrator/cmd_status.c orchestrator/cmd_unlock.c \
+            orchestrator/cmd_rollback.c orchestrator/cmd_report.c
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)

@@ -1,7 +1,7 @@
 /*
  * apply.c - the deployment state machine and its phases.
  *
- * The transition table is the contract: enter() refuses any move it does
+ * The transition table is the contract: apply_enter() refuses any move it does
  * not list, so a phase can never be skipped or repeated by accident.
  * Phases that act on containers first ask stack_preview() what they will
  * do and write that as each service's intent, then run stack_up() and
@@ -9,6 +9,7 @@
  * which `ttdeploy recover` reads.
  */
 #include "apply.h"
+#include "apply_int.h"
 #include "backup.h"
 #include "pgdb.h"
 #include "buf.h"
@@ -17,6 +18,7 @@
 #include "dag.h"
 #include "engine.h"
 #include "gitref.h"
+#include "rollback.h"
 #include "plan.h"
 #include "sha256.h"
 #include "stack.h"
@@ -30,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <errno.h>
+#include <math.h>
 
 static const char *const state_names[APPLY_NSTATES] = {
     "created",       "locked",       "backup",      "migrate",         "infra_up",
@@ -59,8 +62,8 @@ int apply_transition_allowed(enum apply_state from, enum apply_state to)
         return from >= APPLY_LOCKED && from <= APPLY_VERIFY;
     if (from == APPLY_DECIDING)
         return to == APPLY_ROLLING_BACK || to == APPLY_FAILED;
-    if (from == APPLY_ROLLING_BACK)
-        return to == APPLY_ROLLED_BACK || to == APPLY_ROLLBACK_FAILED;
+    if (from == APPLY_ROLLING_BACK) /* failed: every action had nothing to do */
+        return to == APPLY_ROLLED_BACK || to == APPLY_ROLLBACK_FAILED || to == APPLY_FAILED;
     return 0;
 }
 
@@ -75,25 +78,7 @@ char *apply_default_state_path(const char *plan_path)
     return buf_detach(&b);
 }
 
-struct apply_run {
-    const struct apply_options *o;
-    struct plan *plan;
-    struct compose_project *project;
-    struct dag *dag;
-    struct engine *engine;
-    struct store *store;
-    long long id;
-    enum apply_state state;
-    enum apply_state failed_in;
-    char **before;     /* per check: the value before the deployment, or NULL */
-    char *backup_path; /* this deployment's backup, for the rehearsal's fallback */
-    struct tt_err *err;
-    int locked;
-};
-
-static void say(struct apply_run *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void say(struct apply_run *a, const char *fmt, ...)
+void apply_say(struct apply_run *a, const char *fmt, ...)
 {
     FILE *out = a->o->out ? a->o->out : stdout;
     char ts[32], msg[2048];
@@ -122,7 +107,7 @@ static void say(struct apply_run *a, const char *fmt, ...)
 }
 
 /* Moves the machine to state to, recording it; an unlisted move is a bug, reported as such. */
-static int enter(struct apply_run *a, enum apply_state to)
+int apply_enter(struct apply_run *a, enum apply_state to)
 {
     if (!apply_transition_allowed(a->state, to))
         return tt_error(a->err, "internal error: deployment %lld cannot go from %s to %s", a->id,
@@ -139,7 +124,7 @@ static int enter(struct apply_run *a, enum apply_state to)
 
 /* ---- loading ------------------------------------------------------------ */
 
-static enum apply_outcome load_inputs(struct apply_run *a)
+enum apply_outcome apply_load_inputs(struct apply_run *a)
 {
     struct compose_options co = {0};
     int rc;
@@ -181,10 +166,17 @@ static enum apply_outcome load_inputs(struct apply_run *a)
         }
     }
     a->before = xcalloc(a->plan->nchecks + 1, sizeof(char *));
+    a->p95_before = xcalloc(a->plan->nchecks + 1, sizeof(double));
+    for (size_t i = 0; i < a->plan->nchecks; i++)
+        a->p95_before[i] = NAN;
+    verify_measure_init(&a->fail_measure);
+    if (a->plan->migrate.present && a->plan->migrate.service)
+        a->migrate_image =
+            xstrdup(compose_find_service(a->project, a->plan->migrate.service)->image);
     return APPLY_OK;
 }
 
-static void compose_digest(const struct compose_project *p, char out[65])
+static void apply_compose_digest(const struct compose_project *p, char out[65])
 {
     struct sha256_ctx *c = sha256_new();
     for (size_t i = 0; i < p->files.n; i++) {
@@ -201,7 +193,7 @@ static void compose_digest(const struct compose_project *p, char out[65])
 }
 
 /* CI variables present in the environment, as a JSON object string (caller frees). */
-static char *ci_variables(void)
+static char *apply_ci_variables(void)
 {
     static const char *const names[] = {"CI_PIPELINE_ID",
                                         "CI_JOB_ID",
@@ -225,7 +217,7 @@ static char *ci_variables(void)
     return s;
 }
 
-static const char *actor(void)
+static const char *apply_actor(void)
 {
     static const char *const names[] = {"TTDEPLOY_ACTOR", "GITLAB_USER_LOGIN", "GITHUB_ACTOR",
                                         "USER",           "LOGNAME",           NULL};
@@ -286,16 +278,16 @@ static char *redacted_environment(const struct compose_service *s)
 
 /* ---- phases ------------------------------------------------------------- */
 
-static int phase_skipped(struct apply_run *a, const char *phase, const char *why)
+int apply_phase_skipped(struct apply_run *a, const char *phase, const char *why)
 {
     long long step;
     if (store_step_begin(a->store, a->id, phase, NULL, "skip", why, &step, a->err) < 0)
         return -1;
-    say(a, "%s: skipped (%s)", phase, why);
+    apply_say(a, "%s: skipped (%s)", phase, why);
     return store_step_end(a->store, step, "skipped", why, NULL, a->err);
 }
 
-static const struct stack_result *result_for(const struct stack_report *r, const char *service)
+const struct stack_result *apply_result_for(const struct stack_report *r, const char *service)
 {
     for (size_t i = 0; i < r->n; i++)
         if (!strcmp(r->v[i].service, service))
@@ -312,12 +304,41 @@ static void intent_text(const struct stack_result *x, struct buf *b)
         buf_printf(b, "%s %s: image %s", x->action, x->service, x->image);
 }
 
+/* Docker's word for a container's condition: healthy, unhealthy, starting, exited, running,
+ * missing. */
+static char *container_health(struct engine *e, const char *id)
+{
+    struct buf path = {0};
+    json_t *c = NULL;
+    struct tt_err e2 = {0};
+    char *out;
+
+    if (!id)
+        return xstrdup("missing");
+    buf_printf(&path, "/containers/%s/json", id);
+    if (engine_call_ok(e, "GET", path.data, NULL, 10000, &c, &e2) < 0) {
+        buf_release(&path);
+        return xstrdup("missing");
+    }
+    json_t *st = json_object_get(c, "State");
+    const char *health =
+        json_string_value(json_object_get(json_object_get(st, "Health"), "Status"));
+    const char *status = json_string_value(json_object_get(st, "Status"));
+    if (status && strcmp(status, "running"))
+        out = xstrdup(!strcmp(status, "created") ? "missing" : status);
+    else
+        out = xstrdup(health ? health : status ? status : "missing");
+    json_decref(c);
+    buf_release(&path);
+    return out;
+}
+
 /*
  * Brings up one tier (infra or app): the per-service intents of the up
  * and healthy states, stack_up, then the outcomes.
  */
-static int phase_tier(struct apply_run *a, const struct strv *tier, enum apply_state up_state,
-                      enum apply_state healthy_state)
+int apply_phase_tier(struct apply_run *a, const struct strv *tier, enum apply_state up_state,
+                     enum apply_state healthy_state)
 {
     const char *up_name = apply_state_name(up_state), *ok_name = apply_state_name(healthy_state);
     struct stack_options so = {0};
@@ -328,7 +349,7 @@ static int phase_tier(struct apply_run *a, const struct strv *tier, enum apply_s
     struct tt_err up_err = {0};
     int rc = 0;
 
-    if (enter(a, up_state) < 0)
+    if (apply_enter(a, up_state) < 0)
         goto out;
     strv_copy(&so.services, tier);
     so.timeout_ms = a->plan->healthy_timeout_ms;
@@ -336,9 +357,9 @@ static int phase_tier(struct apply_run *a, const struct strv *tier, enum apply_s
     so.out = a->o->out;
     so.readiness_docker = a->o->readiness_docker;
     if (tier->n == 0) {
-        rc = phase_skipped(a, up_name, "no services in this tier");
+        rc = apply_phase_skipped(a, up_name, "no services in this tier");
         if (rc == 0)
-            rc = enter(a, healthy_state);
+            rc = apply_enter(a, healthy_state);
         goto out;
     }
     if (stack_preview(a->engine, a->project, a->dag, &so, &preview, a->err) < 0) {
@@ -347,10 +368,10 @@ static int phase_tier(struct apply_run *a, const struct strv *tier, enum apply_s
         goto out;
     }
     char *names = strv_join(&so.services, ", ");
-    say(a, "%s: %s", up_name, names);
+    apply_say(a, "%s: %s", up_name, names);
     free(names);
     for (size_t i = 0; i < tier->n; i++) {
-        const struct stack_result *x = result_for(&preview, tier->v[i]);
+        const struct stack_result *x = apply_result_for(&preview, tier->v[i]);
         if (!x)
             continue;
         intent_text(x, &text);
@@ -375,11 +396,15 @@ static int phase_tier(struct apply_run *a, const struct strv *tier, enum apply_s
     }
     int created_all = 1;
     for (size_t i = 0; i < tier->n; i++) {
-        const struct stack_result *x = result_for(&report, tier->v[i]);
+        const struct stack_result *x = apply_result_for(&report, tier->v[i]);
         int failed = !x || !strcmp(x->state, "failed") || !strcmp(x->state, "unfinished");
         int skipped = x && (!strcmp(x->state, "skipped") || !strcmp(x->state, "pending"));
         int created = x && x->container_id;
         created_all &= created || skipped;
+        if (failed && !a->fail_service) {
+            a->fail_service = xstrdup(tier->v[i]);
+            a->fail_health = container_health(a->engine, x ? x->container_id : NULL);
+        }
         buf_reset(&text);
         if (x)
             buf_printf(&text, "%s container %.12s", x->action,
@@ -407,11 +432,11 @@ static int phase_tier(struct apply_run *a, const struct strv *tier, enum apply_s
         tt_error(a->err, "%s", up_err.msg);
         a->failed_in = created_all ? healthy_state : up_state;
         if (created_all)
-            enter(a, healthy_state);
+            apply_enter(a, healthy_state);
         rc = -1;
         goto out;
     }
-    rc = enter(a, healthy_state);
+    rc = apply_enter(a, healthy_state);
 out:
     stack_report_clear(&preview);
     stack_report_clear(&report);
@@ -437,9 +462,63 @@ static void describe_check(const struct plan_check *c, struct buf *b)
 }
 
 /* Reads the values that "before" expectations compare with, before anything changes. */
-static int baseline(struct apply_run *a)
+/* Whether a rule compares check c's p95 with the p95 before the deployment. */
+static int needs_p95_before(const struct plan *p, const struct plan_check *c)
+{
+    if (c->kind != PLAN_CHECK_HTTP)
+        return 0;
+    for (size_t i = 0; i < p->nrules; i++) {
+        const struct plan_rule *r = &p->rules[i];
+        if (r->condition && r->cond.metric == PLAN_METRIC_P95 && r->cond.ratio_before &&
+            (!r->check || !strcmp(r->check, c->name)))
+            return 1;
+    }
+    return 0;
+}
+
+/* Measures the p95 latency of the HTTP checks some rule compares with "before". */
+static int baseline_latency(struct apply_run *a, struct buf *text)
+{
+    for (size_t i = 0; i < a->plan->nchecks; i++) {
+        const struct plan_check *c = &a->plan->checks[i];
+        struct verify_context v = {a->engine, a->project, a->plan->db_url,
+                                   progress_now() + a->plan->verify_timeout_ms / 1000.0};
+        struct verify_measure m;
+        struct buf detail = {0};
+        struct tt_err e2 = {0};
+        long long step;
+        if (!needs_p95_before(a->plan, c))
+            continue;
+        buf_reset(text);
+        buf_printf(text, "measure %s's p95 latency before deploying", c->name);
+        if (store_step_begin(a->store, a->id, "locked", NULL, "baseline", text->data, &step,
+                             a->err) < 0)
+            return -1;
+        verify_measure_init(&m);
+        int rc = verify_run(&v, c, NULL, &detail, &m, &e2);
+        if (rc == 0) {
+            a->p95_before[i] = m.p95_ms;
+            buf_reset(text);
+            buf_printf(text, "%s: p95 %.1f ms before", c->name, m.p95_ms);
+            store_step_end(a->store, step, "ok", text->data, NULL, a->err);
+        } else {
+            store_step_end(a->store, step, "skipped",
+                           "no baseline: the check does not pass now (first deployment?)", e2.msg,
+                           a->err);
+        }
+        verify_measure_clear(&m);
+        buf_release(&detail);
+    }
+    return 0;
+}
+
+int apply_baseline(struct apply_run *a)
 {
     struct buf text = {0};
+    if (baseline_latency(a, &text) < 0) {
+        buf_release(&text);
+        return -1;
+    }
     for (size_t i = 0; i < a->plan->nchecks; i++) {
         const struct plan_check *c = &a->plan->checks[i];
         long long step;
@@ -466,18 +545,18 @@ static int baseline(struct apply_run *a)
     return 0;
 }
 
-static int phase_verify(struct apply_run *a)
+int apply_phase_verify(struct apply_run *a)
 {
     struct verify_context v = {a->engine, a->project, a->plan->db_url,
                                progress_now() + a->plan->verify_timeout_ms / 1000.0};
     struct buf text = {0}, detail = {0};
     int failed = 0;
 
-    if (enter(a, APPLY_VERIFY) < 0)
+    if (apply_enter(a, APPLY_VERIFY) < 0)
         return -1;
     if (a->plan->nchecks == 0) {
         buf_release(&text);
-        return phase_skipped(a, "verify", "no checks in the plan");
+        return apply_phase_skipped(a, "verify", "no checks in the plan");
     }
     for (size_t i = 0; i < a->plan->nchecks && !failed; i++) {
         const struct plan_check *c = &a->plan->checks[i];
@@ -488,14 +567,18 @@ static int phase_verify(struct apply_run *a)
                              text.data, &step, a->err) < 0)
             return -1;
         buf_reset(&detail);
-        int rc = verify_run(&v, c, a->before[i], &detail, &cerr);
+        verify_measure_clear(&a->fail_measure);
+        int rc = verify_run(&v, c, a->before[i], &detail, &a->fail_measure, &cerr);
         store_step_end(a->store, step, rc == 0 ? "ok" : "failed", detail.data,
                        rc == 0 ? NULL : cerr.msg, a->err);
-        say(a, "verify %s: %s%s%s", c->name, rc == 0 ? "ok" : "FAILED", detail.len ? " - " : "",
-            detail.len ? detail.data : "");
+        apply_say(a, "verify %s: %s%s%s", c->name, rc == 0 ? "ok" : "FAILED",
+                  detail.len ? " - " : "", detail.len ? detail.data : "");
         if (rc != 0) {
             tt_error(a->err, "%s", cerr.msg);
             a->failed_in = APPLY_VERIFY;
+            a->fail_check = xstrdup(c->name);
+            if (c->from || c->service)
+                a->fail_service = xstrdup(c->from ? c->from : c->service);
             failed = 1;
         }
     }
@@ -504,7 +587,7 @@ static int phase_verify(struct apply_run *a)
     return failed ? -1 : 0;
 }
 
-static int record_releases(struct apply_run *a)
+int apply_record_releases(struct apply_run *a)
 {
     struct stack_options so = {0};
     struct stack_report now = {0};
@@ -524,25 +607,7 @@ static int record_releases(struct apply_run *a)
     return rc;
 }
 
-/* A phase failed: decide (the matrix is not applied yet) and end the deployment failed. */
-static enum apply_outcome fail_deployment(struct apply_run *a)
-{
-    struct tt_err *cause = a->err, e2 = {0};
-    long long step;
-    const char *why = "the rollback matrix is validated but not applied yet: fixing forward";
-
-    a->err = &e2; /* the cause stays in *cause; bookkeeping errors go to e2 */
-    if (a->state >= APPLY_LOCKED && a->state <= APPLY_VERIFY && enter(a, APPLY_DECIDING) == 0) {
-        store_step_begin(a->store, a->id, "deciding", NULL, "none", why, &step, &e2);
-        store_step_end(a->store, step, "ok", why, NULL, &e2);
-        enter(a, APPLY_FAILED);
-    }
-    store_deployment_finish(a->store, a->id, "failed", cause->msg, &e2);
-    a->err = cause;
-    return APPLY_DEPLOY_FAILED;
-}
-
-static char *plan_relative(const struct apply_run *a, const char *path)
+char *apply_plan_relative(const struct apply_run *a, const char *path)
 {
     struct buf b = {0};
     if (path[0] == '/')
@@ -586,7 +651,7 @@ static void retain_backups(struct apply_run *a, struct buf *detail)
     json_decref(list);
 }
 
-static int phase_backup(struct apply_run *a)
+int apply_phase_backup(struct apply_run *a)
 {
     const struct plan *pl = a->plan;
     char *container, *dir;
@@ -596,12 +661,12 @@ static int phase_backup(struct apply_run *a)
     int rc;
 
     if (!pl->backup.present)
-        return phase_skipped(a, "backup", "no backup: in the plan");
+        return apply_phase_skipped(a, "backup", "no backup: in the plan");
     container = stack_container_id(a->engine, a->project->name, pl->db_service);
     if (!container)
-        return phase_skipped(a, "backup",
-                             "the database service is not running yet: nothing to back up");
-    dir = plan_relative(a, pl->backup.dir);
+        return apply_phase_skipped(a, "backup",
+                                   "the database service is not running yet: nothing to back up");
+    dir = apply_plan_relative(a, pl->backup.dir);
     buf_printf(&intent, "pg_dump %s %s to %s, verify by %s",
                pl->backup.via_host ? "on the host against" : "inside",
                pl->backup.via_host ? "the database url" : pl->db_service, dir,
@@ -611,7 +676,14 @@ static int phase_backup(struct apply_run *a)
         rc = -1;
         goto out;
     }
-    say(a, "backup: %s", intent.data);
+    apply_say(a, "backup: %s", intent.data);
+    /* The write counter before the dump: the report's measure of what a restore would lose. */
+    long long writes = -1;
+    char *dbname = pgdb_url_db(pl->db_url);
+    struct tt_err werr = {0};
+    if (dbname && pgdb_write_count(pl->db_url, dbname, progress_now() + 5, &writes, &werr) < 0)
+        writes = -1;
+    free(dbname);
     double t0 = progress_now();
     if (pl->backup.via_host)
         rc = backup_take_host(pl->db_url, dir, a->project->name, a->id, &b, a->err);
@@ -628,13 +700,15 @@ static int phase_backup(struct apply_run *a)
                    b.sha256, b.detail.data ? b.detail.data : "not verified");
         rc = store_backup_record(a->store, a->id, a->project->name, b.path, b.bytes, b.sha256,
                                  b.verified, a->err);
+        if (rc == 0 && writes >= 0)
+            rc = store_backup_writes(a->store, a->id, writes, a->err);
         free(a->backup_path);
         a->backup_path = xstrdup(b.path);
         if (rc == 0)
             retain_backups(a, &detail);
         store_step_end(a->store, step, rc == 0 ? "ok" : "failed", detail.data,
                        rc == 0 ? NULL : a->err->msg, a->err);
-        say(a, "backup: %s", detail.data);
+        apply_say(a, "backup: %s", detail.data);
         buf_release(&detail);
     } else {
         struct tt_err e2 = {0};
@@ -684,7 +758,7 @@ static int rehearsal_copy(struct apply_run *a, double deadline, char **copy_name
     *copy_name = buf_detach(&copy);
     buf_release(&out);
     free(db);
-    say(a, "migrate: rehearsing on %s (%s)", *copy_name, *how);
+    apply_say(a, "migrate: rehearsing on %s (%s)", *copy_name, *how);
     return rc;
 }
 
@@ -751,11 +825,11 @@ static void finish_migration(struct apply_run *a, long long step, const char *ki
     store_step_end(a->store, step, rc == 0 ? "ok" : "failed", text->len ? text->data : NULL,
                    rc == 0 ? NULL : a->err->msg, &e2);
     if (rc == 0)
-        say(a, "migrate: %s", text->data);
+        apply_say(a, "migrate: %s", text->data);
 }
 
 /* The revision per the plan's revision_query on url: "" when there is none yet (no table). */
-static int read_revision(struct apply_run *a, const char *url, double deadline, char **out)
+int apply_read_revision(struct apply_run *a, const char *url, double deadline, char **out)
 {
     struct tt_err e2 = {0};
     PGconn *c = pgdb_connect(url, deadline, a->err);
@@ -794,8 +868,8 @@ static void env_for_copy(const struct compose_service *s, const char *db, const 
 }
 
 /* Runs the plan's up or down command in a one-off container of the migration service. */
-static int run_migration_command(struct apply_run *a, const struct strv *tmpl, const char *before,
-                                 const struct strv *env, struct tt_err *err)
+int apply_migration_command(struct apply_run *a, const struct strv *tmpl, const char *before,
+                            const char *image, const struct strv *env, struct tt_err *err)
 {
     const struct compose_service *s = compose_find_service(a->project, a->plan->migrate.service);
     struct strv argv = {0};
@@ -806,8 +880,8 @@ static int run_migration_command(struct apply_run *a, const struct strv *tmpl, c
         const char *arg = tmpl->v[i];
         strv_push(&argv, !strcmp(arg, "{revision_before}") ? (before[0] ? before : "base") : arg);
     }
-    rc = stack_run_oneoff(a->engine, a->project, s, s->image, &argv, env, 3600000, &code, &logs,
-                          err);
+    rc = stack_run_oneoff(a->engine, a->project, s, image ? image : s->image, &argv, env, 3600000,
+                          &code, &logs, err);
     if (rc == 0 && code != 0) {
         char *cmd = strv_join(&argv, " ");
         rc = tt_error(err, "`%s` exited %d%s", cmd, code, logs.data ? logs.data : "");
@@ -838,13 +912,13 @@ static int rehearse_command(struct apply_run *a, const char *before, double dead
                       "rehearsal cannot point it at the copy: set rehearse: false",
                       s->name, db ? db : "?");
     if (rc == 0)
-        rc = run_migration_command(a, &pl->migrate.up, before, &env, &rerr);
+        rc = apply_migration_command(a, &pl->migrate.up, before, NULL, &env, &rerr);
     if (rc == 0)
-        rc = read_revision(a, copy_url, deadline, &up_rev);
+        rc = apply_read_revision(a, copy_url, deadline, &up_rev);
     if (rc == 0 && pl->migrate.down.n) {
-        rc = run_migration_command(a, &pl->migrate.down, before, &env, &rerr);
+        rc = apply_migration_command(a, &pl->migrate.down, before, NULL, &env, &rerr);
         if (rc == 0)
-            rc = read_revision(a, copy_url, deadline, &down_rev);
+            rc = apply_read_revision(a, copy_url, deadline, &down_rev);
         if (rc == 0 && strcmp(down_rev, before))
             rc = tt_error(&rerr,
                           "the down command left revision \"%s\", not \"%s\": the way back "
@@ -887,7 +961,7 @@ static int migrate_command(struct apply_run *a)
                                text.data, &step, a->err)) < 0)
         goto out;
     if ((rc = ensure_database(a)) == 0)
-        rc = read_revision(a, pl->db_url, deadline, &before);
+        rc = apply_read_revision(a, pl->db_url, deadline, &before);
     if (rc == 0 && pl->migrate.rehearse)
         rc = rehearse_command(a, before, deadline, &rehearsed);
     if (rc == 0) {
@@ -896,16 +970,16 @@ static int migrate_command(struct apply_run *a)
             rc = stack_toggle_service(a->engine, a->project->name, pl->migrate.stop_during.v[i], 0,
                                       a->err);
         if (rc == 0) {
-            say(a, "migrate: running `%s` (stopped: %zu service(s))", cmd,
-                pl->migrate.stop_during.n);
-            rc = run_migration_command(a, &pl->migrate.up, before, NULL, a->err);
+            apply_say(a, "migrate: running `%s` (stopped: %zu service(s))", cmd,
+                      pl->migrate.stop_during.n);
+            rc = apply_migration_command(a, &pl->migrate.up, before, NULL, NULL, a->err);
         }
         for (size_t i = 0; i < pl->migrate.stop_during.n;
              i++) /* started again, whatever happened */
             stack_toggle_service(a->engine, a->project->name, pl->migrate.stop_during.v[i], 1, &e2);
     }
     if (rc == 0)
-        rc = read_revision(a, pl->db_url, deadline, &after);
+        rc = apply_read_revision(a, pl->db_url, deadline, &after);
     buf_reset(&text);
     if (rc == 0)
         buf_printf(&text, "revision %s -> %s", before[0] ? before : "base",
@@ -935,10 +1009,10 @@ static int phase_migrate(struct apply_run *a)
     int rc;
 
     if (!pl->migrate.present)
-        return phase_skipped(a, "migrate", "no migrate: in the plan");
+        return apply_phase_skipped(a, "migrate", "no migrate: in the plan");
     if (!strcmp(pl->migrate.kind, "command"))
         return migrate_command(a);
-    dir = plan_relative(a, pl->migrate.dir);
+    dir = apply_plan_relative(a, pl->migrate.dir);
     if ((rc = pgdb_migrations_load(dir, &m, a->err)) < 0)
         goto out;
     buf_printf(&text, "SQL migrations from %s (%zu files)%s", dir, m.n,
@@ -986,22 +1060,22 @@ out:
     return rc;
 }
 
-static enum apply_outcome run_phases(struct apply_run *a, enum apply_state from)
+enum apply_outcome apply_run_phases(struct apply_run *a, enum apply_state from)
 {
-    if (from <= APPLY_BACKUP && (enter(a, APPLY_BACKUP) < 0 || phase_backup(a) < 0))
-        return fail_deployment(a);
-    if (from <= APPLY_MIGRATE && (enter(a, APPLY_MIGRATE) < 0 || phase_migrate(a) < 0))
-        return fail_deployment(a);
+    if (from <= APPLY_BACKUP && (apply_enter(a, APPLY_BACKUP) < 0 || apply_phase_backup(a) < 0))
+        return apply_fail(a);
+    if (from <= APPLY_MIGRATE && (apply_enter(a, APPLY_MIGRATE) < 0 || phase_migrate(a) < 0))
+        return apply_fail(a);
     if (from <= APPLY_INFRA_HEALTHY &&
-        phase_tier(a, &a->plan->infra, APPLY_INFRA_UP, APPLY_INFRA_HEALTHY) < 0)
-        return fail_deployment(a);
+        apply_phase_tier(a, &a->plan->infra, APPLY_INFRA_UP, APPLY_INFRA_HEALTHY) < 0)
+        return apply_fail(a);
     if (from <= APPLY_APP_HEALTHY &&
-        phase_tier(a, &a->plan->app, APPLY_APP_UP, APPLY_APP_HEALTHY) < 0)
-        return fail_deployment(a);
-    if (phase_verify(a) < 0)
-        return fail_deployment(a);
-    if (record_releases(a) < 0 || enter(a, APPLY_SUCCEEDED) < 0)
-        return fail_deployment(a);
+        apply_phase_tier(a, &a->plan->app, APPLY_APP_UP, APPLY_APP_HEALTHY) < 0)
+        return apply_fail(a);
+    if (apply_phase_verify(a) < 0)
+        return apply_fail(a);
+    if (apply_record_releases(a) < 0 || apply_enter(a, APPLY_SUCCEEDED) < 0)
+        return apply_fail(a);
     if (store_deployment_finish(a->store, a->id, "succeeded", NULL, a->err) < 0)
         return APPLY_DEPLOY_FAILED;
     return APPLY_OK;
@@ -1027,7 +1101,7 @@ static void print_preview(struct apply_run *a, const char *title, const struct s
         fprintf(out, "  cannot preview: %s\n", e2.msg);
     } else {
         for (size_t i = 0; i < tier->n; i++) {
-            const struct stack_result *x = result_for(&r, tier->v[i]);
+            const struct stack_result *x = apply_result_for(&r, tier->v[i]);
             if (!x)
                 continue;
             fprintf(out, "  %-12s %-16s %s", x->service, x->action, x->image);
@@ -1073,7 +1147,7 @@ static enum apply_outcome dry_run(struct apply_run *a)
         struct pgdb_migrations m = {0};
         struct strv pending = {0};
         struct tt_err e2 = {0};
-        char *dir = plan_relative(a, a->plan->migrate.dir), *cur = NULL;
+        char *dir = apply_plan_relative(a, a->plan->migrate.dir), *cur = NULL;
         PGconn *c = NULL;
         fprintf(out, "migrate:\n");
         if (pgdb_migrations_load(dir, &m, &e2) < 0) {
@@ -1114,7 +1188,7 @@ static enum apply_outcome dry_run(struct apply_run *a)
 
 /* ---- entry points ------------------------------------------------------- */
 
-static void run_free(struct apply_run *a)
+void apply_run_free(struct apply_run *a)
 {
     struct tt_err e2 = {0};
     if (a->locked)
@@ -1122,7 +1196,13 @@ static void run_free(struct apply_run *a)
     for (size_t i = 0; a->plan && a->before && i < a->plan->nchecks; i++)
         free(a->before[i]);
     free(a->before);
+    free(a->p95_before);
     free(a->backup_path);
+    free(a->migrate_image);
+    free(a->fail_check);
+    free(a->fail_service);
+    free(a->fail_health);
+    verify_measure_clear(&a->fail_measure);
     store_close(a->store);
     engine_close(a->engine);
     dag_free(a->dag);
@@ -1131,7 +1211,7 @@ static void run_free(struct apply_run *a)
 }
 
 /* Opens the store and takes the project's lock; reports who holds it otherwise. */
-static enum apply_outcome open_and_lock(struct apply_run *a)
+enum apply_outcome apply_open_and_lock(struct apply_run *a)
 {
     char *path =
         a->o->state_path ? xstrdup(a->o->state_path) : apply_default_state_path(a->o->plan_path);
@@ -1147,8 +1227,8 @@ static enum apply_outcome open_and_lock(struct apply_run *a)
         struct tm tm;
         gmtime_r(&t, &tm);
         strftime(since, sizeof(since), "%Y-%m-%d %H:%M:%S UTC", &tm);
-        say(a, "waiting up to %.0f s for the lock on %s, held by %s pid %ld since %s",
-            a->o->lock_timeout_s, a->project->name, h.host, h.pid, since);
+        apply_say(a, "waiting up to %.0f s for the lock on %s, held by %s pid %ld since %s",
+                  a->o->lock_timeout_s, a->project->name, h.host, h.pid, since);
         rc = store_lock_acquire(a->store, a->project->name, a->o->lock_timeout_s, &h, a->err);
         if (rc == 1) {
             t = (time_t)h.started_at;
@@ -1167,20 +1247,55 @@ static enum apply_outcome open_and_lock(struct apply_run *a)
     return APPLY_OK;
 }
 
+enum apply_outcome apply_refuse_unfinished(struct apply_run *a)
+{
+    json_t *u = store_unfinished(a->store, a->project->name, a->err);
+    if (!u)
+        return APPLY_OK;
+    tt_error(a->err,
+             "deployment %" JSON_INTEGER_FORMAT " of %s was interrupted in state %s: run "
+             "`ttdeploy recover %s` first",
+             json_integer_value(json_object_get(u, "id")), a->project->name,
+             json_string_value(json_object_get(u, "state")), a->o->plan_path);
+    json_decref(u);
+    return APPLY_LOCK_HELD;
+}
+
+int apply_begin(struct apply_run *a, const char *version, const char *git_tag, const char *commit,
+                const char *kind, long long rolled_back_from)
+{
+    char compose_sha[65];
+    apply_compose_digest(a->project, compose_sha);
+    char *ci = apply_ci_variables();
+    struct store_deployment d = {
+        a->project->name, version,     git_tag,       commit, a->plan->path,
+        a->plan->sha256,  compose_sha, apply_actor(), ci,     a->plan->on_crash,
+        rolled_back_from, kind};
+    int rc = store_deployment_begin(a->store, &d, &a->id, a->err);
+    free(ci);
+    if (rc == 0)
+        rc = store_lock_set_deployment(a->store, a->project->name, a->id, a->err);
+    if (rc < 0)
+        return -1;
+    apply_say(a, "deployment %lld: %s%s %s", a->id, strcmp(kind, "apply") ? "rollback of " : "",
+              a->project->name, version);
+    return apply_enter(a, APPLY_LOCKED);
+}
+
 enum apply_outcome apply_run(const struct apply_options *o, struct tt_err *err)
 {
     struct apply_run a = {0};
     enum apply_outcome res;
-    char commit[41] = "", compose_sha[65];
+    char commit[41] = "";
 
     a.o = o;
     a.err = err;
-    res = load_inputs(&a);
+    res = apply_load_inputs(&a);
     if (res == APPLY_OK && engine_open(o->host, &a.engine, err) < 0)
         res = APPLY_UNREACHABLE;
     if (res == APPLY_OK && o->dry_run) {
         res = dry_run(&a);
-        run_free(&a);
+        apply_run_free(&a);
         return res;
     }
     if (res == APPLY_OK && a.plan->git_repo) {
@@ -1196,52 +1311,42 @@ enum apply_outcome apply_run(const struct apply_options *o, struct tt_err *err)
         free(repo);
     }
     if (res == APPLY_OK)
-        res = open_and_lock(&a);
-    if (res == APPLY_OK) {
-        json_t *u = store_unfinished(a.store, a.project->name, err);
-        if (u) {
-            tt_error(err,
-                     "deployment %" JSON_INTEGER_FORMAT " of %s was interrupted in state %s: run "
-                     "`ttdeploy recover %s` first",
-                     json_integer_value(json_object_get(u, "id")), a.project->name,
-                     json_string_value(json_object_get(u, "state")), o->plan_path);
-            json_decref(u);
-            res = APPLY_LOCK_HELD;
-        }
-    }
+        res = apply_open_and_lock(&a);
+    if (res == APPLY_OK)
+        res = apply_refuse_unfinished(&a);
     if (res != APPLY_OK) {
-        run_free(&a);
+        apply_run_free(&a);
         return res;
     }
-    compose_digest(a.project, compose_sha);
-    char *ci = ci_variables();
-    struct store_deployment d = {a.project->name,
-                                 a.plan->release_version,
-                                 a.plan->git_tag,
-                                 commit[0] ? commit : a.plan->git_commit,
-                                 a.plan->path,
-                                 a.plan->sha256,
-                                 compose_sha,
-                                 actor(),
-                                 ci,
-                                 a.plan->on_crash,
-                                 0};
-    int rc = store_deployment_begin(a.store, &d, &a.id, err);
-    free(ci);
-    if (rc == 0)
-        rc = store_lock_set_deployment(a.store, a.project->name, a.id, err);
-    if (rc < 0) {
-        run_free(&a);
-        return APPLY_BAD_INPUT;
-    }
-    say(&a, "deployment %lld: %s %s", a.id, a.project->name, a.plan->release_version);
-    if (enter(&a, APPLY_LOCKED) < 0 || baseline(&a) < 0)
-        res = fail_deployment(&a);
+    if (apply_begin(&a, a.plan->release_version, a.plan->git_tag,
+                    commit[0] ? commit : a.plan->git_commit, "apply", 0) < 0 ||
+        apply_baseline(&a) < 0)
+        res = apply_fail(&a);
     else
-        res = run_phases(&a, APPLY_BACKUP);
-    say(&a, "deployment %lld %s", a.id, res == APPLY_OK ? "succeeded" : "failed");
-    run_free(&a);
+        res = apply_run_phases(&a, APPLY_BACKUP);
+    apply_say(&a, "deployment %lld %s", a.id, apply_state_name(a.state));
+    apply_run_free(&a);
     return res;
+}
+
+/* The phase of the newest step that did not end ok: where a deployment stopped before deciding. */
+static enum apply_state last_failed_phase(struct apply_run *a)
+{
+    struct tt_err e2 = {0};
+    json_t *d = store_show(a->store, a->id, &e2);
+    enum apply_state st = APPLY_LOCKED;
+    size_t i;
+    json_t *step;
+    json_array_foreach(json_object_get(d, "steps"), i, step)
+    {
+        const char *status = json_string_value(json_object_get(step, "status"));
+        int ph = apply_state_from_name(json_string_value(json_object_get(step, "phase")));
+        if (ph >= APPLY_LOCKED && ph <= APPLY_VERIFY && strcmp(status, "ok") &&
+            strcmp(status, "skipped"))
+            st = (enum apply_state)ph;
+    }
+    json_decref(d);
+    return st;
 }
 
 enum apply_outcome apply_recover(const struct apply_options *o, struct tt_err *err)
@@ -1252,16 +1357,16 @@ enum apply_outcome apply_recover(const struct apply_options *o, struct tt_err *e
 
     a.o = o;
     a.err = err;
-    res = load_inputs(&a);
+    res = apply_load_inputs(&a);
     if (res == APPLY_OK)
-        res = open_and_lock(&a);
+        res = apply_open_and_lock(&a);
     if (res == APPLY_OK && !(u = store_unfinished(a.store, a.project->name, err))) {
-        say(&a, "nothing to recover: no deployment of %s is unfinished", a.project->name);
-        run_free(&a);
+        apply_say(&a, "nothing to recover: no deployment of %s is unfinished", a.project->name);
+        apply_run_free(&a);
         return APPLY_OK;
     }
     if (res != APPLY_OK) {
-        run_free(&a);
+        apply_run_free(&a);
         return res;
     }
     a.id = json_integer_value(json_object_get(u, "id"));
@@ -1277,32 +1382,44 @@ enum apply_outcome apply_recover(const struct apply_options *o, struct tt_err *e
     store_step_begin(a.store, a.id, "recover", NULL, on_crash ? on_crash : "rollback", text.data,
                      &step, err);
     store_step_end(a.store, step, "ok", text.data, NULL, err);
-    say(&a, "%s", text.data);
+    apply_say(&a, "%s", text.data);
     buf_release(&text);
-    int resume = on_crash && !strcmp(on_crash, "resume") && a.state >= APPLY_LOCKED &&
+    const char *kind = json_string_value(json_object_get(u, "kind"));
+    a.manual = kind && !strcmp(kind, "rollback");
+    int resume = on_crash && !strcmp(on_crash, "resume") && !a.manual && a.state >= APPLY_LOCKED &&
                  a.state <= APPLY_VERIFY;
-    if (resume && engine_open(o->host, &a.engine, err) < 0) {
-        resume = 0;
-        res = APPLY_UNREACHABLE;
+    if (engine_open(o->host, &a.engine, err) < 0) {
+        /* Nothing can be resumed or rolled back without the daemon: leave it for later. */
+        tt_error(err,
+                 "%s: deployment %lld stays interrupted; run recover again when the daemon is "
+                 "back",
+                 err->msg, a.id);
+        json_decref(u);
+        apply_run_free(&a);
+        return APPLY_UNREACHABLE;
     }
-    if (resume) {
+    if (a.state == APPLY_ROLLING_BACK) {
+        res = rollback_resume(&a);
+    } else if (resume) {
         /* Re-enter the interrupted phase from the one before it: up is idempotent. */
         enum apply_state from = a.state;
         if (from == APPLY_INFRA_HEALTHY || from == APPLY_APP_HEALTHY)
             from = (enum apply_state)(from - 1);
         a.state = (enum apply_state)(from - 1);
-        res = run_phases(&a, from);
+        res = apply_run_phases(&a, from);
     } else {
+        /* on_crash: rollback: the matrix decides, as if the interrupted phase had failed. */
         tt_error(err, "deployment %lld was interrupted in state %s", a.id,
                  apply_state_name(a.state));
+        if (a.state == APPLY_DECIDING)
+            a.state = last_failed_phase(&a);
         if (a.state < APPLY_LOCKED)
             a.state = APPLY_LOCKED;
-        enum apply_outcome r2 = fail_deployment(&a);
-        if (res == APPLY_OK)
-            res = r2;
+        a.fail_health = xstrdup("interrupted");
+        res = apply_fail(&a);
     }
-    say(&a, "deployment %lld %s", a.id, res == APPLY_OK ? "succeeded" : "failed");
+    apply_say(&a, "deployment %lld %s", a.id, apply_state_name(a.state));
     json_decref(u);
-    run_free(&a);
+    apply_run_free(&a);
     return res;
 }

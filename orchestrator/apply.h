@@ -3,13 +3,14 @@
  *
  *   created → locked → backup → migrate → infra_up → infra_healthy
  *           → app_up → app_healthy → verify → succeeded
- *   a failure in any of locked..verify → deciding → failed (fix forward)
+ *   a failure in any of locked..verify → deciding → failed (none, abort)
  *                                               → rolling_back → rolled_back | rollback_failed
+ *                                                              → failed (nothing to roll back to)
  *
  * Every state change and every step is written to the store: the intent
  * before acting, the outcome after.  The deployment lock is held from
- * "locked" to the end.  The rollback matrix is parsed and validated but
- * not acted on yet, so "deciding" always leads to "failed".
+ * "locked" to the end.  In "deciding" the plan's rollback matrix (or the
+ * built-in one) picks the actions; rollback.c runs them.
  */
 #ifndef APPLY_H
 #define APPLY_H

@@ -269,3 +269,53 @@ int backup_verify(struct backup_result *b, const char *mode, const char *url, do
     buf_release(&out);
     return rc;
 }
+
+int backup_file_sha256(const char *path, char hex[65], struct tt_err *err)
+{
+    FILE *f = fopen(path, "rb");
+    char chunk[65536];
+    size_t n;
+    if (!f)
+        return tt_error(err, "cannot read the backup %s: %s", path, strerror(errno));
+    struct sha256_ctx *c = sha256_new();
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        sha256_update(c, chunk, n);
+    int bad = ferror(f);
+    fclose(f);
+    sha256_finish(c, hex);
+    return bad ? tt_error(err, "reading the backup %s failed", path) : 0;
+}
+
+int backup_restore_into(const char *path, const char *sha256, const char *url, const char *db,
+                        double deadline, struct tt_err *err)
+{
+    char hex[65];
+    struct buf out = {0};
+    int rc;
+
+    if (backup_file_sha256(path, hex, err) < 0)
+        return -1;
+    if (sha256 && strcmp(hex, sha256))
+        return tt_error(err,
+                        "the backup %s has changed since it was taken (sha256 %.16s, recorded "
+                        "%.16s): not restoring it",
+                        path, hex, sha256);
+    rc = pgdb_create_database(url, db, deadline, err);
+    if (rc == 0) {
+        char *target = pgdb_url_with_db(url, db);
+        char *argv[] = {"pg_restore", "--no-owner", "--exit-on-error", "-d", target,
+                        (char *)path, NULL};
+        int code = backup_run_host(argv, &out, err);
+        if (code != 0)
+            rc = code < 0 ? -1
+                          : tt_error(err, "pg_restore of %s into %s exited %d: %.300s", path, db,
+                                     code, out.data ? out.data : "");
+        free(target);
+    }
+    if (rc < 0) {
+        struct tt_err e2 = {0};
+        pgdb_drop_database(url, db, deadline, &e2);
+    }
+    buf_release(&out);
+    return rc;
+}

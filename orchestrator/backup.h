@@ -39,4 +39,15 @@ void backup_result_clear(struct backup_result *b);
 /* Runs argv (argv[0] looked up in PATH) with stdout and stderr captured; returns its exit code. */
 int backup_run_host(char *const *argv, struct buf *output, struct tt_err *err);
 
+/* The SHA-256 of a backup file, read in chunks. */
+int backup_file_sha256(const char *path, char hex[65], struct tt_err *err);
+/*
+ * Restores the backup at path into a new database db (dropped first if it
+ * exists) on url's server with the host's pg_restore, after checking the
+ * file still has the recorded sha256 (NULL: not checked).  A failed
+ * restore drops db again.
+ */
+int backup_restore_into(const char *path, const char *sha256, const char *url, const char *db,
+                        double deadline, struct tt_err *err);
+
 #endif

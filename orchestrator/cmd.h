@@ -37,6 +37,8 @@ extern const struct cmd_entry cmd_history_entry;
 extern const struct cmd_entry cmd_show_entry;
 extern const struct cmd_entry cmd_status_entry;
 extern const struct cmd_entry cmd_unlock_entry;
+extern const struct cmd_entry cmd_rollback_entry;
+extern const struct cmd_entry cmd_report_entry;
 
 /* Option codes shared by every command that loads a compose project. */
 enum {
@@ -59,6 +61,15 @@ enum {
     CLI_OPT_STATUS,
     CLI_OPT_SINCE,
     CLI_OPT_FORCE,
+    CLI_OPT_TO,
+    CLI_OPT_TO_TAG,
+    CLI_OPT_PREVIOUS,
+    CLI_OPT_WITH_MIGRATIONS,
+    CLI_OPT_RESTORE_BACKUP,
+    CLI_OPT_EXPLAIN_MATRIX,
+    CLI_OPT_PHASE,
+    CLI_OPT_CHECK,
+    CLI_OPT_MEASURE,
     CLI_OPT_VOLUMES = 'v',
     CLI_OPT_HELP = 'h',
 };
@@ -100,8 +111,11 @@ int cli_run_stack(const struct compose_options *o, const char *host, const char 
  */
 char *cli_project_name(const char *given, const char *plan);
 /* apply and recover share their options; returns -1 on a bad option, 1 after --help. */
-int cli_apply_options(int argc, char **argv, const struct cmd_entry *entry,
-                      struct apply_options *o);
+/* A command's own option: 0 when taken, -1 (message printed) when bad. */
+typedef int (*cli_extra_fn)(int c, const char *arg, void *ctx);
+struct option;
+int cli_apply_options(int argc, char **argv, const struct cmd_entry *entry, struct apply_options *o,
+                      const struct option *extra, cli_extra_fn on_extra, void *ctx);
 /* enum apply_outcome → exit code. */
 int cli_apply_outcome_exit(int outcome);
 /* Opens the store at state, else beside plan, else ./.ttdeploy/state.db; prints errors. */

@@ -30,10 +30,15 @@ int cli_apply_outcome_exit(int outcome)
     return EXIT_FAILED;
 }
 
-/* Options shared by apply and recover; returns -1 on a bad option, 1 for --help. */
-int cli_apply_options(int argc, char **argv, const struct cmd_entry *entry, struct apply_options *o)
+/*
+ * Options shared by apply, recover and rollback, plus the command's own
+ * (extra, handled by on_extra; may be NULL); returns -1 on a bad option,
+ * 1 for --help.
+ */
+int cli_apply_options(int argc, char **argv, const struct cmd_entry *entry, struct apply_options *o,
+                      const struct option *extra, cli_extra_fn on_extra, void *ctx)
 {
-    static const struct option longopts[] = {
+    static const struct option shared[] = {
         {"state", required_argument, NULL, CLI_OPT_STATE},
         {"host", required_argument, NULL, CLI_OPT_HOST},
         {"dry-run", no_argument, NULL, CLI_OPT_DRY_RUN},
@@ -43,8 +48,16 @@ int cli_apply_options(int argc, char **argv, const struct cmd_entry *entry, stru
         {"json", no_argument, NULL, CLI_OPT_JSON},
         {"help", no_argument, NULL, CLI_OPT_HELP},
         {NULL, 0, NULL, 0}};
+    struct option longopts[64];
+    size_t n = 0;
     int c;
     long ms;
+
+    for (size_t i = 0; shared[i].name; i++)
+        longopts[n++] = shared[i];
+    for (size_t i = 0; extra && extra[i].name && n < 63; i++)
+        longopts[n++] = extra[i];
+    memset(&longopts[n], 0, sizeof(longopts[n]));
 
     o->lock_timeout_s = 300;
     o->progress = PROGRESS_AUTO;
@@ -58,8 +71,8 @@ int cli_apply_options(int argc, char **argv, const struct cmd_entry *entry, stru
             o->host = optarg;
             break;
         case CLI_OPT_DRY_RUN:
-            if (strcmp(entry->name, "apply")) {
-                fprintf(stderr, "ttdeploy %s: --dry-run is for apply\n", entry->name);
+            if (!strcmp(entry->name, "recover")) {
+                fprintf(stderr, "ttdeploy %s: --dry-run is for apply and rollback\n", entry->name);
                 return -1;
             }
             o->dry_run = 1;
@@ -94,7 +107,8 @@ int cli_apply_options(int argc, char **argv, const struct cmd_entry *entry, stru
             cli_usage(entry);
             return 1;
         default:
-            return -1;
+            if (!on_extra || c == '?' || on_extra(c, optarg, ctx) < 0)
+                return -1;
         }
     }
     if (optind != argc - 1) {
@@ -109,7 +123,7 @@ static int cmd_apply_exec(int argc, char **argv)
 {
     struct apply_options o = {0};
     struct tt_err err = {0};
-    int rc = cli_apply_options(argc, argv, &cmd_apply_entry, &o);
+    int rc = cli_apply_options(argc, argv, &cmd_apply_entry, &o, NULL, NULL, NULL);
 
     if (rc != 0)
         return rc > 0 ? EXIT_OK : EXIT_BAD_INPUT;

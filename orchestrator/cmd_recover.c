@@ -14,7 +14,7 @@ static int cmd_recover_exec(int argc, char **argv)
 {
     struct apply_options o = {0};
     struct tt_err err = {0};
-    int rc = cli_apply_options(argc, argv, &cmd_recover_entry, &o);
+    int rc = cli_apply_options(argc, argv, &cmd_recover_entry, &o, NULL, NULL, NULL);
 
     if (rc != 0)
         return rc > 0 ? EXIT_OK : EXIT_BAD_INPUT;

@@ -1,12 +1,14 @@
 /*
- * gitref.c - libgit2 look-ups.  Tags are peeled to the commit they name,
- * so annotated and lightweight tags resolve alike.
+ * gitref.c - libgit2 look-ups: commits, files at a commit, tags.  Tags are peeled to the commit
+ * they name, so annotated and lightweight tags resolve alike.
  */
 #include "gitref.h"
 #include "buf.h"
 
+#include <ctype.h>
 #include <git2.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 int gitref_resolve(const char *path, const char *rev, char out[41], struct tt_err *err)
 {
@@ -41,4 +43,111 @@ done:
     buf_release(&spec);
     git_libgit2_shutdown();
     return rc;
+}
+
+int gitref_workdir(const char *path, char **workdir, struct tt_err *err)
+{
+    git_repository *repo = NULL;
+    int rc = -1;
+
+    git_libgit2_init();
+    if (git_repository_open_ext(&repo, path, 0, NULL) < 0) {
+        const git_error *e = git_error_last();
+        tt_error(err, "no git repository at or above %s: %s", path, e ? e->message : "not found");
+    } else if (!git_repository_workdir(repo)) {
+        tt_error(err, "the git repository at %s is bare: it has no work tree to map paths into",
+                 path);
+    } else {
+        *workdir = xstrdup(git_repository_workdir(repo));
+        rc = 0;
+    }
+    git_repository_free(repo);
+    git_libgit2_shutdown();
+    return rc;
+}
+
+int gitref_read_file(const char *path, const char *commit, const char *file, struct buf *out,
+                     struct tt_err *err)
+{
+    git_repository *repo = NULL;
+    git_object *obj = NULL;
+    struct buf spec = {0};
+    int rc = -1;
+
+    git_libgit2_init();
+    if (git_repository_open_ext(&repo, path, 0, NULL) < 0) {
+        const git_error *e = git_error_last();
+        tt_error(err, "no git repository at %s: %s", path, e ? e->message : "not found");
+        goto done;
+    }
+    buf_printf(&spec, "%s:%s", commit, file);
+    if (git_revparse_single(&obj, repo, spec.data) < 0 || git_object_type(obj) != GIT_OBJECT_BLOB) {
+        tt_error(err, "%s is not a file in commit %.12s of %s", file, commit, path);
+        goto done;
+    }
+    const git_blob *blob = (const git_blob *)obj;
+    buf_add(out, git_blob_rawcontent(blob), (size_t)git_blob_rawsize(blob));
+    rc = 0;
+done:
+    git_object_free(obj);
+    git_repository_free(repo);
+    buf_release(&spec);
+    git_libgit2_shutdown();
+    return rc;
+}
+
+/* Compares version strings by their numeric runs: v1.10.0 after v1.9.2. */
+static int version_cmp(const char *a, const char *b)
+{
+    while (*a && *b) {
+        if (isdigit((unsigned char)*a) && isdigit((unsigned char)*b)) {
+            char *ea, *eb;
+            unsigned long long x = strtoull(a, &ea, 10), y = strtoull(b, &eb, 10);
+            if (x != y)
+                return x < y ? -1 : 1;
+            a = ea;
+            b = eb;
+        } else {
+            if (*a != *b)
+                return (unsigned char)*a < (unsigned char)*b ? -1 : 1;
+            a++;
+            b++;
+        }
+    }
+    return (*a != 0) - (*b != 0);
+}
+
+static int cmp_versions(const void *x, const void *y)
+{
+    return version_cmp(*(char *const *)x, *(char *const *)y);
+}
+
+int gitref_tags(const char *path, struct strv *tags, struct tt_err *err)
+{
+    git_repository *repo = NULL;
+    git_strarray names = {0};
+    int rc = -1;
+
+    git_libgit2_init();
+    if (git_repository_open_ext(&repo, path, 0, NULL) < 0) {
+        const git_error *e = git_error_last();
+        tt_error(err, "no git repository at %s: %s", path, e ? e->message : "not found");
+    } else if (git_tag_list(&names, repo) < 0) {
+        const git_error *e = git_error_last();
+        tt_error(err, "cannot list the tags of %s: %s", path, e ? e->message : "error");
+    } else {
+        for (size_t i = 0; i < names.count; i++)
+            strv_push(tags, names.strings[i]);
+        qsort(tags->v, tags->n, sizeof(char *), cmp_versions);
+        rc = 0;
+    }
+    git_strarray_dispose(&names);
+    git_repository_free(repo);
+    git_libgit2_shutdown();
+    return rc;
+}
+
+int gitref_version_cmp(const char *a, const char *b)
+{
+    return version_cmp(a, b);
 }

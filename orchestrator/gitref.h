@@ -5,9 +5,21 @@
 #ifndef GITREF_H
 #define GITREF_H
 
+#include "buf.h"
+#include "strv.h"
 #include "tterr.h"
 
 /* Resolves rev (a tag, branch or commit) in the repository at or above path to a 40-hex commit. */
 int gitref_resolve(const char *path, const char *rev, char out[41], struct tt_err *err);
+
+/* The work tree of the repository at or above path, with a trailing slash (caller frees). */
+int gitref_workdir(const char *path, char **workdir, struct tt_err *err);
+/* Appends the content of file (a path from the repository's root) at commit to out. */
+int gitref_read_file(const char *path, const char *commit, const char *file, struct buf *out,
+                     struct tt_err *err);
+/* The repository's tags in version order (v1.9.2 before v1.10.0). */
+int gitref_tags(const char *path, struct strv *tags, struct tt_err *err);
+/* <0, 0, >0 as version a sorts before, with or after b. */
+int gitref_version_cmp(const char *a, const char *b);
 
 #endif

@@ -453,3 +453,170 @@ int pgdb_create_database(const char *url, const char *name, double deadline, str
 {
     return reset_database(url, name, 1, deadline, err);
 }
+
+/* ---- downgrades and restores -------------------------------------------- */
+
+int pgdb_migrations_downgrade(PGconn *c, const struct pgdb_migrations *m, long long target,
+                              struct strv *reverted, struct tt_err *err)
+{
+    struct buf sql = {0}, lock = {0};
+    char *current = NULL;
+    int rc;
+
+    buf_printf(&lock, "SELECT pg_advisory_lock(%d)", PGDB_LOCK_KEY);
+    rc = pgdb_exec(c, lock.data, err);
+    if (rc == 0)
+        rc = pgdb_migrations_current(c, &current, err);
+    long long at = current ? atoll(current) : 0;
+    /* Check the whole way down first: no half downgrade for want of a file. */
+    for (size_t i = m->n; rc == 0 && i-- > 0;) {
+        const struct pgdb_migration *mg = &m->v[i];
+        if (mg->version > at || mg->version <= target)
+            continue;
+        if (!mg->down_path)
+            rc = tt_error(err,
+                          "migration %s has no %04lld_*.down.sql, so the schema cannot go back to "
+                          "%lld: write one, or roll back with restore",
+                          mg->name, mg->version, target);
+    }
+    for (size_t i = m->n; rc == 0 && i-- > 0;) {
+        const struct pgdb_migration *mg = &m->v[i];
+        struct tt_err e2 = {0};
+        if (mg->version > at || mg->version <= target)
+            continue;
+        buf_reset(&sql);
+        if ((rc = read_file(mg->down_path, &sql, err)) < 0)
+            break;
+        struct buf record = {0};
+        buf_printf(&record, "DELETE FROM ttdeploy_schema_migrations WHERE version = %lld",
+                   mg->version);
+        rc = pgdb_exec(c, "BEGIN", err);
+        if (rc == 0 && pgdb_exec(c, sql.data, &e2) < 0)
+            rc = tt_error(err, "downgrade %s failed: %s", mg->name, e2.msg);
+        if (rc == 0)
+            rc = pgdb_exec(c, record.data, err);
+        if (rc == 0)
+            rc = pgdb_exec(c, "COMMIT", err);
+        else
+            pgdb_exec(c, "ROLLBACK", &e2);
+        buf_release(&record);
+        if (rc == 0)
+            strv_push(reverted, mg->name);
+    }
+    struct tt_err e3 = {0};
+    buf_reset(&lock);
+    buf_printf(&lock, "SELECT pg_advisory_unlock(%d)", PGDB_LOCK_KEY);
+    pgdb_exec(c, lock.data, &e3);
+    buf_release(&sql);
+    buf_release(&lock);
+    free(current);
+    return rc;
+}
+
+int pgdb_write_count(const char *url, const char *db, double deadline, long long *writes,
+                     struct tt_err *err)
+{
+    PGconn *c = maintenance(url, deadline, err);
+    char *value = NULL;
+    int rc = -1;
+    if (!c)
+        return -1;
+    char *lit = PQescapeLiteral(c, db, strlen(db));
+    struct buf sql = {0};
+    buf_printf(&sql,
+               "SELECT tup_inserted + tup_updated + tup_deleted FROM pg_stat_database WHERE "
+               "datname = %s",
+               lit);
+    rc = pgdb_value(c, sql.data, &value, err);
+    if (rc == 0 && !value)
+        rc = tt_error(err, "no database %s to count writes in", db);
+    if (rc == 0)
+        *writes = atoll(value);
+    PQfreemem(lit);
+    buf_release(&sql);
+    free(value);
+    PQfinish(c);
+    return rc;
+}
+
+int pgdb_database_exists(const char *url, const char *db, double deadline, int *exists,
+                         struct tt_err *err)
+{
+    PGconn *c = maintenance(url, deadline, err);
+    char *value = NULL;
+    if (!c)
+        return -1;
+    char *lit = PQescapeLiteral(c, db, strlen(db));
+    struct buf sql = {0};
+    buf_printf(&sql, "SELECT 1 FROM pg_database WHERE datname = %s", lit);
+    int rc = pgdb_value(c, sql.data, &value, err);
+    *exists = value != NULL;
+    PQfreemem(lit);
+    buf_release(&sql);
+    free(value);
+    PQfinish(c);
+    return rc;
+}
+
+int pgdb_swap_database(const char *url, const char *live, const char *replacement,
+                       const char *keep_as, long long *writes, double deadline, struct tt_err *err)
+{
+    PGconn *c = maintenance(url, deadline, err);
+    struct buf sql = {0};
+    char *value = NULL;
+    int rc = 0;
+
+    if (!c)
+        return -1;
+    char *l_id = PQescapeIdentifier(c, live, strlen(live));
+    char *r_id = PQescapeIdentifier(c, replacement, strlen(replacement));
+    char *k_id = PQescapeIdentifier(c, keep_as, strlen(keep_as));
+    char *l_lit = PQescapeLiteral(c, live, strlen(live));
+    buf_printf(&sql, "SELECT 1 FROM pg_database WHERE datname = %s", l_lit);
+    rc = pgdb_value(c, sql.data, &value, err);
+    if (rc == 0 && value) {
+        /* No new sessions, then end the open ones (waiting for each, so its statistics land). */
+        buf_reset(&sql);
+        buf_printf(&sql, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS false", l_id);
+        rc = pgdb_exec(c, sql.data, err);
+        buf_reset(&sql);
+        buf_printf(&sql,
+                   "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity WHERE "
+                   "datname = %s AND pid <> pg_backend_pid()",
+                   l_lit);
+        free(value);
+        value = NULL;
+        if (rc == 0)
+            rc = pgdb_value(c, sql.data, &value, err);
+        free(value);
+        value = NULL;
+        buf_reset(&sql);
+        buf_printf(&sql,
+                   "SELECT tup_inserted + tup_updated + tup_deleted FROM pg_stat_database WHERE "
+                   "datname = %s",
+                   l_lit);
+        if (rc == 0 && pgdb_value(c, sql.data, &value, err) == 0 && value && writes)
+            *writes = atoll(value);
+        buf_reset(&sql);
+        buf_printf(&sql, "ALTER DATABASE %s RENAME TO %s", l_id, k_id);
+        if (rc == 0)
+            rc = pgdb_exec(c, sql.data, err);
+        buf_reset(&sql);
+        buf_printf(&sql, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS true", k_id);
+        if (rc == 0)
+            rc = pgdb_exec(c, sql.data, err);
+    }
+    /* Also the second half of a swap a crash interrupted: live is gone, the replacement waits. */
+    buf_reset(&sql);
+    buf_printf(&sql, "ALTER DATABASE %s RENAME TO %s", r_id, l_id);
+    if (rc == 0)
+        rc = pgdb_exec(c, sql.data, err);
+    PQfreemem(l_id);
+    PQfreemem(r_id);
+    PQfreemem(k_id);
+    PQfreemem(l_lit);
+    free(value);
+    buf_release(&sql);
+    PQfinish(c);
+    return rc;
+}

@@ -67,4 +67,28 @@ int pgdb_drop_database(const char *url, const char *name, double deadline, struc
 /* CREATE DATABASE name (empty), dropping one of that name first. */
 int pgdb_create_database(const char *url, const char *name, double deadline, struct tt_err *err);
 
+/*
+ * Undoes the applied migrations newer than target, newest first, each by
+ * its .down.sql in its own transaction, under the advisory lock.  Every
+ * down file is checked to exist before the first runs.  reverted receives
+ * their names.
+ */
+int pgdb_migrations_downgrade(PGconn *c, const struct pgdb_migrations *m, long long target,
+                              struct strv *reverted, struct tt_err *err);
+
+/* Rows inserted, updated and deleted in database db so far (pg_stat_database). */
+int pgdb_write_count(const char *url, const char *db, double deadline, long long *writes,
+                     struct tt_err *err);
+int pgdb_database_exists(const char *url, const char *db, double deadline, int *exists,
+                         struct tt_err *err);
+/*
+ * Puts replacement in the place of live: new sessions on live are refused,
+ * open ones ended, *writes (may be NULL) receives live's final write
+ * count, live is renamed keep_as (kept, not dropped) and replacement
+ * renamed live.  When live is already gone (a swap interrupted half way)
+ * only the second rename runs.
+ */
+int pgdb_swap_database(const char *url, const char *live, const char *replacement,
+                       const char *keep_as, long long *writes, double deadline, struct tt_err *err);
+
 #endif

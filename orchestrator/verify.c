@@ -8,10 +8,24 @@
 #include "stack.h"
 
 #include <curl/curl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+void verify_measure_init(struct verify_measure *m)
+{
+    m->error_rate = NAN;
+    m->p95_ms = NAN;
+    m->value = NULL;
+}
+
+void verify_measure_clear(struct verify_measure *m)
+{
+    free(m->value);
+    verify_measure_init(m);
+}
 
 int verify_needs_before(const struct plan_check *c)
 {
@@ -146,7 +160,7 @@ static int cmp_double(const void *a, const void *b)
 }
 
 static int run_http(const struct verify_context *v, const struct plan_check *c, struct buf *detail,
-                    struct tt_err *err)
+                    struct verify_measure *m, struct tt_err *err)
 {
     char *container = NULL;
     double *ms = xcalloc((size_t)c->probes + 1, sizeof(double));
@@ -168,10 +182,12 @@ static int run_http(const struct verify_context *v, const struct plan_check *c, 
     }
     qsort(ms, (size_t)n, sizeof(double), cmp_double);
     double rate = n ? (double)failed / n : 1;
+    double p95 = ms[n ? (n * 95 + 99) / 100 - 1 : 0];
     buf_printf(detail,
                "%d of %d requests failed (%.1f%%, allowed %.1f%%); p50 %.1f ms, p95 %.1f ms",
-               failed, n, rate * 100, c->max_error_rate * 100, ms[n / 2],
-               ms[n ? (n * 95 + 99) / 100 - 1 : 0]);
+               failed, n, rate * 100, c->max_error_rate * 100, ms[n / 2], p95);
+    m->error_rate = rate;
+    m->p95_ms = p95;
     int rc = 0;
     if (n < c->probes)
         rc = tt_error(err, "check \"%s\": only %d of %d requests ran before the verify timeout",
@@ -187,7 +203,7 @@ static int run_http(const struct verify_context *v, const struct plan_check *c, 
 }
 
 static int run_exec(const struct verify_context *v, const struct plan_check *c, struct buf *detail,
-                    struct tt_err *err)
+                    struct verify_measure *m, struct tt_err *err)
 {
     char *container = stack_container_id(v->e, v->project->name, c->service);
     struct buf out = {0};
@@ -208,6 +224,9 @@ static int run_exec(const struct verify_context *v, const struct plan_check *c, 
         return 1;
     }
     buf_printf(detail, "exit %d", code);
+    struct buf exit_text = {0};
+    buf_printf(&exit_text, "%d", code);
+    m->value = buf_detach(&exit_text);
     if (out.len)
         buf_printf(detail, ": %.300s", out.data);
     rc = code == c->expect_exit ? 0 : 1;
@@ -219,7 +238,7 @@ static int run_exec(const struct verify_context *v, const struct plan_check *c, 
 }
 
 static int run_sql(const struct verify_context *v, const struct plan_check *c, const char *before,
-                   struct buf *detail, struct tt_err *err)
+                   struct buf *detail, struct verify_measure *m, struct tt_err *err)
 {
     char *value = NULL;
     if (verify_sql_value(v->db_url, c->sql, v->deadline, &value, err) < 0) {
@@ -236,20 +255,30 @@ static int run_sql(const struct verify_context *v, const struct plan_check *c, c
         tt_error(err, "check \"%s\": %s returned %s, expected %s%s%s", c->name, c->sql,
                  value ? value : "no row", c->expect ? c->expect : "a row",
                  before ? " with before = " : "", before ? before : "");
-    free(value);
+    m->value = value;
     return ok ? 0 : 1;
 }
 
 int verify_run(const struct verify_context *v, const struct plan_check *c, const char *before,
-               struct buf *detail, struct tt_err *err)
+               struct buf *detail, struct verify_measure *m, struct tt_err *err)
 {
+    struct verify_measure scratch;
+    int rc = -1;
+
+    verify_measure_init(&scratch);
+    if (!m)
+        m = &scratch;
     switch (c->kind) {
     case PLAN_CHECK_HTTP:
-        return run_http(v, c, detail, err);
+        rc = run_http(v, c, detail, m, err);
+        break;
     case PLAN_CHECK_EXEC:
-        return run_exec(v, c, detail, err);
+        rc = run_exec(v, c, detail, m, err);
+        break;
     case PLAN_CHECK_SQL:
-        return run_sql(v, c, before, detail, err);
+        rc = run_sql(v, c, before, detail, m, err);
+        break;
     }
-    return -1;
+    verify_measure_clear(&scratch);
+    return rc;
 }

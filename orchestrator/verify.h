@@ -20,12 +20,23 @@ struct verify_context {
     double deadline; /* monotonic seconds (progress_now) */
 };
 
+/* What a check measured, for the rollback matrix. */
+struct verify_measure {
+    double error_rate; /* http: failed probes / probes; NAN otherwise */
+    double p95_ms;     /* http; NAN otherwise */
+    char *value;       /* sql: the value; exec: the exit code; NULL otherwise (caller frees) */
+};
+
+void verify_measure_init(struct verify_measure *m);
+void verify_measure_clear(struct verify_measure *m);
+
 /*
  * Runs one check.  Returns 0 when it passed, 1 when it failed (err says
- * how, detail what was measured), -1 when it could not be run.
+ * how, detail what was measured), -1 when it could not be run.  m (may be
+ * NULL) receives the measurements.
  */
 int verify_run(const struct verify_context *v, const struct plan_check *c, const char *before,
-               struct buf *detail, struct tt_err *err);
+               struct buf *detail, struct verify_measure *m, struct tt_err *err);
 
 /* The first column of the first row of sql, retried until deadline while the server starts. */
 int verify_sql_value(const char *url, const char *sql, double deadline, char **value,

@@ -296,6 +296,95 @@ static int parse_check(struct ploader *l, const struct ynode *n, struct plan_che
     return 0;
 }
 
+static const char *skip_spaces(const char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    return s;
+}
+
+int plan_condition_parse(const char *text, struct plan_condition *c, char *why, size_t whylen)
+{
+    static const char *const metrics[] = {"error_rate", "p95", "health", "value", NULL};
+    static const char *const ops[] = {">=", "<=", "!=", "==", ">", "<", "=", NULL};
+    static const char *const forms =
+        "write METRIC OP VALUE: error_rate > 5%, p95 > 2x before, p95 > 500ms, "
+        "health = unhealthy, value != before";
+    const char *s = skip_spaces(text), *rest;
+    char *end;
+    size_t len = strcspn(s, " \t<>=!");
+    int m;
+
+    memset(c, 0, sizeof(*c));
+    for (m = 0; metrics[m]; m++)
+        if (strlen(metrics[m]) == len && !strncmp(s, metrics[m], len))
+            break;
+    if (!metrics[m]) {
+        snprintf(why, whylen, "condition \"%s\": unknown measurement \"%.*s\"; %s", text,
+                 (int)len, s, forms);
+        return -1;
+    }
+    c->metric = (enum plan_metric)m;
+    s = skip_spaces(s + len);
+    for (m = 0; ops[m]; m++)
+        if (!strncmp(s, ops[m], strlen(ops[m])))
+            break;
+    if (!ops[m]) {
+        snprintf(why, whylen, "condition \"%s\": expected a comparison (>, >=, <, <=, =, !=); %s",
+                 text, forms);
+        return -1;
+    }
+    snprintf(c->op, sizeof(c->op), "%s", strcmp(ops[m], "==") ? ops[m] : "=");
+    rest = skip_spaces(s + strlen(ops[m]));
+    if (!*rest) {
+        snprintf(why, whylen, "condition \"%s\": nothing to compare with; %s", text, forms);
+        return -1;
+    }
+    if (c->metric == PLAN_METRIC_HEALTH || c->metric == PLAN_METRIC_VALUE) {
+        if (c->metric == PLAN_METRIC_HEALTH && strcmp(c->op, "=") && strcmp(c->op, "!=")) {
+            snprintf(why, whylen, "condition \"%s\": health compares with = or != only", text);
+            return -1;
+        }
+        c->text = xstrdup(rest);
+        return 0;
+    }
+    c->number = strtod(rest, &end);
+    if (end == rest) {
+        snprintf(why, whylen, "condition \"%s\": \"%s\" is not a number; %s", text, rest, forms);
+        return -1;
+    }
+    end = (char *)skip_spaces(end);
+    if (c->metric == PLAN_METRIC_ERROR_RATE) {
+        if (*end == '%') {
+            c->number /= 100;
+            end = (char *)skip_spaces(end + 1);
+        }
+        if (*end || c->number < 0 || c->number > 1) {
+            snprintf(why, whylen,
+                     "condition \"%s\": an error rate is a percentage (5%%) or a fraction (0.05)",
+                     text);
+            return -1;
+        }
+        return 0;
+    }
+    if (*end == 'x') {
+        c->ratio_before = 1;
+        end = (char *)skip_spaces(end + 1);
+        if (strcmp(end, "before")) {
+            snprintf(why, whylen, "condition \"%s\": write a ratio as \"2x before\"", text);
+            return -1;
+        }
+    } else if (!strcmp(end, "s")) {
+        c->number *= 1000;
+    } else if (strcmp(end, "ms")) {
+        snprintf(why, whylen,
+                 "condition \"%s\": p95 compares with a time (500ms, 2s) or a ratio (2x before)",
+                 text);
+        return -1;
+    }
+    return 0;
+}
+
 static int parse_rule(struct ploader *l, const struct ynode *n, struct plan_rule *r)
 {
     static const char *const keys[] = {"when", "severity", "do", NULL};
@@ -315,9 +404,13 @@ static int parse_rule(struct ploader *l, const struct ynode *n, struct plan_rule
         return -1;
     if (ynode_get(w, "service") && want_str(l, ynode_get(w, "service"), "service", &r->service) < 0)
         return -1;
-    if (ynode_get(w, "condition") &&
-        want_str(l, ynode_get(w, "condition"), "condition", &r->condition) < 0)
-        return -1;
+    if (ynode_get(w, "condition")) {
+        char why[512];
+        if (want_str(l, ynode_get(w, "condition"), "condition", &r->condition) < 0)
+            return -1;
+        if (plan_condition_parse(r->condition, &r->cond, why, sizeof(why)) < 0)
+            return perr(l, ynode_get(w, "condition"), "%s", why);
+    }
     if (!ynode_get(n, "severity"))
         return perr(l, n, "a rollback rule needs severity: critical, high, medium or low");
     if (want_name(l, ynode_get(n, "severity"), "severity", severity_names, &r->severity) < 0)
@@ -771,6 +864,7 @@ void plan_free(struct plan *p)
         free(r->check);
         free(r->service);
         free(r->condition);
+        free(r->cond.text);
         free(r->severity);
         strv_clear(&r->actions);
     }

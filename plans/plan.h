@@ -46,11 +46,30 @@ struct plan_check {
     struct plan_where at;
 };
 
+/*
+ * A rule's measured condition, "METRIC OP VALUE":
+ *   error_rate > 5%        the failed HTTP check's error rate (also 0.05)
+ *   p95 > 2x before        its p95 latency against the p95 measured before the deployment
+ *   p95 > 500ms            ... or against a fixed bound (ms or s)
+ *   health = unhealthy     the failed service's state: unhealthy, exited, starting, missing
+ *   value != before        the failed SQL check's value (or exec check's exit code)
+ */
+enum plan_metric { PLAN_METRIC_ERROR_RATE, PLAN_METRIC_P95, PLAN_METRIC_HEALTH, PLAN_METRIC_VALUE };
+
+struct plan_condition {
+    enum plan_metric metric;
+    char op[3];        /* >, >=, <, <=, =, != */
+    double number;     /* error_rate as a fraction, p95 in ms or as a ratio */
+    int ratio_before;  /* p95: number is a multiple of the value before */
+    char *text;        /* health and value: what to compare with ("before" allowed for value) */
+};
+
 struct plan_rule {
     char *phase;   /* NULL: any */
     char *check;   /* NULL: any */
     char *service; /* NULL: any */
-    char *condition;
+    char *condition; /* as written, or NULL */
+    struct plan_condition cond;
     char *severity;
     struct strv actions;
     struct plan_where at;
@@ -117,6 +136,12 @@ void plan_free(struct plan *p);
  */
 int plan_check_project(struct plan *p, const struct compose_project *proj, const struct dag *d,
                        struct tt_err *err);
+
+/*
+ * Parses a condition ("error_rate > 5%"); on failure returns -1 with why
+ * filled (what is wrong and the forms that work).
+ */
+int plan_condition_parse(const char *text, struct plan_condition *c, char *why, size_t whylen);
 
 /* The image override for service, or NULL. */
 const char *plan_image_for(const struct plan *p, const char *service);

@@ -242,12 +242,13 @@ int store_deployment_begin(struct store *s, const struct store_deployment *d, lo
     int rc = run_stmt(s,
                       "INSERT INTO deployments (project, version, git_tag, git_commit, plan_path, "
                       "plan_sha256, compose_sha256, actor, ci, status, state, on_crash, "
-                      "started_at, rolled_back_from) VALUES (?,?,?,?,?,?,?,?,?,'running',"
-                      "'created',?,?,NULLIF(?, 0))",
-                      err, "ttttttttttdi", d->project, d->version, d->git_tag, d->git_commit,
+                      "started_at, rolled_back_from, kind) VALUES (?,?,?,?,?,?,?,?,?,'running',"
+                      "'created',?,?,NULLIF(?, 0),?)",
+                      err, "ttttttttttdit", d->project, d->version, d->git_tag, d->git_commit,
                       d->plan_path, d->plan_sha256, d->compose_sha256, d->actor, d->ci,
                       d->on_crash ? d->on_crash : "rollback", now_s(),
-                      d->rolled_back_from > 0 ? d->rolled_back_from : 0LL);
+                      d->rolled_back_from > 0 ? d->rolled_back_from : 0LL,
+                      d->kind ? d->kind : "apply");
     *id = sqlite3_last_insert_rowid(s->db);
     return rc;
 }
@@ -262,6 +263,28 @@ int store_deployment_finish(struct store *s, long long id, const char *status, c
 {
     return run_stmt(s, "UPDATE deployments SET status = ?, error = ?, finished_at = ? WHERE id = ?",
                     err, "ttdi", status, error, now_s(), id);
+}
+
+int store_deployment_note(struct store *s, long long id, const char *key, json_t *value,
+                          struct tt_err *err)
+{
+    char *text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
+    struct buf path = {0};
+    buf_printf(&path, "$.%s", key);
+    int rc = run_stmt(s,
+                      "UPDATE deployments SET notes = json_set(COALESCE(notes, '{}'), ?, "
+                      "json(?)) WHERE id = ?",
+                      err, "tti", path.data, text, id);
+    buf_release(&path);
+    free(text);
+    return rc;
+}
+
+int store_backup_writes(struct store *s, long long deployment, long long writes,
+                        struct tt_err *err)
+{
+    return run_stmt(s, "UPDATE backups SET writes = ? WHERE deployment_id = ?", err, "ii", writes,
+                    deployment);
 }
 
 int store_step_begin(struct store *s, long long deployment, const char *phase, const char *service,
@@ -536,8 +559,8 @@ json_t *store_unfinished(struct store *s, const char *project, struct tt_err *er
 json_t *store_history(struct store *s, const struct store_history_filter *f, struct tt_err *err)
 {
     struct buf sql = {0}, limit = {0}, since = {0};
-    buf_adds(&sql, "SELECT d.id, d.project, d.version, d.git_tag, d.git_commit, d.actor, "
-                   "d.status, d.state, d.started_at, d.finished_at, d.error, "
+    buf_adds(&sql, "SELECT d.id, d.project, d.kind, d.version, d.git_tag, d.git_commit, "
+                   "d.actor, d.status, d.state, d.started_at, d.finished_at, d.error, "
                    "d.rolled_back_from FROM deployments d WHERE (?1 IS NULL OR d.project = ?1) "
                    "AND (?2 IS NULL OR d.status = ?2) AND (?3 IS NULL OR d.started_at >= "
                    "CAST(?3 AS REAL)) AND (?4 IS NULL OR EXISTS (SELECT 1 FROM steps t WHERE "
@@ -575,7 +598,7 @@ json_t *store_show(struct store *s, long long id, struct tt_err *err)
                                     "CAST(? AS INTEGER) ORDER BY id",
                                     err, 1, p);
         json_t *backups = query_rows(s,
-                                     "SELECT path, bytes, sha256, verified, deleted_at FROM "
+                                     "SELECT path, bytes, sha256, verified, created_at, deleted_at, writes FROM "
                                      "backups WHERE deployment_id = CAST(? AS INTEGER)",
                                      err, 1, p);
         json_t *migr = query_rows(s,
@@ -606,6 +629,76 @@ json_t *store_show(struct store *s, long long id, struct tt_err *err)
     }
     json_decref(d);
     buf_release(&ids);
+    return out;
+}
+
+json_t *store_succeeded_before(struct store *s, const char *project, long long before,
+                               struct tt_err *err)
+{
+    struct buf b = {0};
+    buf_printf(&b, "%lld", before > 0 ? before : (long long)1 << 62);
+    const char *p[] = {project, b.data};
+    json_t *rows = query_rows(s,
+                              "SELECT * FROM deployments WHERE project = ? AND status = "
+                              "'succeeded' AND id < CAST(? AS INTEGER) ORDER BY id DESC LIMIT 1",
+                              err, 2, p);
+    buf_release(&b);
+    json_t *first = rows && json_array_size(rows) ? json_incref(json_array_get(rows, 0)) : NULL;
+    json_decref(rows);
+    if (first) {
+        json_t *full = store_show(s, json_integer_value(json_object_get(first, "id")), err);
+        json_decref(first);
+        return full;
+    }
+    return NULL;
+}
+
+/* The first row of a one-parameter-pair query as a JSON object, or NULL. */
+static json_t *first_row(struct store *s, const char *sql, const char *a, long long b,
+                         struct tt_err *err)
+{
+    struct buf n = {0};
+    buf_printf(&n, "%lld", b);
+    const char *p[] = {a, n.data};
+    json_t *rows = query_rows(s, sql, err, 2, p);
+    json_t *first = rows && json_array_size(rows) ? json_incref(json_array_get(rows, 0)) : NULL;
+    json_decref(rows);
+    buf_release(&n);
+    return first;
+}
+
+json_t *store_revision_at(struct store *s, const char *project, long long deployment,
+                          struct tt_err *err)
+{
+    return first_row(s,
+                     "SELECT m.* FROM migrations m JOIN deployments d ON d.id = m.deployment_id "
+                     "WHERE d.project = ? AND d.id <= CAST(? AS INTEGER) AND d.status = "
+                     "'succeeded' ORDER BY d.id DESC LIMIT 1",
+                     project, deployment, err);
+}
+
+json_t *store_backup_after(struct store *s, const char *project, long long deployment,
+                           struct tt_err *err)
+{
+    return first_row(s,
+                     "SELECT * FROM backups WHERE project = ? AND deployment_id > CAST(? AS "
+                     "INTEGER) ORDER BY deployment_id LIMIT 1",
+                     project, deployment, err);
+}
+
+json_t *store_succeeded_at_commit(struct store *s, const char *project, const char *commit,
+                                  struct tt_err *err)
+{
+    const char *p[] = {project, commit};
+    json_t *rows = query_rows(s,
+                              "SELECT id FROM deployments WHERE project = ? AND git_commit = ? "
+                              "AND status = 'succeeded' ORDER BY id DESC LIMIT 1",
+                              err, 2, p);
+    json_t *out = NULL;
+    if (rows && json_array_size(rows))
+        out = store_show(
+            s, json_integer_value(json_object_get(json_array_get(rows, 0), "id")), err);
+    json_decref(rows);
     return out;
 }
 

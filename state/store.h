@@ -18,7 +18,7 @@
 
 #include "tterr.h"
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 struct store;
 
@@ -35,6 +35,7 @@ struct store_deployment {
     const char *ci;             /* JSON object of CI variables, or NULL */
     const char *on_crash;       /* "resume" or "rollback" */
     long long rolled_back_from; /* 0: none */
+    const char *kind;           /* "apply" (NULL) or "rollback" */
 };
 
 /* What one service ran after a deployment. */
@@ -76,6 +77,10 @@ int store_deployment_set_state(struct store *s, long long id, const char *state,
 int store_deployment_finish(struct store *s, long long id, const char *status, const char *error,
                             struct tt_err *err);
 
+/* Sets notes.KEY of a deployment to value (JSON, borrowed): its rollback decision and facts. */
+int store_deployment_note(struct store *s, long long id, const char *key, json_t *value,
+                          struct tt_err *err);
+
 /* Writes the intent of a step (status "running"); *step receives its id. */
 int store_step_begin(struct store *s, long long deployment, const char *phase, const char *service,
                      const char *action, const char *intent, long long *step, struct tt_err *err);
@@ -95,6 +100,9 @@ int store_backup_record(struct store *s, long long deployment, const char *proje
                         struct tt_err *err);
 /* The project's backups still on disk, newest first. */
 json_t *store_backups(struct store *s, const char *project, struct tt_err *err);
+/* The database's write counter (rows inserted, updated, deleted) when the backup was taken. */
+int store_backup_writes(struct store *s, long long deployment, long long writes,
+                        struct tt_err *err);
 int store_backup_deleted(struct store *s, long long id, struct tt_err *err);
 /* The database migration of a deployment: revisions before and after. */
 int store_migration_record(struct store *s, long long deployment, const char *kind,
@@ -129,6 +137,22 @@ json_t *store_unfinished(struct store *s, const char *project, struct tt_err *er
 json_t *store_history(struct store *s, const struct store_history_filter *f, struct tt_err *err);
 /* One deployment with its steps and releases; NULL with err when there is none. */
 json_t *store_show(struct store *s, long long id, struct tt_err *err);
+/*
+ * The newest succeeded deployment of project older than before (0: any),
+ * as store_show() gives it; NULL when there is none (err untouched) or on
+ * error.
+ */
+json_t *store_succeeded_before(struct store *s, const char *project, long long before,
+                               struct tt_err *err);
+/* The migration row of the newest succeeded deployment up to deployment (its schema), or NULL. */
+json_t *store_revision_at(struct store *s, const char *project, long long deployment,
+                          struct tt_err *err);
+/* The first backup taken after deployment (the database as that deployment left it), or NULL. */
+json_t *store_backup_after(struct store *s, const char *project, long long deployment,
+                           struct tt_err *err);
+/* The newest succeeded deployment of commit, as store_show() gives it, or NULL. */
+json_t *store_succeeded_at_commit(struct store *s, const char *project, const char *commit,
+                                  struct tt_err *err);
 /* What each service of the project runs per the newest succeeded deployment. */
 json_t *store_current_releases(struct store *s, const char *project, struct tt_err *err);
 

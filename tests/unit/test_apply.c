@@ -34,6 +34,7 @@ static int expected(enum apply_state from, enum apply_state to)
         {APPLY_DECIDING, APPLY_FAILED},
         {APPLY_ROLLING_BACK, APPLY_ROLLED_BACK},
         {APPLY_ROLLING_BACK, APPLY_ROLLBACK_FAILED},
+        {APPLY_ROLLING_BACK, APPLY_FAILED}, /* every action had nothing to do */
     };
     for (size_t i = 0; i < sizeof(legal) / sizeof(legal[0]); i++)
         if (legal[i].from == from && legal[i].to == to)

@@ -244,20 +244,21 @@ Test(store, secret_names)
 
 Test(store, version_1_file_is_migrated_forward)
 {
-    /* A store written by a ttdeploy of schema 1 gains the tables of 2 on open. */
+    /* A store written by a ttdeploy of schema 1 gains the tables of 2 and the columns of 3. */
     struct tt_err err = {0};
     long long id = begin("p");
     store_close(st);
     struct buf cmd = {0};
     buf_printf(&cmd,
                "python3 -c \"import sqlite3; c=sqlite3.connect('%s'); c.execute('DROP TABLE "
-               "backups'); c.execute('DROP TABLE migrations'); c.execute('PRAGMA user_version "
-               "= 1'); c.commit()\"",
+               "backups'); c.execute('DROP TABLE migrations'); c.execute('ALTER TABLE deployments "
+               "DROP COLUMN kind'); c.execute('ALTER TABLE deployments DROP COLUMN notes'); "
+               "c.execute('PRAGMA user_version = 1'); c.commit()\"",
                path);
     cr_assert_eq(system(cmd.data), 0);
     buf_release(&cmd);
     cr_assert_eq(store_open(path, &st, &err), 0, "%s", err.msg);
-    cr_assert_eq(store_schema_version(st), 2);
+    cr_assert_eq(store_schema_version(st), STORE_SCHEMA_VERSION);
     cr_assert_eq(store_backup_record(st, id, "p", "/b/p_1.dump", 1234, "ab", "list", &err), 0, "%s",
                  err.msg);
     json_t *b = store_backups(st, "p", &err);
@@ -267,5 +268,6 @@ Test(store, version_1_file_is_migrated_forward)
     cr_assert_str_eq(json_string_value(
                          json_object_get(json_array_get(json_object_get(d, "backups"), 0), "path")),
                      "/b/p_1.dump", "the deployment written under version 1 is still there");
+    cr_assert_str_eq(json_string_value(json_object_get(d, "kind")), "apply");
     json_decref(d);
 }

@@ -1,0 +1,83 @@
+/*
+ * apply_int.h - what the deployment runner (apply.c) and its rollback
+ * half (rollback.c) share: the run's state and the phase functions both
+ * drive.  Not for other modules: they use apply.h and rollback.h.
+ */
+#ifndef APPLY_INT_H
+#define APPLY_INT_H
+
+#include "apply.h"
+#include "buf.h"
+#include "compose.h"
+#include "dag.h"
+#include "engine.h"
+#include "plan.h"
+#include "stack.h"
+#include "store.h"
+#include "verify.h"
+
+struct apply_run {
+    const struct apply_options *o;
+    struct plan *plan;
+    struct compose_project *project;
+    struct dag *dag;
+    struct engine *engine;
+    struct store *store;
+    long long id;
+    enum apply_state state;
+    enum apply_state failed_in;
+    char **before;       /* per check: the value before the deployment, or NULL */
+    double *p95_before;  /* per check: p95 ms of an HTTP check before the deployment, or NAN */
+    char *backup_path;   /* this deployment's backup, for the rehearsal's fallback */
+    char *migrate_image; /* the release's image of the migration service (for downgrades) */
+    struct tt_err *err;
+    int locked;
+    int manual; /* a manual rollback: a failure ends it failed, it is not rolled back again */
+    /* What failed, for the rollback matrix. */
+    char *fail_check, *fail_service, *fail_health;
+    struct verify_measure fail_measure;
+    double failed_at; /* progress_now() when the failure was detected */
+};
+
+void apply_say(struct apply_run *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Moves the machine to state to, recording it; a move the table does not list is an error. */
+int apply_enter(struct apply_run *a, enum apply_state to);
+/* Loads the plan at a->o->plan_path and its compose project. */
+enum apply_outcome apply_load_inputs(struct apply_run *a);
+/* Opens the store and takes the project's lock. */
+enum apply_outcome apply_open_and_lock(struct apply_run *a);
+/* APPLY_LOCK_HELD with err set when a deployment of the project was interrupted. */
+enum apply_outcome apply_refuse_unfinished(struct apply_run *a);
+/*
+ * Records a new deployment of a->project (kind "apply" or "rollback") and
+ * enters "locked".
+ */
+int apply_begin(struct apply_run *a, const char *version, const char *git_tag, const char *commit,
+                const char *kind, long long rolled_back_from);
+void apply_run_free(struct apply_run *a);
+
+int apply_phase_skipped(struct apply_run *a, const char *phase, const char *why);
+int apply_phase_backup(struct apply_run *a);
+int apply_phase_tier(struct apply_run *a, const struct strv *tier, enum apply_state up_state,
+                     enum apply_state healthy_state);
+int apply_phase_verify(struct apply_run *a);
+int apply_record_releases(struct apply_run *a);
+/* The forward phases from state from to the end; a failure goes to apply_fail(). */
+enum apply_outcome apply_run_phases(struct apply_run *a, enum apply_state from);
+/* A phase failed (a->err says why): decide per the matrix, roll back or fix forward, finish. */
+enum apply_outcome apply_fail(struct apply_run *a);
+
+/* Reads the values "before" expectations and p95 ratios compare with. */
+int apply_baseline(struct apply_run *a);
+/* Brings the schema to revision target (1: it was there already). */
+int rollback_downgrade(struct apply_run *a, const char *target, struct buf *detail);
+
+const struct stack_result *apply_result_for(const struct stack_report *r, const char *service);
+char *apply_plan_relative(const struct apply_run *a, const char *path);
+/* The revision per the plan's revision_query on url ("" when none yet). */
+int apply_read_revision(struct apply_run *a, const char *url, double deadline, char **out);
+/* Runs an up or down command template of migrate: in a one-off container of image. */
+int apply_migration_command(struct apply_run *a, const struct strv *tmpl, const char *revision,
+                            const char *image, const struct strv *env, struct tt_err *err);
+
+#endif

@@ -1,0 +1,1193 @@
+/*
+ * rollback.c - what happens after a phase fails, and rolling back by hand.
+ *
+ * apply_fail() describes the failure (phase, check, service and what was
+ * measured), asks the matrix which rule fires, records the decision, and
+ * runs the rule's actions in order, each one a step with its intent and
+ * outcome:
+ *
+ *   images      every service back on the image the previous succeeded
+ *               deployment recorded (by image ID when the tag has moved)
+ *   git         the compose and plan files of the previous release's git
+ *               commit, read with libgit2 (the work tree is not touched)
+ *   migrations  the schema back to the revision recorded before this
+ *               deployment (.down.sql files, or the plan's down command
+ *               run with this release's image, which knows the way down)
+ *   restore     this deployment's backup restored into a new database
+ *               that then takes the live one's name; the live one is kept
+ *               under another name, so nothing written since is deleted
+ *
+ * An action that has nothing to do (a first deployment has no previous
+ * release) says so and is skipped; when no action has anything to do the
+ * deployment ends "failed".  rollback_resume() finishes the actions of a
+ * rollback a crash interrupted, skipping those already done.
+ *
+ * rollback_run() is `ttdeploy rollback`: an earlier release (a recorded
+ * deployment or a git tag) deployed through the forward phases as a new
+ * deployment of kind "rollback" that names what it rolled back.
+ */
+#include "rollback.h"
+#include "apply_int.h"
+#include "backup.h"
+#include "gitref.h"
+#include "matrix.h"
+#include "pgdb.h"
+#include "progress.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+enum action_result { ACTION_FAILED = -1, ACTION_DONE = 0, ACTION_SKIPPED = 1 };
+
+/* ---- the decision -------------------------------------------------------- */
+
+static int check_index(const struct plan *p, const char *name)
+{
+    for (size_t i = 0; name && i < p->nchecks; i++)
+        if (!strcmp(p->checks[i].name, name))
+            return (int)i;
+    return -1;
+}
+
+static void failure_of(const struct apply_run *a, enum apply_state phase, struct matrix_failure *f)
+{
+    int ci = check_index(a->plan, a->fail_check);
+    matrix_failure_init(f);
+    f->phase = apply_state_name(phase);
+    f->check = a->fail_check;
+    f->service = a->fail_service;
+    f->health = a->fail_health;
+    f->error_rate = a->fail_measure.error_rate;
+    f->p95_ms = a->fail_measure.p95_ms;
+    f->value = a->fail_measure.value;
+    if (ci >= 0) {
+        f->p95_before_ms = a->p95_before[ci];
+        f->value_before = a->before[ci];
+    }
+}
+
+static json_t *num_or_null(double v)
+{
+    return isnan(v) ? json_null() : json_real(v);
+}
+
+static json_t *failure_json(const struct matrix_failure *f)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "phase", json_string(f->phase));
+    if (f->check)
+        json_object_set_new(o, "check", json_string(f->check));
+    if (f->service)
+        json_object_set_new(o, "service", json_string(f->service));
+    if (f->health)
+        json_object_set_new(o, "health", json_string(f->health));
+    if (f->value)
+        json_object_set_new(o, "value", json_string(f->value));
+    if (f->value_before)
+        json_object_set_new(o, "value_before", json_string(f->value_before));
+    json_object_set_new(o, "error_rate", num_or_null(f->error_rate));
+    json_object_set_new(o, "p95_ms", num_or_null(f->p95_ms));
+    json_object_set_new(o, "p95_before_ms", num_or_null(f->p95_before_ms));
+    return o;
+}
+
+static json_t *actions_json(const struct strv *actions)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < actions->n; i++)
+        json_array_append_new(arr, json_string(actions->v[i]));
+    return arr;
+}
+
+/* Ends the deployment in state to (failed, rolled_back, rollback_failed) with its error. */
+static void finish(struct apply_run *a, enum apply_state to, const char *error)
+{
+    struct tt_err e2 = {0};
+    if (a->state != to)
+        apply_enter(a, to);
+    store_deployment_finish(a->store, a->id, apply_state_name(to), error, &e2);
+}
+
+static enum apply_outcome run_actions(struct apply_run *a, const struct strv *actions,
+                                      json_t *previous, int resume, struct buf *summary);
+
+enum apply_outcome apply_fail(struct apply_run *a)
+{
+    struct tt_err *cause = a->err, e2 = {0};
+    enum apply_state phase = a->state;
+    struct matrix_failure f;
+    struct matrix_decision d = {0};
+    struct plan *builtin = NULL;
+    struct buf text = {0}, why = {0}, error = {0};
+    struct strv actions = {0};
+    long long step = 0;
+    enum apply_outcome res = APPLY_DEPLOY_FAILED;
+
+    a->err = &e2; /* the cause stays in *cause; bookkeeping errors go to e2 */
+    if (!a->failed_at)
+        a->failed_at = progress_now();
+    buf_adds(&error, cause->msg);
+    if (phase < APPLY_LOCKED || phase > APPLY_VERIFY || apply_enter(a, APPLY_DECIDING) < 0) {
+        finish(a, APPLY_FAILED, error.data);
+        goto out;
+    }
+    if (a->manual) {
+        const char *w = "a manual rollback that fails is not rolled back again: fix the cause and "
+                        "run it again, or deploy a release";
+        store_step_begin(a->store, a->id, "deciding", NULL, "none", w, &step, &e2);
+        store_step_end(a->store, step, "ok", w, NULL, &e2);
+        finish(a, APPLY_FAILED, error.data);
+        goto out;
+    }
+
+    failure_of(a, phase, &f);
+    const struct plan_rule *rules = a->plan->rules;
+    size_t nrules = a->plan->nrules;
+    if (!nrules) {
+        builtin = matrix_default_new();
+        rules = builtin->rules;
+        nrules = builtin->nrules;
+    }
+    json_t *dec = json_object();
+    json_object_set_new(dec, "failure", failure_json(&f));
+    json_object_set_new(dec, "builtin", json_boolean(builtin != NULL));
+    json_object_set_new(dec, "detected_at_monotonic", json_real(a->failed_at));
+    if (matrix_decide(rules, nrules, &f, &d) == 0) {
+        strv_copy(&actions, &d.rule->actions);
+        matrix_rule_describe(d.rule, &text);
+        buf_printf(&why, "rule %zu%s%s%s: %s", d.index, builtin ? " of the built-in matrix" : " (",
+                   builtin ? "" : d.rule->at.file, builtin ? "" : ")", d.why.data);
+        if (!builtin)
+            buf_printf(&why, " [line %d]", d.rule->at.line);
+        json_object_set_new(dec, "rule", json_integer((json_int_t)d.index));
+        json_object_set_new(dec, "rule_text", json_string(text.data));
+        json_object_set_new(dec, "severity", json_string(d.rule->severity));
+        json_object_set_new(dec, "measured", json_string(d.why.data));
+        if (!builtin)
+            json_object_set_new(
+                dec, "at",
+                json_pack("{s:s, s:i}", "file", d.rule->at.file, "line", d.rule->at.line));
+    } else {
+        strv_push(&actions, "none");
+        buf_adds(&text, "no rule matches");
+        buf_adds(&why, "no rule of the matrix matches this failure: fixing forward");
+    }
+    json_object_set_new(dec, "actions", actions_json(&actions));
+    store_deployment_note(a->store, a->id, "decision", dec, &e2);
+    json_decref(dec);
+    store_step_begin(a->store, a->id, "deciding", f.service, actions.v[0], text.data, &step, &e2);
+    store_step_end(a->store, step, "ok", why.data, NULL, &e2);
+    char *joined = strv_join(&actions, ", ");
+    apply_say(a, "deciding: %s -> %s", why.data, joined);
+    free(joined);
+
+    if (!strcmp(actions.v[0], "none") || !strcmp(actions.v[0], "abort")) {
+        buf_printf(&error, "; %s per the rollback matrix (%s)",
+                   !strcmp(actions.v[0], "none") ? "fixed forward, the new release stays"
+                                                 : "aborted, nothing more was changed",
+                   text.data);
+        finish(a, APPLY_FAILED, error.data);
+        goto out;
+    }
+    json_t *previous = store_succeeded_before(a->store, a->project->name, a->id, &e2);
+    if (previous) {
+        json_t *to = json_object_get(previous, "id");
+        store_deployment_note(a->store, a->id, "rolled_back_to", to, &e2);
+    }
+    if (apply_enter(a, APPLY_ROLLING_BACK) < 0) {
+        json_decref(previous);
+        finish(a, APPLY_FAILED, error.data);
+        goto out;
+    }
+    struct buf summary = {0};
+    res = run_actions(a, &actions, previous, 0, &summary);
+    json_decref(previous);
+    if (res == APPLY_OK) {
+        buf_printf(&error, "; rolled back: %s", summary.data);
+        finish(a, APPLY_ROLLED_BACK, error.data);
+        res = APPLY_DEPLOY_FAILED;
+    } else if (res == APPLY_DEPLOY_FAILED) {
+        buf_printf(&error, "; nothing to roll back to: %s", summary.data);
+        finish(a, APPLY_FAILED, error.data);
+    } else {
+        buf_printf(&error, "; ROLLBACK FAILED: %s", summary.data);
+        finish(a, APPLY_ROLLBACK_FAILED, error.data);
+    }
+    buf_release(&summary);
+out:
+    /* The message the caller prints: the cause, then what was done about it. */
+    tt_error(cause, "%s", error.data);
+    a->err = cause;
+    matrix_decision_clear(&d);
+    plan_free(builtin);
+    strv_clear(&actions);
+    buf_release(&text);
+    buf_release(&why);
+    buf_release(&error);
+    return res;
+}
+
+/* ---- actions -------------------------------------------------------------- */
+
+/* The service's release in a store_show() deployment, or NULL. */
+static json_t *release_of(json_t *deployment, const char *service)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(deployment, "releases"), i, r)
+    {
+        if (!strcmp(json_string_value(json_object_get(r, "service")), service))
+            return r;
+    }
+    return NULL;
+}
+
+/* The image to run for a recorded release: its reference, or its ID when the tag has moved. */
+static char *recorded_image(struct engine *e, json_t *release)
+{
+    const char *ref = json_string_value(json_object_get(release, "image"));
+    const char *id = json_string_value(json_object_get(release, "image_id"));
+    struct buf path = {0};
+    json_t *img = NULL;
+    struct tt_err e2 = {0};
+    char *out;
+
+    if (!id || !*id)
+        return xstrdup(ref);
+    buf_adds(&path, "/images/");
+    engine_urlencode(ref, &path);
+    buf_adds(&path, "/json");
+    if (engine_call_ok(e, "GET", path.data, NULL, 10000, &img, &e2) == 0 &&
+        !strcmp(json_string_value(json_object_get(img, "Id")) ?: "", id))
+        out = xstrdup(ref);
+    else
+        out = xstrdup(id);
+    json_decref(img);
+    buf_release(&path);
+    return out;
+}
+
+/*
+ * Brings project's services (all, or those whose image differs from the
+ * running container's) up, one step per changed service.  changed_only
+ * limits it to what the preview says will change.
+ */
+static int bring_up(struct apply_run *a, struct compose_project *p, struct dag *d, const char *why,
+                    struct buf *detail)
+{
+    struct stack_options so = {0};
+    struct stack_report preview = {0}, report = {0};
+    struct buf text = {0};
+    long long *steps;
+    int rc;
+
+    so.timeout_ms = a->plan->healthy_timeout_ms;
+    so.progress = a->o->progress;
+    so.out = a->o->out;
+    so.readiness_docker = a->o->readiness_docker;
+    if (stack_preview(a->engine, p, d, &so, &preview, a->err) < 0)
+        return -1;
+    for (size_t i = 0; i < preview.n; i++)
+        if (strcmp(preview.v[i].action, "unchanged"))
+            strv_push(&so.services, preview.v[i].service);
+    if (!so.services.n) {
+        buf_adds(detail, "every service already runs it");
+        stack_report_clear(&preview);
+        return 0;
+    }
+    steps = xcalloc(so.services.n + 1, sizeof(long long));
+    for (size_t i = 0; i < so.services.n; i++) {
+        const struct stack_result *x = apply_result_for(&preview, so.services.v[i]);
+        buf_reset(&text);
+        buf_printf(&text, "%s %s: image %s", x->action, x->service, x->image);
+        if (x->old_image && strcmp(x->old_image, x->image))
+            buf_printf(&text, " (was %s)", x->old_image);
+        buf_printf(&text, "; %s", why);
+        store_step_begin(a->store, a->id, "rolling_back", x->service, x->action, text.data,
+                         &steps[i], a->err);
+    }
+    rc = stack_up(a->engine, p, d, &so, &report, a->err);
+    for (size_t i = 0; i < so.services.n; i++) {
+        const struct stack_result *x = apply_result_for(&report, so.services.v[i]);
+        int ok = x && strcmp(x->state, "failed") && strcmp(x->state, "unfinished");
+        buf_reset(&text);
+        if (x)
+            buf_printf(&text, "%s, container %.12s", x->state,
+                       x->container_id ? x->container_id : "-");
+        struct tt_err e2 = {0};
+        store_step_end(a->store, steps[i], ok ? "ok" : "failed", text.data,
+                       ok ? NULL : (x && x->error ? x->error : a->err->msg), &e2);
+    }
+    char *names = strv_join(&so.services, ", ");
+    buf_printf(detail, "%s %s", names, rc == 0 ? "ready" : "not ready");
+    free(names);
+    free(steps);
+    buf_release(&text);
+    strv_clear(&so.services);
+    stack_report_clear(&preview);
+    stack_report_clear(&report);
+    return rc;
+}
+
+static enum action_result action_images(struct apply_run *a, json_t *previous, struct buf *detail)
+{
+    struct buf why = {0};
+    size_t changed = 0;
+
+    if (!previous) {
+        buf_adds(detail,
+                 "no earlier succeeded deployment of this project: no images to go back to");
+        return ACTION_SKIPPED;
+    }
+    buf_printf(&why, "back to deployment %" JSON_INTEGER_FORMAT " (%s)",
+               json_integer_value(json_object_get(previous, "id")),
+               json_string_value(json_object_get(previous, "version")) ?: "?");
+    for (size_t i = 0; i < a->project->nservices; i++) {
+        struct compose_service *s = a->project->services[i];
+        json_t *r = release_of(previous, s->name);
+        if (!r)
+            continue; /* new in this release: left as it is */
+        char *image = recorded_image(a->engine, r);
+        changed += strcmp(image, s->image) != 0;
+        free(s->image);
+        s->image = image;
+    }
+    double t0 = progress_now();
+    int rc = bring_up(a, a->project, a->dag, why.data, detail);
+    if (rc == 0) {
+        double since_failure = progress_now() - a->failed_at;
+        buf_printf(detail, "; %s in %.2f s, %.2f s after the failure was detected", why.data,
+                   progress_now() - t0, since_failure);
+        struct tt_err e2 = {0};
+        json_t *v = json_real(since_failure);
+        store_deployment_note(a->store, a->id, "recovered_seconds", v, &e2);
+        json_decref(v);
+    }
+    (void)changed;
+    buf_release(&why);
+    return rc == 0 ? ACTION_DONE : ACTION_FAILED;
+}
+
+/* Writes content to path, making its directories. */
+static int write_file(const char *path, const struct buf *content, struct tt_err *err)
+{
+    char *dir = xstrdup(path);
+    for (char *p = dir + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        mkdir(dir, 0700);
+        *p = '/';
+    }
+    free(dir);
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return tt_error(err, "cannot write %s: %s", path, strerror(errno));
+    if (content->len)
+        fwrite(content->data, 1, content->len, f);
+    if (fclose(f) != 0)
+        return tt_error(err, "cannot write %s: %s", path, strerror(errno));
+    return 0;
+}
+
+/* Copies file (a path under workdir) as it is at commit to the same place under root. */
+static int materialize(const char *repo, const char *commit, const char *workdir, const char *root,
+                       const char *file, int optional, struct tt_err *err)
+{
+    size_t wl = strlen(workdir);
+    struct buf content = {0}, dst = {0};
+    int rc;
+
+    if (strncmp(file, root, strlen(root)) == 0)
+        file += strlen(root); /* a path the old plan resolved under root */
+    else if (strncmp(file, workdir, wl) == 0)
+        file += wl;
+    else
+        return tt_error(err, "%s is outside the git repository at %s", file, workdir);
+    while (*file == '/')
+        file++;
+    rc = gitref_read_file(repo, commit, file, &content, err);
+    if (rc < 0 && optional) {
+        buf_release(&content);
+        return 0;
+    }
+    buf_printf(&dst, "%s/%s", root, file);
+    if (rc == 0)
+        rc = write_file(dst.data, &content, err);
+    buf_release(&content);
+    buf_release(&dst);
+    return rc;
+}
+
+/*
+ * Loads the plan and compose files of commit into a directory of their own
+ * (.ttdeploy/git/COMMIT beside the plan, same layout as the repository)
+ * and their compose project, with the images of the recorded release.
+ */
+static int load_from_git(struct apply_run *a, const char *commit, json_t *release_of_commit,
+                         struct plan **plan_out, struct compose_project **proj_out,
+                         struct dag **dag_out)
+{
+    char *repo = apply_plan_relative(a, a->plan->git_repo), *workdir = NULL;
+    char real_plan[PATH_MAX];
+    struct buf root = {0}, rel_plan = {0};
+    struct compose_options co = {0};
+    struct plan *p = NULL;
+    int rc = -1;
+
+    *plan_out = NULL;
+    *proj_out = NULL;
+    *dag_out = NULL;
+    if (gitref_workdir(repo, &workdir, a->err) < 0)
+        goto out;
+    if (!realpath(a->plan->path, real_plan)) {
+        tt_error(a->err, "cannot resolve %s: %s", a->plan->path, strerror(errno));
+        goto out;
+    }
+    buf_printf(&root, "%s/.ttdeploy/git/%s", a->plan->dir, commit);
+    if (materialize(repo, commit, workdir, root.data, real_plan, 0, a->err) < 0)
+        goto out;
+    buf_printf(&rel_plan, "%s/%s", root.data, real_plan + strlen(workdir));
+    if (plan_load(rel_plan.data, NULL, &p, a->err) < 0)
+        goto out;
+    for (size_t i = 0; i < p->compose.n; i++)
+        if (materialize(repo, commit, workdir, root.data, p->compose.v[i], 0, a->err) < 0)
+            goto out;
+    for (size_t i = 0; i < p->env_files.n; i++)
+        materialize(repo, commit, workdir, root.data, p->env_files.v[i], 1, a->err);
+    strv_copy(&co.files, &p->compose);
+    strv_copy(&co.env_files, &p->env_files);
+    strv_copy(&co.profiles, &p->profiles);
+    co.project_name = a->project->name;
+    if (compose_load(&co, proj_out, a->err) < 0 || dag_build(*proj_out, dag_out, a->err) < 0 ||
+        plan_check_project(p, *proj_out, *dag_out, a->err) < 0)
+        goto out;
+    for (size_t i = 0; i < (*proj_out)->nservices; i++) {
+        struct compose_service *s = (*proj_out)->services[i];
+        json_t *r = release_of_commit ? release_of(release_of_commit, s->name) : NULL;
+        const char *img = plan_image_for(p, s->name);
+        if (r) {
+            free(s->image);
+            s->image = recorded_image(a->engine, r);
+        } else if (img) {
+            free(s->image);
+            s->image = xstrdup(img);
+        }
+    }
+    *plan_out = p;
+    p = NULL;
+    rc = 0;
+out:
+    if (rc < 0) {
+        dag_free(*dag_out);
+        compose_project_free(*proj_out);
+        *dag_out = NULL;
+        *proj_out = NULL;
+    }
+    plan_free(p);
+    strv_clear(&co.files);
+    strv_clear(&co.env_files);
+    strv_clear(&co.profiles);
+    buf_release(&root);
+    buf_release(&rel_plan);
+    free(repo);
+    free(workdir);
+    return rc;
+}
+
+static enum action_result action_git(struct apply_run *a, json_t *previous, struct buf *detail)
+{
+    const char *commit =
+        previous ? json_string_value(json_object_get(previous, "git_commit")) : NULL;
+    struct plan *p = NULL;
+    struct compose_project *proj = NULL;
+    struct dag *d = NULL;
+    struct buf why = {0};
+
+    if (!previous) {
+        buf_adds(detail,
+                 "no earlier succeeded deployment of this project: no git tag to go back to");
+        return ACTION_SKIPPED;
+    }
+    if (!commit || !a->plan->git_repo) {
+        tt_error(a->err,
+                 "deployment %" JSON_INTEGER_FORMAT " recorded no git commit (the plan needs "
+                 "release.git: {repo, tag}): use the images action instead",
+                 json_integer_value(json_object_get(previous, "id")));
+        return ACTION_FAILED;
+    }
+    if (load_from_git(a, commit, previous, &p, &proj, &d) < 0)
+        return ACTION_FAILED;
+    buf_printf(&why, "compose and plan of %s (commit %.12s)",
+               json_string_value(json_object_get(previous, "git_tag")) ?: "the previous release",
+               commit);
+    buf_printf(detail, "%s: ", why.data);
+    int rc = bring_up(a, proj, d, why.data, detail);
+    plan_free(p);
+    dag_free(d);
+    compose_project_free(proj);
+    buf_release(&why);
+    return rc == 0 ? ACTION_DONE : ACTION_FAILED;
+}
+
+/* This deployment's migration record, or NULL. */
+static json_t *migration_of(struct apply_run *a, long long id)
+{
+    struct tt_err e2 = {0};
+    json_t *d = store_show(a->store, id, &e2);
+    json_t *m = d ? json_array_get(json_object_get(d, "migrations"), 0) : NULL;
+    if (m)
+        json_incref(m);
+    json_decref(d);
+    return m;
+}
+
+/* Brings the schema to revision target: .down.sql files, or the down command of the plan. */
+int rollback_downgrade(struct apply_run *a, const char *target, struct buf *detail)
+{
+    const struct plan *pl = a->plan;
+    double deadline = progress_now() + pl->healthy_timeout_ms / 1000.0;
+    char *now = NULL;
+    int rc;
+
+    if (!strcmp(pl->migrate.kind, "sql")) {
+        struct pgdb_migrations m = {0};
+        struct strv reverted = {0};
+        char *dir = apply_plan_relative(a, pl->migrate.dir);
+        PGconn *c = NULL;
+        rc = pgdb_migrations_load(dir, &m, a->err);
+        if (rc == 0 && !(c = pgdb_connect(pl->db_url, deadline, a->err)))
+            rc = -1;
+        if (rc == 0)
+            rc = pgdb_migrations_current(c, &now, a->err);
+        if (rc == 0 && atoll(now) <= atoll(target)) {
+            buf_printf(detail, "already at revision %s", now);
+            rc = 1;
+        } else if (rc == 0) {
+            rc = pgdb_migrations_downgrade(c, &m, atoll(target), &reverted, a->err);
+            char *names = strv_join(&reverted, ", ");
+            if (rc == 0)
+                buf_printf(detail, "revision %s -> %s; reverted: %s", now, target, names);
+            free(names);
+        }
+        if (c)
+            PQfinish(c);
+        free(dir);
+        strv_clear(&reverted);
+        pgdb_migrations_clear(&m);
+        free(now);
+        return rc;
+    }
+    rc = apply_read_revision(a, pl->db_url, deadline, &now);
+    if (rc == 0 && !strcmp(now, target)) {
+        buf_printf(detail, "already at revision %s", now[0] ? now : "base");
+        free(now);
+        return 1;
+    }
+    if (rc == 0 && !pl->migrate.down.n)
+        rc = tt_error(a->err, "migrate: has no down: command, so the schema cannot go back to %s",
+                      target[0] ? target : "base");
+    struct tt_err e2 = {0};
+    for (size_t i = 0; rc == 0 && i < pl->migrate.stop_during.n; i++)
+        rc = stack_toggle_service(a->engine, a->project->name, pl->migrate.stop_during.v[i], 0,
+                                  a->err);
+    if (rc == 0) /* the release's image: it holds the scripts that know the way down */
+        rc = apply_migration_command(a, &pl->migrate.down, target, a->migrate_image, NULL, a->err);
+    for (size_t i = 0; i < pl->migrate.stop_during.n; i++)
+        stack_toggle_service(a->engine, a->project->name, pl->migrate.stop_during.v[i], 1, &e2);
+    char *after = NULL;
+    if (rc == 0)
+        rc = apply_read_revision(a, pl->db_url, deadline, &after);
+    if (rc == 0 && strcmp(after, target))
+        rc = tt_error(a->err, "the down command left revision \"%s\", not \"%s\"", after, target);
+    if (rc == 0)
+        buf_printf(detail, "revision %s -> %s", now[0] ? now : "base", target[0] ? target : "base");
+    free(now);
+    free(after);
+    return rc;
+}
+
+static enum action_result action_migrations(struct apply_run *a, struct buf *detail)
+{
+    json_t *m = migration_of(a, a->id);
+    const char *before = m ? json_string_value(json_object_get(m, "revision_before")) : NULL;
+    enum action_result res;
+
+    if (!m || !before || !a->plan->migrate.present) {
+        buf_adds(detail, "this deployment ran no migration");
+        json_decref(m);
+        return ACTION_SKIPPED;
+    }
+    int rc = rollback_downgrade(a, before, detail);
+    res = rc < 0 ? ACTION_FAILED : rc == 1 ? ACTION_SKIPPED : ACTION_DONE;
+    json_decref(m);
+    return res;
+}
+
+/*
+ * Restores backup b (a row of the backups table) into a new database that
+ * then takes the live one's name; the live one is kept as
+ * DB_ttpre_restore_ID.  The facts go to the deployment's notes.
+ */
+static enum action_result restore_backup(struct apply_run *a, json_t *b, struct buf *detail)
+{
+    struct tt_err e2 = {0};
+    const struct plan *pl = a->plan;
+    double deadline = progress_now() + pl->healthy_timeout_ms / 1000.0;
+    struct buf scratch = {0}, keep = {0};
+    char *db = pgdb_url_db(pl->db_url);
+    int live_exists = 1, rc = 0;
+    long long writes = -1;
+    enum action_result res = ACTION_FAILED;
+
+    if (!b || !json_is_null(json_object_get(b, "deleted_at"))) {
+        buf_adds(detail, b ? "the backup was deleted by retention" : "no backup was taken");
+        res = ACTION_SKIPPED;
+        goto out;
+    }
+    const char *path = json_string_value(json_object_get(b, "path"));
+    buf_printf(&scratch, "%s_ttrestore", db);
+    buf_printf(&keep, "%s_ttpre_restore_%lld", db, a->id);
+    rc = pgdb_database_exists(pl->db_url, db, deadline, &live_exists, a->err);
+    /* A swap a crash cut in half: the restored copy waits for its name. */
+    if (rc == 0 && live_exists)
+        rc = backup_restore_into(path, json_string_value(json_object_get(b, "sha256")), pl->db_url,
+                                 scratch.data, deadline, a->err);
+    if (rc == 0)
+        rc = pgdb_swap_database(pl->db_url, db, scratch.data, keep.data, &writes, deadline, a->err);
+    if (rc < 0)
+        goto out;
+    json_t *facts = json_object();
+    json_object_set_new(facts, "backup", json_string(path));
+    json_object_set_new(facts, "kept_as", json_string(keep.data));
+    buf_printf(detail, "restored %s into %s; the database as it was is kept as %s", path, db,
+               keep.data);
+    json_t *at_backup = json_object_get(b, "writes");
+    if (writes >= 0 && json_is_integer(at_backup)) {
+        long long lost = writes - json_integer_value(at_backup);
+        json_object_set_new(facts, "writes_since_backup", json_integer(lost));
+        buf_printf(detail, "; %lld row write%s after the backup %s only there", lost,
+                   lost == 1 ? "" : "s", lost == 1 ? "is" : "are");
+    }
+    store_deployment_note(a->store, a->id, "restore", facts, &e2);
+    json_decref(facts);
+    res = ACTION_DONE;
+out:
+    free(db);
+    buf_release(&scratch);
+    buf_release(&keep);
+    return res;
+}
+
+static enum action_result action_restore(struct apply_run *a, struct buf *detail)
+{
+    struct tt_err e2 = {0};
+    json_t *d = store_show(a->store, a->id, &e2);
+    json_t *b = d ? json_array_get(json_object_get(d, "backups"), 0) : NULL;
+    enum action_result r;
+    if (!b) {
+        buf_adds(detail, "this deployment took no backup");
+        r = ACTION_SKIPPED;
+    } else {
+        r = restore_backup(a, b, detail);
+    }
+    json_decref(d);
+    return r;
+}
+
+/* Whether the action's step already ended ok in this deployment (a resumed rollback). */
+static int action_done_before(json_t *steps, const char *action)
+{
+    size_t i;
+    json_t *st;
+    json_array_foreach(steps, i, st)
+    {
+        if (!strcmp(json_string_value(json_object_get(st, "phase")), "rolling_back") &&
+            json_is_null(json_object_get(st, "service")) &&
+            !strcmp(json_string_value(json_object_get(st, "action")), action) &&
+            strcmp(json_string_value(json_object_get(st, "status")), "running") &&
+            strcmp(json_string_value(json_object_get(st, "status")), "interrupted") &&
+            strcmp(json_string_value(json_object_get(st, "status")), "failed"))
+            return 1;
+    }
+    return 0;
+}
+
+static const char *action_intent(const char *action)
+{
+    if (!strcmp(action, "images"))
+        return "every service back on the image of the previous succeeded deployment";
+    if (!strcmp(action, "git"))
+        return "the compose and plan files of the previous release's git commit";
+    if (!strcmp(action, "migrations"))
+        return "the schema back to the revision before this deployment";
+    return "this deployment's backup restored; the live database kept under another name";
+}
+
+/*
+ * Runs the actions in order; summary receives what each did.  Returns
+ * APPLY_OK when at least one did something and none failed,
+ * APPLY_DEPLOY_FAILED when every one was skipped, APPLY_ROLLBACK_BROKE
+ * when one failed (the rest are not run).
+ */
+static enum apply_outcome run_actions(struct apply_run *a, const struct strv *actions,
+                                      json_t *previous, int resume, struct buf *summary)
+{
+    struct tt_err e2 = {0};
+    json_t *d = resume ? store_show(a->store, a->id, &e2) : NULL;
+    json_t *steps = d ? json_object_get(d, "steps") : NULL;
+    size_t done = 0;
+    enum apply_outcome res = APPLY_OK;
+
+    for (size_t i = 0; i < actions->n; i++) {
+        const char *action = actions->v[i];
+        struct buf detail = {0};
+        struct tt_err aerr = {0};
+        struct tt_err *saved = a->err;
+        long long step;
+        enum action_result r;
+
+        if (steps && action_done_before(steps, action)) {
+            buf_printf(summary, "%s%s: done before the crash", summary->len ? "; " : "", action);
+            done++;
+            continue;
+        }
+        store_step_begin(a->store, a->id, "rolling_back", NULL, action, action_intent(action),
+                         &step, &e2);
+        apply_say(a, "rolling back: %s", action_intent(action));
+        a->err = &aerr;
+        if (!strcmp(action, "images"))
+            r = action_images(a, previous, &detail);
+        else if (!strcmp(action, "git"))
+            r = action_git(a, previous, &detail);
+        else if (!strcmp(action, "migrations"))
+            r = action_migrations(a, &detail);
+        else
+            r = action_restore(a, &detail);
+        a->err = saved;
+        store_step_end(a->store, step,
+                       r == ACTION_DONE      ? "ok"
+                       : r == ACTION_SKIPPED ? "skipped"
+                                             : "failed",
+                       detail.len ? detail.data : NULL, r == ACTION_FAILED ? aerr.msg : NULL, &e2);
+        apply_say(a, "rolling back: %s %s%s%s", action,
+                  r == ACTION_DONE      ? "done"
+                  : r == ACTION_SKIPPED ? "skipped"
+                                        : "FAILED",
+                  detail.len || r == ACTION_FAILED ? ": " : "",
+                  r == ACTION_FAILED ? aerr.msg
+                  : detail.data      ? detail.data
+                                     : "");
+        buf_printf(summary, "%s%s %s", summary->len ? "; " : "", action,
+                   r == ACTION_DONE      ? "done"
+                   : r == ACTION_SKIPPED ? "skipped"
+                                         : "failed");
+        if (detail.len || r == ACTION_FAILED)
+            buf_printf(summary, " (%s)", r == ACTION_FAILED ? aerr.msg : detail.data);
+        buf_release(&detail);
+        if (r == ACTION_FAILED) {
+            res = APPLY_ROLLBACK_BROKE;
+            break;
+        }
+        done += r == ACTION_DONE;
+    }
+    json_decref(d);
+    if (res == APPLY_OK && done == 0)
+        res = APPLY_DEPLOY_FAILED;
+    return res;
+}
+
+enum apply_outcome rollback_resume(struct apply_run *a)
+{
+    struct tt_err e2 = {0};
+    json_t *d = store_show(a->store, a->id, &e2);
+    json_t *notes = NULL;
+    struct strv actions = {0};
+    struct buf summary = {0}, error = {0};
+    enum apply_outcome res;
+    size_t i;
+    json_t *v;
+
+    if (d && json_string_value(json_object_get(d, "notes")))
+        notes = json_loads(json_string_value(json_object_get(d, "notes")), 0, NULL);
+    json_array_foreach(json_object_get(json_object_get(notes, "decision"), "actions"), i, v)
+        strv_push(&actions, json_string_value(v));
+    buf_printf(&error, "deployment %lld was interrupted while rolling back", a->id);
+    if (!actions.n) {
+        buf_adds(&error, ", and its decision was not recorded: see `ttdeploy show`");
+        finish(a, APPLY_ROLLBACK_FAILED, error.data);
+        res = APPLY_ROLLBACK_BROKE;
+    } else {
+        a->failed_at = progress_now();
+        json_t *previous = store_succeeded_before(a->store, a->project->name, a->id, &e2);
+        res = run_actions(a, &actions, previous, 1, &summary);
+        json_decref(previous);
+        buf_printf(&error, "; %s: %s",
+                   res == APPLY_OK ? "rollback finished by recover" : "rollback failed",
+                   summary.data);
+        finish(a, res == APPLY_OK ? APPLY_ROLLED_BACK : APPLY_ROLLBACK_FAILED, error.data);
+        res = res == APPLY_OK ? APPLY_DEPLOY_FAILED : APPLY_ROLLBACK_BROKE;
+    }
+    tt_error(a->err, "%s", error.data);
+    json_decref(notes);
+    json_decref(d);
+    strv_clear(&actions);
+    buf_release(&summary);
+    buf_release(&error);
+    return res;
+}
+
+/* ---- ttdeploy rollback ------------------------------------------------------ */
+
+/* The tag before current in version order, or an error naming the tags there are. */
+static int previous_tag(const char *repo, const char *current, struct buf *out, struct tt_err *err)
+{
+    struct strv tags = {0};
+    int rc = gitref_tags(repo, &tags, err);
+    const char *best = NULL;
+    for (size_t i = 0; rc == 0 && i < tags.n; i++)
+        if (!current || gitref_version_cmp(tags.v[i], current) < 0)
+            best = tags.v[i];
+    if (rc == 0 && !best)
+        rc = tt_error(err, "no git tag comes before %s in %s: name one with --to-tag",
+                      current ? current : "the current release", repo);
+    if (rc == 0)
+        buf_adds(out, best);
+    strv_clear(&tags);
+    return rc;
+}
+
+/* Puts the images recorded by deployment t on a->project (services it did not run keep theirs). */
+static void use_recorded_images(struct apply_run *a, json_t *t)
+{
+    for (size_t i = 0; i < a->project->nservices; i++) {
+        struct compose_service *s = a->project->services[i];
+        json_t *r = release_of(t, s->name);
+        if (r) {
+            free(s->image);
+            s->image = recorded_image(a->engine, r);
+        }
+    }
+}
+
+/* Replaces the run's plan and project with those of commit (its checks, tiers, compose files). */
+static int switch_to_git(struct apply_run *a, const char *commit, json_t *t,
+                         struct plan **forward_plan)
+{
+    struct plan *p;
+    struct compose_project *proj;
+    struct dag *d;
+    if (load_from_git(a, commit, t, &p, &proj, &d) < 0)
+        return -1;
+    for (size_t i = 0; i < a->plan->nchecks; i++)
+        free(a->before[i]);
+    free(a->before);
+    free(a->p95_before);
+    a->before = xcalloc(p->nchecks + 1, sizeof(char *));
+    a->p95_before = xcalloc(p->nchecks + 1, sizeof(double));
+    for (size_t i = 0; i < p->nchecks; i++)
+        a->p95_before[i] = NAN;
+    *forward_plan = a->plan;
+    a->plan = p;
+    compose_project_free(a->project);
+    dag_free(a->dag);
+    a->project = proj;
+    a->dag = d;
+    return 0;
+}
+
+struct target {
+    json_t *current; /* the newest succeeded deployment (store_show), or NULL */
+    json_t *release; /* the deployment rolled back to, or NULL (a tag never deployed) */
+    char *version;   /* what the new deployment records */
+    char *tag;       /* git tag, or NULL */
+    char commit[41]; /* "" when not from git */
+};
+
+static void target_clear(struct target *t)
+{
+    json_decref(t->current);
+    json_decref(t->release);
+    free(t->version);
+    free(t->tag);
+}
+
+/* Finds what to roll back to, per --to, --to-tag or --previous. */
+static enum apply_outcome find_target(struct apply_run *a, const struct rollback_options *o,
+                                      struct target *t)
+{
+    struct tt_err e2 = {0};
+    t->current = store_succeeded_before(a->store, a->project->name, 0, &e2);
+    if (o->to_tag) {
+        char *repo;
+        struct buf tag = {0};
+        if (!a->plan->git_repo)
+            return tt_error(a->err, "%s has no release.git: {repo}: --to-tag needs the repository",
+                            a->plan->path),
+                   APPLY_BAD_INPUT;
+        repo = apply_plan_relative(a, a->plan->git_repo);
+        int rc = 0;
+        if (!strcmp(o->to_tag, "previous")) {
+            const char *cur =
+                t->current ? json_string_value(json_object_get(t->current, "git_tag")) : NULL;
+            rc = previous_tag(repo, cur ? cur : a->plan->git_tag, &tag, a->err);
+        } else {
+            buf_adds(&tag, o->to_tag);
+        }
+        if (rc == 0)
+            rc = gitref_resolve(repo, tag.data, t->commit, a->err);
+        free(repo);
+        if (rc < 0) {
+            buf_release(&tag);
+            return APPLY_BAD_INPUT;
+        }
+        t->tag = buf_detach(&tag);
+        t->version = xstrdup(t->tag);
+        t->release = store_succeeded_at_commit(a->store, a->project->name, t->commit, &e2);
+        return APPLY_OK;
+    }
+    if (!t->current)
+        return tt_error(a->err, "no deployment of %s has succeeded yet: nothing to roll back",
+                        a->project->name),
+               APPLY_BAD_INPUT;
+    if (o->to_id) {
+        t->release = store_show(a->store, o->to_id, a->err);
+        if (!t->release)
+            return APPLY_BAD_INPUT;
+        const char *proj = json_string_value(json_object_get(t->release, "project"));
+        const char *status = json_string_value(json_object_get(t->release, "status"));
+        if (strcmp(proj, a->project->name) || strcmp(status, "succeeded"))
+            return tt_error(a->err,
+                            "deployment %lld is a %s deployment of %s: roll back to a succeeded "
+                            "deployment of %s (see `ttdeploy history --status succeeded`)",
+                            o->to_id, status, proj, a->project->name),
+                   APPLY_BAD_INPUT;
+    } else {
+        long long cur = json_integer_value(json_object_get(t->current, "id"));
+        t->release = store_succeeded_before(a->store, a->project->name, cur, &e2);
+        if (!t->release)
+            return tt_error(a->err,
+                            "deployment %lld is the only succeeded deployment of %s: there is no "
+                            "earlier release to roll back to",
+                            cur, a->project->name),
+                   APPLY_BAD_INPUT;
+    }
+    t->version = xstrdup(json_string_value(json_object_get(t->release, "version")) ?: "?");
+    if (json_string_value(json_object_get(t->release, "git_tag")))
+        t->tag = xstrdup(json_string_value(json_object_get(t->release, "git_tag")));
+    const char *commit = json_string_value(json_object_get(t->release, "git_commit"));
+    if (commit && a->plan->git_repo)
+        snprintf(t->commit, sizeof(t->commit), "%s", commit);
+    return APPLY_OK;
+}
+
+/* The database half of a manual rollback: downgrade and/or restore, as asked. */
+static int phase_database(struct apply_run *a, const struct rollback_options *o,
+                          const struct target *t, const struct plan *forward)
+{
+    struct tt_err e2 = {0};
+    struct buf detail = {0};
+    long long step;
+    long long tid = t->release ? json_integer_value(json_object_get(t->release, "id")) : 0;
+    int rc = 0;
+
+    if (!o->with_migrations && !o->restore_backup) {
+        json_t *now = store_revision_at(a->store, a->project->name, LLONG_MAX, &e2);
+        json_t *then = tid ? store_revision_at(a->store, a->project->name, tid, &e2) : NULL;
+        const char *r_now = now ? json_string_value(json_object_get(now, "revision_after")) : NULL;
+        const char *r_then =
+            then ? json_string_value(json_object_get(then, "revision_after")) : NULL;
+        if (r_now && r_then && strcmp(r_now, r_then))
+            buf_printf(&detail,
+                       "the schema stays at revision %s (the target ran %s): pass "
+                       "--with-migrations to take it back",
+                       r_now, r_then);
+        else
+            buf_adds(&detail, "the schema is left as it is");
+        rc = apply_phase_skipped(a, "migrate", detail.data);
+        json_decref(now);
+        json_decref(then);
+        buf_release(&detail);
+        return rc;
+    }
+    if (o->with_migrations) {
+        json_t *then = tid ? store_revision_at(a->store, a->project->name, tid, &e2) : NULL;
+        const char *target =
+            then ? json_string_value(json_object_get(then, "revision_after")) : NULL;
+        if (!forward->migrate.present || !target) {
+            rc = tt_error(a->err, "--with-migrations: %s",
+                          !forward->migrate.present ? "the plan has no migrate: section"
+                                                    : "no migration was recorded up to the target "
+                                                      "deployment");
+        } else {
+            store_step_begin(a->store, a->id, "migrate", forward->db_service, "downgrade",
+                             "the schema back to the revision the target ran", &step, &e2);
+            /* The forward plan holds the newer migrations and so the way down from them. */
+            struct plan *saved = a->plan;
+            a->plan = (struct plan *)forward;
+            rc = rollback_downgrade(a, target, &detail);
+            a->plan = saved;
+            store_step_end(a->store, step,
+                           rc < 0    ? "failed"
+                           : rc == 1 ? "skipped"
+                                     : "ok",
+                           detail.data, rc < 0 ? a->err->msg : NULL, &e2);
+            apply_say(a, "migrate: %s", rc < 0 ? a->err->msg : detail.data);
+            rc = rc < 0 ? -1 : 0;
+        }
+        json_decref(then);
+    }
+    if (rc == 0 && o->restore_backup) {
+        json_t *b = store_backup_after(a->store, a->project->name, tid, &e2);
+        buf_reset(&detail);
+        store_step_begin(a->store, a->id, "migrate", forward->db_service, "restore",
+                         "restore the backup taken just after the target deployment ran", &step,
+                         &e2);
+        enum action_result r =
+            b ? restore_backup(a, b, &detail)
+              : (tt_error(a->err, "--restore-backup: no backup was taken after deployment %lld",
+                          tid),
+                 ACTION_FAILED);
+        store_step_end(a->store, step, r == ACTION_FAILED ? "failed" : "ok", detail.data,
+                       r == ACTION_FAILED ? a->err->msg : NULL, &e2);
+        apply_say(a, "migrate: %s", r == ACTION_FAILED ? a->err->msg : detail.data);
+        rc = r == ACTION_FAILED ? -1 : 0;
+        json_decref(b);
+    }
+    if (rc < 0)
+        a->failed_in = APPLY_MIGRATE;
+    buf_release(&detail);
+    return rc;
+}
+
+static void print_plan(struct apply_run *a, const struct rollback_options *o,
+                       const struct target *t)
+{
+    FILE *out = a->o->out ? a->o->out : stdout;
+    struct stack_options so = {0};
+    struct stack_report r = {0};
+    struct tt_err e2 = {0};
+
+    fprintf(out, "dry run: roll %s back", a->project->name);
+    if (t->current)
+        fprintf(out, " from deployment %" JSON_INTEGER_FORMAT " (%s)",
+                json_integer_value(json_object_get(t->current, "id")),
+                json_string_value(json_object_get(t->current, "version")));
+    fprintf(out, " to %s", t->version);
+    if (t->release)
+        fprintf(out, " (deployment %" JSON_INTEGER_FORMAT ")",
+                json_integer_value(json_object_get(t->release, "id")));
+    if (t->commit[0])
+        fprintf(out, ", files of commit %.12s", t->commit);
+    fputc('\n', out);
+    so.progress = PROGRESS_QUIET;
+    if (stack_preview(a->engine, a->project, a->dag, &so, &r, &e2) < 0) {
+        fprintf(out, "  cannot preview: %s\n", e2.msg);
+    } else {
+        for (size_t i = 0; i < r.n; i++) {
+            fprintf(out, "  %-12s %-16s %s", r.v[i].service, r.v[i].action, r.v[i].image);
+            if (r.v[i].old_image && strcmp(r.v[i].old_image, r.v[i].image))
+                fprintf(out, "  (was %s)", r.v[i].old_image);
+            fputc('\n', out);
+        }
+    }
+    fprintf(out, "  database: %s%s%s\n",
+            o->with_migrations ? "downgrade to the target's revision" : "",
+            o->with_migrations && o->restore_backup ? ", then " : "",
+            o->restore_backup    ? "restore the backup taken after the target"
+            : o->with_migrations ? ""
+                                 : "left as it is");
+    fprintf(out, "nothing was changed (dry run)\n");
+    stack_report_clear(&r);
+}
+
+enum apply_outcome rollback_run(const struct rollback_options *o, struct tt_err *err)
+{
+    struct apply_run a = {0};
+    struct target t = {0};
+    struct plan *forward = NULL;
+    enum apply_outcome res;
+
+    a.o = &o->apply;
+    a.err = err;
+    a.manual = 1;
+    res = apply_load_inputs(&a);
+    if (res == APPLY_OK && engine_open(o->apply.host, &a.engine, err) < 0)
+        res = APPLY_UNREACHABLE;
+    if (res == APPLY_OK)
+        res = apply_open_and_lock(&a);
+    if (res == APPLY_OK)
+        res = apply_refuse_unfinished(&a);
+    if (res == APPLY_OK)
+        res = find_target(&a, o, &t);
+    if (res == APPLY_OK && t.commit[0] && switch_to_git(&a, t.commit, t.release, &forward) < 0)
+        res = APPLY_BAD_INPUT;
+    if (res == APPLY_OK && !t.commit[0])
+        use_recorded_images(&a, t.release);
+    if (res == APPLY_OK && o->apply.dry_run) {
+        print_plan(&a, o, &t);
+    } else if (res == APPLY_OK) {
+        long long from = t.current ? json_integer_value(json_object_get(t.current, "id")) : 0;
+        if (apply_begin(&a, t.version, t.tag, t.commit[0] ? t.commit : NULL, "rollback", from) <
+                0 ||
+            apply_baseline(&a) < 0)
+            res = apply_fail(&a);
+        else if (apply_enter(&a, APPLY_BACKUP) < 0 || apply_phase_backup(&a) < 0)
+            res = apply_fail(&a);
+        else if (apply_enter(&a, APPLY_MIGRATE) < 0 ||
+                 phase_database(&a, o, &t, forward ? forward : a.plan) < 0)
+            res = apply_fail(&a);
+        else
+            res = apply_run_phases(&a, APPLY_INFRA_UP);
+        apply_say(&a, "deployment %lld %s", a.id, apply_state_name(a.state));
+    }
+    target_clear(&t);
+    plan_free(forward);
+    apply_run_free(&a);
+    return res;
+}
+
+/* ---- explaining the matrix ----------------------------------------------------- */
+
+int rollback_explain(const char *plan_path, const struct matrix_failure *f, FILE *out,
+                     struct tt_err *err)
+{
+    struct plan *p = NULL, *builtin = NULL;
+    struct matrix_decision d = {0};
+
+    if (plan_load(plan_path, NULL, &p, err) < 0)
+        return -1;
+    const struct plan_rule *rules = p->rules;
+    size_t n = p->nrules;
+    if (!n) {
+        builtin = matrix_default_new();
+        rules = builtin->rules;
+        n = builtin->nrules;
+    }
+    matrix_explain(rules, n, builtin != NULL, out);
+    if (f) {
+        struct buf line = {0};
+        fprintf(out, "\nfailure: phase %s", f->phase ? f->phase : "?");
+        if (f->check)
+            fprintf(out, ", check %s", f->check);
+        if (f->service)
+            fprintf(out, ", service %s", f->service);
+        fputc('\n', out);
+        if (matrix_decide(rules, n, f, &d) == 0) {
+            matrix_rule_describe(d.rule, &line);
+            fprintf(out, "rule %zu fires (%s): %s\n", d.index, d.why.data, line.data);
+        } else {
+            fprintf(out, "no rule fires: the deployment would be fixed forward (none)\n");
+        }
+        buf_release(&line);
+    }
+    matrix_decision_clear(&d);
+    plan_free(builtin);
+    plan_free(p);
+    return 0;
+}
