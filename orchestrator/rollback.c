@@ -273,9 +273,8 @@ static char *recorded_image(struct engine *e, json_t *release)
 }
 
 /*
- * Brings project's services (all, or those whose image differs from the
- * running container's) up, one step per changed service.  changed_only
- * limits it to what the preview says will change.
+ * Brings up the services of project whose container would change (per
+ * stack_preview), one step each.  Returns 1 when none would change.
  */
 static int bring_up(struct apply_run *a, struct compose_project *p, struct dag *d, const char *why,
                     struct buf *detail)
@@ -298,7 +297,7 @@ static int bring_up(struct apply_run *a, struct compose_project *p, struct dag *
     if (!so.services.n) {
         buf_adds(detail, "every service already runs it");
         stack_report_clear(&preview);
-        return 0;
+        return 1;
     }
     steps = xcalloc(so.services.n + 1, sizeof(long long));
     for (size_t i = 0; i < so.services.n; i++) {
@@ -337,7 +336,6 @@ static int bring_up(struct apply_run *a, struct compose_project *p, struct dag *
 static enum action_result action_images(struct apply_run *a, json_t *previous, struct buf *detail)
 {
     struct buf why = {0};
-    size_t changed = 0;
 
     if (!previous) {
         buf_adds(detail,
@@ -353,12 +351,13 @@ static enum action_result action_images(struct apply_run *a, json_t *previous, s
         if (!r)
             continue; /* new in this release: left as it is */
         char *image = recorded_image(a->engine, r);
-        changed += strcmp(image, s->image) != 0;
         free(s->image);
         s->image = image;
     }
     double t0 = progress_now();
     int rc = bring_up(a, a->project, a->dag, why.data, detail);
+    if (rc == 1)
+        buf_printf(detail, " (%s)", why.data);
     if (rc == 0) {
         double since_failure = progress_now() - a->failed_at;
         buf_printf(detail, "; %s in %.2f s, %.2f s after the failure was detected", why.data,
@@ -368,9 +367,8 @@ static enum action_result action_images(struct apply_run *a, json_t *previous, s
         store_deployment_note(a->store, a->id, "recovered_seconds", v, &e2);
         json_decref(v);
     }
-    (void)changed;
     buf_release(&why);
-    return rc == 0 ? ACTION_DONE : ACTION_FAILED;
+    return rc == 0 ? ACTION_DONE : rc == 1 ? ACTION_SKIPPED : ACTION_FAILED;
 }
 
 /* Writes content to path, making its directories. */
@@ -532,7 +530,7 @@ static enum action_result action_git(struct apply_run *a, json_t *previous, stru
     dag_free(d);
     compose_project_free(proj);
     buf_release(&why);
-    return rc == 0 ? ACTION_DONE : ACTION_FAILED;
+    return rc == 0 ? ACTION_DONE : rc == 1 ? ACTION_SKIPPED : ACTION_FAILED;
 }
 
 /* This deployment's migration record, or NULL. */

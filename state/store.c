@@ -83,6 +83,10 @@ static const char *const migrations[] = {
     "  kind TEXT NOT NULL, revision_before TEXT, revision_after TEXT,"
     "  rehearsed TEXT, applied TEXT,"
     "  PRIMARY KEY (deployment_id));",
+    /* 3: rollback: what kind of deployment, its decision and facts, backup write counters */
+    "ALTER TABLE deployments ADD COLUMN kind TEXT NOT NULL DEFAULT 'apply';"
+    "ALTER TABLE deployments ADD COLUMN notes TEXT;"
+    "ALTER TABLE backups ADD COLUMN writes INTEGER;",
 };
 
 static double now_s(void)
