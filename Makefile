@@ -94,6 +94,7 @@ bench: $(BUILD)/bench/bench_compose $(BUILD)/bench/bench_store ttdeploy
 	$(BUILD)/bench/bench_store $(BIN)
 	bench/readiness.sh
 	bench/backup.sh
+	bench/rollback.py
 
 # The bundled example: the private dockerd and images, then ttdeploy on the stack.
 example: $(BIN) ttdeploy

@@ -44,6 +44,13 @@
 
 enum action_result { ACTION_FAILED = -1, ACTION_DONE = 0, ACTION_SKIPPED = 1 };
 
+/* The string at key of object o, or dflt. */
+static const char *str_or(json_t *o, const char *key, const char *dflt)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : dflt;
+}
+
 /* ---- the decision -------------------------------------------------------- */
 
 static int check_index(const struct plan *p, const char *name)
@@ -263,7 +270,7 @@ static char *recorded_image(struct engine *e, json_t *release)
     engine_urlencode(ref, &path);
     buf_adds(&path, "/json");
     if (engine_call_ok(e, "GET", path.data, NULL, 10000, &img, &e2) == 0 &&
-        !strcmp(json_string_value(json_object_get(img, "Id")) ?: "", id))
+        !strcmp(str_or(img, "Id", ""), id))
         out = xstrdup(ref);
     else
         out = xstrdup(id);
@@ -344,7 +351,7 @@ static enum action_result action_images(struct apply_run *a, json_t *previous, s
     }
     buf_printf(&why, "back to deployment %" JSON_INTEGER_FORMAT " (%s)",
                json_integer_value(json_object_get(previous, "id")),
-               json_string_value(json_object_get(previous, "version")) ?: "?");
+               str_or(previous, "version", "?"));
     for (size_t i = 0; i < a->project->nservices; i++) {
         struct compose_service *s = a->project->services[i];
         json_t *r = release_of(previous, s->name);
@@ -522,8 +529,7 @@ static enum action_result action_git(struct apply_run *a, json_t *previous, stru
     if (load_from_git(a, commit, previous, &p, &proj, &d) < 0)
         return ACTION_FAILED;
     buf_printf(&why, "compose and plan of %s (commit %.12s)",
-               json_string_value(json_object_get(previous, "git_tag")) ?: "the previous release",
-               commit);
+               str_or(previous, "git_tag", "the previous release"), commit);
     buf_printf(detail, "%s: ", why.data);
     int rc = bring_up(a, proj, d, why.data, detail);
     plan_free(p);
@@ -975,7 +981,7 @@ static enum apply_outcome find_target(struct apply_run *a, const struct rollback
                             cur, a->project->name),
                    APPLY_BAD_INPUT;
     }
-    t->version = xstrdup(json_string_value(json_object_get(t->release, "version")) ?: "?");
+    t->version = xstrdup(str_or(t->release, "version", "?"));
     if (json_string_value(json_object_get(t->release, "git_tag")))
         t->tag = xstrdup(json_string_value(json_object_get(t->release, "git_tag")));
     const char *commit = json_string_value(json_object_get(t->release, "git_commit"));

@@ -109,7 +109,6 @@ def test_unhealthy_image_rolls_back_to_previous_images():
         assert dec["actions"] == ["images"] and dec["rule"] == 3, dec
         assert n["rolled_back_to"] == h[1]["id"]
         assert 0 < n["recovered_seconds"] < 30, n
-        print(f"    images rollback: N healthy {n['recovered_seconds']:.2f} s after the failure")
         steps = [st for st in d["steps"] if st["phase"] == "rolling_back"]
         assert {st["service"] for st in steps if st["service"]} == {"api", "worker"}, steps
         assert all(st["status"] == "ok" for st in steps), steps
@@ -274,7 +273,8 @@ def test_rollback_to_tag_reads_the_files_of_the_tag():
                                    "  git: {repo: ., tag: \"${RELEASE:-v1}\"}\n")
     feature = lambda v: (lambda t: t.replace("    NATS_URL: nats://nats:4222\n",
                                              f"    NATS_URL: nats://nats:4222\n    FEATURE: \"{v}\"\n"))
-    s = Stack("tte2e-rb-git", plan_edit=git_plan, compose_edit=feature("one"))
+    s = Stack("tte2e-rb-git", plan_edit=git_plan,
+              compose_edit=lambda t: FAST_API_HEALTH(feature("one")(t)))
     try:
         with open(os.path.join(s.dir, ".gitignore"), "w") as f:
             f.write(".ttdeploy/\nbackups/\n")
@@ -309,6 +309,24 @@ def test_rollback_to_tag_reads_the_files_of_the_tag():
         assert status == "" and head == "v2", (status, head)
         p = ttdeploy("rollback", "--to-tag", "v9", s.plan, env=PORTS)
         assert p.returncode == 2 and "v9" in p.stderr, p.stderr
+        # v3 fails to become healthy and its rule says git: back to the files of the
+        # previous succeeded deployment's commit (v1, the manual rollback) and its images
+        s.edit("compose.yml", lambda t: t.replace('FEATURE: "two"', 'FEATURE: "three"'))
+        s.edit("plan.yml", lambda t: t.replace(
+            "    - when: {phase: app_healthy}\n      severity: critical\n      do: [images]",
+            "    - when: {phase: app_healthy}\n      severity: critical\n      do: [git]"))
+        git(s.dir, "commit", "-qam", "v3")
+        git(s.dir, "tag", "v3")
+        p = s.apply(env={"API_IMAGE": BAD_HEALTH, "RELEASE": "v3"})
+        assert p.returncode == 1, p.stdout + p.stderr
+        h = s.history()
+        assert h[0]["status"] == "rolled_back", h[0]
+        step = next(st for st in s.show(h[0]["id"])["steps"]
+                    if st["phase"] == "rolling_back" and st["action"] == "git" and not st["service"])
+        assert step["status"] == "ok" and "v1" in step["detail"], step
+        _, info = api("GET", f"/containers/{project_containers(s.project)['api']['Id']}/json")
+        assert "FEATURE=one" in info["Config"]["Env"], info["Config"]["Env"]
+        assert info["Config"]["Image"] == GOOD
     finally:
         s.close()
 

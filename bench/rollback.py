@@ -1,0 +1,63 @@
+#!/usr/bin/env python3
+"""rollback.py - the images rollback of the app tier on the example stack,
+as shipped (api healthcheck: interval 5 s, retries 3, start_period 2 s):
+release N (a good api image), then release N+1 whose api health never
+passes, RUNS times (default 3).  Prints, per run and as the median:
+
+  detect     from app_up starting to Docker calling the new api unhealthy
+             (Docker's start_period + retries x interval: the health checks)
+  recovered  from the failure detected to N's containers ready again
+             (the deployment's recorded recovered_seconds)
+  apply      the whole failed `ttdeploy apply`, wall clock
+
+Target (issue 6): recovered under 10 s.
+"""
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
+os.environ.setdefault("TTDEPLOY", os.path.join(ROOT, "ttdeploy"))
+subprocess.run([os.path.join(ROOT, "tests", "infra.sh"), "up"], check=True,
+               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+from test_apply import Stack  # noqa: E402
+from test_rollback import BAD_HEALTH, GOOD, images, notes  # noqa: E402
+
+RUNS = int(os.environ.get("RUNS", "3"))
+
+
+def main():
+    images()
+    s = Stack("ttbench-rollback")
+    rows = []
+    try:
+        p = s.apply(env={"API_IMAGE": GOOD, "RELEASE": "v1"})
+        assert p.returncode == 0, p.stdout + p.stderr
+        for i in range(RUNS):
+            t0 = time.monotonic()
+            p = s.apply(env={"API_IMAGE": BAD_HEALTH, "RELEASE": f"v2.{i}"})
+            wall = time.monotonic() - t0
+            assert p.returncode == 1, p.stdout + p.stderr
+            dep = s.history()[0]
+            assert dep["status"] == "rolled_back", dep
+            d = s.show(dep["id"])
+            app_up = min(st["started_at"] for st in d["steps"] if st["phase"] == "app_up")
+            decided = next(st["started_at"] for st in d["steps"] if st["phase"] == "deciding")
+            rec = notes(s, dep["id"])["recovered_seconds"]
+            rows.append((decided - app_up, rec, wall))
+            print(f"run {i + 1}: detect {decided - app_up:.2f} s, recovered {rec:.2f} s, "
+                  f"apply {wall:.2f} s", flush=True)
+    finally:
+        s.close()
+    med = [statistics.median(c) for c in zip(*rows)]
+    print(f"rollback (images, app tier), median of {RUNS}: detect {med[0]:.2f} s, "
+          f"recovered {med[1]:.2f} s (target < 10 s), apply {med[2]:.2f} s")
+
+
+if __name__ == "__main__":
+    main()
