@@ -220,3 +220,29 @@ char *cli_project_name(const char *given, const char *plan_path)
     plan_free(pl);
     return name;
 }
+
+int cli_load_deployment(const char *cmd, const char *state, const char *plan, const char *id_arg,
+                        json_t **out)
+{
+    struct store *st = NULL;
+    struct tt_err err = {0};
+    char *end;
+    int rc;
+
+    *out = NULL;
+    long long id = strtoll(id_arg, &end, 10);
+    if (*end || id <= 0) {
+        fprintf(stderr, "ttdeploy %s: \"%s\" is not a deployment id: see `ttdeploy history`\n", cmd,
+                id_arg);
+        return EXIT_BAD_INPUT;
+    }
+    if ((rc = cli_open_store(state, plan, &st)) != EXIT_OK)
+        return rc;
+    *out = store_show(st, id, &err);
+    store_close(st);
+    if (!*out) {
+        fprintf(stderr, "ttdeploy: %s\n", err.msg);
+        return EXIT_BAD_INPUT;
+    }
+    return EXIT_OK;
+}

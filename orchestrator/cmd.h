@@ -120,6 +120,9 @@ int cli_apply_options(int argc, char **argv, const struct cmd_entry *entry, stru
 int cli_apply_outcome_exit(int outcome);
 /* Opens the store at state, else beside plan, else ./.ttdeploy/state.db; prints errors. */
 int cli_open_store(const char *state, const char *plan, struct store **out);
+/* Deployment id_arg as store_show() gives it (*out, caller json_decref()s); an exit code. */
+int cli_load_deployment(const char *cmd, const char *state, const char *plan, const char *id_arg,
+                        json_t **out);
 /* "2026-11-23 05:01:02" (UTC) for a unix time. */
 void cli_format_time(double t, char *buf, size_t n);
 

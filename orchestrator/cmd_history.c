@@ -114,11 +114,15 @@ static int cmd_history_exec(int argc, char **argv)
                 snprintf(dur, sizeof(dur), "%.1f s", json_number_value(t1) - t0);
             const char *v = json_string_value(json_object_get(r, "version"));
             const char *actor = json_string_value(json_object_get(r, "actor"));
-            printf("%-6" JSON_INTEGER_FORMAT " %-19s  %-14s %-12s %-16s %-14s %9s  %s\n",
+            printf("%-6" JSON_INTEGER_FORMAT " %-19s  %-14s %-12s %-16s %-14s %9s  %s",
                    json_integer_value(json_object_get(r, "id")), started,
                    json_string_value(json_object_get(r, "project")), v ? v : "-",
                    json_string_value(json_object_get(r, "status")),
                    json_string_value(json_object_get(r, "state")), dur, actor ? actor : "-");
+            if (json_is_integer(json_object_get(r, "rolled_back_from")))
+                printf("  (rollback of %" JSON_INTEGER_FORMAT ")",
+                       json_integer_value(json_object_get(r, "rolled_back_from")));
+            fputc('\n', stdout);
         }
     }
     json_decref(rows);

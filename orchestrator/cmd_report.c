@@ -19,10 +19,7 @@ static int cmd_report_exec(int argc, char **argv)
                                              {"help", no_argument, NULL, CLI_OPT_HELP},
                                              {NULL, 0, NULL, 0}};
     const char *state = NULL, *plan = NULL, *format = "md";
-    struct store *st = NULL;
-    struct tt_err err = {0};
     int c, rc;
-    char *end;
 
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -46,20 +43,9 @@ static int cmd_report_exec(int argc, char **argv)
         fprintf(stderr, "usage: ttdeploy report %s\n", cmd_report_entry.usage);
         return EXIT_BAD_INPUT;
     }
-    long long id = strtoll(argv[optind], &end, 10);
-    if (*end || id <= 0) {
-        fprintf(stderr, "ttdeploy report: \"%s\" is not a deployment id: see `ttdeploy history`\n",
-                argv[optind]);
-        return EXIT_BAD_INPUT;
-    }
-    if ((rc = cli_open_store(state, plan, &st)) != EXIT_OK)
+    json_t *d = NULL;
+    if ((rc = cli_load_deployment("report", state, plan, argv[optind], &d)) != EXIT_OK)
         return rc;
-    json_t *d = store_show(st, id, &err);
-    if (!d) {
-        fprintf(stderr, "ttdeploy: %s\n", err.msg);
-        store_close(st);
-        return EXIT_BAD_INPUT;
-    }
     json_t *r = report_new(d);
     if (!strcmp(format, "json")) {
         json_dumpf(r, stdout, JSON_INDENT(2));
@@ -69,7 +55,6 @@ static int cmd_report_exec(int argc, char **argv)
     }
     json_decref(r);
     json_decref(d);
-    store_close(st);
     return EXIT_OK;
 }
 

@@ -72,10 +72,7 @@ static int cmd_show_exec(int argc, char **argv)
                                              {"help", no_argument, NULL, CLI_OPT_HELP},
                                              {NULL, 0, NULL, 0}};
     const char *state = NULL, *plan = NULL;
-    struct store *st = NULL;
-    struct tt_err err = {0};
     int c, json = 0, rc;
-    char *end;
 
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -95,20 +92,9 @@ static int cmd_show_exec(int argc, char **argv)
         fprintf(stderr, "usage: ttdeploy show %s\n", cmd_show_entry.usage);
         return EXIT_BAD_INPUT;
     }
-    long long id = strtoll(argv[optind], &end, 10);
-    if (*end || id <= 0) {
-        fprintf(stderr, "ttdeploy show: \"%s\" is not a deployment id: see `ttdeploy history`\n",
-                argv[optind]);
-        return EXIT_BAD_INPUT;
-    }
-    if ((rc = cli_open_store(state, plan, &st)) != EXIT_OK)
+    json_t *d = NULL;
+    if ((rc = cli_load_deployment("show", state, plan, argv[optind], &d)) != EXIT_OK)
         return rc;
-    json_t *d = store_show(st, id, &err);
-    if (!d) {
-        fprintf(stderr, "ttdeploy: %s\n", err.msg);
-        store_close(st);
-        return EXIT_BAD_INPUT;
-    }
     if (json) {
         json_dumpf(d, stdout, JSON_INDENT(2));
         fputc('\n', stdout);
@@ -116,7 +102,6 @@ static int cmd_show_exec(int argc, char **argv)
         print_deployment(d);
     }
     json_decref(d);
-    store_close(st);
     return EXIT_OK;
 }
 

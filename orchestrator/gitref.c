@@ -10,6 +10,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+/* libgit2 started and the repository at or above path opened; on failure err says why. */
+static int open_repo(const char *path, git_repository **repo, struct tt_err *err)
+{
+    git_libgit2_init();
+    if (git_repository_open_ext(repo, path, 0, NULL) < 0) {
+        const git_error *e = git_error_last();
+        return tt_error(err, "no git repository at or above %s: %s", path,
+                        e ? e->message : "not found");
+    }
+    return 0;
+}
+
 int gitref_resolve(const char *path, const char *rev, char out[41], struct tt_err *err)
 {
     git_repository *repo = NULL;
@@ -17,12 +29,8 @@ int gitref_resolve(const char *path, const char *rev, char out[41], struct tt_er
     struct buf spec = {0};
     int rc = -1;
 
-    git_libgit2_init();
-    if (git_repository_open_ext(&repo, path, 0, NULL) < 0) {
-        const git_error *e = git_error_last();
-        tt_error(err, "no git repository at %s: %s", path, e ? e->message : "not found");
+    if (open_repo(path, &repo, err) < 0)
         goto done;
-    }
     buf_printf(&spec, "%s^{commit}", rev);
     if (git_revparse_single(&obj, repo, spec.data) < 0) {
         buf_reset(&spec);
@@ -50,17 +58,16 @@ int gitref_workdir(const char *path, char **workdir, struct tt_err *err)
     git_repository *repo = NULL;
     int rc = -1;
 
-    git_libgit2_init();
-    if (git_repository_open_ext(&repo, path, 0, NULL) < 0) {
-        const git_error *e = git_error_last();
-        tt_error(err, "no git repository at or above %s: %s", path, e ? e->message : "not found");
-    } else if (!git_repository_workdir(repo)) {
+    if (open_repo(path, &repo, err) < 0)
+        goto done;
+    if (!git_repository_workdir(repo)) {
         tt_error(err, "the git repository at %s is bare: it has no work tree to map paths into",
                  path);
-    } else {
-        *workdir = xstrdup(git_repository_workdir(repo));
-        rc = 0;
+        goto done;
     }
+    *workdir = xstrdup(git_repository_workdir(repo));
+    rc = 0;
+done:
     git_repository_free(repo);
     git_libgit2_shutdown();
     return rc;
@@ -74,12 +81,8 @@ int gitref_read_file(const char *path, const char *commit, const char *file, str
     struct buf spec = {0};
     int rc = -1;
 
-    git_libgit2_init();
-    if (git_repository_open_ext(&repo, path, 0, NULL) < 0) {
-        const git_error *e = git_error_last();
-        tt_error(err, "no git repository at %s: %s", path, e ? e->message : "not found");
+    if (open_repo(path, &repo, err) < 0)
         goto done;
-    }
     buf_printf(&spec, "%s:%s", commit, file);
     if (git_revparse_single(&obj, repo, spec.data) < 0 || git_object_type(obj) != GIT_OBJECT_BLOB) {
         tt_error(err, "%s is not a file in commit %.12s of %s", file, commit, path);
@@ -128,19 +131,18 @@ int gitref_tags(const char *path, struct strv *tags, struct tt_err *err)
     git_strarray names = {0};
     int rc = -1;
 
-    git_libgit2_init();
-    if (git_repository_open_ext(&repo, path, 0, NULL) < 0) {
-        const git_error *e = git_error_last();
-        tt_error(err, "no git repository at %s: %s", path, e ? e->message : "not found");
-    } else if (git_tag_list(&names, repo) < 0) {
+    if (open_repo(path, &repo, err) < 0)
+        goto done;
+    if (git_tag_list(&names, repo) < 0) {
         const git_error *e = git_error_last();
         tt_error(err, "cannot list the tags of %s: %s", path, e ? e->message : "error");
-    } else {
-        for (size_t i = 0; i < names.count; i++)
-            strv_push(tags, names.strings[i]);
-        qsort(tags->v, tags->n, sizeof(char *), cmp_versions);
-        rc = 0;
+        goto done;
     }
+    for (size_t i = 0; i < names.count; i++)
+        strv_push(tags, names.strings[i]);
+    qsort(tags->v, tags->n, sizeof(char *), cmp_versions);
+    rc = 0;
+done:
     git_strarray_dispose(&names);
     git_repository_free(repo);
     git_libgit2_shutdown();

@@ -334,51 +334,70 @@ int pgdb_migrations_pending(PGconn *c, const struct pgdb_migrations *m, struct s
     return rc;
 }
 
+/*
+ * Runs the SQL of file path and then record (its row in the version
+ * table) in one transaction; what names it in errors ("migration
+ * 0003_x", "downgrade 0003_x").
+ */
+static int run_in_transaction(PGconn *c, const char *path, const char *record, const char *what,
+                              struct tt_err *err)
+{
+    struct buf sql = {0};
+    struct tt_err e2 = {0};
+    int rc = read_file(path, &sql, err);
+    if (rc == 0)
+        rc = pgdb_exec(c, "BEGIN", err);
+    else
+        return rc;
+    if (rc == 0 && pgdb_exec(c, sql.data, &e2) < 0)
+        rc = tt_error(err, "%s failed: %s", what, e2.msg);
+    if (rc == 0)
+        rc = pgdb_exec(c, record, err);
+    if (rc == 0)
+        rc = pgdb_exec(c, "COMMIT", err);
+    else
+        pgdb_exec(c, "ROLLBACK", &e2);
+    buf_release(&sql);
+    return rc;
+}
+
+/* Takes (lock) or gives back the advisory lock of ttdeploy migrations. */
+static int advisory_lock(PGconn *c, int lock, struct tt_err *err)
+{
+    char sql[64];
+    snprintf(sql, sizeof(sql), "SELECT pg_advisory_%s(%d)", lock ? "lock" : "unlock",
+             PGDB_LOCK_KEY);
+    return pgdb_exec(c, sql, err);
+}
+
 int pgdb_migrations_apply(PGconn *c, const struct pgdb_migrations *m, struct strv *applied,
                           struct tt_err *err)
 {
     size_t *idx = xcalloc(m->n + 1, sizeof(size_t)), n = 0;
-    struct buf sql = {0}, lock = {0};
-    int rc;
+    struct tt_err e3 = {0};
+    int rc = advisory_lock(c, 1, err);
 
-    buf_printf(&lock, "SELECT pg_advisory_lock(%d)", PGDB_LOCK_KEY);
-    rc = pgdb_exec(c, lock.data, err);
     if (rc == 0)
         rc = pgdb_exec(c, version_table, err);
     if (rc == 0)
         rc = diff_applied(c, m, idx, &n, err);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         const struct pgdb_migration *mg = &m->v[idx[i]];
-        struct tt_err e2 = {0};
-        buf_reset(&sql);
-        if ((rc = read_file(mg->up_path, &sql, err)) < 0)
-            break;
         char *name = PQescapeLiteral(c, mg->name, strlen(mg->name));
-        struct buf record = {0};
+        struct buf record = {0}, what = {0};
         buf_printf(&record,
                    "INSERT INTO ttdeploy_schema_migrations (version, name, checksum) VALUES "
                    "(%lld, %s, '%s')",
                    mg->version, name, mg->checksum);
+        buf_printf(&what, "migration %s", mg->name);
         PQfreemem(name);
-        rc = pgdb_exec(c, "BEGIN", err);
-        if (rc == 0 && pgdb_exec(c, sql.data, &e2) < 0)
-            rc = tt_error(err, "migration %s failed: %s", mg->name, e2.msg);
-        if (rc == 0)
-            rc = pgdb_exec(c, record.data, err);
-        if (rc == 0)
-            rc = pgdb_exec(c, "COMMIT", err);
-        else
-            pgdb_exec(c, "ROLLBACK", &e2);
+        rc = run_in_transaction(c, mg->up_path, record.data, what.data, err);
         buf_release(&record);
+        buf_release(&what);
         if (rc == 0)
             strv_push(applied, mg->name);
     }
-    struct tt_err e3 = {0};
-    buf_reset(&lock);
-    buf_printf(&lock, "SELECT pg_advisory_unlock(%d)", PGDB_LOCK_KEY);
-    pgdb_exec(c, lock.data, &e3);
-    buf_release(&sql);
-    buf_release(&lock);
+    advisory_lock(c, 0, &e3);
     free(idx);
     return rc;
 }
@@ -459,12 +478,10 @@ int pgdb_create_database(const char *url, const char *name, double deadline, str
 int pgdb_migrations_downgrade(PGconn *c, const struct pgdb_migrations *m, long long target,
                               struct strv *reverted, struct tt_err *err)
 {
-    struct buf sql = {0}, lock = {0};
+    struct tt_err e3 = {0};
     char *current = NULL;
-    int rc;
+    int rc = advisory_lock(c, 1, err);
 
-    buf_printf(&lock, "SELECT pg_advisory_lock(%d)", PGDB_LOCK_KEY);
-    rc = pgdb_exec(c, lock.data, err);
     if (rc == 0)
         rc = pgdb_migrations_current(c, &current, err);
     long long at = current ? atoll(current) : 0;
@@ -481,34 +498,19 @@ int pgdb_migrations_downgrade(PGconn *c, const struct pgdb_migrations *m, long l
     }
     for (size_t i = m->n; rc == 0 && i-- > 0;) {
         const struct pgdb_migration *mg = &m->v[i];
-        struct tt_err e2 = {0};
+        struct buf record = {0}, what = {0};
         if (mg->version > at || mg->version <= target)
             continue;
-        buf_reset(&sql);
-        if ((rc = read_file(mg->down_path, &sql, err)) < 0)
-            break;
-        struct buf record = {0};
         buf_printf(&record, "DELETE FROM ttdeploy_schema_migrations WHERE version = %lld",
                    mg->version);
-        rc = pgdb_exec(c, "BEGIN", err);
-        if (rc == 0 && pgdb_exec(c, sql.data, &e2) < 0)
-            rc = tt_error(err, "downgrade %s failed: %s", mg->name, e2.msg);
-        if (rc == 0)
-            rc = pgdb_exec(c, record.data, err);
-        if (rc == 0)
-            rc = pgdb_exec(c, "COMMIT", err);
-        else
-            pgdb_exec(c, "ROLLBACK", &e2);
+        buf_printf(&what, "downgrade %s", mg->name);
+        rc = run_in_transaction(c, mg->down_path, record.data, what.data, err);
         buf_release(&record);
+        buf_release(&what);
         if (rc == 0)
             strv_push(reverted, mg->name);
     }
-    struct tt_err e3 = {0};
-    buf_reset(&lock);
-    buf_printf(&lock, "SELECT pg_advisory_unlock(%d)", PGDB_LOCK_KEY);
-    pgdb_exec(c, lock.data, &e3);
-    buf_release(&sql);
-    buf_release(&lock);
+    advisory_lock(c, 0, &e3);
     free(current);
     return rc;
 }

@@ -1123,8 +1123,15 @@ enum apply_outcome rollback_run(const struct rollback_options *o, struct tt_err 
     res = apply_load_inputs(&a);
     if (res == APPLY_OK && engine_open(o->apply.host, &a.engine, err) < 0)
         res = APPLY_UNREACHABLE;
-    if (res == APPLY_OK)
+    if (res == APPLY_OK && o->apply.dry_run) { /* reads the store; takes no lock */
+        char *path = o->apply.state_path ? xstrdup(o->apply.state_path)
+                                         : apply_default_state_path(o->apply.plan_path);
+        if (store_open(path, &a.store, err) < 0)
+            res = APPLY_BAD_INPUT;
+        free(path);
+    } else if (res == APPLY_OK) {
         res = apply_open_and_lock(&a);
+    }
     if (res == APPLY_OK)
         res = apply_refuse_unfinished(&a);
     if (res == APPLY_OK)

@@ -142,7 +142,9 @@ def test_unhealthy_image_rolls_back_to_previous_images():
 
 def test_error_rate_rule_fires_on_the_measured_rate():
     images()
-    rules = ("    - when: {phase: verify, check: api-health, condition: \"error_rate > 5%\"}\n"
+    rules = ("    - when: {phase: verify, check: api-health, condition: \"p95 > 10000x before\"}\n"
+             "      severity: high\n      do: [images]\n"
+             "    - when: {phase: verify, check: api-health, condition: \"error_rate > 5%\"}\n"
              "      severity: critical\n      do: [images]\n"
              "    - when: {}\n      severity: low\n      do: [none]\n")
     s = Stack("tte2e-rb-rate", plan_edit=both(CGI_CHECK, matrix(rules)))
@@ -154,17 +156,21 @@ def test_error_rate_rule_fires_on_the_measured_rate():
         h = s.history()
         assert h[0]["status"] == "rolled_back", h[0]
         dec = notes(s, h[0]["id"])["decision"]
-        assert dec["rule"] == 1, dec
+        assert dec["rule"] == 2, dec
         assert abs(dec["failure"]["error_rate"] - 0.5) < 0.01, dec
+        # p95 was measured before deploying, because a rule compares with it
+        assert 0 < dec["failure"]["p95_before_ms"] < 1000, dec
+        base = [st for st in s.show(h[0]["id"])["steps"] if st["action"] == "baseline"]
+        assert base and base[0]["status"] == "ok" and "p95" in base[0]["detail"], base
         assert dec["measured"] == "error_rate 50.0% > 5.0%", dec
         assert container_image(s.project, "api")[0] == GOOD
         # explain says the same, without deploying
         p = ttdeploy("rollback", "--explain-matrix", "--phase", "verify", "--check", "api-health",
                      "--measure", "error_rate=50%", s.plan, check=0)
-        assert "rule 1 fires (error_rate 50.0% > 5.0%)" in p.stdout, p.stdout
+        assert "rule 2 fires (error_rate 50.0% > 5.0%)" in p.stdout, p.stdout
         p = ttdeploy("rollback", "--dry-run", "--phase", "verify", "--check", "api-health",
                      "--measure", "error_rate=2%", s.plan, check=0)
-        assert "rule 2 fires (matches any failure): any failure -> none (low)" in p.stdout, p.stdout
+        assert "rule 3 fires (matches any failure): any failure -> none (low)" in p.stdout, p.stdout
     finally:
         s.close()
 
@@ -257,6 +263,38 @@ def test_migration_that_breaks_data_is_downgraded_and_restored():
         assert r["data"]["restored"] and r["data"]["kept_as"] == kept, r["data"]
         assert r["data"]["writes_since_backup"] >= 500, r["data"]
         assert r["data"]["could_lose_data"].startswith("possibly"), r["data"]
+    finally:
+        s.close()
+
+
+def test_failed_rollback_action_ends_rollback_failed():
+    rules = ("    - when: {phase: verify, check: topics}\n      severity: critical\n"
+             "      do: [migrations, images]\n")
+
+    def plan(t):
+        t = t.replace("timeouts:", DB_PLAN_EXTRA + "timeouts:")
+        t = t.replace("verify:\n", "verify:\n" + TOPICS_CHECK, 1)
+        return matrix(rules)(t)
+    s = Stack("tte2e-rb-broke", plan_edit=plan)
+    mig = os.path.join(s.dir, "migrations")
+    os.makedirs(mig)
+    with open(os.path.join(mig, "0001_topics.up.sql"), "w") as f:
+        f.write("CREATE TABLE topics (id serial PRIMARY KEY);\nINSERT INTO topics DEFAULT VALUES;\n")
+    try:
+        assert s.apply(env={"RELEASE": "v1"}).returncode == 0
+        with open(os.path.join(mig, "0002_purge.up.sql"), "w") as f:
+            f.write("DELETE FROM topics;\n")  # and no 0002_purge.down.sql
+        p = s.apply(env={"RELEASE": "v2"})
+        assert p.returncode == 3, p.stdout + p.stderr
+        assert "ROLLBACK FAILED" in p.stderr and "0002_purge" in p.stderr, p.stderr
+        h = s.history()
+        assert h[0]["status"] == "rollback_failed" and h[0]["state"] == "rollback_failed", h[0]
+        acts = [st for st in s.show(h[0]["id"])["steps"] if st["phase"] == "rolling_back"]
+        assert [(st["action"], st["status"]) for st in acts] == [("migrations", "failed")], acts
+        r = json.loads(ttdeploy("report", "--plan", s.plan, "--format", "json", str(h[0]["id"]),
+                                check=0).stdout)
+        assert r["rolled_back"][0]["status"] == "failed" and "down.sql" in r["rolled_back"][0]["error"]
+        assert s.sql("SELECT count(*) FROM lock") == [(0,)]
     finally:
         s.close()
 
