@@ -106,7 +106,7 @@ def test_unhealthy_image_rolls_back_to_previous_images():
         dec = n["decision"]
         assert dec["failure"]["phase"] == "app_healthy" and dec["failure"]["service"] == "api", dec
         assert dec["failure"]["health"] == "unhealthy", dec
-        assert dec["actions"] == ["images"] and dec["rule"] == 3, dec
+        assert dec["actions"] == ["images"] and dec["rule"] == 4, dec
         assert n["rolled_back_to"] == h[1]["id"]
         assert 0 < n["recovered_seconds"] < 30, n
         steps = [st for st in d["steps"] if st["phase"] == "rolling_back"]
@@ -127,7 +127,7 @@ def test_unhealthy_image_rolls_back_to_previous_images():
         # the incident report answers the runbook's questions
         r = json.loads(ttdeploy("report", "--plan", s.plan, "--format", "json",
                                 str(h[0]["id"]), check=0).stdout)
-        assert r["trigger"]["rule"] == 3 and r["trigger"]["severity"] == "critical", r
+        assert r["trigger"]["rule"] == 4 and r["trigger"]["severity"] == "critical", r
         assert r["rolled_back"][0]["action"] == "images" and r["rolled_back"][0]["status"] == "ok"
         assert r["data"]["could_lose_data"].startswith("no"), r["data"]
         assert r["degraded"]["seconds"] > 0, r["degraded"]
