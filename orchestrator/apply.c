@@ -622,10 +622,13 @@ char *apply_plan_relative(const struct apply_run *a, const char *path)
 static void retain_backups(struct apply_run *a, struct buf *detail)
 {
     struct tt_err e2 = {0};
-    json_t *list = store_backups(a->store, a->project->name, &e2);
-    json_t *b;
+    json_t *list, *b;
     size_t i, kept = 0, removed = 0;
     long long previous = 0;
+
+    if (a->plan->backup.keep_last <= 0)
+        return; /* no keep: every backup is kept */
+    list = store_backups(a->store, a->project->name, &e2);
 
     json_array_foreach(list, i, b)
     {
@@ -646,8 +649,7 @@ static void retain_backups(struct apply_run *a, struct buf *detail)
             removed++;
         }
     }
-    if (a->plan->backup.keep_last)
-        buf_printf(detail, "; retention kept %zu, removed %zu", kept, removed);
+    buf_printf(detail, "; retention kept %zu, removed %zu", kept, removed);
     json_decref(list);
 }
 

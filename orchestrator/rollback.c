@@ -1057,8 +1057,11 @@ static int phase_database(struct apply_run *a, const struct rollback_options *o,
               : (tt_error(a->err, "--restore-backup: no backup was taken after deployment %lld",
                           tid),
                  ACTION_FAILED);
-        store_step_end(a->store, step, r == ACTION_FAILED ? "failed" : "ok", detail.data,
-                       r == ACTION_FAILED ? a->err->msg : NULL, &e2);
+        store_step_end(a->store, step,
+                       r == ACTION_FAILED    ? "failed"
+                       : r == ACTION_SKIPPED ? "skipped"
+                                             : "ok",
+                       detail.data, r == ACTION_FAILED ? a->err->msg : NULL, &e2);
         apply_say(a, "migrate: %s", r == ACTION_FAILED ? a->err->msg : detail.data);
         rc = r == ACTION_FAILED ? -1 : 0;
         json_decref(b);

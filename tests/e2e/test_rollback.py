@@ -299,6 +299,52 @@ def test_failed_rollback_action_ends_rollback_failed():
         s.close()
 
 
+def test_manual_rollback_with_migrations_and_backup():
+    def plan(t):
+        t = t.replace("timeouts:", DB_PLAN_EXTRA + "timeouts:")
+        return t
+    s = Stack("tte2e-rb-mdb", plan_edit=plan)
+    mig = os.path.join(s.dir, "migrations")
+    os.makedirs(mig)
+    with open(os.path.join(mig, "0001_topics.up.sql"), "w") as f:
+        f.write("CREATE TABLE topics (id serial PRIMARY KEY, title text);\n"
+                "INSERT INTO topics (title) SELECT 't' || g FROM generate_series(1, 100) g;\n")
+    psql = ["psql", "-tA", f"postgresql://postgres:tasktracker@127.0.0.1:{PORTS['PG_PORT']}/tasktracker", "-c"]
+    q = lambda sql: subprocess.run(psql + [sql], capture_output=True, text=True, check=True).stdout.strip()
+    try:
+        assert s.apply(env={"RELEASE": "v1"}).returncode == 0
+        with open(os.path.join(mig, "0002_tags.up.sql"), "w") as f:
+            f.write("CREATE TABLE tags (id int);\nUPDATE topics SET title = upper(title);\n")
+        with open(os.path.join(mig, "0002_tags.down.sql"), "w") as f:
+            f.write("DROP TABLE tags;\n")
+        assert s.apply(env={"RELEASE": "v2"}).returncode == 0
+        assert q("SELECT max(version) FROM ttdeploy_schema_migrations") == "2"
+        p = ttdeploy("rollback", "--dry-run", s.plan, env=PORTS)
+        assert "downgrade" not in p.stdout and "left as it is" in p.stdout, p.stdout
+        p = ttdeploy("rollback", "--progress", "plain", s.plan, env=PORTS)
+        assert p.returncode == 0, p.stdout + p.stderr
+        d = s.show(s.history()[0]["id"])
+        skip = next(st for st in d["steps"] if st["phase"] == "migrate")
+        assert skip["status"] == "skipped" and "--with-migrations" in skip["detail"], skip
+        p = ttdeploy("rollback", "--progress", "plain", "--to", str(s.history()[1]["id"]), s.plan,
+                     env=PORTS)  # forward again to v2, by id
+        assert p.returncode == 0, p.stdout + p.stderr
+        v1 = next(h for h in s.history() if h["version"] == "v1" and h["kind"] == "apply")
+        p = ttdeploy("rollback", "--progress", "plain", "--to", str(v1["id"]), "--with-migrations",
+                     "--restore-backup", s.plan, env=PORTS)
+        assert p.returncode == 0, p.stdout + p.stderr
+        assert q("SELECT max(version) FROM ttdeploy_schema_migrations") == "1"
+        assert q("SELECT to_regclass('tags') IS NULL") == "t"
+        assert q("SELECT count(*) FROM topics WHERE title = lower(title)") == "100", \
+            "the backup taken before 0002 ran: titles as v1 left them"
+        d = s.show(s.history()[0]["id"])
+        acts = {st["action"]: st for st in d["steps"] if st["phase"] == "migrate"}
+        assert acts["downgrade"]["status"] == "ok" and "reverted: 0002_tags" in acts["downgrade"]["detail"], acts
+        assert acts["restore"]["status"] == "ok", acts["restore"]
+    finally:
+        s.close()
+
+
 def git(cwd, *args):
     subprocess.run(["git", "-c", "user.email=ci@example.com", "-c", "user.name=ci", *args],
                    cwd=cwd, check=True, capture_output=True)
