@@ -341,6 +341,9 @@ def test_manual_rollback_with_migrations_and_backup():
         acts = {st["action"]: st for st in d["steps"] if st["phase"] == "migrate"}
         assert acts["downgrade"]["status"] == "ok" and "reverted: 0002_tags" in acts["downgrade"]["detail"], acts
         assert acts["restore"]["status"] == "ok", acts["restore"]
+        # without keep: in the plan no backup is ever deleted (four: the first
+        # deployment had no database to back up yet)
+        assert s.sql("SELECT count(*) FROM backups WHERE deleted_at IS NULL") == [(4,)]
     finally:
         s.close()
 
