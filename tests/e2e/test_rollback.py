@@ -88,6 +88,28 @@ def notes(s, dep_id):
     return json.loads(d["notes"]) if d.get("notes") else {}
 
 
+def test_explain_matrix_and_bad_input():
+    s = Stack("tte2e-rb-explain", plan_edit=lambda t: t[:t.index("rollback:\n  matrix:\n")])
+    try:
+        p = ttdeploy("rollback", "--explain-matrix", s.plan, check=0)
+        assert "built-in rollback matrix" in p.stdout, p.stdout
+        assert "3. any failure -> images, migrations (critical)" in p.stdout, p.stdout
+        p = ttdeploy("rollback", "--explain-matrix", "--phase", "migrate", s.plan, check=0)
+        assert "rule 2 fires (failed in migrate): phase migrate -> migrations (critical)" in p.stdout
+        p = ttdeploy("rollback", "--explain-matrix", "--measure", "latency=3", s.plan)
+        assert p.returncode == 2 and "error_rate=50%" in p.stderr, p.stderr
+        p = ttdeploy("rollback", "--to", "3", "--previous", s.plan)
+        assert p.returncode == 2 and "one of --to, --to-tag and --previous" in p.stderr
+        s.edit("plan.yml", lambda t: t + "rollback:\n  matrix:\n    - when: {condition: \"errors > 5%\"}\n"
+               "      severity: high\n      do: [images]\n")
+        p = ttdeploy("rollback", "--explain-matrix", s.plan)
+        assert p.returncode == 2 and "plan.yml:" in p.stderr and "unknown measurement \"errors\"" in p.stderr, p.stderr
+        p = ttdeploy("report", "--plan", s.plan, "42")
+        assert p.returncode == 2, p.stderr
+    finally:
+        s.close()
+
+
 def test_unhealthy_image_rolls_back_to_previous_images():
     images()
     s = Stack("tte2e-rb-images", compose_edit=FAST_API_HEALTH)
