@@ -1,14 +1,17 @@
 /*
- * gitref.c - libgit2 look-ups: commits, files at a commit, tags.  Tags are peeled to the commit
- * they name, so annotated and lightweight tags resolve alike.
+ * gitref.c - libgit2 look-ups: commits, tags, and a commit's files written elsewhere.  Tags are
+ * peeled to the commit they name, so annotated and lightweight tags resolve alike.
  */
 #include "gitref.h"
 #include "buf.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <git2.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 
 /* libgit2 started and the repository at or above path opened; on failure err says why. */
 static int open_repo(const char *path, git_repository **repo, struct tt_err *err)
@@ -73,28 +76,53 @@ done:
     return rc;
 }
 
-int gitref_read_file(const char *path, const char *commit, const char *file, struct buf *out,
-                     struct tt_err *err)
+/* Makes dir and its missing parents (0700). */
+static int make_dirs(const char *dir, struct tt_err *err)
+{
+    char *p = xstrdup(dir);
+    int rc = 0;
+    for (char *s = p + 1; rc == 0; s++) {
+        if (*s != '/' && *s != '\0')
+            continue;
+        char c = *s;
+        *s = '\0';
+        if (mkdir(p, 0700) < 0 && errno != EEXIST)
+            rc = tt_error(err, "cannot create %s: %s", p, strerror(errno));
+        *s = c;
+        if (c == '\0')
+            break;
+    }
+    free(p);
+    return rc;
+}
+
+int gitref_export(const char *path, const char *commit, const char *dir, struct tt_err *err)
 {
     git_repository *repo = NULL;
     git_object *obj = NULL;
-    struct buf spec = {0};
+    git_checkout_options opts;
     int rc = -1;
 
-    if (open_repo(path, &repo, err) < 0)
+    if (open_repo(path, &repo, err) < 0 || make_dirs(dir, err) < 0)
         goto done;
-    buf_printf(&spec, "%s:%s", commit, file);
-    if (git_revparse_single(&obj, repo, spec.data) < 0 || git_object_type(obj) != GIT_OBJECT_BLOB) {
-        tt_error(err, "%s is not a file in commit %.12s of %s", file, commit, path);
+    if (git_revparse_single(&obj, repo, commit) < 0) {
+        tt_error(err, "commit %.12s is not in the repository at %s", commit, path);
         goto done;
     }
-    const git_blob *blob = (const git_blob *)obj;
-    buf_add(out, git_blob_rawcontent(blob), (size_t)git_blob_rawsize(blob));
+    /* Into dir only: the work tree, the index and HEAD stay as they are. */
+    git_checkout_options_init(&opts, GIT_CHECKOUT_OPTIONS_VERSION);
+    opts.checkout_strategy = GIT_CHECKOUT_FORCE | GIT_CHECKOUT_DONT_UPDATE_INDEX;
+    opts.target_directory = dir;
+    if (git_checkout_tree(repo, obj, &opts) < 0) {
+        const git_error *e = git_error_last();
+        tt_error(err, "cannot write commit %.12s of %s into %s: %s", commit, path, dir,
+                 e ? e->message : "error");
+        goto done;
+    }
     rc = 0;
 done:
     git_object_free(obj);
     git_repository_free(repo);
-    buf_release(&spec);
     git_libgit2_shutdown();
     return rc;
 }

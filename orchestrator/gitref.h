@@ -1,6 +1,7 @@
 /*
  * gitref.h - reading git with libgit2: which commit a tag or revision
- * names, without touching the work tree.
+ * names, the tags in version order, and a commit's files written to a
+ * directory of their own, never touching the work tree.
  */
 #ifndef GITREF_H
 #define GITREF_H
@@ -14,9 +15,12 @@ int gitref_resolve(const char *path, const char *rev, char out[41], struct tt_er
 
 /* The work tree of the repository at or above path, with a trailing slash (caller frees). */
 int gitref_workdir(const char *path, char **workdir, struct tt_err *err);
-/* Appends the content of file (a path from the repository's root) at commit to out. */
-int gitref_read_file(const char *path, const char *commit, const char *file, struct buf *out,
-                     struct tt_err *err);
+/*
+ * Writes the files of commit into dir (made if missing; files there are
+ * overwritten), like a checkout, without touching the repository's work
+ * tree, index or HEAD.
+ */
+int gitref_export(const char *path, const char *commit, const char *dir, struct tt_err *err);
 /* The repository's tags in version order (v1.9.2 before v1.10.0). */
 int gitref_tags(const char *path, struct strv *tags, struct tt_err *err);
 /* <0, 0, >0 as version a sorts before, with or after b. */

@@ -378,61 +378,12 @@ static enum action_result action_images(struct apply_run *a, json_t *previous, s
     return rc == 0 ? ACTION_DONE : rc == 1 ? ACTION_SKIPPED : ACTION_FAILED;
 }
 
-/* Writes content to path, making its directories. */
-static int write_file(const char *path, const struct buf *content, struct tt_err *err)
-{
-    char *dir = xstrdup(path);
-    for (char *p = dir + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        mkdir(dir, 0700);
-        *p = '/';
-    }
-    free(dir);
-    FILE *f = fopen(path, "wb");
-    if (!f)
-        return tt_error(err, "cannot write %s: %s", path, strerror(errno));
-    if (content->len)
-        fwrite(content->data, 1, content->len, f);
-    if (fclose(f) != 0)
-        return tt_error(err, "cannot write %s: %s", path, strerror(errno));
-    return 0;
-}
-
-/* Copies file (a path under workdir) as it is at commit to the same place under root. */
-static int materialize(const char *repo, const char *commit, const char *workdir, const char *root,
-                       const char *file, int optional, struct tt_err *err)
-{
-    size_t wl = strlen(workdir);
-    struct buf content = {0}, dst = {0};
-    int rc;
-
-    if (strncmp(file, root, strlen(root)) == 0)
-        file += strlen(root); /* a path the old plan resolved under root */
-    else if (strncmp(file, workdir, wl) == 0)
-        file += wl;
-    else
-        return tt_error(err, "%s is outside the git repository at %s", file, workdir);
-    while (*file == '/')
-        file++;
-    rc = gitref_read_file(repo, commit, file, &content, err);
-    if (rc < 0 && optional) {
-        buf_release(&content);
-        return 0;
-    }
-    buf_printf(&dst, "%s/%s", root, file);
-    if (rc == 0)
-        rc = write_file(dst.data, &content, err);
-    buf_release(&content);
-    buf_release(&dst);
-    return rc;
-}
-
 /*
- * Loads the plan and compose files of commit into a directory of their own
- * (.ttdeploy/git/COMMIT beside the plan, same layout as the repository)
- * and their compose project, with the images of the recorded release.
+ * Writes the files of commit into a directory of their own
+ * (.ttdeploy/git/COMMIT beside the plan, laid out like the repository, so
+ * the old compose file's relative paths find the old files) and loads the
+ * plan there, its compose project and DAG, with the images of the
+ * recorded release (release_of_commit, may be NULL: the old plan's).
  */
 static int load_from_git(struct apply_run *a, const char *commit, json_t *release_of_commit,
                          struct plan **plan_out, struct compose_project **proj_out,
@@ -454,17 +405,20 @@ static int load_from_git(struct apply_run *a, const char *commit, json_t *releas
         tt_error(a->err, "cannot resolve %s: %s", a->plan->path, strerror(errno));
         goto out;
     }
+    if (strncmp(real_plan, workdir, strlen(workdir))) {
+        tt_error(a->err, "%s is outside the git repository at %s", real_plan, workdir);
+        goto out;
+    }
     buf_printf(&root, "%s/.ttdeploy/git/%s", a->plan->dir, commit);
-    if (materialize(repo, commit, workdir, root.data, real_plan, 0, a->err) < 0)
+    if (gitref_export(repo, commit, root.data, a->err) < 0)
         goto out;
     buf_printf(&rel_plan, "%s/%s", root.data, real_plan + strlen(workdir));
+    if (access(rel_plan.data, F_OK) < 0) {
+        tt_error(a->err, "commit %.12s has no %s", commit, real_plan + strlen(workdir));
+        goto out;
+    }
     if (plan_load(rel_plan.data, NULL, &p, a->err) < 0)
         goto out;
-    for (size_t i = 0; i < p->compose.n; i++)
-        if (materialize(repo, commit, workdir, root.data, p->compose.v[i], 0, a->err) < 0)
-            goto out;
-    for (size_t i = 0; i < p->env_files.n; i++)
-        materialize(repo, commit, workdir, root.data, p->env_files.v[i], 1, a->err);
     strv_copy(&co.files, &p->compose);
     strv_copy(&co.env_files, &p->env_files);
     strv_copy(&co.profiles, &p->profiles);

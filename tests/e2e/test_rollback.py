@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import time
+import urllib.request
 
 from harness import api, project_containers, run, ttdeploy
 from test_apply import PORTS, Stack, wait_for_state
@@ -382,18 +383,28 @@ def test_rollback_to_tag_reads_the_files_of_the_tag():
                                    "  git: {repo: ., tag: \"${RELEASE:-v1}\"}\n")
     feature = lambda v: (lambda t: t.replace("    NATS_URL: nats://nats:4222\n",
                                              f"    NATS_URL: nats://nats:4222\n    FEATURE: \"{v}\"\n"))
+    # a file bind-mounted by a relative path: after a rollback it must be the tag's
+    mount = lambda t: t.replace('      - "127.0.0.1:${API_PORT:-8000}:8000"\n',
+                                '      - "127.0.0.1:${API_PORT:-8000}:8000"\n'
+                                '    volumes:\n      - ./version.txt:/www/version.txt:ro\n')
     s = Stack("tte2e-rb-git", plan_edit=git_plan,
-              compose_edit=lambda t: FAST_API_HEALTH(feature("one")(t)))
+              compose_edit=lambda t: mount(FAST_API_HEALTH(feature("one")(t))))
+    served = lambda: urllib.request.urlopen(
+        f"http://127.0.0.1:{PORTS['API_PORT']}/version.txt", timeout=5).read().decode().strip()
     try:
         with open(os.path.join(s.dir, ".gitignore"), "w") as f:
             f.write(".ttdeploy/\nbackups/\n")
+        with open(os.path.join(s.dir, "version.txt"), "w") as f:
+            f.write("one\n")
         git(s.dir, "init", "-q")
         git(s.dir, "add", ".")
         git(s.dir, "commit", "-qm", "v1")
         git(s.dir, "tag", "-a", "v1", "-m", "v1")  # annotated
         p = s.apply(env={"API_IMAGE": GOOD, "RELEASE": "v1"})
         assert p.returncode == 0, p.stdout + p.stderr
+        assert served() == "one"
         s.edit("compose.yml", lambda t: t.replace('FEATURE: "one"', 'FEATURE: "two"'))
+        s.edit("version.txt", lambda t: "two\n")
         git(s.dir, "commit", "-qam", "v2")
         git(s.dir, "tag", "v2")  # lightweight
         p = s.apply(env={"API_IMAGE": FLAKY, "RELEASE": "v2"})
@@ -411,6 +422,7 @@ def test_rollback_to_tag_reads_the_files_of_the_tag():
         _, info = api("GET", f"/containers/{project_containers(s.project)['api']['Id']}/json")
         assert "FEATURE=one" in info["Config"]["Env"], info["Config"]["Env"]
         assert info["Config"]["Image"] == GOOD, "the images v1 ran, not the environment's"
+        assert served() == "one", "the bind-mounted file of the tag, not of the work tree"
         status = subprocess.run(["git", "status", "--porcelain"], cwd=s.dir, capture_output=True,
                                 text=True, check=True).stdout
         head = subprocess.run(["git", "describe", "--tags"], cwd=s.dir, capture_output=True,
@@ -436,6 +448,7 @@ def test_rollback_to_tag_reads_the_files_of_the_tag():
         _, info = api("GET", f"/containers/{project_containers(s.project)['api']['Id']}/json")
         assert "FEATURE=one" in info["Config"]["Env"], info["Config"]["Env"]
         assert info["Config"]["Image"] == GOOD
+        assert served() == "one"
     finally:
         s.close()
 
