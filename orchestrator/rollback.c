@@ -8,8 +8,9 @@
  *
  *   images      every service back on the image the previous succeeded
  *               deployment recorded (by image ID when the tag has moved)
- *   git         the compose and plan files of the previous release's git
- *               commit, read with libgit2 (the work tree is not touched)
+ *   git         the files of the previous release's git commit, written
+ *               with libgit2 into a directory of their own (the work tree
+ *               is not touched), and its compose and plan from there
  *   migrations  the schema back to the revision recorded before this
  *               deployment (.down.sql files, or the plan's down command
  *               run with this release's image, which knows the way down)
