@@ -230,16 +230,20 @@ TOPICS_CHECK = """  - name: topics
 """
 
 
+def db_plan(rules):
+    """The example plan with a backup, SQL migrations, the topics check and rules."""
+    def edit(t):
+        t = t.replace("timeouts:", DB_PLAN_EXTRA + "timeouts:")
+        t = t.replace("verify:\n", "verify:\n" + TOPICS_CHECK, 1)
+        return matrix(rules)(t)
+    return edit
+
+
 def test_migration_that_breaks_data_is_downgraded_and_restored():
     rules = ("    - when: {phase: verify, check: topics}\n      severity: critical\n"
              "      do: [images, migrations, restore]\n"
              "    - when: {}\n      severity: low\n      do: [none]\n")
-
-    def plan(t):
-        t = t.replace("timeouts:", DB_PLAN_EXTRA + "timeouts:")
-        t = t.replace("verify:\n", "verify:\n" + TOPICS_CHECK, 1)
-        return matrix(rules)(t)
-    s = Stack("tte2e-rb-data", plan_edit=plan)
+    s = Stack("tte2e-rb-data", plan_edit=db_plan(rules))
     mig = os.path.join(s.dir, "migrations")
     os.makedirs(mig)
     with open(os.path.join(mig, "0001_topics.up.sql"), "w") as f:
@@ -293,12 +297,7 @@ def test_migration_that_breaks_data_is_downgraded_and_restored():
 def test_failed_rollback_action_ends_rollback_failed():
     rules = ("    - when: {phase: verify, check: topics}\n      severity: critical\n"
              "      do: [migrations, images]\n")
-
-    def plan(t):
-        t = t.replace("timeouts:", DB_PLAN_EXTRA + "timeouts:")
-        t = t.replace("verify:\n", "verify:\n" + TOPICS_CHECK, 1)
-        return matrix(rules)(t)
-    s = Stack("tte2e-rb-broke", plan_edit=plan)
+    s = Stack("tte2e-rb-broke", plan_edit=db_plan(rules))
     mig = os.path.join(s.dir, "migrations")
     os.makedirs(mig)
     with open(os.path.join(mig, "0001_topics.up.sql"), "w") as f:
