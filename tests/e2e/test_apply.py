@@ -70,6 +70,14 @@ class Stack:
         finally:
             con.close()
 
+    def sql_write(self, statement):
+        con = sqlite3.connect(self.db, timeout=10)
+        try:
+            con.execute(statement)
+            con.commit()
+        finally:
+            con.close()
+
     def close(self):
         purge_project(self.project)
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -290,6 +290,30 @@ def test_migration_that_breaks_data_is_downgraded_and_restored():
         assert r["data"]["restored"] and r["data"]["kept_as"] == kept, r["data"]
         assert r["data"]["writes_since_backup"] >= 500, r["data"]
         assert r["data"]["could_lose_data"].startswith("possibly"), r["data"]
+        # A crash between the restore's two renames: the live name is gone and the
+        # restored copy waits for it.  recover finishes the swap and only that.
+        maint = psql[:2] + [psql[2].rsplit("/", 1)[0] + "/postgres"]
+        subprocess.run(maint + ["-c", "ALTER DATABASE tasktracker RENAME TO tasktracker_ttrestore"],
+                       check=True, capture_output=True)
+        dep = h[0]["id"]
+        s.sql_write(f"UPDATE deployments SET status = 'running', state = 'rolling_back', "
+                    f"finished_at = NULL WHERE id = {dep}")
+        s.sql_write(f"UPDATE steps SET status = 'running' WHERE deployment_id = {dep} AND "
+                    f"phase = 'rolling_back' AND action = 'restore' AND service IS NULL")
+        p = ttdeploy("recover", "--progress", "plain", s.plan, env=PORTS)
+        assert p.returncode == 1, p.stdout + p.stderr
+        d = s.show(dep)
+        assert d["status"] == "rolled_back" and "rollback finished by recover" in d["error"], d["error"]
+        restores = [st for st in d["steps"] if st["action"] == "restore" and st["phase"] == "rolling_back"]
+        assert [st["status"] for st in restores] == ["interrupted", "ok"], restores
+        assert [st["status"] for st in d["steps"] if st["action"] == "migrations"] == ["ok"], \
+            "the downgrade, done before the crash, is not run again"
+        counts_again = subprocess.run(psql + ["-c", "SELECT count(*), sum(length(title)) FROM topics"],
+                                      capture_output=True, text=True, check=True).stdout
+        assert counts_again == counts_before, (counts_before, counts_again)
+        assert half == subprocess.run(psql[:2] + [psql[2].rsplit("/", 1)[0] + "/" + kept, "-c",
+                                                  "SELECT count(*) FROM topics"],
+                                      capture_output=True, text=True, check=True).stdout.strip()
     finally:
         s.close()
 
