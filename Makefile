@@ -30,7 +30,7 @@ LIB_SRCS := orchestrator/tterr.c orchestrator/buf.c orchestrator/arena.c orchest
             orchestrator/stack.c orchestrator/probe.c state/store.c plans/plan.c \
             orchestrator/gitref.c orchestrator/verify.c orchestrator/apply.c \
             orchestrator/pgdb.c orchestrator/backup.c orchestrator/matrix.c \
-            orchestrator/rollback.c orchestrator/report.c
+            orchestrator/rollback.c orchestrator/redeploy.c orchestrator/report.c
 CLI_SRCS := orchestrator/main.c orchestrator/cli.c orchestrator/cmd_config.c \
             orchestrator/cmd_graph.c orchestrator/cmd_up.c orchestrator/cmd_down.c \
             orchestrator/cmd_apply.c orchestrator/cmd_recover.c orchestrator/cmd_history.c \

@@ -1,7 +1,8 @@
 /*
- * apply_int.h - what the deployment runner (apply.c) and its rollback
- * half (rollback.c) share: the run's state and the phase functions both
- * drive.  Not for other modules: they use apply.h and rollback.h.
+ * apply_int.h - what the deployment runner (apply.c), its rollback half
+ * (rollback.c) and rolling back by hand (redeploy.c) share: the run's
+ * state, the phase functions and the rollback actions' pieces.  Not for
+ * other modules: they use apply.h, rollback.h and redeploy.h.
  */
 #ifndef APPLY_INT_H
 #define APPLY_INT_H
@@ -69,8 +70,24 @@ enum apply_outcome apply_fail(struct apply_run *a);
 
 /* Reads the values "before" expectations and p95 ratios compare with. */
 int apply_baseline(struct apply_run *a);
+/* What a rollback action did. */
+enum action_result { ACTION_FAILED = -1, ACTION_DONE = 0, ACTION_SKIPPED = 1 };
+
 /* Brings the schema to revision target (1: it was there already). */
 int rollback_downgrade(struct apply_run *a, const char *target, struct buf *detail);
+/* Restores backup b (a backups row) in place of the live database, keeping that one. */
+enum action_result rollback_restore(struct apply_run *a, json_t *b, struct buf *detail);
+/* The release of service in a store_show() deployment, or NULL (borrowed). */
+json_t *rollback_release_of(json_t *deployment, const char *service);
+/* The image to run for a recorded release: its reference, or its ID when the tag has moved. */
+char *rollback_recorded_image(struct engine *e, json_t *release);
+/*
+ * The plan, compose project and DAG of commit, from its files written
+ * into .ttdeploy/git/COMMIT, with the images of release (may be NULL).
+ */
+int rollback_load_git(struct apply_run *a, const char *commit, json_t *release,
+                      struct plan **plan_out, struct compose_project **proj_out,
+                      struct dag **dag_out);
 
 const struct stack_result *apply_result_for(const struct stack_report *r, const char *service);
 char *apply_plan_relative(const struct apply_run *a, const char *path);

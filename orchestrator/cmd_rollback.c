@@ -7,6 +7,7 @@
  * that would fire.
  */
 #include "cmd.h"
+#include "redeploy.h"
 #include "rollback.h"
 
 #include <getopt.h>
@@ -16,7 +17,7 @@
 #include <string.h>
 
 struct rollback_cli {
-    struct rollback_options o;
+    struct redeploy_options o;
     int explain;
     int previous;
     struct matrix_failure f;
@@ -148,7 +149,7 @@ static int cmd_rollback_exec(int argc, char **argv)
         }
         return EXIT_OK;
     }
-    int outcome = rollback_run(&r.o, &err);
+    int outcome = redeploy_run(&r.o, &err);
     if (outcome != APPLY_OK)
         fprintf(stderr, "ttdeploy: rollback: %s\n", err.msg);
     return cli_apply_outcome_exit(outcome);

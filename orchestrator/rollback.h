@@ -1,7 +1,8 @@
 /*
- * rollback.h - rolling back: the actions the rollback matrix picks after a
- * failed phase (run from apply's "deciding" state), and `ttdeploy
- * rollback`, which deploys an earlier release as a new deployment.
+ * rollback.h - rolling back after a failed phase: the actions the rollback
+ * matrix picks (run from apply's "deciding" state), finishing a rollback a
+ * crash interrupted, and explaining the matrix.  Rolling back by hand is
+ * redeploy.h.
  */
 #ifndef ROLLBACK_H
 #define ROLLBACK_H
@@ -13,17 +14,6 @@
 #include "tterr.h"
 
 struct apply_run;
-
-struct rollback_options {
-    struct apply_options apply; /* plan, store, engine, dry run, progress */
-    long long to_id;            /* a recorded deployment; 0: see to_tag */
-    const char *to_tag;         /* a git tag, or "previous"; NULL: the previous release */
-    int with_migrations;        /* downgrade the schema to the target's revision */
-    int restore_backup;         /* restore the backup taken just after the target ran */
-};
-
-/* `ttdeploy rollback`: the target release through the forward phases and verify. */
-enum apply_outcome rollback_run(const struct rollback_options *o, struct tt_err *err);
 
 /*
  * Prints the plan's matrix (or the built-in one); with f (may be NULL) also
