@@ -1392,10 +1392,12 @@ enum apply_outcome apply_recover(const struct apply_options *o, struct tt_err *e
                  a.state <= APPLY_VERIFY;
     if (engine_open(o->host, &a.engine, err) < 0) {
         /* Nothing can be resumed or rolled back without the daemon: leave it for later. */
+        char cause[sizeof(err->msg)];
+        snprintf(cause, sizeof(cause), "%s", err->msg); /* err->msg is written below */
         tt_error(err,
                  "%s: deployment %lld stays interrupted; run recover again when the daemon is "
                  "back",
-                 err->msg, a.id);
+                 cause, a.id);
         json_decref(u);
         apply_run_free(&a);
         return APPLY_UNREACHABLE;
