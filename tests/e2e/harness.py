@@ -17,7 +17,7 @@ import traceback
 TTDEPLOY = os.environ.get("TTDEPLOY") or os.path.join(
     os.path.dirname(__file__), "..", "..", "ttdeploy")
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-SHARED = os.path.abspath(os.path.join(ROOT, "..", "shared"))
+SHARED = os.path.abspath(os.environ.get("TTDEPLOY_SHARED") or os.path.join(ROOT, "..", "shared"))
 
 
 def ttdeploy(*args, cwd=None, env=None, check=None):
