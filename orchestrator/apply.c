@@ -1085,7 +1085,7 @@ enum apply_outcome apply_run_phases(struct apply_run *a, enum apply_state from)
 
 /* ---- dry run ------------------------------------------------------------ */
 
-static void print_preview(struct apply_run *a, const char *title, const struct strv *tier)
+void apply_print_preview(struct apply_run *a, const char *title, const struct strv *tier)
 {
     FILE *out = a->o->out ? a->o->out : stdout;
     struct stack_options so = {0};
@@ -1176,8 +1176,8 @@ static enum apply_outcome dry_run(struct apply_run *a)
         strv_clear(&pending);
         pgdb_migrations_clear(&m);
     }
-    print_preview(a, "infra_up", &a->plan->infra);
-    print_preview(a, "app_up", &a->plan->app);
+    apply_print_preview(a, "infra_up", &a->plan->infra);
+    apply_print_preview(a, "app_up", &a->plan->app);
     fprintf(out, "verify:\n");
     for (size_t i = 0; i < a->plan->nchecks; i++) {
         describe_check(&a->plan->checks[i], &text);

@@ -89,6 +89,9 @@ int rollback_load_git(struct apply_run *a, const char *commit, json_t *release,
                       struct plan **plan_out, struct compose_project **proj_out,
                       struct dag **dag_out);
 
+/* Prints, under title, what bringing tier up would do to each service (a dry run). */
+void apply_print_preview(struct apply_run *a, const char *title, const struct strv *tier);
+
 const struct stack_result *apply_result_for(const struct stack_report *r, const char *service);
 char *apply_plan_relative(const struct apply_run *a, const char *path);
 /* The revision per the plan's revision_query on url ("" when none yet). */

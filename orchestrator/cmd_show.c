@@ -10,12 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *str_or(json_t *o, const char *key, const char *dflt)
-{
-    const char *s = json_string_value(json_object_get(o, key));
-    return s ? s : dflt;
-}
-
 static void print_deployment(json_t *d)
 {
     char t0s[32], t1s[32] = "-";
@@ -25,18 +19,20 @@ static void print_deployment(json_t *d)
     if (json_is_number(t1))
         cli_format_time(json_number_value(t1), t1s, sizeof(t1s));
     printf("deployment %" JSON_INTEGER_FORMAT ": %s %s\n",
-           json_integer_value(json_object_get(d, "id")), str_or(d, "project", "?"),
-           str_or(d, "version", "-"));
-    printf("  status    %s (state %s)\n", str_or(d, "status", "?"), str_or(d, "state", "?"));
+           json_integer_value(json_object_get(d, "id")), store_text(d, "project", "?"),
+           store_text(d, "version", "-"));
+    printf("  status    %s (state %s)\n", store_text(d, "status", "?"),
+           store_text(d, "state", "?"));
     printf("  started   %s UTC   finished %s UTC", t0s, t1s);
     if (json_is_number(t1))
         printf("   (%.2f s)", json_number_value(t1) - t0);
-    printf("\n  git       %s %s\n", str_or(d, "git_tag", "-"), str_or(d, "git_commit", "-"));
-    printf("  plan      %s (sha256 %.12s)\n", str_or(d, "plan_path", "-"),
-           str_or(d, "plan_sha256", "-"));
-    printf("  actor     %s   ci %s\n", str_or(d, "actor", "-"), str_or(d, "ci", "-"));
+    printf("\n  git       %s %s\n", store_text(d, "git_tag", "-"),
+           store_text(d, "git_commit", "-"));
+    printf("  plan      %s (sha256 %.12s)\n", store_text(d, "plan_path", "-"),
+           store_text(d, "plan_sha256", "-"));
+    printf("  actor     %s   ci %s\n", store_text(d, "actor", "-"), store_text(d, "ci", "-"));
     if (json_string_value(json_object_get(d, "error")))
-        printf("  error     %s\n", str_or(d, "error", ""));
+        printf("  error     %s\n", store_text(d, "error", ""));
     printf("\n%-4s %-14s %-10s %-16s %-11s %8s  %s\n", "SEQ", "PHASE", "SERVICE", "ACTION",
            "STATUS", "TIME", "DETAIL");
     size_t i;
@@ -50,17 +46,17 @@ static void print_deployment(json_t *d)
                      json_number_value(f) - json_number_value(json_object_get(s, "started_at")));
         const char *detail = json_string_value(json_object_get(s, "detail"));
         printf("%-4" JSON_INTEGER_FORMAT " %-14s %-10s %-16s %-11s %8s  %s\n",
-               json_integer_value(json_object_get(s, "seq")), str_or(s, "phase", "?"),
-               str_or(s, "service", "-"), str_or(s, "action", "?"), str_or(s, "status", "?"), dur,
-               detail ? detail : str_or(s, "intent", ""));
+               json_integer_value(json_object_get(s, "seq")), store_text(s, "phase", "?"),
+               store_text(s, "service", "-"), store_text(s, "action", "?"),
+               store_text(s, "status", "?"), dur, detail ? detail : store_text(s, "intent", ""));
         if (json_string_value(json_object_get(s, "error")))
-            printf("     error: %s\n", str_or(s, "error", ""));
+            printf("     error: %s\n", store_text(s, "error", ""));
     }
     if (json_array_size(json_object_get(d, "releases"))) {
         printf("\n%-12s %-36s %s\n", "SERVICE", "IMAGE", "IMAGE ID");
         json_array_foreach(json_object_get(d, "releases"), i, s)
-            printf("%-12s %-36s %.19s\n", str_or(s, "service", "?"), str_or(s, "image", "-"),
-                   str_or(s, "image_id", "-"));
+            printf("%-12s %-36s %.19s\n", store_text(s, "service", "?"),
+                   store_text(s, "image", "-"), store_text(s, "image_id", "-"));
     }
 }
 

@@ -6,7 +6,6 @@
 #ifndef GITREF_H
 #define GITREF_H
 
-#include "buf.h"
 #include "strv.h"
 #include "tterr.h"
 

@@ -515,27 +515,35 @@ int pgdb_migrations_downgrade(PGconn *c, const struct pgdb_migrations *m, long l
     return rc;
 }
 
+static const char writes_sql[] =
+    "SELECT tup_inserted + tup_updated + tup_deleted FROM pg_stat_database WHERE datname = ";
+static const char exists_sql[] = "SELECT 1 FROM pg_database WHERE datname = ";
+
+/* The value of sql (ending in "datname = ") for database db, quoted, on c. */
+static int value_for_db(PGconn *c, const char *sql, const char *db, char **value,
+                        struct tt_err *err)
+{
+    char *lit = PQescapeLiteral(c, db, strlen(db));
+    struct buf q = {0};
+    buf_printf(&q, "%s%s", sql, lit);
+    int rc = pgdb_value(c, q.data, value, err);
+    PQfreemem(lit);
+    buf_release(&q);
+    return rc;
+}
+
 int pgdb_write_count(const char *url, const char *db, double deadline, long long *writes,
                      struct tt_err *err)
 {
     PGconn *c = maintenance(url, deadline, err);
     char *value = NULL;
-    int rc = -1;
     if (!c)
         return -1;
-    char *lit = PQescapeLiteral(c, db, strlen(db));
-    struct buf sql = {0};
-    buf_printf(&sql,
-               "SELECT tup_inserted + tup_updated + tup_deleted FROM pg_stat_database WHERE "
-               "datname = %s",
-               lit);
-    rc = pgdb_value(c, sql.data, &value, err);
+    int rc = value_for_db(c, writes_sql, db, &value, err);
     if (rc == 0 && !value)
         rc = tt_error(err, "no database %s to count writes in", db);
     if (rc == 0)
         *writes = atoll(value);
-    PQfreemem(lit);
-    buf_release(&sql);
     free(value);
     PQfinish(c);
     return rc;
@@ -548,13 +556,8 @@ int pgdb_database_exists(const char *url, const char *db, double deadline, int *
     char *value = NULL;
     if (!c)
         return -1;
-    char *lit = PQescapeLiteral(c, db, strlen(db));
-    struct buf sql = {0};
-    buf_printf(&sql, "SELECT 1 FROM pg_database WHERE datname = %s", lit);
-    int rc = pgdb_value(c, sql.data, &value, err);
+    int rc = value_for_db(c, exists_sql, db, &value, err);
     *exists = value != NULL;
-    PQfreemem(lit);
-    buf_release(&sql);
     free(value);
     PQfinish(c);
     return rc;
@@ -574,8 +577,7 @@ int pgdb_swap_database(const char *url, const char *live, const char *replacemen
     char *r_id = PQescapeIdentifier(c, replacement, strlen(replacement));
     char *k_id = PQescapeIdentifier(c, keep_as, strlen(keep_as));
     char *l_lit = PQescapeLiteral(c, live, strlen(live));
-    buf_printf(&sql, "SELECT 1 FROM pg_database WHERE datname = %s", l_lit);
-    rc = pgdb_value(c, sql.data, &value, err);
+    rc = value_for_db(c, exists_sql, live, &value, err);
     if (rc == 0 && value) {
         /* No new sessions, then end the open ones (waiting for each, so its statistics land). */
         buf_reset(&sql);
@@ -592,12 +594,7 @@ int pgdb_swap_database(const char *url, const char *live, const char *replacemen
             rc = pgdb_value(c, sql.data, &value, err);
         free(value);
         value = NULL;
-        buf_reset(&sql);
-        buf_printf(&sql,
-                   "SELECT tup_inserted + tup_updated + tup_deleted FROM pg_stat_database WHERE "
-                   "datname = %s",
-                   l_lit);
-        if (rc == 0 && pgdb_value(c, sql.data, &value, err) == 0 && value && writes)
+        if (rc == 0 && value_for_db(c, writes_sql, live, &value, err) == 0 && value && writes)
             *writes = atoll(value);
         buf_reset(&sql);
         buf_printf(&sql, "ALTER DATABASE %s RENAME TO %s", l_id, k_id);

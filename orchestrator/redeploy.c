@@ -22,13 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The string at key of object o, or dflt. */
-static const char *str_or(json_t *o, const char *key, const char *dflt)
-{
-    const char *s = json_string_value(json_object_get(o, key));
-    return s ? s : dflt;
-}
-
 /* The tag before current in version order, or an error naming the tags there are. */
 static int previous_tag(const char *repo, const char *current, struct buf *out, struct tt_err *err)
 {
@@ -162,7 +155,7 @@ static enum apply_outcome find_target(struct apply_run *a, const struct redeploy
                             cur, a->project->name),
                    APPLY_BAD_INPUT;
     }
-    t->version = xstrdup(str_or(t->release, "version", "?"));
+    t->version = xstrdup(store_text(t->release, "version", "?"));
     if (json_string_value(json_object_get(t->release, "git_tag")))
         t->tag = xstrdup(json_string_value(json_object_get(t->release, "git_tag")));
     const char *commit = json_string_value(json_object_get(t->release, "git_commit"));
@@ -257,9 +250,6 @@ static void print_plan(struct apply_run *a, const struct redeploy_options *o,
                        const struct target *t)
 {
     FILE *out = a->o->out ? a->o->out : stdout;
-    struct stack_options so = {0};
-    struct stack_report r = {0};
-    struct tt_err e2 = {0};
 
     fprintf(out, "dry run: roll %s back", a->project->name);
     if (t->current)
@@ -273,25 +263,15 @@ static void print_plan(struct apply_run *a, const struct redeploy_options *o,
     if (t->commit[0])
         fprintf(out, ", files of commit %.12s", t->commit);
     fputc('\n', out);
-    so.progress = PROGRESS_QUIET;
-    if (stack_preview(a->engine, a->project, a->dag, &so, &r, &e2) < 0) {
-        fprintf(out, "  cannot preview: %s\n", e2.msg);
-    } else {
-        for (size_t i = 0; i < r.n; i++) {
-            fprintf(out, "  %-12s %-16s %s", r.v[i].service, r.v[i].action, r.v[i].image);
-            if (r.v[i].old_image && strcmp(r.v[i].old_image, r.v[i].image))
-                fprintf(out, "  (was %s)", r.v[i].old_image);
-            fputc('\n', out);
-        }
-    }
-    fprintf(out, "  database: %s%s%s\n",
+    apply_print_preview(a, "infra_up", &a->plan->infra);
+    apply_print_preview(a, "app_up", &a->plan->app);
+    fprintf(out, "database: %s%s%s\n",
             o->with_migrations ? "downgrade to the target's revision" : "",
             o->with_migrations && o->restore_backup ? ", then " : "",
             o->restore_backup    ? "restore the backup taken after the target"
             : o->with_migrations ? ""
                                  : "left as it is");
     fprintf(out, "nothing was changed (dry run)\n");
-    stack_report_clear(&r);
 }
 
 enum apply_outcome redeploy_run(const struct redeploy_options *o, struct tt_err *err)

@@ -9,13 +9,9 @@
  */
 #include "report.h"
 #include "buf.h"
+#include "store.h"
 
 #include <string.h>
-
-static const char *str(json_t *o, const char *key)
-{
-    return json_string_value(json_object_get(o, key));
-}
 
 static int is(const char *s, const char *want)
 {
@@ -25,8 +21,8 @@ static int is(const char *s, const char *want)
 /* Whether a step changed something users reach. */
 static int changes_service(json_t *step)
 {
-    const char *phase = str(step, "phase"), *action = str(step, "action");
-    if (is(phase, "migrate") && is(str(step, "status"), "ok"))
+    const char *phase = store_text(step, "phase", NULL), *action = store_text(step, "action", NULL);
+    if (is(phase, "migrate") && is(store_text(step, "status", NULL), "ok"))
         return 1;
     return (is(phase, "infra_up") || is(phase, "app_up")) &&
            (is(action, "create") || is(action, "recreate"));
@@ -40,8 +36,8 @@ json_t *report_new(json_t *d)
     double degraded_from = 0, degraded_to = 0, detected = 0;
     size_t i;
 
-    if (str(d, "notes"))
-        notes = json_loads(str(d, "notes"), 0, NULL);
+    if (store_text(d, "notes", NULL))
+        notes = json_loads(store_text(d, "notes", NULL), 0, NULL);
     json_t *decision = json_object_get(notes, "decision");
     json_object_set_new(
         r, "deployment",
@@ -52,7 +48,8 @@ json_t *report_new(json_t *d)
                   json_object_get(d, "actor")));
     json_array_foreach(steps, i, step)
     {
-        const char *phase = str(step, "phase"), *status = str(step, "status");
+        const char *phase = store_text(step, "phase", NULL),
+                   *status = store_text(step, "status", NULL);
         if (!degraded_from && changes_service(step))
             degraded_from = json_number_value(json_object_get(step, "started_at"));
         if (!failed && (is(status, "failed") || is(status, "interrupted")) &&
@@ -96,10 +93,12 @@ json_t *report_new(json_t *d)
     int downgraded = 0;
     json_array_foreach(rolled, i, step)
     {
-        if (is(str(step, "action"), "migrations") && is(str(step, "status"), "ok"))
+        if (is(store_text(step, "action", NULL), "migrations") &&
+            is(store_text(step, "status", NULL), "ok"))
             downgraded = 1;
     }
-    json_object_set_new(data, "backup", backup ? json_string(str(backup, "path")) : json_null());
+    json_object_set_new(data, "backup",
+                        backup ? json_string(store_text(backup, "path", NULL)) : json_null());
     json_object_set_new(data, "restored", json_boolean(restore != NULL));
     json_object_set_new(data, "schema_downgraded", json_boolean(downgraded));
     struct buf verdict = {0};
@@ -113,12 +112,12 @@ json_t *report_new(json_t *d)
             buf_printf(&verdict,
                        "possibly: %" JSON_INTEGER_FORMAT " row write(s) between the backup and the "
                        "restore are not in the restored database; they are kept in %s",
-                       json_integer_value(w), str(restore, "kept_as"));
+                       json_integer_value(w), store_text(restore, "kept_as", NULL));
         else
             buf_printf(&verdict,
                        "unknown: the write counter was not read; the database as it was "
                        "is kept in %s",
-                       str(restore, "kept_as"));
+                       store_text(restore, "kept_as", NULL));
     } else if (downgraded) {
         buf_adds(&verdict, "possibly: the schema was downgraded; a down migration that drops "
                            "columns or tables drops their data (the backup has them)");
@@ -130,7 +129,7 @@ json_t *report_new(json_t *d)
     json_object_set_new(r, "data", data);
 
     json_t *deg = json_object();
-    const char *status = str(d, "status");
+    const char *status = store_text(d, "status", NULL);
     if (!degraded_from) {
         json_object_set_new(deg, "summary", json_string("no: nothing users reach was changed"));
     } else {
@@ -169,25 +168,26 @@ void report_markdown(json_t *r, FILE *out)
     size_t i;
 
     fprintf(out, "# Incident report: deployment %" JSON_INTEGER_FORMAT " of %s (%s)\n\n",
-            json_integer_value(json_object_get(dep, "id")), str(dep, "project"),
-            str(dep, "version") ? str(dep, "version") : "-");
-    line(out, "Status", str(dep, "status"));
-    line(out, "Actor", str(dep, "actor"));
+            json_integer_value(json_object_get(dep, "id")), store_text(dep, "project", NULL),
+            store_text(dep, "version", NULL) ? store_text(dep, "version", NULL) : "-");
+    line(out, "Status", store_text(dep, "status", NULL));
+    line(out, "Actor", store_text(dep, "actor", NULL));
     fprintf(out, "\n## What triggered it\n\n");
     json_t *fs = json_object_get(trig, "failed_step");
     if (fs) {
-        fprintf(out, "- **Failed step**: %s%s%s %s\n", str(fs, "phase"),
-                str(fs, "service") ? " " : "", str(fs, "service") ? str(fs, "service") : "",
-                str(fs, "action"));
-        line(out, "Error", str(fs, "error"));
+        fprintf(out, "- **Failed step**: %s%s%s %s\n", store_text(fs, "phase", NULL),
+                store_text(fs, "service", NULL) ? " " : "",
+                store_text(fs, "service", NULL) ? store_text(fs, "service", NULL) : "",
+                store_text(fs, "action", NULL));
+        line(out, "Error", store_text(fs, "error", NULL));
     }
     if (json_object_get(trig, "rule")) {
         fprintf(out, "- **Rule**: %" JSON_INTEGER_FORMAT "%s: %s\n",
                 json_integer_value(json_object_get(trig, "rule")),
                 json_is_true(json_object_get(trig, "builtin")) ? " (built-in matrix)" : "",
-                str(trig, "rule_text"));
-        line(out, "Severity", str(trig, "severity"));
-        line(out, "Measured", str(trig, "measured"));
+                store_text(trig, "rule_text", NULL));
+        line(out, "Severity", store_text(trig, "severity", NULL));
+        line(out, "Measured", store_text(trig, "measured", NULL));
     } else {
         line(out, "Rule", "none recorded (no rule matched, or the deployment did not fail)");
     }
@@ -196,14 +196,16 @@ void report_markdown(json_t *r, FILE *out)
         fprintf(out, "- nothing\n");
     json_array_foreach(json_object_get(r, "rolled_back"), i, x)
     {
-        fprintf(out, "- **%s** %s: %s\n", str(x, "action"), str(x, "status"),
-                str(x, "error")    ? str(x, "error")
-                : str(x, "detail") ? str(x, "detail")
-                                   : "");
+        fprintf(out, "- **%s** %s: %s\n", store_text(x, "action", NULL),
+                store_text(x, "status", NULL),
+                store_text(x, "error", NULL)    ? store_text(x, "error", NULL)
+                : store_text(x, "detail", NULL) ? store_text(x, "detail", NULL)
+                                                : "");
     }
     fprintf(out, "\n## Could data have been lost?\n\n");
-    line(out, "Answer", str(data, "could_lose_data"));
-    line(out, "Backup", str(data, "backup") ? str(data, "backup") : "none taken");
+    line(out, "Answer", store_text(data, "could_lose_data", NULL));
+    line(out, "Backup",
+         store_text(data, "backup", NULL) ? store_text(data, "backup", NULL) : "none taken");
     fprintf(out, "\n## How long was the service degraded?\n\n");
     if (json_is_number(json_object_get(deg, "seconds")))
         fprintf(out,
@@ -213,6 +215,6 @@ void report_markdown(json_t *r, FILE *out)
     if (json_is_number(json_object_get(deg, "detected_to_recovered_seconds")))
         fprintf(out, "- **Failure detected to recovered**: %.1f s\n",
                 json_number_value(json_object_get(deg, "detected_to_recovered_seconds")));
-    if (str(deg, "summary"))
-        line(out, "Degraded", str(deg, "summary"));
+    if (store_text(deg, "summary", NULL))
+        line(out, "Degraded", store_text(deg, "summary", NULL));
 }

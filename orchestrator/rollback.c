@@ -40,13 +40,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* The string at key of object o, or dflt. */
-static const char *str_or(json_t *o, const char *key, const char *dflt)
-{
-    const char *s = json_string_value(json_object_get(o, key));
-    return s ? s : dflt;
-}
-
 /* ---- the decision -------------------------------------------------------- */
 
 static int check_index(const struct plan *p, const char *name)
@@ -266,7 +259,7 @@ char *rollback_recorded_image(struct engine *e, json_t *release)
     engine_urlencode(ref, &path);
     buf_adds(&path, "/json");
     if (engine_call_ok(e, "GET", path.data, NULL, 10000, &img, &e2) == 0 &&
-        !strcmp(str_or(img, "Id", ""), id))
+        !strcmp(store_text(img, "Id", ""), id))
         out = xstrdup(ref);
     else
         out = xstrdup(id);
@@ -347,7 +340,7 @@ static enum action_result action_images(struct apply_run *a, json_t *previous, s
     }
     buf_printf(&why, "back to deployment %" JSON_INTEGER_FORMAT " (%s)",
                json_integer_value(json_object_get(previous, "id")),
-               str_or(previous, "version", "?"));
+               store_text(previous, "version", "?"));
     for (size_t i = 0; i < a->project->nservices; i++) {
         struct compose_service *s = a->project->services[i];
         json_t *r = rollback_release_of(previous, s->name);
@@ -479,7 +472,7 @@ static enum action_result action_git(struct apply_run *a, json_t *previous, stru
     if (rollback_load_git(a, commit, previous, &p, &proj, &d) < 0)
         return ACTION_FAILED;
     buf_printf(&why, "compose and plan of %s (commit %.12s)",
-               str_or(previous, "git_tag", "the previous release"), commit);
+               store_text(previous, "git_tag", "the previous release"), commit);
     buf_printf(detail, "%s: ", why.data);
     int rc = bring_up(a, proj, d, why.data, detail);
     plan_free(p);
@@ -487,18 +480,6 @@ static enum action_result action_git(struct apply_run *a, json_t *previous, stru
     compose_project_free(proj);
     buf_release(&why);
     return rc == 0 ? ACTION_DONE : rc == 1 ? ACTION_SKIPPED : ACTION_FAILED;
-}
-
-/* This deployment's migration record, or NULL. */
-static json_t *migration_of(struct apply_run *a, long long id)
-{
-    struct tt_err e2 = {0};
-    json_t *d = store_show(a->store, id, &e2);
-    json_t *m = d ? json_array_get(json_object_get(d, "migrations"), 0) : NULL;
-    if (m)
-        json_incref(m);
-    json_decref(d);
-    return m;
 }
 
 /* Brings the schema to revision target: .down.sql files, or the down command of the plan. */
@@ -566,21 +547,18 @@ int rollback_downgrade(struct apply_run *a, const char *target, struct buf *deta
     return rc;
 }
 
-static enum action_result action_migrations(struct apply_run *a, struct buf *detail)
+/* self: this deployment as store_show() gives it. */
+static enum action_result action_migrations(struct apply_run *a, json_t *self, struct buf *detail)
 {
-    json_t *m = migration_of(a, a->id);
-    const char *before = m ? json_string_value(json_object_get(m, "revision_before")) : NULL;
-    enum action_result res;
+    json_t *m = json_array_get(json_object_get(self, "migrations"), 0);
+    const char *before = store_text(m, "revision_before", NULL);
 
-    if (!m || !before || !a->plan->migrate.present) {
+    if (!before || !a->plan->migrate.present) {
         buf_adds(detail, "this deployment ran no migration");
-        json_decref(m);
         return ACTION_SKIPPED;
     }
     int rc = rollback_downgrade(a, before, detail);
-    res = rc < 0 ? ACTION_FAILED : rc == 1 ? ACTION_SKIPPED : ACTION_DONE;
-    json_decref(m);
-    return res;
+    return rc < 0 ? ACTION_FAILED : rc == 1 ? ACTION_SKIPPED : ACTION_DONE;
 }
 
 /*
@@ -638,20 +616,14 @@ out:
     return res;
 }
 
-static enum action_result action_restore(struct apply_run *a, struct buf *detail)
+static enum action_result action_restore(struct apply_run *a, json_t *self, struct buf *detail)
 {
-    struct tt_err e2 = {0};
-    json_t *d = store_show(a->store, a->id, &e2);
-    json_t *b = d ? json_array_get(json_object_get(d, "backups"), 0) : NULL;
-    enum action_result r;
+    json_t *b = json_array_get(json_object_get(self, "backups"), 0);
     if (!b) {
         buf_adds(detail, "this deployment took no backup");
-        r = ACTION_SKIPPED;
-    } else {
-        r = rollback_restore(a, b, detail);
+        return ACTION_SKIPPED;
     }
-    json_decref(d);
-    return r;
+    return rollback_restore(a, b, detail);
 }
 
 /* Whether the action's step already ended ok in this deployment (a resumed rollback). */
@@ -693,8 +665,9 @@ static enum apply_outcome run_actions(struct apply_run *a, const struct strv *ac
                                       json_t *previous, int resume, struct buf *summary)
 {
     struct tt_err e2 = {0};
-    json_t *d = resume ? store_show(a->store, a->id, &e2) : NULL;
-    json_t *steps = d ? json_object_get(d, "steps") : NULL;
+    /* This deployment as recorded: its migration, its backup, and (resuming) the steps done. */
+    json_t *self = store_show(a->store, a->id, &e2);
+    json_t *steps = resume ? json_object_get(self, "steps") : NULL;
     size_t done = 0;
     enum apply_outcome res = APPLY_OK;
 
@@ -720,9 +693,9 @@ static enum apply_outcome run_actions(struct apply_run *a, const struct strv *ac
         else if (!strcmp(action, "git"))
             r = action_git(a, previous, &detail);
         else if (!strcmp(action, "migrations"))
-            r = action_migrations(a, &detail);
+            r = action_migrations(a, self, &detail);
         else
-            r = action_restore(a, &detail);
+            r = action_restore(a, self, &detail);
         a->err = saved;
         store_step_end(a->store, step,
                        r == ACTION_DONE      ? "ok"
@@ -750,7 +723,7 @@ static enum apply_outcome run_actions(struct apply_run *a, const struct strv *ac
         }
         done += r == ACTION_DONE;
     }
-    json_decref(d);
+    json_decref(self);
     if (res == APPLY_OK && done == 0)
         res = APPLY_DEPLOY_FAILED;
     return res;

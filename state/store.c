@@ -716,6 +716,12 @@ json_t *store_current_releases(struct store *s, const char *project, struct tt_e
                       err, 1, p);
 }
 
+const char *store_text(json_t *row, const char *key, const char *dflt)
+{
+    const char *s = json_string_value(json_object_get(row, key));
+    return s ? s : dflt;
+}
+
 int store_is_secret_name(const char *name)
 {
     static const char *const words[] = {"PASSWORD", "PASSWD",     "SECRET",  "TOKEN",

@@ -156,6 +156,9 @@ json_t *store_succeeded_at_commit(struct store *s, const char *project, const ch
 /* What each service of the project runs per the newest succeeded deployment. */
 json_t *store_current_releases(struct store *s, const char *project, struct tt_err *err);
 
+/* The text column key of a row these queries return, or dflt when it is NULL or absent. */
+const char *store_text(json_t *row, const char *key, const char *dflt);
+
 /* Whether an environment variable's name looks like it holds a secret. */
 int store_is_secret_name(const char *name);
 
