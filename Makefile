@@ -1,17 +1,23 @@
 # ttdeploy - build, test, fuzz, bench, install.
 #
 #   make              build ./ttdeploy
-#   make test         every suite (unit, e2e, corpus, dockerd); ends "N passed, N failed"
+#   make test         every suite (layers, unit, e2e, corpus, dockerd); ends "N passed, N failed"
 #   make test SAN=1   the same under ASan+UBSan (objects go to build-san/)
 #   make fuzz         build libFuzzer targets with clang; FUZZ_SECONDS=N runs each
 #   make bench        benchmarks (speed targets live here, never in tests)
 #   make install PREFIX=/usr/local
+#
+# Sources are found by wildcard, one folder per layer.  Each folder is
+# compiled with the include paths of its own layer and the layers below it
+# only (LAYER_*), so an include that points up does not compile;
+# tests/static/test_layers.py checks the rest (library headers, cycles,
+# file sizes) and names the rule a file breaks.
 
 PKGS     := yaml-0.1 libcurl libpq sqlite3 libgit2 jansson libcrypto
 CC       ?= cc
 PREFIX   ?= /usr/local
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iorchestrator -Iplans -Istate \
+CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -MMD -MP \
             $(shell pkg-config --cflags $(PKGS))
 LDLIBS   += $(shell pkg-config --libs $(PKGS)) -lm
 
@@ -23,19 +29,23 @@ else
 BUILD    := build
 endif
 
-LIB_SRCS := orchestrator/tterr.c orchestrator/buf.c orchestrator/arena.c orchestrator/strv.c \
-            orchestrator/vars.c orchestrator/suggest.c orchestrator/yamltree.c orchestrator/compose.c \
-            orchestrator/compose_out.c orchestrator/dag.c orchestrator/sha256.c \
-            orchestrator/engine.c orchestrator/container_spec.c orchestrator/progress.c \
-            orchestrator/stack.c orchestrator/probe.c state/store.c plans/plan.c \
-            orchestrator/gitref.c orchestrator/verify.c orchestrator/apply.c \
-            orchestrator/pgdb.c orchestrator/backup.c orchestrator/matrix.c \
-            orchestrator/rollback.c orchestrator/redeploy.c orchestrator/report.c
-CLI_SRCS := orchestrator/main.c orchestrator/cli.c orchestrator/cmd_config.c \
-            orchestrator/cmd_graph.c orchestrator/cmd_up.c orchestrator/cmd_down.c \
-            orchestrator/cmd_apply.c orchestrator/cmd_recover.c orchestrator/cmd_history.c \
-            orchestrator/cmd_show.c orchestrator/cmd_status.c orchestrator/cmd_unlock.c \
-            orchestrator/cmd_rollback.c orchestrator/cmd_report.c
+# The layers, lowest first, and what each may include (itself and below).
+LAYERS         := base compose adapters docker plans state deploy cli
+LAYER_base     := base
+LAYER_compose  := compose base
+LAYER_adapters := adapters base
+LAYER_docker   := docker compose adapters base
+LAYER_plans    := plans compose base
+LAYER_state    := state base
+LAYER_deploy   := deploy docker plans state compose adapters base
+LAYER_cli      := cli deploy docker plans state compose adapters base
+layer_dir       = $(if $(filter plans state,$(1)),$(1),orchestrator/$(1))
+layer_of        = $(lastword $(subst /, ,$(dir $(1))))
+layer_incs      = $(foreach l,$(LAYER_$(1)),-I$(call layer_dir,$(l)))
+ALL_INCS       := $(call layer_incs,cli)
+
+LIB_SRCS := $(foreach l,$(filter-out cli,$(LAYERS)),$(wildcard $(call layer_dir,$(l))/*.c))
+CLI_SRCS := $(wildcard orchestrator/cli/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -46,7 +56,7 @@ FUZZ_SECONDS ?= 0
 
 BIN := $(BUILD)/ttdeploy
 
-.PHONY: all test fuzz bench install clean format example
+.PHONY: all test fuzz bench install clean format example layers-graph
 
 all: $(BIN) ttdeploy
 
@@ -56,20 +66,20 @@ ttdeploy: $(BIN)
 $(BIN): $(LIB_OBJS) $(CLI_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/%.o: %.c $(wildcard orchestrator/*.h plans/*.h state/*.h)
+$(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CFLAGS) $(call layer_incs,$(call layer_of,$<)) -c -o $@ $<
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS) -lcriterion
+	$(CC) $(CFLAGS) $(ALL_INCS) $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS) -lcriterion
 
 test: $(BIN) $(UNIT_BINS)
 	@TTDEPLOY=$(CURDIR)/$(BIN) BUILD=$(BUILD) SAN=$(SAN) tests/run-all.sh $(UNIT_BINS)
 
 build-fuzz/%: tests/fuzz/%.c $(LIB_SRCS)
 	@mkdir -p build-fuzz
-	clang -g -O1 -std=c11 -D_GNU_SOURCE -Iorchestrator -Iplans -Istate $(shell pkg-config --cflags $(PKGS)) \
+	clang -g -O1 -std=c11 -D_GNU_SOURCE $(ALL_INCS) $(shell pkg-config --cflags $(PKGS)) \
 	  -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRCS) $(LDLIBS)
 
 fuzz: $(FUZZ_BINS)
@@ -87,7 +97,7 @@ fuzz: $(FUZZ_BINS)
 
 $(BUILD)/bench/%: bench/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
+	$(CC) $(CFLAGS) $(ALL_INCS) $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
 
 bench: $(BUILD)/bench/bench_compose $(BUILD)/bench/bench_store ttdeploy
 	$(BUILD)/bench/bench_compose 1000
@@ -95,7 +105,6 @@ bench: $(BUILD)/bench/bench_compose $(BUILD)/bench/bench_store ttdeploy
 	bench/readiness.sh
 	bench/backup.sh
 	bench/rollback.py
-
 # The bundled example: the private dockerd and images, then ttdeploy on the stack.
 example: $(BIN) ttdeploy
 	tests/infra.sh up
@@ -110,7 +119,12 @@ install: $(BIN)
 	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/ttdeploy
 
 format:
-	clang-format -i orchestrator/*.[ch] tests/unit/*.c tests/fuzz/*.c bench/*.c
+	clang-format -i orchestrator/*/*.[ch] plans/*.[ch] state/*.[ch] tests/unit/*.c tests/fuzz/*.c bench/*.c
 
 clean:
 	rm -rf build build-san build-fuzz ttdeploy
+
+# The include graph between folders, as docs/layers.dot (render: dot -Tsvg).
+layers-graph:
+	python3 tests/static/test_layers.py --dot > docs/layers.dot
+-include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(UNIT_BINS:=.d)

@@ -1,7 +1,8 @@
 #!/bin/sh
 # run-all.sh - runs every suite and prints one closing line "N passed, N failed".
 #
-# Arguments: the Criterion unit-test binaries.  Then the e2e suites
+# First the static checks of the source tree (tests/static/test_*.py: the
+# layering rules).  Arguments: the Criterion unit-test binaries.  Then the e2e suites
 # (tests/e2e/test_*.py) run against $TTDEPLOY; those that need Docker use
 # the private daemon that tests/infra.sh starts (or reuses).
 set -u
@@ -16,6 +17,23 @@ add_counts() { # $1 passed, $2 failed, $3 suite
     total_fail=$((total_fail + $2))
     printf '%-28s %4d passed, %d failed\n' "$3" "$1" "$2"
 }
+
+run_py_suite() { # $1 suite file, $2 name
+    "$PYTHON" "$1" >"$log" 2>&1
+    rc=$?
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
+    if [ -z "$line" ]; then
+        cat "$log"
+        add_counts 0 1 "$2 (crashed, exit $rc)"
+        return
+    fi
+    grep -v '^  ok ' "$log" | grep -v -E '^[0-9]+ passed, [0-9]+ failed$' | head -60
+    add_counts "$(echo "$line" | cut -d' ' -f1)" "$(echo "$line" | cut -d' ' -f3)" "$2"
+}
+
+for suite in tests/static/test_*.py; do
+    run_py_suite "$suite" "static/$(basename "$suite" .py)"
+done
 
 for t in "$@"; do
     name=unit/$(basename "$t")
@@ -46,17 +64,7 @@ else
 fi
 
 for suite in tests/e2e/test_*.py; do
-    name=e2e/$(basename "$suite" .py)
-    "$PYTHON" "$suite" >"$log" 2>&1
-    rc=$?
-    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
-    if [ -z "$line" ]; then
-        cat "$log"
-        add_counts 0 1 "$name (crashed, exit $rc)"
-        continue
-    fi
-    grep -v '^  ok ' "$log" | grep -v -E '^[0-9]+ passed, [0-9]+ failed$' | head -60
-    add_counts "$(echo "$line" | cut -d' ' -f1)" "$(echo "$line" | cut -d' ' -f3)" "$name"
+    run_py_suite "$suite" "e2e/$(basename "$suite" .py)"
 done
 rm -f "$log"
 echo "$total_pass passed, $total_fail failed"

@@ -5,7 +5,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "apply.h"
+#include "run.h"
 
 /* The legal moves, written out independently of the implementation. */
 static int expected(enum apply_state from, enum apply_state to)

@@ -5,7 +5,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "report.h"
+#include "deploy.h"
 
 /* A deployment as store_show() returns it: steps in order, notes as a JSON string. */
 static json_t *deployment(const char *status, const char *notes, json_t *steps, json_t *backups)

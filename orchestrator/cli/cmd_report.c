@@ -3,7 +3,7 @@
  * deployment, in Markdown (for the post-mortem) or JSON.
  */
 #include "cmd.h"
-#include "report.h"
+#include "deploy.h"
 #include "store.h"
 
 #include <getopt.h>

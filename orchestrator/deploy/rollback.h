@@ -9,18 +9,11 @@
 
 #include <stdio.h>
 
-#include "apply.h"
+#include "deploy.h"
 #include "matrix.h"
 #include "tterr.h"
 
 struct apply_run;
-
-/*
- * Prints the plan's matrix (or the built-in one); with f (may be NULL) also
- * which rule fires for that failure and what it would do.
- */
-int rollback_explain(const char *plan_path, const struct matrix_failure *f, FILE *out,
-                     struct tt_err *err);
 
 /* Finishes a rollback a crash interrupted: the decided actions not done yet. */
 enum apply_outcome rollback_resume(struct apply_run *a);

@@ -8,8 +8,8 @@
  * migration is applied and recorded, or neither.
  */
 #include "pgdb.h"
+#include "monotime.h"
 #include "buf.h"
-#include "progress.h"
 #include "sha256.h"
 
 #include <ctype.h>
@@ -55,7 +55,7 @@ PGconn *pgdb_connect(const char *url, double deadline, struct tt_err *err)
         int final = strstr(msg, "password authentication failed") ||
                     (strstr(msg, "database \"") && strstr(msg, "does not exist")) ||
                     strstr(msg, "invalid connection option") || strstr(msg, "invalid URI");
-        if (final || progress_now() >= deadline) {
+        if (final || monotime_now() >= deadline) {
             tt_error(err, "cannot connect to the database: %s", msg);
             return NULL;
         }

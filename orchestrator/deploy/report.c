@@ -7,7 +7,7 @@
  * deployment fixed forward is still degraded when the report is made,
  * and says so.
  */
-#include "report.h"
+#include "deploy.h"
 #include "buf.h"
 #include "store.h"
 

@@ -2,6 +2,7 @@
  * progress.c - terminal, plain and JSON progress lines.
  */
 #include "progress.h"
+#include "monotime.h"
 #include "buf.h"
 
 #include <jansson.h>
@@ -30,13 +31,6 @@ struct progress {
     size_t width;
     double last_tick;
 };
-
-double progress_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void timestamp(char *b, size_t n)
 {
@@ -69,7 +63,7 @@ struct progress *progress_new(enum progress_mode mode, FILE *out, const char *co
 
 static void draw(struct progress *p)
 {
-    double now = progress_now();
+    double now = monotime_now();
     if (p->drawn)
         fprintf(p->out, "\033[%zuA", p->n);
     for (size_t i = 0; i < p->n; i++) {
@@ -90,7 +84,7 @@ static void draw(struct progress *p)
 void progress_set(struct progress *p, size_t idx, const char *state, const char *detail)
 {
     struct progress_line *l;
-    double now = progress_now();
+    double now = monotime_now();
 
     if (!p || idx >= p->n)
         return;
@@ -156,7 +150,7 @@ void progress_ready(struct progress *p, size_t idx, const char *state, const cha
 
 void progress_tick(struct progress *p)
 {
-    double now = progress_now();
+    double now = monotime_now();
     if (!p || p->mode != PROGRESS_TTY || now - p->last_tick < 0.1)
         return;
     p->last_tick = now;

@@ -17,7 +17,7 @@ struct verify_context {
     struct engine *e;
     const struct compose_project *project;
     const char *db_url;
-    double deadline; /* monotonic seconds (progress_now) */
+    double deadline; /* monotonic seconds (monotime_now) */
 };
 
 /* What a check measured, for the rollback matrix. */

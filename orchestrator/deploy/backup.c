@@ -8,7 +8,6 @@
  */
 #include "backup.h"
 #include "pgdb.h"
-#include "progress.h"
 #include "sha256.h"
 
 #include <errno.h>

@@ -1,5 +1,5 @@
 /*
- * apply_int.h - what the deployment runner (apply.c), its rollback half
+ * run.h - what the deployment runner (apply.c), its rollback half
  * (rollback.c) and rolling back by hand (redeploy.c) share: the run's
  * state, the phase functions and the rollback actions' pieces.  Not for
  * other modules: they use apply.h, rollback.h and redeploy.h.
@@ -7,7 +7,7 @@
 #ifndef APPLY_INT_H
 #define APPLY_INT_H
 
-#include "apply.h"
+#include "deploy.h"
 #include "buf.h"
 #include "compose.h"
 #include "dag.h"
@@ -16,6 +16,30 @@
 #include "stack.h"
 #include "store.h"
 #include "verify.h"
+
+enum apply_state {
+    APPLY_CREATED,
+    APPLY_LOCKED,
+    APPLY_BACKUP,
+    APPLY_MIGRATE,
+    APPLY_INFRA_UP,
+    APPLY_INFRA_HEALTHY,
+    APPLY_APP_UP,
+    APPLY_APP_HEALTHY,
+    APPLY_VERIFY,
+    APPLY_SUCCEEDED,
+    APPLY_DECIDING,
+    APPLY_ROLLING_BACK,
+    APPLY_ROLLED_BACK,
+    APPLY_ROLLBACK_FAILED,
+    APPLY_FAILED,
+    APPLY_NSTATES
+};
+
+const char *apply_state_name(enum apply_state s);
+/* -1 when name is no state. */
+int apply_state_from_name(const char *name);
+int apply_transition_allowed(enum apply_state from, enum apply_state to);
 
 struct apply_run {
     const struct apply_options *o;
@@ -37,7 +61,7 @@ struct apply_run {
     /* What failed, for the rollback matrix. */
     char *fail_check, *fail_service, *fail_health;
     struct verify_measure fail_measure;
-    double failed_at; /* progress_now() when the failure was detected */
+    double failed_at; /* monotime_now() when the failure was detected */
 };
 
 void apply_say(struct apply_run *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -2,9 +2,9 @@
  * verify.c - running verify checks.
  */
 #include "verify.h"
+#include "monotime.h"
 #include "container_spec.h"
 #include "pgdb.h"
-#include "progress.h"
 #include "stack.h"
 
 #include <curl/curl.h>
@@ -102,7 +102,7 @@ static int http_probe(const struct verify_context *v, const struct plan_check *c
     struct buf body = {0};
     long status = 0;
     int ok;
-    double t0 = progress_now();
+    double t0 = monotime_now();
     long budget = (long)((v->deadline - t0) * 1000);
 
     if (budget < 100)
@@ -148,7 +148,7 @@ static int http_probe(const struct verify_context *v, const struct plan_check *c
             buf_printf(why, "the body does not contain \"%s\": %.200s", c->body,
                        body.data ? body.data : "");
     }
-    *ms = (progress_now() - t0) * 1000;
+    *ms = (monotime_now() - t0) * 1000;
     buf_release(&body);
     return ok;
 }
@@ -172,7 +172,7 @@ static int run_http(const struct verify_context *v, const struct plan_check *c, 
         return tt_error(err, "check \"%s\": service \"%s\" has no running container", c->name,
                         c->from);
     }
-    for (n = 0; n < c->probes && (n == 0 || progress_now() < v->deadline); n++) {
+    for (n = 0; n < c->probes && (n == 0 || monotime_now() < v->deadline); n++) {
         buf_reset(&why);
         if (!http_probe(v, c, container, &why, &ms[n])) {
             failed++;
@@ -215,7 +215,7 @@ static int run_exec(const struct verify_context *v, const struct plan_check *c, 
     json_t *argv = json_array();
     for (size_t i = 0; i < c->command.n; i++)
         json_array_append_new(argv, json_string(c->command.v[i]));
-    long budget = (long)((v->deadline - progress_now()) * 1000);
+    long budget = (long)((v->deadline - monotime_now()) * 1000);
     rc = engine_exec(v->e, container, argv, budget > 1000 ? budget : 1000, &code, &out, err);
     json_decref(argv);
     free(container);

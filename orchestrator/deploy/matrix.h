@@ -16,19 +16,8 @@
 #include <stdio.h>
 
 #include "buf.h"
+#include "deploy.h"
 #include "plan.h"
-
-struct matrix_failure {
-    const char *phase;   /* the state that failed: backup ... verify */
-    const char *check;   /* the failed verify check, or NULL */
-    const char *service; /* the failed service, or NULL */
-    double error_rate;   /* fraction; NAN when not measured */
-    double p95_ms;       /* NAN when not measured */
-    double p95_before_ms;
-    const char *health; /* healthy, unhealthy, starting, exited, missing; or NULL */
-    const char *value;  /* the check's value (SQL result, exit code), or NULL */
-    const char *value_before;
-};
 
 struct matrix_decision {
     const struct plan_rule *rule; /* borrowed from the plan (or the built-in matrix) */
@@ -36,9 +25,6 @@ struct matrix_decision {
     int builtin;                  /* the plan had no matrix */
     struct buf why;               /* "error_rate 50.0% > 5.0%" or "matches any failure" */
 };
-
-/* A failure with nothing measured. */
-void matrix_failure_init(struct matrix_failure *f);
 
 /* The built-in matrix as plan text. */
 const char *matrix_default_text(void);

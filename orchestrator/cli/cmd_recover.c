@@ -5,7 +5,7 @@
  * rollback, as the plan's on_crash says (default rollback).  Nothing is
  * left recorded as running.
  */
-#include "apply.h"
+#include "deploy.h"
 #include "cmd.h"
 
 #include <stdio.h>

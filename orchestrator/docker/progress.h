@@ -27,6 +27,5 @@ void progress_tick(struct progress *p);
 /* A line not about one service ("network tasktracker_default created"). */
 void progress_note(struct progress *p, const char *text);
 void progress_free(struct progress *p);
-double progress_now(void); /* monotonic seconds */
 
 #endif

@@ -4,7 +4,7 @@
  * `--dry-run` prints what would change and touches nothing, not even the
  * state store.
  */
-#include "apply.h"
+#include "deploy.h"
 #include "cmd.h"
 
 #include <getopt.h>

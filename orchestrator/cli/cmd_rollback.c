@@ -7,8 +7,7 @@
  * that would fire.
  */
 #include "cmd.h"
-#include "redeploy.h"
-#include "rollback.h"
+#include "deploy.h"
 
 #include <getopt.h>
 #include <math.h>

@@ -12,6 +12,7 @@
  * Every wait has one deadline: the run's --timeout.
  */
 #include "stack.h"
+#include "monotime.h"
 #include "buf.h"
 #include "container_spec.h"
 #include "probe.h"
@@ -228,7 +229,7 @@ static void svc_fail(struct up_run *r, struct svc *v, const char *fmt, ...)
 static void svc_ready(struct up_run *r, struct svc *v, const char *state, const char *how)
 {
     v->state = SVC_READY;
-    v->seconds = v->t0 > 0 ? progress_now() - v->t0 : 0;
+    v->seconds = v->t0 > 0 ? monotime_now() - v->t0 : 0;
     snprintf(v->how, sizeof(v->how), "%s", how ? how : "");
     drop_probe(r, v);
     if (how)
@@ -542,7 +543,7 @@ static void launch(struct up_run *r, size_t i)
     struct svc *v = &r->svcs[i];
     struct buf path = {0};
 
-    v->t0 = progress_now();
+    v->t0 = monotime_now();
     v->action = action_for(v);
     if (v->old_id && v->old_matches) {
         if (v->old_running) {
@@ -611,7 +612,7 @@ static void after_start(struct up_run *r, struct svc *v)
 static void schedule_probes(struct up_run *r)
 {
     unsigned busy = 0;
-    double now = progress_now();
+    double now = monotime_now();
 
     for (size_t i = 0; i < r->d->n; i++)
         if (r->svcs[i].probe && probe_busy(r->svcs[i].probe))
@@ -627,7 +628,7 @@ static void schedule_probes(struct up_run *r)
 
 static void on_probe_done(struct up_run *r, struct svc *v, struct engine_req *req)
 {
-    enum probe_result res = probe_on_done(v->probe, r->e, req, progress_now());
+    enum probe_result res = probe_on_done(v->probe, r->e, req, monotime_now());
     engine_req_free(req);
     if (res == PROBE_PASSED && v->state == SVC_WAITING)
         svc_ready(r, v, "healthy", "probe");
@@ -1002,7 +1003,7 @@ int stack_up(struct engine *e, const struct compose_project *p, const struct dag
         rc = engine_events_start(e, filters, err);
         json_decref(filters);
     }
-    r.started = progress_now();
+    r.started = monotime_now();
     r.deadline = r.started + defaults.timeout_ms / 1000.0;
     while (rc == 0) {
         struct engine_req *req;
@@ -1012,7 +1013,7 @@ int stack_up(struct engine *e, const struct compose_project *p, const struct dag
         if (all_settled(&r))
             break;
         schedule_probes(&r);
-        if (progress_now() > r.deadline && !r.failed)
+        if (monotime_now() > r.deadline && !r.failed)
             on_deadline(&r);
         if (engine_pump(e, changed ? 0 : 100, err) < 0) {
             rc = -1;
@@ -1032,7 +1033,7 @@ int stack_up(struct engine *e, const struct compose_project *p, const struct dag
         for (size_t i = 0; i < d->n; i++)
             execs += r.svcs[i].probe ? probe_attempts(r.svcs[i].probe) : 0;
         snprintf(note, sizeof(note), "ready in %.2f s (%u health-check execs)",
-                 progress_now() - r.started, execs);
+                 monotime_now() - r.started, execs);
         progress_note(r.pr, note);
     }
     if (rc == 0 && r.failed) {

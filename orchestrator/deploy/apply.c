@@ -8,8 +8,9 @@
  * write each outcome; a crash in between leaves intents without outcomes,
  * which `ttdeploy recover` reads.
  */
-#include "apply.h"
-#include "apply_int.h"
+#include "deploy.h"
+#include "monotime.h"
+#include "run.h"
 #include "backup.h"
 #include "pgdb.h"
 #include "buf.h"
@@ -482,7 +483,7 @@ static int baseline_latency(struct apply_run *a, struct buf *text)
     for (size_t i = 0; i < a->plan->nchecks; i++) {
         const struct plan_check *c = &a->plan->checks[i];
         struct verify_context v = {a->engine, a->project, a->plan->db_url,
-                                   progress_now() + a->plan->verify_timeout_ms / 1000.0};
+                                   monotime_now() + a->plan->verify_timeout_ms / 1000.0};
         struct verify_measure m;
         struct buf detail = {0};
         struct tt_err e2 = {0};
@@ -531,7 +532,7 @@ int apply_baseline(struct apply_run *a)
                              a->err) < 0)
             return -1;
         double deadline =
-            progress_now(); /* one attempt: on a first deployment there is no database yet */
+            monotime_now(); /* one attempt: on a first deployment there is no database yet */
         if (verify_sql_value(a->plan->db_url, c->sql, deadline, &a->before[i], &e2) < 0) {
             store_step_end(a->store, step, "skipped", "no baseline: the check will only need a row",
                            e2.msg, a->err);
@@ -548,7 +549,7 @@ int apply_baseline(struct apply_run *a)
 int apply_phase_verify(struct apply_run *a)
 {
     struct verify_context v = {a->engine, a->project, a->plan->db_url,
-                               progress_now() + a->plan->verify_timeout_ms / 1000.0};
+                               monotime_now() + a->plan->verify_timeout_ms / 1000.0};
     struct buf text = {0}, detail = {0};
     int failed = 0;
 
@@ -683,19 +684,19 @@ int apply_phase_backup(struct apply_run *a)
     long long writes = -1;
     char *dbname = pgdb_url_db(pl->db_url);
     struct tt_err werr = {0};
-    if (dbname && pgdb_write_count(pl->db_url, dbname, progress_now() + 5, &writes, &werr) < 0)
+    if (dbname && pgdb_write_count(pl->db_url, dbname, monotime_now() + 5, &writes, &werr) < 0)
         writes = -1;
     free(dbname);
-    double t0 = progress_now();
+    double t0 = monotime_now();
     if (pl->backup.via_host)
         rc = backup_take_host(pl->db_url, dir, a->project->name, a->id, &b, a->err);
     else
         rc = backup_take(a->engine, container, pl->db_url, dir, a->project->name, a->id, 3600000,
                          &b, a->err);
-    double took = progress_now() - t0;
+    double took = monotime_now() - t0;
     if (rc == 0)
         rc = backup_verify(&b, pl->backup.verify ? pl->backup.verify : "list", pl->db_url,
-                           progress_now() + pl->healthy_timeout_ms / 1000.0, a->err);
+                           monotime_now() + pl->healthy_timeout_ms / 1000.0, a->err);
     if (rc == 0) {
         struct buf detail = {0};
         buf_printf(&detail, "%s: %lld bytes in %.2f s, sha256 %.16s; %s", b.path, b.bytes, took,
@@ -952,7 +953,7 @@ static int migrate_command(struct apply_run *a)
 {
     const struct plan *pl = a->plan;
     char *before = NULL, *after = NULL, *rehearsed = NULL, *cmd = strv_join(&pl->migrate.up, " ");
-    double deadline = progress_now() + pl->healthy_timeout_ms / 1000.0;
+    double deadline = monotime_now() + pl->healthy_timeout_ms / 1000.0;
     struct buf text = {0};
     long long step;
     int rc;
@@ -1007,7 +1008,7 @@ static int phase_migrate(struct apply_run *a)
     long long step;
     struct buf text = {0};
     PGconn *c = NULL;
-    double deadline = progress_now() + pl->healthy_timeout_ms / 1000.0;
+    double deadline = monotime_now() + pl->healthy_timeout_ms / 1000.0;
     int rc;
 
     if (!pl->migrate.present)
@@ -1132,7 +1133,7 @@ static enum apply_outcome dry_run(struct apply_run *a)
     if (a->plan->migrate.present && !strcmp(a->plan->migrate.kind, "command")) {
         char *cmd = strv_join(&a->plan->migrate.up, " "), *cur = NULL;
         struct tt_err e2 = {0};
-        PGconn *c = pgdb_connect(a->plan->db_url, progress_now(), &e2);
+        PGconn *c = pgdb_connect(a->plan->db_url, monotime_now(), &e2);
         fprintf(out, "migrate:\n  would run `%s` in a one-off %s container (image %s)%s\n", cmd,
                 a->plan->migrate.service,
                 compose_find_service(a->project, a->plan->migrate.service)->image,
@@ -1154,7 +1155,7 @@ static enum apply_outcome dry_run(struct apply_run *a)
         fprintf(out, "migrate:\n");
         if (pgdb_migrations_load(dir, &m, &e2) < 0) {
             fprintf(out, "  cannot read the migrations: %s\n", e2.msg);
-        } else if (!(c = pgdb_connect(a->plan->db_url, progress_now(), &e2))) {
+        } else if (!(c = pgdb_connect(a->plan->db_url, monotime_now(), &e2))) {
             fprintf(out,
                     "  database not reachable (%s): all %zu migration(s) would run, target %lld\n",
                     e2.msg, m.n, m.n ? m.v[m.n - 1].version : 0LL);

@@ -12,8 +12,8 @@
  * infra, app, verify.  A failure ends it "failed": a manual rollback is
  * not rolled back again.
  */
-#include "redeploy.h"
-#include "apply_int.h"
+#include "deploy.h"
+#include "run.h"
 #include "gitref.h"
 #include "progress.h"
 

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "apply.h"
+#include "deploy.h"
 #include "plan.h"
 #include "stack.h"
 #include "progress.h"

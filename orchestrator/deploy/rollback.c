@@ -26,7 +26,8 @@
  * would fire.  `ttdeploy rollback` by hand is redeploy.c.
  */
 #include "rollback.h"
-#include "apply_int.h"
+#include "monotime.h"
+#include "run.h"
 #include "backup.h"
 #include "gitref.h"
 #include "matrix.h"
@@ -126,7 +127,7 @@ enum apply_outcome apply_fail(struct apply_run *a)
 
     a->err = &e2; /* the cause stays in *cause; bookkeeping errors go to e2 */
     if (!a->failed_at)
-        a->failed_at = progress_now();
+        a->failed_at = monotime_now();
     buf_adds(&error, cause->msg);
     if (phase < APPLY_LOCKED || phase > APPLY_VERIFY || apply_enter(a, APPLY_DECIDING) < 0) {
         finish(a, APPLY_FAILED, error.data);
@@ -350,14 +351,14 @@ static enum action_result action_images(struct apply_run *a, json_t *previous, s
         free(s->image);
         s->image = image;
     }
-    double t0 = progress_now();
+    double t0 = monotime_now();
     int rc = bring_up(a, a->project, a->dag, why.data, detail);
     if (rc == 1)
         buf_printf(detail, " (%s)", why.data);
     if (rc == 0) {
-        double since_failure = progress_now() - a->failed_at;
+        double since_failure = monotime_now() - a->failed_at;
         buf_printf(detail, "; %s in %.2f s, %.2f s after the failure was detected", why.data,
-                   progress_now() - t0, since_failure);
+                   monotime_now() - t0, since_failure);
         struct tt_err e2 = {0};
         json_t *v = json_real(since_failure);
         store_deployment_note(a->store, a->id, "recovered_seconds", v, &e2);
@@ -486,7 +487,7 @@ static enum action_result action_git(struct apply_run *a, json_t *previous, stru
 int rollback_downgrade(struct apply_run *a, const char *target, struct buf *detail)
 {
     const struct plan *pl = a->plan;
-    double deadline = progress_now() + pl->healthy_timeout_ms / 1000.0;
+    double deadline = monotime_now() + pl->healthy_timeout_ms / 1000.0;
     char *now = NULL;
     int rc;
 
@@ -570,7 +571,7 @@ enum action_result rollback_restore(struct apply_run *a, json_t *b, struct buf *
 {
     struct tt_err e2 = {0};
     const struct plan *pl = a->plan;
-    double deadline = progress_now() + pl->healthy_timeout_ms / 1000.0;
+    double deadline = monotime_now() + pl->healthy_timeout_ms / 1000.0;
     struct buf scratch = {0}, keep = {0};
     char *db = pgdb_url_db(pl->db_url);
     int live_exists = 1, rc = 0;
@@ -750,7 +751,7 @@ enum apply_outcome rollback_resume(struct apply_run *a)
         finish(a, APPLY_ROLLBACK_FAILED, error.data);
         res = APPLY_ROLLBACK_BROKE;
     } else {
-        a->failed_at = progress_now();
+        a->failed_at = monotime_now();
         json_t *previous = store_succeeded_before(a->store, a->project->name, a->id, &e2);
         res = run_actions(a, &actions, previous, 1, &summary);
         json_decref(previous);

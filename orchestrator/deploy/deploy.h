@@ -1,0 +1,103 @@
+/*
+ * deploy.h - the door of deploy/: everything the CLI may ask of a
+ * deployment, and nothing more.  deploy/ runs one deployment as an explicit
+ * state machine through its phases (backup, migrate, infra and app tiers,
+ * verify), decides by the rollback matrix what a failure means, rolls back,
+ * redeploys earlier releases by hand and writes incident reports.
+ *
+ *   created → locked → backup → migrate → infra_up → infra_healthy
+ *           → app_up → app_healthy → verify → succeeded
+ *   a failure in any of locked..verify → deciding → failed (none, abort)
+ *                                               → rolling_back → rolled_back | rollback_failed
+ *                                                              → failed (nothing to roll back to)
+ *
+ * Every state change and every step is written to the store: the intent
+ * before acting, the outcome after.  The deployment lock is held from
+ * "locked" to the end.
+ *
+ * Layer: deploy/ may include docker/, plans/, state/, compose/, adapters/
+ * and base/; cli/ includes this header and no other of deploy/.  What the
+ * files of deploy/ share among themselves is run.h, private to the folder.
+ */
+#ifndef DEPLOY_H
+#define DEPLOY_H
+
+#include <jansson.h>
+#include <stdio.h>
+
+#include "progress.h"
+#include "tterr.h"
+
+/* How a deployment (apply, recover, rollback) ended; cli/ maps each to an exit code. */
+enum apply_outcome {
+    APPLY_OK,
+    APPLY_DEPLOY_FAILED, /* failed; rolled back or fixed forward per the matrix */
+    APPLY_BAD_INPUT,
+    APPLY_ROLLBACK_BROKE, /* failed, and rolling back failed too */
+    APPLY_LOCK_HELD,
+    APPLY_UNREACHABLE,
+};
+
+struct apply_options {
+    const char *plan_path;
+    const char *state_path; /* NULL: .ttdeploy/state.db beside the plan */
+    const char *host;       /* Docker engine; NULL: $DOCKER_HOST */
+    int dry_run;
+    double lock_timeout_s;
+    int readiness_docker;
+    enum progress_mode progress;
+    FILE *out;
+};
+
+/* `ttdeploy apply`: one deployment of the plan's release. */
+enum apply_outcome apply_run(const struct apply_options *o, struct tt_err *err);
+/* Finishes an interrupted deployment: resumes it or hands it to rollback, as its plan says. */
+enum apply_outcome apply_recover(const struct apply_options *o, struct tt_err *err);
+/* .ttdeploy/state.db in the plan's directory (the caller frees). */
+char *apply_default_state_path(const char *plan_path);
+
+/* `ttdeploy rollback`: an earlier release deployed again, as a new deployment. */
+struct redeploy_options {
+    struct apply_options apply; /* plan, store, engine, dry run, progress */
+    long long to_id;            /* a recorded deployment; 0: see to_tag */
+    const char *to_tag;         /* a git tag, or "previous"; NULL: the previous release */
+    int with_migrations;        /* downgrade the schema to the target's revision */
+    int restore_backup;         /* restore the backup taken just after the target ran */
+};
+
+enum apply_outcome redeploy_run(const struct redeploy_options *o, struct tt_err *err);
+
+/*
+ * A failure as the rollback matrix sees it: where it happened (phase,
+ * check, service) and what was measured.
+ */
+struct matrix_failure {
+    const char *phase;   /* the state that failed: backup ... verify */
+    const char *check;   /* the failed verify check, or NULL */
+    const char *service; /* the failed service, or NULL */
+    double error_rate;   /* fraction; NAN when not measured */
+    double p95_ms;       /* NAN when not measured */
+    double p95_before_ms;
+    const char *health; /* healthy, unhealthy, starting, exited, missing; or NULL */
+    const char *value;  /* the check's value (SQL result, exit code), or NULL */
+    const char *value_before;
+};
+
+/* A failure with nothing measured. */
+void matrix_failure_init(struct matrix_failure *f);
+
+/*
+ * Prints the plan's matrix (or the built-in one); with f (may be NULL) also
+ * which rule fires for that failure and what it would do.
+ */
+int rollback_explain(const char *plan_path, const struct matrix_failure *f, FILE *out,
+                     struct tt_err *err);
+
+/*
+ * The incident report of deployment (as store_show() returns it, borrowed)
+ * as a JSON object the caller json_decref()s; report_markdown prints it.
+ */
+json_t *report_new(json_t *deployment);
+void report_markdown(json_t *report, FILE *out);
+
+#endif
