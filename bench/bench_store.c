@@ -69,7 +69,8 @@ int main(int argc, char **argv)
     struct buf path = {0}, idbuf = {0};
     struct store *st = NULL;
     struct tt_err err = {0};
-    static const char *const phases[] = {"infra_up", "infra_healthy", "app_up", "app_healthy"};
+    static const enum deploy_state phases[] = {DEPLOY_INFRA_UP, DEPLOY_INFRA_HEALTHY, DEPLOY_APP_UP,
+                                               DEPLOY_APP_HEALTHY};
     static const char *const services[] = {"postgres", "nats", "api", "worker", "dashboard"};
     long long last = 0, step;
 
@@ -90,13 +91,13 @@ int main(int argc, char **argv)
             double s0 = now_ms();
             store_step_begin(st, last, phases[k % 4], services[k % 5], "create",
                              "create api: image local/api:v1.4.0", &step, &err);
-            store_step_end(st, step, "ok", "healthy (probe, 0.31 s)", NULL, &err);
+            store_step_end(st, step, STEP_OK, "healthy (probe, 0.31 s)", NULL, &err);
             double s1 = now_ms() - s0;
             each[nstep++] = s1;
             if (s1 > worst)
                 worst = s1;
         }
-        store_deployment_finish(st, last, d % 10 ? "succeeded" : "failed", NULL, &err);
+        store_deployment_finish(st, last, d % 10 ? DEPLOY_SUCCEEDED : DEPLOY_FAILED, NULL, &err);
     }
     double total = now_ms() - t0;
     qsort(each, (size_t)nstep, sizeof(double), cmp_double);

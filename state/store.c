@@ -243,30 +243,70 @@ static int run_stmt(struct store *s, const char *sql, struct tt_err *err, const 
 int store_deployment_begin(struct store *s, const struct store_deployment *d, long long *id,
                            struct tt_err *err)
 {
-    int rc = run_stmt(s,
-                      "INSERT INTO deployments (project, version, git_tag, git_commit, plan_path, "
-                      "plan_sha256, compose_sha256, actor, ci, status, state, on_crash, "
-                      "started_at, rolled_back_from, kind) VALUES (?,?,?,?,?,?,?,?,?,'running',"
-                      "'created',?,?,NULLIF(?, 0),?)",
-                      err, "ttttttttttdit", d->project, d->version, d->git_tag, d->git_commit,
-                      d->plan_path, d->plan_sha256, d->compose_sha256, d->actor, d->ci,
-                      d->on_crash ? d->on_crash : "rollback", now_s(),
-                      d->rolled_back_from > 0 ? d->rolled_back_from : 0LL,
-                      d->kind ? d->kind : "apply");
+    int rc = run_stmt(
+        s,
+        "INSERT INTO deployments (project, version, git_tag, git_commit, plan_path, "
+        "plan_sha256, compose_sha256, actor, ci, status, state, on_crash, "
+        "started_at, rolled_back_from, kind) VALUES (?,?,?,?,?,?,?,?,?,'running',"
+        "'created',?,?,NULLIF(?, 0),?)",
+        err, "ttttttttttdit", d->project, d->version, d->git_tag, d->git_commit, d->plan_path,
+        d->plan_sha256, d->compose_sha256, d->actor, d->ci, d->on_crash ? d->on_crash : "rollback",
+        now_s(), d->rolled_back_from > 0 ? d->rolled_back_from : 0LL, d->kind ? d->kind : "apply");
     *id = sqlite3_last_insert_rowid(s->db);
     return rc;
 }
 
-int store_deployment_set_state(struct store *s, long long id, const char *state, struct tt_err *err)
+/* ---- the names of states and statuses ------------------------------------ */
+
+static const char *const state_names[DEPLOY_NSTATES] = {
+    "created",     "locked",          "backup", "migrate",   "infra_up", "infra_healthy",
+    "app_up",      "app_healthy",     "verify", "succeeded", "deciding", "rolling_back",
+    "rolled_back", "rollback_failed", "failed", "recover"};
+
+static const char *const status_names[STEP_NSTATUSES] = {"running", "ok", "failed", "skipped",
+                                                         "interrupted"};
+
+/* The index of name in names[0..n), or -1. */
+static int name_index(const char *const *names, int n, const char *name)
 {
-    return run_stmt(s, "UPDATE deployments SET state = ? WHERE id = ?", err, "ti", state, id);
+    for (int i = 0; name && i < n; i++)
+        if (!strcmp(names[i], name))
+            return i;
+    return -1;
 }
 
-int store_deployment_finish(struct store *s, long long id, const char *status, const char *error,
-                            struct tt_err *err)
+const char *deploy_state_name(enum deploy_state st)
+{
+    return st < DEPLOY_NSTATES ? state_names[st] : "?";
+}
+
+int deploy_state_from_name(const char *name)
+{
+    return name_index(state_names, DEPLOY_NSTATES, name);
+}
+
+const char *step_status_name(enum step_status st)
+{
+    return st < STEP_NSTATUSES ? status_names[st] : "?";
+}
+
+int step_status_from_name(const char *name)
+{
+    return name_index(status_names, STEP_NSTATUSES, name);
+}
+
+int store_deployment_set_state(struct store *s, long long id, enum deploy_state state,
+                               struct tt_err *err)
+{
+    return run_stmt(s, "UPDATE deployments SET state = ? WHERE id = ?", err, "ti",
+                    deploy_state_name(state), id);
+}
+
+int store_deployment_finish(struct store *s, long long id, enum deploy_state final,
+                            const char *error, struct tt_err *err)
 {
     return run_stmt(s, "UPDATE deployments SET status = ?, error = ?, finished_at = ? WHERE id = ?",
-                    err, "ttdi", status, error, now_s(), id);
+                    err, "ttdi", deploy_state_name(final), error, now_s(), id);
 }
 
 int store_deployment_note(struct store *s, long long id, const char *key, json_t *value,
@@ -284,32 +324,33 @@ int store_deployment_note(struct store *s, long long id, const char *key, json_t
     return rc;
 }
 
-int store_backup_writes(struct store *s, long long deployment, long long writes,
-                        struct tt_err *err)
+int store_backup_writes(struct store *s, long long deployment, long long writes, struct tt_err *err)
 {
     return run_stmt(s, "UPDATE backups SET writes = ? WHERE deployment_id = ?", err, "ii", writes,
                     deployment);
 }
 
-int store_step_begin(struct store *s, long long deployment, const char *phase, const char *service,
-                     const char *action, const char *intent, long long *step, struct tt_err *err)
+int store_step_begin(struct store *s, long long deployment, enum deploy_state phase,
+                     const char *service, const char *action, const char *intent, long long *step,
+                     struct tt_err *err)
 {
     int rc = run_stmt(s,
                       "INSERT INTO steps (deployment_id, seq, phase, service, action, intent, "
                       "status, started_at) VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM "
                       "steps WHERE deployment_id = ?1), ?2, ?3, ?4, ?5, 'running', ?6)",
-                      err, "ittttd", deployment, phase, service, action, intent, now_s());
+                      err, "ittttd", deployment, deploy_state_name(phase), service, action, intent,
+                      now_s());
     *step = sqlite3_last_insert_rowid(s->db);
     return rc;
 }
 
-int store_step_end(struct store *s, long long step, const char *status, const char *detail,
+int store_step_end(struct store *s, long long step, enum step_status status, const char *detail,
                    const char *error, struct tt_err *err)
 {
     return run_stmt(s,
                     "UPDATE steps SET status = ?, detail = ?, error = ?, finished_at = ? WHERE "
                     "id = ?",
-                    err, "tttdi", status, detail, error, now_s(), step);
+                    err, "tttdi", step_status_name(status), detail, error, now_s(), step);
 }
 
 int store_steps_interrupt(struct store *s, long long deployment, struct tt_err *err)
@@ -601,10 +642,11 @@ json_t *store_show(struct store *s, long long id, struct tt_err *err)
                                     "SELECT at, kind, detail FROM events WHERE deployment_id = "
                                     "CAST(? AS INTEGER) ORDER BY id",
                                     err, 1, p);
-        json_t *backups = query_rows(s,
-                                     "SELECT path, bytes, sha256, verified, created_at, deleted_at, writes FROM "
-                                     "backups WHERE deployment_id = CAST(? AS INTEGER)",
-                                     err, 1, p);
+        json_t *backups =
+            query_rows(s,
+                       "SELECT path, bytes, sha256, verified, created_at, deleted_at, writes FROM "
+                       "backups WHERE deployment_id = CAST(? AS INTEGER)",
+                       err, 1, p);
         json_t *migr = query_rows(s,
                                   "SELECT kind, revision_before, revision_after, rehearsed, "
                                   "applied FROM migrations WHERE deployment_id = CAST(? AS "
@@ -700,8 +742,8 @@ json_t *store_succeeded_at_commit(struct store *s, const char *project, const ch
                               err, 2, p);
     json_t *out = NULL;
     if (rows && json_array_size(rows))
-        out = store_show(
-            s, json_integer_value(json_object_get(json_array_get(rows, 0), "id")), err);
+        out =
+            store_show(s, json_integer_value(json_object_get(json_array_get(rows, 0), "id")), err);
     json_decref(rows);
     return out;
 }

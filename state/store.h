@@ -22,6 +22,51 @@
 
 struct store;
 
+/*
+ * The states of a deployment.  deploy/ moves a deployment between them
+ * (its transition table is there); the store records each, and the phase
+ * of every step is one of them.  DEPLOY_RECOVER is no state the machine
+ * enters: it is the phase of the step `ttdeploy recover` writes.
+ */
+enum deploy_state {
+    DEPLOY_CREATED,
+    DEPLOY_LOCKED,
+    DEPLOY_BACKUP,
+    DEPLOY_MIGRATE,
+    DEPLOY_INFRA_UP,
+    DEPLOY_INFRA_HEALTHY,
+    DEPLOY_APP_UP,
+    DEPLOY_APP_HEALTHY,
+    DEPLOY_VERIFY,
+    DEPLOY_SUCCEEDED,
+    DEPLOY_DECIDING,
+    DEPLOY_ROLLING_BACK,
+    DEPLOY_ROLLED_BACK,
+    DEPLOY_ROLLBACK_FAILED,
+    DEPLOY_FAILED,
+    DEPLOY_RECOVER,
+    DEPLOY_NSTATES
+};
+
+/* The word stored for s ("infra_healthy"); "?" when s is out of range. */
+const char *deploy_state_name(enum deploy_state s);
+/* The state named name, or -1. */
+int deploy_state_from_name(const char *name);
+
+/* Where a step stands: written "running" with its intent, then its outcome. */
+enum step_status {
+    STEP_RUNNING,
+    STEP_OK,
+    STEP_FAILED,
+    STEP_SKIPPED,
+    STEP_INTERRUPTED, /* ttdeploy stopped before the step ended (recover marks it) */
+    STEP_NSTATUSES
+};
+
+const char *step_status_name(enum step_status s);
+/* The status named name, or -1. */
+int step_status_from_name(const char *name);
+
 /* A deployment as it begins. */
 struct store_deployment {
     const char *project;
@@ -71,21 +116,22 @@ int store_schema_version(struct store *s);
 
 int store_deployment_begin(struct store *s, const struct store_deployment *d, long long *id,
                            struct tt_err *err);
-int store_deployment_set_state(struct store *s, long long id, const char *state,
+int store_deployment_set_state(struct store *s, long long id, enum deploy_state state,
                                struct tt_err *err);
-/* status: succeeded, failed, rolled_back, rollback_failed. */
-int store_deployment_finish(struct store *s, long long id, const char *status, const char *error,
-                            struct tt_err *err);
+/* Its status becomes final: succeeded, failed, rolled_back or rollback_failed. */
+int store_deployment_finish(struct store *s, long long id, enum deploy_state final,
+                            const char *error, struct tt_err *err);
 
 /* Sets notes.KEY of a deployment to value (JSON, borrowed): its rollback decision and facts. */
 int store_deployment_note(struct store *s, long long id, const char *key, json_t *value,
                           struct tt_err *err);
 
 /* Writes the intent of a step (status "running"); *step receives its id. */
-int store_step_begin(struct store *s, long long deployment, const char *phase, const char *service,
-                     const char *action, const char *intent, long long *step, struct tt_err *err);
-/* Writes its outcome: status ok, failed or skipped. */
-int store_step_end(struct store *s, long long step, const char *status, const char *detail,
+int store_step_begin(struct store *s, long long deployment, enum deploy_state phase,
+                     const char *service, const char *action, const char *intent, long long *step,
+                     struct tt_err *err);
+/* Writes its outcome: STEP_OK, STEP_FAILED or STEP_SKIPPED. */
+int store_step_end(struct store *s, long long step, enum step_status status, const char *detail,
                    const char *error, struct tt_err *err);
 /* Marks the steps of a deployment still "running" as "interrupted". */
 int store_steps_interrupt(struct store *s, long long deployment, struct tt_err *err);

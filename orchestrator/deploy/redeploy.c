@@ -12,10 +12,8 @@
  * infra, app, verify.  A failure ends it "failed": a manual rollback is
  * not rolled back again.
  */
-#include "deploy.h"
-#include "run.h"
+#include "rollback.h"
 #include "gitref.h"
-#include "progress.h"
 
 #include <limits.h>
 #include <math.h>
@@ -40,42 +38,20 @@ static int previous_tag(const char *repo, const char *current, struct buf *out, 
     return rc;
 }
 
-/* Puts the images recorded by deployment t on a->project (services it did not run keep theirs). */
-static void use_recorded_images(struct apply_run *a, json_t *t)
+/*
+ * Replaces the run's release with that of commit (its checks, tiers,
+ * compose files), with the images deployment t recorded; *forward
+ * receives the release it replaces, whose plan knows the way down.
+ */
+static int switch_to_git(struct run *a, const char *commit, json_t *t, struct release **forward)
 {
-    for (size_t i = 0; i < a->project->nservices; i++) {
-        struct compose_service *s = a->project->services[i];
-        json_t *r = rollback_release_of(t, s->name);
-        if (r) {
-            free(s->image);
-            s->image = rollback_recorded_image(a->engine, r);
-        }
-    }
-}
-
-/* Replaces the run's plan and project with those of commit (its checks, tiers, compose files). */
-static int switch_to_git(struct apply_run *a, const char *commit, json_t *t,
-                         struct plan **forward_plan)
-{
-    struct plan *p;
-    struct compose_project *proj;
-    struct dag *d;
-    if (rollback_load_git(a, commit, t, &p, &proj, &d) < 0)
+    struct release *rel;
+    if (release_load_commit(a->plan, commit, a->project->name, &rel, a->err) < 0)
         return -1;
-    for (size_t i = 0; i < a->plan->nchecks; i++)
-        free(a->before[i]);
-    free(a->before);
-    free(a->p95_before);
-    a->before = xcalloc(p->nchecks + 1, sizeof(char *));
-    a->p95_before = xcalloc(p->nchecks + 1, sizeof(double));
-    for (size_t i = 0; i < p->nchecks; i++)
-        a->p95_before[i] = NAN;
-    *forward_plan = a->plan;
-    a->plan = p;
-    compose_project_free(a->project);
-    dag_free(a->dag);
-    a->project = proj;
-    a->dag = d;
+    release_use_recorded(rel->project, a->engine, t);
+    *forward = a->release;
+    a->release = NULL;
+    run_use_release(a, rel);
     return 0;
 }
 
@@ -96,11 +72,13 @@ static void target_clear(struct target *t)
 }
 
 /* Finds what to roll back to, per --to, --to-tag or --previous. */
-static enum apply_outcome find_target(struct apply_run *a, const struct redeploy_options *o,
+static enum apply_outcome find_target(struct run *a, const struct redeploy_options *o,
                                       struct target *t)
 {
-    struct tt_err e2 = {0};
-    t->current = store_succeeded_before(a->store, a->project->name, 0, &e2);
+    struct tt_err e = {0};
+    t->current = store_succeeded_before(a->store, a->project->name, 0, &e);
+    if (!t->current && e.msg[0])
+        return tt_error(a->err, "%s", e.msg), APPLY_BAD_INPUT;
     if (o->to_tag) {
         char *repo;
         struct buf tag = {0};
@@ -108,7 +86,7 @@ static enum apply_outcome find_target(struct apply_run *a, const struct redeploy
             return tt_error(a->err, "%s has no release.git: {repo}: --to-tag needs the repository",
                             a->plan->path),
                    APPLY_BAD_INPUT;
-        repo = apply_plan_relative(a, a->plan->git_repo);
+        repo = release_repo_path(a->plan);
         int rc = 0;
         if (!strcmp(o->to_tag, "previous")) {
             const char *cur =
@@ -126,7 +104,9 @@ static enum apply_outcome find_target(struct apply_run *a, const struct redeploy
         }
         t->tag = buf_detach(&tag);
         t->version = xstrdup(t->tag);
-        t->release = store_succeeded_at_commit(a->store, a->project->name, t->commit, &e2);
+        t->release = store_succeeded_at_commit(a->store, a->project->name, t->commit, &e);
+        if (!t->release && e.msg[0])
+            return tt_error(a->err, "%s", e.msg), APPLY_BAD_INPUT;
         return APPLY_OK;
     }
     if (!t->current)
@@ -147,7 +127,9 @@ static enum apply_outcome find_target(struct apply_run *a, const struct redeploy
                    APPLY_BAD_INPUT;
     } else {
         long long cur = json_integer_value(json_object_get(t->current, "id"));
-        t->release = store_succeeded_before(a->store, a->project->name, cur, &e2);
+        t->release = store_succeeded_before(a->store, a->project->name, cur, &e);
+        if (!t->release && e.msg[0])
+            return tt_error(a->err, "%s", e.msg), APPLY_BAD_INPUT;
         if (!t->release)
             return tt_error(a->err,
                             "deployment %lld is the only succeeded deployment of %s: there is no "
@@ -164,90 +146,125 @@ static enum apply_outcome find_target(struct apply_run *a, const struct redeploy
     return APPLY_OK;
 }
 
-/* The database half of a manual rollback: downgrade and/or restore, as asked. */
-static int phase_database(struct apply_run *a, const struct redeploy_options *o,
-                          const struct target *t, const struct plan *forward)
+/* What the phases of a manual rollback need besides the run. */
+struct manual {
+    const struct redeploy_options *o;
+    const struct target *t;
+    const struct plan *forward; /* the plan rolled back from: it knows the way down */
+};
+
+/* The schema revision recorded up to deployment id (LLONG_MAX: the newest), or NULL. */
+static char *revision_at(struct run *a, long long id)
 {
-    struct tt_err e2 = {0};
+    struct tt_err e = {0};
+    json_t *m = id ? store_revision_at(a->store, a->project->name, id, &e) : NULL;
+    char *rev = m && json_string_value(json_object_get(m, "revision_after"))
+                    ? xstrdup(json_string_value(json_object_get(m, "revision_after")))
+                    : NULL;
+    if (!m && e.msg[0])
+        run_store_failed(a, &e);
+    json_decref(m);
+    return rev;
+}
+
+/* --with-migrations: the schema back to the revision the target ran. */
+static enum action_result downgrade_to_target(struct run *a, void *ctx, struct buf *detail,
+                                              struct tt_err *err)
+{
+    const struct manual *m = ctx;
+    long long tid = m->t->release ? json_integer_value(json_object_get(m->t->release, "id")) : 0;
+    char *target = revision_at(a, tid);
+    enum action_result r;
+
+    if (!m->forward->migrate.present || !target) {
+        tt_error(err, "--with-migrations: %s",
+                 !m->forward->migrate.present ? "the plan has no migrate: section"
+                                              : "no migration was recorded up to the target "
+                                                "deployment");
+        free(target);
+        return ACTION_FAILED;
+    }
+    struct plan *saved = a->plan;
+    a->plan = (struct plan *)m->forward;
+    r = rollback_downgrade(a, target, detail);
+    a->plan = saved;
+    free(target);
+    return r;
+}
+
+/* --restore-backup: the backup taken just after the target ran, restored. */
+static enum action_result restore_after_target(struct run *a, void *ctx, struct buf *detail,
+                                               struct tt_err *err)
+{
+    const struct manual *m = ctx;
+    long long tid = m->t->release ? json_integer_value(json_object_get(m->t->release, "id")) : 0;
+    struct tt_err e = {0};
+    json_t *b = store_backup_after(a->store, a->project->name, tid, &e);
+    enum action_result r;
+
+    if (!b && e.msg[0]) {
+        run_store_failed(a, &e);
+        tt_error(err, "--restore-backup: the store cannot list the backups: %s", e.msg);
+        return ACTION_FAILED;
+    }
+    if (!b) {
+        tt_error(err, "--restore-backup: no backup was taken after deployment %lld", tid);
+        return ACTION_FAILED;
+    }
+    r = rollback_restore(a, b, detail);
+    json_decref(b);
+    return r;
+}
+
+/* Runs one database step of a manual rollback; -1 when it failed. */
+static int database_step(struct run *a, struct manual *m, const char *action, const char *intent,
+                         step_fn fn)
+{
+    struct step_desc d = {DEPLOY_MIGRATE, m->forward->db_service, action, intent};
     struct buf detail = {0};
-    long long step;
-    long long tid = t->release ? json_integer_value(json_object_get(t->release, "id")) : 0;
+    struct tt_err e = {0};
+    enum action_result r = step_run(a, &d, fn, m, &detail, &e);
+    run_say(a, "migrate: %s", r == ACTION_FAILED ? e.msg : detail.data ? detail.data : "");
+    if (r == ACTION_FAILED)
+        tt_error(a->err, "%s", e.msg);
+    buf_release(&detail);
+    return r == ACTION_FAILED ? -1 : 0;
+}
+
+/* The database half of a manual rollback: left alone, downgraded and/or restored, as asked. */
+static int phase_database(struct run *a)
+{
+    struct manual *m = (struct manual *)a->phase_ctx;
+    long long tid = m->t->release ? json_integer_value(json_object_get(m->t->release, "id")) : 0;
     int rc = 0;
 
-    if (!o->with_migrations && !o->restore_backup) {
-        json_t *now = store_revision_at(a->store, a->project->name, LLONG_MAX, &e2);
-        json_t *then = tid ? store_revision_at(a->store, a->project->name, tid, &e2) : NULL;
-        const char *r_now = now ? json_string_value(json_object_get(now, "revision_after")) : NULL;
-        const char *r_then =
-            then ? json_string_value(json_object_get(then, "revision_after")) : NULL;
-        if (r_now && r_then && strcmp(r_now, r_then))
+    if (!m->o->with_migrations && !m->o->restore_backup) {
+        char *now = revision_at(a, LLONG_MAX), *then = revision_at(a, tid);
+        struct buf detail = {0};
+        if (now && then && strcmp(now, then))
             buf_printf(&detail,
                        "the schema stays at revision %s (the target ran %s): pass "
                        "--with-migrations to take it back",
-                       r_now, r_then);
+                       now, then);
         else
             buf_adds(&detail, "the schema is left as it is");
-        rc = apply_phase_skipped(a, "migrate", detail.data);
-        json_decref(now);
-        json_decref(then);
+        rc = step_skipped(a, DEPLOY_MIGRATE, detail.data);
+        free(now);
+        free(then);
         buf_release(&detail);
         return rc;
     }
-    if (o->with_migrations) {
-        json_t *then = tid ? store_revision_at(a->store, a->project->name, tid, &e2) : NULL;
-        const char *target =
-            then ? json_string_value(json_object_get(then, "revision_after")) : NULL;
-        if (!forward->migrate.present || !target) {
-            rc = tt_error(a->err, "--with-migrations: %s",
-                          !forward->migrate.present ? "the plan has no migrate: section"
-                                                    : "no migration was recorded up to the target "
-                                                      "deployment");
-        } else {
-            store_step_begin(a->store, a->id, "migrate", forward->db_service, "downgrade",
-                             "the schema back to the revision the target ran", &step, &e2);
-            /* The forward plan holds the newer migrations and so the way down from them. */
-            struct plan *saved = a->plan;
-            a->plan = (struct plan *)forward;
-            rc = rollback_downgrade(a, target, &detail);
-            a->plan = saved;
-            store_step_end(a->store, step,
-                           rc < 0    ? "failed"
-                           : rc == 1 ? "skipped"
-                                     : "ok",
-                           detail.data, rc < 0 ? a->err->msg : NULL, &e2);
-            apply_say(a, "migrate: %s", rc < 0 ? a->err->msg : detail.data);
-            rc = rc < 0 ? -1 : 0;
-        }
-        json_decref(then);
-    }
-    if (rc == 0 && o->restore_backup) {
-        json_t *b = store_backup_after(a->store, a->project->name, tid, &e2);
-        buf_reset(&detail);
-        store_step_begin(a->store, a->id, "migrate", forward->db_service, "restore",
-                         "restore the backup taken just after the target deployment ran", &step,
-                         &e2);
-        enum action_result r =
-            b ? rollback_restore(a, b, &detail)
-              : (tt_error(a->err, "--restore-backup: no backup was taken after deployment %lld",
-                          tid),
-                 ACTION_FAILED);
-        store_step_end(a->store, step,
-                       r == ACTION_FAILED    ? "failed"
-                       : r == ACTION_SKIPPED ? "skipped"
-                                             : "ok",
-                       detail.data, r == ACTION_FAILED ? a->err->msg : NULL, &e2);
-        apply_say(a, "migrate: %s", r == ACTION_FAILED ? a->err->msg : detail.data);
-        rc = r == ACTION_FAILED ? -1 : 0;
-        json_decref(b);
-    }
-    if (rc < 0)
-        a->failed_in = APPLY_MIGRATE;
-    buf_release(&detail);
+    if (m->o->with_migrations)
+        rc = database_step(a, m, "downgrade", "the schema back to the revision the target ran",
+                           downgrade_to_target);
+    if (rc == 0 && m->o->restore_backup)
+        rc = database_step(a, m, "restore",
+                           "restore the backup taken just after the target deployment ran",
+                           restore_after_target);
     return rc;
 }
 
-static void print_plan(struct apply_run *a, const struct redeploy_options *o,
-                       const struct target *t)
+static void print_plan(struct run *a, const struct redeploy_options *o, const struct target *t)
 {
     FILE *out = a->o->out ? a->o->out : stdout;
 
@@ -263,8 +280,8 @@ static void print_plan(struct apply_run *a, const struct redeploy_options *o,
     if (t->commit[0])
         fprintf(out, ", files of commit %.12s", t->commit);
     fputc('\n', out);
-    apply_print_preview(a, "infra_up", &a->plan->infra);
-    apply_print_preview(a, "app_up", &a->plan->app);
+    dry_run_preview(a, "infra_up", &a->plan->infra);
+    dry_run_preview(a, "app_up", &a->plan->app);
     fprintf(out, "database: %s%s%s\n",
             o->with_migrations ? "downgrade to the target's revision" : "",
             o->with_migrations && o->restore_backup ? ", then " : "",
@@ -276,53 +293,49 @@ static void print_plan(struct apply_run *a, const struct redeploy_options *o,
 
 enum apply_outcome redeploy_run(const struct redeploy_options *o, struct tt_err *err)
 {
-    struct apply_run a = {0};
+    struct run a = {0};
     struct target t = {0};
-    struct plan *forward = NULL;
+    struct release *forward = NULL;
     enum apply_outcome res;
 
-    a.o = &o->apply;
-    a.err = err;
     a.manual = 1;
-    res = apply_load_inputs(&a);
+    res = run_load(&a, &o->apply, err);
     if (res == APPLY_OK && engine_open(o->apply.host, &a.engine, err) < 0)
         res = APPLY_UNREACHABLE;
-    if (res == APPLY_OK && o->apply.dry_run) { /* reads the store; takes no lock */
-        char *path = o->apply.state_path ? xstrdup(o->apply.state_path)
-                                         : apply_default_state_path(o->apply.plan_path);
-        if (store_open(path, &a.store, err) < 0)
-            res = APPLY_BAD_INPUT;
-        free(path);
-    } else if (res == APPLY_OK) {
-        res = apply_open_and_lock(&a);
-    }
+    if (res == APPLY_OK) /* a dry run reads the store; it takes no lock */
+        res = o->apply.dry_run ? run_open_store(&a) : run_open_and_lock(&a);
     if (res == APPLY_OK)
-        res = apply_refuse_unfinished(&a);
+        res = run_refuse_unfinished(&a);
     if (res == APPLY_OK)
         res = find_target(&a, o, &t);
     if (res == APPLY_OK && t.commit[0] && switch_to_git(&a, t.commit, t.release, &forward) < 0)
         res = APPLY_BAD_INPUT;
     if (res == APPLY_OK && !t.commit[0])
-        use_recorded_images(&a, t.release);
+        release_use_recorded(a.project, a.engine, t.release);
     if (res == APPLY_OK && o->apply.dry_run) {
         print_plan(&a, o, &t);
     } else if (res == APPLY_OK) {
+        /* The forward phases, with the database left alone, downgraded or restored as asked. */
+        struct phase *table = xcalloc(apply_phase_count, sizeof(*table));
+        struct manual m = {o, &t, forward ? forward->plan : a.plan};
         long long from = t.current ? json_integer_value(json_object_get(t.current, "id")) : 0;
-        if (apply_begin(&a, t.version, t.tag, t.commit[0] ? t.commit : NULL, "rollback", from) <
-                0 ||
-            apply_baseline(&a) < 0)
-            res = apply_fail(&a);
-        else if (apply_enter(&a, APPLY_BACKUP) < 0 || apply_phase_backup(&a) < 0)
-            res = apply_fail(&a);
-        else if (apply_enter(&a, APPLY_MIGRATE) < 0 ||
-                 phase_database(&a, o, &t, forward ? forward : a.plan) < 0)
-            res = apply_fail(&a);
+        for (size_t i = 0; i < apply_phase_count; i++) {
+            table[i] = apply_phase_table[i];
+            if (table[i].state == DEPLOY_MIGRATE)
+                table[i].run = phase_database;
+        }
+        a.phase_ctx = &m;
+        if (run_begin(&a, t.version, t.tag, t.commit[0] ? t.commit : NULL, "rollback", from) < 0 ||
+            phase_baseline(&a) < 0)
+            res = rollback_after_failure(&a);
         else
-            res = apply_run_phases(&a, APPLY_INFRA_UP);
-        apply_say(&a, "deployment %lld %s", a.id, apply_state_name(a.state));
+            res = apply_phases(&a, table, apply_phase_count, DEPLOY_BACKUP);
+        run_say(&a, "deployment %lld %s", a.id, deploy_state_name(a.state));
+        res = run_outcome(&a, res);
+        free(table);
     }
     target_clear(&t);
-    plan_free(forward);
-    apply_run_free(&a);
+    release_free(forward);
+    run_free(&a);
     return res;
 }

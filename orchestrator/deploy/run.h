@@ -1,127 +1,235 @@
 /*
- * run.h - what the deployment runner (apply.c), its rollback half
- * (rollback.c) and rolling back by hand (redeploy.c) share: the run's
- * state, the phase functions and the rollback actions' pieces.  Not for
- * other modules: they use apply.h, rollback.h and redeploy.h.
+ * run.h - what the files of deploy/ share, private to the folder: one
+ * deployment's context (struct run), its state machine, its recorded
+ * steps, the release it deploys, and the phases.  cli/ never includes
+ * this header: deploy.h is the door.
+ *
+ * Who calls whom, one way only:
+ *
+ *   apply.c, redeploy.c       the entry points and the phase table
+ *     -> rollback.c           what happens after a failure (the matrix)
+ *       -> rollback_actions.c images, git, migrations, restore
+ *         -> phase_*.c        the phases, and the pieces actions reuse
+ *           -> run.c step.c release.c
+ *
+ * A store that cannot record stops the deployment: every step goes
+ * through step_begin()/step_end() (or step_run()), which never drop a
+ * store error; the first one is kept in run->store_err and named in the
+ * deployment's final message.
  */
-#ifndef APPLY_INT_H
-#define APPLY_INT_H
+#ifndef RUN_H
+#define RUN_H
 
-#include "deploy.h"
 #include "buf.h"
 #include "compose.h"
 #include "dag.h"
+#include "deploy.h"
 #include "engine.h"
 #include "plan.h"
 #include "stack.h"
 #include "store.h"
 #include "verify.h"
 
-enum apply_state {
-    APPLY_CREATED,
-    APPLY_LOCKED,
-    APPLY_BACKUP,
-    APPLY_MIGRATE,
-    APPLY_INFRA_UP,
-    APPLY_INFRA_HEALTHY,
-    APPLY_APP_UP,
-    APPLY_APP_HEALTHY,
-    APPLY_VERIFY,
-    APPLY_SUCCEEDED,
-    APPLY_DECIDING,
-    APPLY_ROLLING_BACK,
-    APPLY_ROLLED_BACK,
-    APPLY_ROLLBACK_FAILED,
-    APPLY_FAILED,
-    APPLY_NSTATES
+/* ---- the release: what one deployment deploys --------------------------- */
+
+/* A plan, its compose project (the release's images on it) and their DAG. */
+struct release {
+    struct plan *plan;
+    struct compose_project *project;
+    struct dag *dag;
 };
 
-const char *apply_state_name(enum apply_state s);
-/* -1 when name is no state. */
-int apply_state_from_name(const char *name);
-int apply_transition_allowed(enum apply_state from, enum apply_state to);
+/*
+ * Loads the plan at plan_path, its compose files, env files and profiles,
+ * checks them against each other, and puts the plan's images on the
+ * services.  project_name (may be NULL: the plan's or compose's) names the
+ * project.  On error *out is NULL and err says which file and line.
+ */
+int release_load(const char *plan_path, const char *project_name, struct release **out,
+                 struct tt_err *err);
+/*
+ * The same for the files of commit in current's release.git repository,
+ * written with libgit2 into .ttdeploy/git/COMMIT beside the current plan
+ * (laid out like the repository, so relative paths in the old files find
+ * the old files); the plan there has current's path in the repository.
+ */
+int release_load_commit(const struct plan *current, const char *commit, const char *project_name,
+                        struct release **out, struct tt_err *err);
+/* current's release.git repository, relative to its directory (caller frees). */
+char *release_repo_path(const struct plan *current);
+void release_free(struct release *r);
 
-struct apply_run {
+/* The service's release in a store_show() deployment, or NULL (borrowed). */
+json_t *release_recorded(json_t *deployment, const char *service);
+/*
+ * Puts the images deployment (a store_show() row) recorded on p's
+ * services, by image ID when the tag has moved since; services it did not
+ * run keep theirs.
+ */
+void release_use_recorded(struct compose_project *p, struct engine *e, json_t *deployment);
+
+/* ---- one deployment's context ------------------------------------------- */
+
+struct run {
     const struct apply_options *o;
     struct plan *plan;
     struct compose_project *project;
     struct dag *dag;
+    struct release *release; /* owns plan, project and dag */
     struct engine *engine;
     struct store *store;
     long long id;
-    enum apply_state state;
-    enum apply_state failed_in;
+    enum deploy_state state;
     char **before;       /* per check: the value before the deployment, or NULL */
     double *p95_before;  /* per check: p95 ms of an HTTP check before the deployment, or NAN */
     char *backup_path;   /* this deployment's backup, for the rehearsal's fallback */
     char *migrate_image; /* the release's image of the migration service (for downgrades) */
     struct tt_err *err;
+    struct tt_err store_err; /* the first error of the store, when it could not record */
     int locked;
     int manual; /* a manual rollback: a failure ends it failed, it is not rolled back again */
     /* What failed, for the rollback matrix. */
     char *fail_check, *fail_service, *fail_health;
     struct verify_measure fail_measure;
-    double failed_at; /* monotime_now() when the failure was detected */
+    double failed_at;      /* monotime_now() when the failure was detected */
+    const void *phase_ctx; /* what the phases of a table of its own need (redeploy.c's target) */
 };
 
-void apply_say(struct apply_run *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Loads the release of o's plan into a new run (err set: APPLY_BAD_INPUT). */
+enum apply_outcome run_load(struct run *a, const struct apply_options *o, struct tt_err *err);
+/* Swaps the run's release for rel (owned from now on); per-check baselines start again. */
+void run_use_release(struct run *a, struct release *rel);
+/* Releases the lock (if held) and everything the run owns. */
+void run_free(struct run *a);
+
+/* A line of progress for the user ("==> backup: ..."), or a JSON object with --json. */
+void run_say(struct run *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Whether the machine may go from state from to state to. */
+int apply_transition_allowed(enum deploy_state from, enum deploy_state to);
 /* Moves the machine to state to, recording it; a move the table does not list is an error. */
-int apply_enter(struct apply_run *a, enum apply_state to);
-/* Loads the plan at a->o->plan_path and its compose project. */
-enum apply_outcome apply_load_inputs(struct apply_run *a);
-/* Opens the store and takes the project's lock. */
-enum apply_outcome apply_open_and_lock(struct apply_run *a);
+int run_enter(struct run *a, enum deploy_state to);
+/* Ends the deployment in state to (failed, rolled_back, rollback_failed, succeeded). */
+int run_finish(struct run *a, enum deploy_state to, const char *error);
+
+/* Opens the store (no lock: the dry run of a manual rollback reads it only). */
+enum apply_outcome run_open_store(struct run *a);
+/* Opens the store and takes the project's lock, waiting up to the lock timeout. */
+enum apply_outcome run_open_and_lock(struct run *a);
 /* APPLY_LOCK_HELD with err set when a deployment of the project was interrupted. */
-enum apply_outcome apply_refuse_unfinished(struct apply_run *a);
-/*
- * Records a new deployment of a->project (kind "apply" or "rollback") and
- * enters "locked".
- */
-int apply_begin(struct apply_run *a, const char *version, const char *git_tag, const char *commit,
-                const char *kind, long long rolled_back_from);
-void apply_run_free(struct apply_run *a);
+enum apply_outcome run_refuse_unfinished(struct run *a);
+/* Records a new deployment (kind "apply" or "rollback") and enters "locked". */
+int run_begin(struct run *a, const char *version, const char *git_tag, const char *commit,
+              const char *kind, long long rolled_back_from);
+/* path relative to the plan's directory, or path itself when absolute (caller frees). */
+char *run_plan_path(const struct run *a, const char *path);
+/* Keeps the first store error in a->store_err; returns -1. */
+int run_store_failed(struct run *a, const struct tt_err *e);
 
-int apply_phase_skipped(struct apply_run *a, const char *phase, const char *why);
-int apply_phase_backup(struct apply_run *a);
-int apply_phase_tier(struct apply_run *a, const struct strv *tier, enum apply_state up_state,
-                     enum apply_state healthy_state);
-int apply_phase_verify(struct apply_run *a);
-int apply_record_releases(struct apply_run *a);
-/* The forward phases from state from to the end; a failure goes to apply_fail(). */
-enum apply_outcome apply_run_phases(struct apply_run *a, enum apply_state from);
-/* A phase failed (a->err says why): decide per the matrix, roll back or fix forward, finish. */
-enum apply_outcome apply_fail(struct apply_run *a);
+/* ---- steps: intent before acting, outcome after -------------------------- */
 
-/* Reads the values "before" expectations and p95 ratios compare with. */
-int apply_baseline(struct apply_run *a);
-/* What a rollback action did. */
+/* What a step or a rollback action came to. */
 enum action_result { ACTION_FAILED = -1, ACTION_DONE = 0, ACTION_SKIPPED = 1 };
 
-/* Brings the schema to revision target (1: it was there already). */
-int rollback_downgrade(struct apply_run *a, const char *target, struct buf *detail);
-/* Restores backup b (a backups row) in place of the live database, keeping that one. */
-enum action_result rollback_restore(struct apply_run *a, json_t *b, struct buf *detail);
-/* The release of service in a store_show() deployment, or NULL (borrowed). */
-json_t *rollback_release_of(json_t *deployment, const char *service);
-/* The image to run for a recorded release: its reference, or its ID when the tag has moved. */
-char *rollback_recorded_image(struct engine *e, json_t *release);
 /*
- * The plan, compose project and DAG of commit, from its files written
- * into .ttdeploy/git/COMMIT, with the images of release (may be NULL).
+ * Writes a step's intent; *step receives its id.  When the store cannot
+ * record, nothing may act: returns -1 with a->err saying so.
  */
-int rollback_load_git(struct apply_run *a, const char *commit, json_t *release,
-                      struct plan **plan_out, struct compose_project **proj_out,
-                      struct dag **dag_out);
+int step_begin(struct run *a, enum deploy_state phase, const char *service, const char *action,
+               const char *intent, long long *step);
+/* Writes a step's outcome; -1 with a->err set when the store cannot record it. */
+int step_end(struct run *a, long long step, enum step_status status, const char *detail,
+             const char *error);
+/* STEP_OK, STEP_SKIPPED or STEP_FAILED for an action's result. */
+enum step_status step_status_of(enum action_result r);
+/* A step that is over as soon as it is written (a decision, a skipped phase). */
+int step_note(struct run *a, enum deploy_state phase, const char *service, const char *action,
+              const char *intent, enum step_status status, const char *detail);
+/* A step that records that phase was skipped, and why (said to the user too). */
+int step_skipped(struct run *a, enum deploy_state phase, const char *why);
+
+/* What a step is: where it runs, on what, and what it is about to do. */
+struct step_desc {
+    enum deploy_state phase;
+    const char *service; /* or NULL */
+    const char *action;
+    const char *intent;
+};
+
+/* The work of a step: fills detail (what it measured or did) and err when it fails. */
+typedef enum action_result (*step_fn)(struct run *a, void *ctx, struct buf *detail,
+                                      struct tt_err *err);
+
+/*
+ * Writes d's intent, runs fn, writes its outcome (detail, and err's
+ * message when it did not end ACTION_DONE).  Returns what fn returned; ACTION_FAILED with
+ * err set, without running fn, when the store cannot record the intent.
+ */
+enum action_result step_run(struct run *a, const struct step_desc *d, step_fn fn, void *ctx,
+                            struct buf *detail, struct tt_err *err);
+
+/* ---- the phases (phase_*.c) ---------------------------------------------- */
+
+int phase_backup(struct run *a);
+int phase_migrate(struct run *a);
+int phase_infra(struct run *a);
+int phase_app(struct run *a);
+int phase_verify(struct run *a);
+/* What each service runs now, recorded as the deployment's releases. */
+int phase_record_releases(struct run *a);
+/* Reads the values "before" expectations and p95 ratios compare with. */
+int phase_baseline(struct run *a);
+/* The description of a check, as its step's intent and in dry runs. */
+void phase_describe_check(const struct plan_check *c, struct buf *b);
+
+/* The result for service in a stack report, or NULL. */
+const struct stack_result *tier_result_for(const struct stack_report *r, const char *service);
+/*
+ * Brings up the services of p whose container would change (per
+ * stack_preview), one "rolling_back" step each.  Returns 1 when none
+ * would change.
+ */
+int tier_bring_up(struct run *a, struct compose_project *p, struct dag *d, const char *why,
+                  struct buf *detail);
+
+/* The revision per the plan's revision_query on url ("" when none yet). */
+int migrate_read_revision(struct run *a, const char *url, double deadline, char **out);
+/* Runs an up or down command template of migrate: in a one-off container of image. */
+int migrate_run_command(struct run *a, const struct strv *tmpl, const char *revision,
+                        const char *image, const struct strv *env, struct tt_err *err);
 
 /* Prints, under title, what bringing tier up would do to each service (a dry run). */
-void apply_print_preview(struct apply_run *a, const char *title, const struct strv *tier);
+void dry_run_preview(struct run *a, const char *title, const struct strv *tier);
+/* `apply --dry-run`: what each phase would do, changing nothing. */
+enum apply_outcome dry_run_apply(struct run *a);
 
-const struct stack_result *apply_result_for(const struct stack_report *r, const char *service);
-char *apply_plan_relative(const struct apply_run *a, const char *path);
-/* The revision per the plan's revision_query on url ("" when none yet). */
-int apply_read_revision(struct apply_run *a, const char *url, double deadline, char **out);
-/* Runs an up or down command template of migrate: in a one-off container of image. */
-int apply_migration_command(struct apply_run *a, const struct strv *tmpl, const char *revision,
-                            const char *image, const struct strv *env, struct tt_err *err);
+/* ---- the machine (apply.c) ------------------------------------------------ */
+
+/*
+ * A phase of the forward path: the states it runs through, its function,
+ * what it records and what its failure means.  apply_phases() enters
+ * state, runs the function (which enters the states up to last itself),
+ * and hands a failure to the rollback matrix.
+ */
+struct phase {
+    enum deploy_state state; /* the state it begins in */
+    enum deploy_state last;  /* the state it ends in when it works */
+    int (*run)(struct run *a);
+    const char *records;
+    const char *on_failure;
+};
+
+/*
+ * Runs the phases of table[0..n) that end at or after state from, then
+ * records the releases and ends the deployment "succeeded"; a failure
+ * goes to rollback_after_failure().
+ */
+enum apply_outcome apply_phases(struct run *a, const struct phase *table, size_t n,
+                                enum deploy_state from);
+/* The forward phases of `apply`, in order; a manual rollback replaces its migrate. */
+extern const struct phase apply_phase_table[];
+extern const size_t apply_phase_count;
+
+/* The final message's tail when the store could not record; returns res. */
+enum apply_outcome run_outcome(struct run *a, enum apply_outcome res);
 
 #endif

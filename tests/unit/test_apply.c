@@ -8,33 +8,33 @@
 #include "run.h"
 
 /* The legal moves, written out independently of the implementation. */
-static int expected(enum apply_state from, enum apply_state to)
+static int expected(enum deploy_state from, enum deploy_state to)
 {
     static const struct {
-        enum apply_state from, to;
+        enum deploy_state from, to;
     } legal[] = {
-        {APPLY_CREATED, APPLY_LOCKED},
-        {APPLY_LOCKED, APPLY_BACKUP},
-        {APPLY_BACKUP, APPLY_MIGRATE},
-        {APPLY_MIGRATE, APPLY_INFRA_UP},
-        {APPLY_INFRA_UP, APPLY_INFRA_HEALTHY},
-        {APPLY_INFRA_HEALTHY, APPLY_APP_UP},
-        {APPLY_APP_UP, APPLY_APP_HEALTHY},
-        {APPLY_APP_HEALTHY, APPLY_VERIFY},
-        {APPLY_VERIFY, APPLY_SUCCEEDED},
-        {APPLY_LOCKED, APPLY_DECIDING},
-        {APPLY_BACKUP, APPLY_DECIDING},
-        {APPLY_MIGRATE, APPLY_DECIDING},
-        {APPLY_INFRA_UP, APPLY_DECIDING},
-        {APPLY_INFRA_HEALTHY, APPLY_DECIDING},
-        {APPLY_APP_UP, APPLY_DECIDING},
-        {APPLY_APP_HEALTHY, APPLY_DECIDING},
-        {APPLY_VERIFY, APPLY_DECIDING},
-        {APPLY_DECIDING, APPLY_ROLLING_BACK},
-        {APPLY_DECIDING, APPLY_FAILED},
-        {APPLY_ROLLING_BACK, APPLY_ROLLED_BACK},
-        {APPLY_ROLLING_BACK, APPLY_ROLLBACK_FAILED},
-        {APPLY_ROLLING_BACK, APPLY_FAILED}, /* every action had nothing to do */
+        {DEPLOY_CREATED, DEPLOY_LOCKED},
+        {DEPLOY_LOCKED, DEPLOY_BACKUP},
+        {DEPLOY_BACKUP, DEPLOY_MIGRATE},
+        {DEPLOY_MIGRATE, DEPLOY_INFRA_UP},
+        {DEPLOY_INFRA_UP, DEPLOY_INFRA_HEALTHY},
+        {DEPLOY_INFRA_HEALTHY, DEPLOY_APP_UP},
+        {DEPLOY_APP_UP, DEPLOY_APP_HEALTHY},
+        {DEPLOY_APP_HEALTHY, DEPLOY_VERIFY},
+        {DEPLOY_VERIFY, DEPLOY_SUCCEEDED},
+        {DEPLOY_LOCKED, DEPLOY_DECIDING},
+        {DEPLOY_BACKUP, DEPLOY_DECIDING},
+        {DEPLOY_MIGRATE, DEPLOY_DECIDING},
+        {DEPLOY_INFRA_UP, DEPLOY_DECIDING},
+        {DEPLOY_INFRA_HEALTHY, DEPLOY_DECIDING},
+        {DEPLOY_APP_UP, DEPLOY_DECIDING},
+        {DEPLOY_APP_HEALTHY, DEPLOY_DECIDING},
+        {DEPLOY_VERIFY, DEPLOY_DECIDING},
+        {DEPLOY_DECIDING, DEPLOY_ROLLING_BACK},
+        {DEPLOY_DECIDING, DEPLOY_FAILED},
+        {DEPLOY_ROLLING_BACK, DEPLOY_ROLLED_BACK},
+        {DEPLOY_ROLLING_BACK, DEPLOY_ROLLBACK_FAILED},
+        {DEPLOY_ROLLING_BACK, DEPLOY_FAILED}, /* every action had nothing to do */
     };
     for (size_t i = 0; i < sizeof(legal) / sizeof(legal[0]); i++)
         if (legal[i].from == from && legal[i].to == to)
@@ -45,12 +45,12 @@ static int expected(enum apply_state from, enum apply_state to)
 Test(apply, every_transition_matches_the_table)
 {
     int allowed = 0;
-    for (int from = 0; from < APPLY_NSTATES; from++) {
-        for (int to = 0; to < APPLY_NSTATES; to++) {
-            int got = apply_transition_allowed((enum apply_state)from, (enum apply_state)to);
-            cr_expect_eq(got, expected((enum apply_state)from, (enum apply_state)to),
-                         "%s -> %s: got %d", apply_state_name((enum apply_state)from),
-                         apply_state_name((enum apply_state)to), got);
+    for (int from = 0; from < DEPLOY_NSTATES; from++) {
+        for (int to = 0; to < DEPLOY_NSTATES; to++) {
+            int got = apply_transition_allowed((enum deploy_state)from, (enum deploy_state)to);
+            cr_expect_eq(got, expected((enum deploy_state)from, (enum deploy_state)to),
+                         "%s -> %s: got %d", deploy_state_name((enum deploy_state)from),
+                         deploy_state_name((enum deploy_state)to), got);
             allowed += got;
         }
     }
@@ -59,24 +59,24 @@ Test(apply, every_transition_matches_the_table)
 
 Test(apply, illegal_moves)
 {
-    cr_assert_not(apply_transition_allowed(APPLY_CREATED, APPLY_BACKUP),
+    cr_assert_not(apply_transition_allowed(DEPLOY_CREATED, DEPLOY_BACKUP),
                   "no phase without the lock");
-    cr_assert_not(apply_transition_allowed(APPLY_MIGRATE, APPLY_APP_UP), "no skipping infra");
-    cr_assert_not(apply_transition_allowed(APPLY_VERIFY, APPLY_VERIFY), "no repeating");
-    cr_assert_not(apply_transition_allowed(APPLY_SUCCEEDED, APPLY_DECIDING), "terminal");
-    cr_assert_not(apply_transition_allowed(APPLY_FAILED, APPLY_CREATED), "terminal");
-    cr_assert_not(apply_transition_allowed(APPLY_CREATED, APPLY_DECIDING), "nothing to decide");
-    cr_assert_not(apply_transition_allowed(APPLY_DECIDING, APPLY_SUCCEEDED));
-    cr_assert_not(apply_transition_allowed(APPLY_ROLLED_BACK, APPLY_ROLLING_BACK));
-    cr_assert_not(apply_transition_allowed(APPLY_NSTATES, APPLY_CREATED));
+    cr_assert_not(apply_transition_allowed(DEPLOY_MIGRATE, DEPLOY_APP_UP), "no skipping infra");
+    cr_assert_not(apply_transition_allowed(DEPLOY_VERIFY, DEPLOY_VERIFY), "no repeating");
+    cr_assert_not(apply_transition_allowed(DEPLOY_SUCCEEDED, DEPLOY_DECIDING), "terminal");
+    cr_assert_not(apply_transition_allowed(DEPLOY_FAILED, DEPLOY_CREATED), "terminal");
+    cr_assert_not(apply_transition_allowed(DEPLOY_CREATED, DEPLOY_DECIDING), "nothing to decide");
+    cr_assert_not(apply_transition_allowed(DEPLOY_DECIDING, DEPLOY_SUCCEEDED));
+    cr_assert_not(apply_transition_allowed(DEPLOY_ROLLED_BACK, DEPLOY_ROLLING_BACK));
+    cr_assert_not(apply_transition_allowed(DEPLOY_NSTATES, DEPLOY_CREATED));
 }
 
 Test(apply, state_names_round_trip)
 {
-    for (int s = 0; s < APPLY_NSTATES; s++)
-        cr_assert_eq(apply_state_from_name(apply_state_name((enum apply_state)s)), s);
-    cr_assert_eq(apply_state_from_name("bogus"), -1);
-    cr_assert_str_eq(apply_state_name(APPLY_INFRA_HEALTHY), "infra_healthy");
+    for (int s = 0; s < DEPLOY_NSTATES; s++)
+        cr_assert_eq(deploy_state_from_name(deploy_state_name((enum deploy_state)s)), s);
+    cr_assert_eq(deploy_state_from_name("bogus"), -1);
+    cr_assert_str_eq(deploy_state_name(DEPLOY_INFRA_HEALTHY), "infra_healthy");
 }
 
 Test(apply, default_state_path)

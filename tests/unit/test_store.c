@@ -97,16 +97,16 @@ Test(store, steps_record_intent_then_outcome)
 {
     struct tt_err err = {0};
     long long id = begin("p"), s1, s2;
-    cr_assert_eq(
-        store_step_begin(st, id, "infra_up", "postgres", "create", "create postgres", &s1, &err),
-        0);
+    cr_assert_eq(store_step_begin(st, id, DEPLOY_INFRA_UP, "postgres", "create", "create postgres",
+                                  &s1, &err),
+                 0);
     json_t *d = store_show(st, id, &err);
     json_t *step = json_array_get(json_object_get(d, "steps"), 0);
     cr_assert_str_eq(json_string_value(json_object_get(step, "status")), "running",
                      "the intent is on disk before the action");
     json_decref(d);
-    cr_assert_eq(store_step_end(st, s1, "ok", "healthy (probe, 1.9 s)", NULL, &err), 0);
-    cr_assert_eq(store_step_begin(st, id, "app_up", "api", "create", NULL, &s2, &err), 0);
+    cr_assert_eq(store_step_end(st, s1, STEP_OK, "healthy (probe, 1.9 s)", NULL, &err), 0);
+    cr_assert_eq(store_step_begin(st, id, DEPLOY_APP_UP, "api", "create", NULL, &s2, &err), 0);
     cr_assert_eq(store_steps_interrupt(st, id, &err), 0);
     d = store_show(st, id, &err);
     json_t *steps = json_object_get(d, "steps");
@@ -126,7 +126,7 @@ Test(store, unfinished_and_finish)
     cr_assert_not_null(u);
     cr_assert_eq(json_integer_value(json_object_get(u, "id")), id);
     json_decref(u);
-    cr_assert_eq(store_deployment_finish(st, id, "succeeded", NULL, &err), 0);
+    cr_assert_eq(store_deployment_finish(st, id, DEPLOY_SUCCEEDED, NULL, &err), 0);
     cr_assert_null(store_unfinished(st, "p", &err));
 }
 
@@ -134,10 +134,10 @@ Test(store, history_filters_and_order)
 {
     struct tt_err err = {0};
     long long a = begin("p"), b = begin("p"), c = begin("q"), s;
-    store_deployment_finish(st, a, "succeeded", NULL, &err);
-    store_deployment_finish(st, b, "failed", "verify failed", &err);
-    store_deployment_finish(st, c, "succeeded", NULL, &err);
-    store_step_begin(st, b, "app_up", "api", "recreate", NULL, &s, &err);
+    store_deployment_finish(st, a, DEPLOY_SUCCEEDED, NULL, &err);
+    store_deployment_finish(st, b, DEPLOY_FAILED, "verify failed", &err);
+    store_deployment_finish(st, c, DEPLOY_SUCCEEDED, NULL, &err);
+    store_step_begin(st, b, DEPLOY_APP_UP, "api", "recreate", NULL, &s, &err);
     struct store_history_filter f = {0};
     json_t *h = store_history(st, &f, &err);
     cr_assert_eq(json_array_size(h), 3);
@@ -179,10 +179,10 @@ Test(store, releases_and_current)
     struct store_release r = {
         .service = "api", .image = "api:1", .image_id = "sha256:aa", .config_hash = "h1"};
     store_release_record(st, a, &r, &err);
-    store_deployment_finish(st, a, "succeeded", NULL, &err);
+    store_deployment_finish(st, a, DEPLOY_SUCCEEDED, NULL, &err);
     r.image = "api:2";
     store_release_record(st, b, &r, &err);
-    store_deployment_finish(st, b, "failed", NULL, &err);
+    store_deployment_finish(st, b, DEPLOY_FAILED, NULL, &err);
     json_t *cur = store_current_releases(st, "p", &err);
     cr_assert_eq(json_array_size(cur), 1);
     cr_assert_str_eq(json_string_value(json_object_get(json_array_get(cur, 0), "image")), "api:1",

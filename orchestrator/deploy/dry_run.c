@@ -1,0 +1,115 @@
+/*
+ * dry_run.c - `apply --dry-run`: what each phase would do (the pending
+ * migrations, what each service's container would become, the checks),
+ * read from the engine and the database without changing either.  The
+ * preview of a tier is shared with the dry run of a manual rollback.
+ */
+#include "run.h"
+#include "monotime.h"
+#include "pgdb.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void dry_run_preview(struct run *a, const char *title, const struct strv *tier)
+{
+    FILE *out = a->o->out ? a->o->out : stdout;
+    struct stack_options so = {0};
+    struct stack_report r = {0};
+    struct tt_err e2 = {0};
+
+    fprintf(out, "%s:\n", title);
+    if (!tier->n) {
+        fprintf(out, "  (no services)\n");
+        return;
+    }
+    strv_copy(&so.services, tier);
+    so.progress = PROGRESS_QUIET;
+    if (stack_preview(a->engine, a->project, a->dag, &so, &r, &e2) < 0) {
+        fprintf(out, "  cannot preview: %s\n", e2.msg);
+    } else {
+        for (size_t i = 0; i < tier->n; i++) {
+            const struct stack_result *x = tier_result_for(&r, tier->v[i]);
+            if (!x)
+                continue;
+            fprintf(out, "  %-12s %-16s %s", x->service, x->action, x->image);
+            if (x->old_image && strcmp(x->old_image, x->image))
+                fprintf(out, "  (was %s)", x->old_image);
+            fputc('\n', out);
+        }
+    }
+    stack_report_clear(&r);
+    strv_clear(&so.services);
+}
+
+enum apply_outcome dry_run_apply(struct run *a)
+{
+    FILE *out = a->o->out ? a->o->out : stdout;
+    struct buf text = {0};
+
+    fprintf(out, "dry run of %s: project %s, release %s\n", a->plan->path, a->project->name,
+            a->plan->release_version);
+    fprintf(out,
+            "phases: backup (%s), migrate (%s), infra_up, infra_healthy, app_up, app_healthy, "
+            "verify (%zu check%s)\n",
+            a->plan->backup.present ? "pg_dump" : "skipped: not in the plan",
+            a->plan->migrate.present ? a->plan->migrate.kind : "skipped: not in the plan",
+            a->plan->nchecks, a->plan->nchecks == 1 ? "" : "s");
+    if (a->plan->migrate.present && !strcmp(a->plan->migrate.kind, "command")) {
+        char *cmd = strv_join(&a->plan->migrate.up, " "), *cur = NULL;
+        struct tt_err e2 = {0};
+        PGconn *c = pgdb_connect(a->plan->db_url, monotime_now(), &e2);
+        fprintf(out, "migrate:\n  would run `%s` in a one-off %s container (image %s)%s\n", cmd,
+                a->plan->migrate.service,
+                compose_find_service(a->project, a->plan->migrate.service)->image,
+                a->plan->migrate.rehearse ? ", rehearsed first" : "");
+        if (c && pgdb_value(c, a->plan->migrate.revision_query, &cur, &e2) == 0)
+            fprintf(out, "  current revision %s\n", cur && cur[0] ? cur : "base");
+        else
+            fprintf(out, "  current revision unknown (%s)\n", c ? "no revision table yet" : e2.msg);
+        if (c)
+            PQfinish(c);
+        free(cur);
+        free(cmd);
+    } else if (a->plan->migrate.present) {
+        struct pgdb_migrations m = {0};
+        struct strv pending = {0};
+        struct tt_err e2 = {0};
+        char *dir = run_plan_path(a, a->plan->migrate.dir), *cur = NULL;
+        PGconn *c = NULL;
+        fprintf(out, "migrate:\n");
+        if (pgdb_migrations_load(dir, &m, &e2) < 0) {
+            fprintf(out, "  cannot read the migrations: %s\n", e2.msg);
+        } else if (!(c = pgdb_connect(a->plan->db_url, monotime_now(), &e2))) {
+            fprintf(out,
+                    "  database not reachable (%s): all %zu migration(s) would run, target %lld\n",
+                    e2.msg, m.n, m.n ? m.v[m.n - 1].version : 0LL);
+        } else if (pgdb_migrations_current(c, &cur, &e2) < 0 ||
+                   pgdb_migrations_pending(c, &m, &pending, &e2) < 0) {
+            fprintf(out, "  %s\n", e2.msg);
+        } else {
+            fprintf(out, "  current revision %s, target %lld\n", cur,
+                    m.n ? m.v[m.n - 1].version : 0LL);
+            for (size_t i = 0; i < pending.n; i++)
+                fprintf(out, "  would apply %s\n", pending.v[i]);
+            if (!pending.n)
+                fprintf(out, "  nothing to apply\n");
+        }
+        if (c)
+            PQfinish(c);
+        free(cur);
+        free(dir);
+        strv_clear(&pending);
+        pgdb_migrations_clear(&m);
+    }
+    dry_run_preview(a, "infra_up", &a->plan->infra);
+    dry_run_preview(a, "app_up", &a->plan->app);
+    fprintf(out, "verify:\n");
+    for (size_t i = 0; i < a->plan->nchecks; i++) {
+        phase_describe_check(&a->plan->checks[i], &text);
+        fprintf(out, "  %-12s %s\n", a->plan->checks[i].name, text.data);
+    }
+    fprintf(out, "nothing was changed (dry run)\n");
+    buf_release(&text);
+    return APPLY_OK;
+}
