@@ -51,6 +51,19 @@ enum apply_outcome apply_phases(struct run *a, const struct phase *table, size_t
     return APPLY_OK;
 }
 
+enum apply_outcome apply_deployment(struct run *a, const struct deployment_start *st,
+                                    const struct phase *table)
+{
+    enum apply_outcome res;
+    if (run_begin(a, st->version, st->git_tag, st->commit, st->kind, st->rolled_back_from) < 0 ||
+        phase_baseline(a) < 0)
+        res = rollback_after_failure(a);
+    else
+        res = apply_phases(a, table, apply_phase_count, DEPLOY_BACKUP);
+    run_say(a, "deployment %lld %s", a->id, deploy_state_name(a->state));
+    return run_outcome(a, res);
+}
+
 enum apply_outcome run_outcome(struct run *a, enum apply_outcome res)
 {
     size_t len = strlen(a->err->msg);
@@ -97,14 +110,9 @@ enum apply_outcome apply_run(const struct apply_options *o, struct tt_err *err)
         run_free(&a);
         return res;
     }
-    if (run_begin(&a, a.plan->release_version, a.plan->git_tag,
-                  commit[0] ? commit : a.plan->git_commit, "apply", 0) < 0 ||
-        phase_baseline(&a) < 0)
-        res = rollback_after_failure(&a);
-    else
-        res = apply_phases(&a, apply_phase_table, apply_phase_count, DEPLOY_BACKUP);
-    run_say(&a, "deployment %lld %s", a.id, deploy_state_name(a.state));
-    res = run_outcome(&a, res);
+    struct deployment_start st = {a.plan->release_version, a.plan->git_tag,
+                                  commit[0] ? commit : a.plan->git_commit, "apply", 0};
+    res = apply_deployment(&a, &st, apply_phase_table);
     run_free(&a);
     return res;
 }

@@ -56,6 +56,12 @@ enum apply_outcome apply_recover(const struct apply_options *o, struct tt_err *e
 /* .ttdeploy/state.db in the plan's directory (the caller frees). */
 char *apply_default_state_path(const char *plan_path);
 
+/*
+ * The project a plan deploys, loaded as apply loads it (compose files, env
+ * files, profiles): *name is the caller's to free.
+ */
+int deploy_project_name(const char *plan_path, char **name, struct tt_err *err);
+
 /* `ttdeploy rollback`: an earlier release deployed again, as a new deployment. */
 struct redeploy_options {
     struct apply_options apply; /* plan, store, engine, dry run, progress */

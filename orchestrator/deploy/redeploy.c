@@ -324,14 +324,10 @@ enum apply_outcome redeploy_run(const struct redeploy_options *o, struct tt_err 
             if (table[i].state == DEPLOY_MIGRATE)
                 table[i].run = phase_database;
         }
+        struct deployment_start st = {t.version, t.tag, t.commit[0] ? t.commit : NULL, "rollback",
+                                      from};
         a.phase_ctx = &m;
-        if (run_begin(&a, t.version, t.tag, t.commit[0] ? t.commit : NULL, "rollback", from) < 0 ||
-            phase_baseline(&a) < 0)
-            res = rollback_after_failure(&a);
-        else
-            res = apply_phases(&a, table, apply_phase_count, DEPLOY_BACKUP);
-        run_say(&a, "deployment %lld %s", a.id, deploy_state_name(a.state));
-        res = run_outcome(&a, res);
+        res = apply_deployment(&a, &st, table);
         free(table);
     }
     target_clear(&t);

@@ -80,6 +80,17 @@ int release_load(const char *plan_path, const char *project_name, struct release
     return 0;
 }
 
+int deploy_project_name(const char *plan_path, char **name, struct tt_err *err)
+{
+    struct release *r;
+    *name = NULL;
+    if (release_load(plan_path, NULL, &r, err) < 0)
+        return -1;
+    *name = xstrdup(r->project->name);
+    release_free(r);
+    return 0;
+}
+
 char *release_repo_path(const struct plan *current)
 {
     struct buf b = {0};

@@ -225,6 +225,22 @@ struct phase {
  */
 enum apply_outcome apply_phases(struct run *a, const struct phase *table, size_t n,
                                 enum deploy_state from);
+/* What a new deployment records as it begins. */
+struct deployment_start {
+    const char *version;
+    const char *git_tag;
+    const char *commit;
+    const char *kind; /* "apply" or "rollback" */
+    long long rolled_back_from;
+};
+
+/*
+ * Begins a deployment of the run's release (locked, the baseline read)
+ * and runs the phases of table (apply_phase_count of them) from backup to
+ * the end; says how it ended.
+ */
+enum apply_outcome apply_deployment(struct run *a, const struct deployment_start *st,
+                                    const struct phase *table);
 /* The forward phases of `apply`, in order; a manual rollback replaces its migrate. */
 extern const struct phase apply_phase_table[];
 extern const size_t apply_phase_count;
