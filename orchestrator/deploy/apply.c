@@ -774,11 +774,11 @@ static int rehearse(struct apply_run *a, const struct pgdb_migrations *m, double
     struct strv tried = {0};
     struct tt_err rerr = {0}, e2 = {0};
     int rc = rehearsal_copy(a, deadline, &copy, &copy_url, &how, &rerr);
-    PGconn *rc_conn = rc == 0 ? pgdb_connect(copy_url, deadline, &rerr) : NULL;
+    struct pgdb *rc_conn = rc == 0 ? pgdb_connect(copy_url, deadline, &rerr) : NULL;
 
     if (rc_conn) {
         rc = pgdb_migrations_apply(rc_conn, m, &tried, &rerr);
-        PQfinish(rc_conn);
+        pgdb_close(rc_conn);
     } else {
         rc = -1;
     }
@@ -835,7 +835,7 @@ static void finish_migration(struct apply_run *a, long long step, const char *ki
 int apply_read_revision(struct apply_run *a, const char *url, double deadline, char **out)
 {
     struct tt_err e2 = {0};
-    PGconn *c = pgdb_connect(url, deadline, a->err);
+    struct pgdb *c = pgdb_connect(url, deadline, a->err);
     *out = NULL;
     if (!c)
         return -1;
@@ -843,7 +843,7 @@ int apply_read_revision(struct apply_run *a, const char *url, double deadline, c
         free(*out);
         *out = xstrdup("");
     }
-    PQfinish(c);
+    pgdb_close(c);
     return 0;
 }
 
@@ -1007,7 +1007,7 @@ static int phase_migrate(struct apply_run *a)
     char *dir = NULL, *before = NULL, *after = NULL, *joined = NULL, *rehearsed = NULL;
     long long step;
     struct buf text = {0};
-    PGconn *c = NULL;
+    struct pgdb *c = NULL;
     double deadline = monotime_now() + pl->healthy_timeout_ms / 1000.0;
     int rc;
 
@@ -1030,7 +1030,7 @@ static int phase_migrate(struct apply_run *a)
     if (rc == 0)
         rc = pgdb_migrations_pending(c, &m, &pending, a->err);
     if (rc == 0 && pending.n && pl->migrate.rehearse) {
-        PQfinish(c); /* a template copy needs the source database to have no sessions */
+        pgdb_close(c); /* a template copy needs the source database to have no sessions */
         c = NULL;
         rc = rehearse(a, &m, deadline, &rehearsed);
         if (rc == 0 && !(c = pgdb_connect(pl->db_url, deadline, a->err)))
@@ -1050,7 +1050,7 @@ out:
     if (rc < 0)
         a->failed_in = APPLY_MIGRATE;
     if (c)
-        PQfinish(c);
+        pgdb_close(c);
     pgdb_migrations_clear(&m);
     strv_clear(&pending);
     strv_clear(&applied);
@@ -1133,7 +1133,7 @@ static enum apply_outcome dry_run(struct apply_run *a)
     if (a->plan->migrate.present && !strcmp(a->plan->migrate.kind, "command")) {
         char *cmd = strv_join(&a->plan->migrate.up, " "), *cur = NULL;
         struct tt_err e2 = {0};
-        PGconn *c = pgdb_connect(a->plan->db_url, monotime_now(), &e2);
+        struct pgdb *c = pgdb_connect(a->plan->db_url, monotime_now(), &e2);
         fprintf(out, "migrate:\n  would run `%s` in a one-off %s container (image %s)%s\n", cmd,
                 a->plan->migrate.service,
                 compose_find_service(a->project, a->plan->migrate.service)->image,
@@ -1143,7 +1143,7 @@ static enum apply_outcome dry_run(struct apply_run *a)
         else
             fprintf(out, "  current revision unknown (%s)\n", c ? "no revision table yet" : e2.msg);
         if (c)
-            PQfinish(c);
+            pgdb_close(c);
         free(cur);
         free(cmd);
     } else if (a->plan->migrate.present) {
@@ -1151,7 +1151,7 @@ static enum apply_outcome dry_run(struct apply_run *a)
         struct strv pending = {0};
         struct tt_err e2 = {0};
         char *dir = apply_plan_relative(a, a->plan->migrate.dir), *cur = NULL;
-        PGconn *c = NULL;
+        struct pgdb *c = NULL;
         fprintf(out, "migrate:\n");
         if (pgdb_migrations_load(dir, &m, &e2) < 0) {
             fprintf(out, "  cannot read the migrations: %s\n", e2.msg);
@@ -1171,7 +1171,7 @@ static enum apply_outcome dry_run(struct apply_run *a)
                 fprintf(out, "  nothing to apply\n");
         }
         if (c)
-            PQfinish(c);
+            pgdb_close(c);
         free(cur);
         free(dir);
         strv_clear(&pending);

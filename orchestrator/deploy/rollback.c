@@ -495,7 +495,7 @@ int rollback_downgrade(struct apply_run *a, const char *target, struct buf *deta
         struct pgdb_migrations m = {0};
         struct strv reverted = {0};
         char *dir = apply_plan_relative(a, pl->migrate.dir);
-        PGconn *c = NULL;
+        struct pgdb *c = NULL;
         rc = pgdb_migrations_load(dir, &m, a->err);
         if (rc == 0 && !(c = pgdb_connect(pl->db_url, deadline, a->err)))
             rc = -1;
@@ -512,7 +512,7 @@ int rollback_downgrade(struct apply_run *a, const char *target, struct buf *deta
             free(names);
         }
         if (c)
-            PQfinish(c);
+            pgdb_close(c);
         free(dir);
         strv_clear(&reverted);
         pgdb_migrations_clear(&m);

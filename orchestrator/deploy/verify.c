@@ -79,11 +79,11 @@ int verify_compare(const char *actual, const char *expect, const char *before)
 int verify_sql_value(const char *url, const char *sql, double deadline, char **value,
                      struct tt_err *err)
 {
-    PGconn *c = pgdb_connect(url, deadline, err);
+    struct pgdb *c = pgdb_connect(url, deadline, err);
     if (!c)
         return -1;
     int rc = pgdb_value(c, sql, value, err);
-    PQfinish(c);
+    pgdb_close(c);
     return rc;
 }
 
