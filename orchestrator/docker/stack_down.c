@@ -59,44 +59,42 @@ static int run_batch(struct engine *e, struct down_item *items, size_t from, siz
     return rc;
 }
 
-int stack_down(struct engine *e, const struct compose_project *p, const struct dag *d,
-               const struct stack_options *o, struct tt_err *err)
+/* The containers of list as down_items, in the order they go (*n receives how many). */
+static struct down_item *down_order(json_t *list, const struct compose_project *p,
+                                    const struct dag *d, size_t *n)
 {
-    json_t *list = NULL;
-    char *q = stack_project_query("/containers/json?all=1", p->name);
-    struct down_item *items = NULL;
-    const char **names = NULL;
-    size_t n = 0, i;
+    struct down_item *items = xcalloc(json_array_size(list) + 1, sizeof(*items));
+    size_t i;
     json_t *c;
-    int rc = engine_call_ok(e, "GET", q, NULL, 30000, &list, err);
 
-    free(q);
-    if (rc < 0)
-        return -1;
-    items = xcalloc(json_array_size(list) + 1, sizeof(*items));
-    names = xcalloc(json_array_size(list) + 1, sizeof(*names));
+    *n = 0;
     json_array_foreach(list, i, c)
     {
         const char *service =
             json_string_value(json_object_get(json_object_get(c, "Labels"), LABEL_SERVICE));
-        items[n].id = xstrdup(json_string_value(json_object_get(c, "Id")));
-        items[n].service = xstrdup(service ? service : "?");
-        items[n].layer = -1;
+        struct down_item *it = &items[(*n)++];
+        it->id = xstrdup(json_string_value(json_object_get(c, "Id")));
+        it->service = xstrdup(service ? service : "?");
+        it->layer = -1;
         for (size_t k = 0; d && k < d->n; k++)
             if (service && !strcmp(p->services[k]->name, service))
-                items[n].layer = (long)d->layer_of[k];
-        n++;
+                it->layer = (long)d->layer_of[k];
     }
-    json_decref(list);
-    if (n)
-        qsort(items, n, sizeof(*items), cmp_down);
-    for (i = 0; i < n; i++) {
+    if (*n)
+        qsort(items, *n, sizeof(*items), cmp_down);
+    for (i = 0; i < *n; i++)
         items[i].row = i;
-        names[i] = items[i].service;
-    }
-    struct progress *pr = progress_new(o->progress, o->out ? o->out : stdout, names, n);
+    return items;
+}
+
+/* Stops, then removes (with their anonymous volumes when volumes is set), a layer at a time. */
+static int remove_containers(struct engine *e, struct down_item *items, size_t n, int volumes,
+                             struct progress *pr, struct tt_err *err)
+{
     struct buf rm = {0};
-    buf_printf(&rm, "/containers/%%s?force=1&v=%d", o->volumes ? 1 : 0);
+    int rc = 0;
+
+    buf_printf(&rm, "/containers/%%s?force=1&v=%d", volumes ? 1 : 0);
     for (size_t from = 0; rc == 0 && from < n;) {
         size_t to = from;
         while (to < n && items[to].layer == items[from].layer)
@@ -107,45 +105,68 @@ int stack_down(struct engine *e, const struct compose_project *p, const struct d
         from = to;
     }
     buf_release(&rm);
-    if (rc == 0) {
-        json_t *nets = NULL;
-        q = stack_project_query("/networks", p->name);
-        rc = engine_call_ok(e, "GET", q, NULL, 30000, &nets, err);
-        free(q);
-        json_array_foreach(nets, i, c)
-        {
-            struct buf path = {0};
-            buf_printf(&path, "/networks/%s", json_string_value(json_object_get(c, "Id")));
-            if (rc == 0 && engine_call_ok(e, "DELETE", path.data, NULL, 30000, NULL, err) < 0)
-                rc = -1;
-            else if (rc == 0) {
-                struct buf note = {0};
-                buf_printf(&note, "network %s removed",
-                           json_string_value(json_object_get(c, "Name")));
-                progress_note(pr, note.data);
-                buf_release(&note);
-            }
-            buf_release(&path);
+    return rc;
+}
+
+/* What goes after the containers: the project's networks, or its volumes. */
+struct down_resource {
+    const char *path;   /* "/networks": lists them, and with "/<key>" removes one */
+    const char *member; /* where the answer holds the list; NULL: the answer is the list */
+    const char *key;    /* what names one in its path */
+    const char *shown;  /* "network": "network NAME removed" is noted; NULL: nothing */
+};
+
+static const struct down_resource networks = {"/networks", NULL, "Id", "network"};
+static const struct down_resource volumes = {"/volumes", "Volumes", "Name", NULL};
+
+static int remove_resources(struct engine *e, const char *project, const struct down_resource *kind,
+                            struct progress *pr, struct tt_err *err)
+{
+    json_t *answer = NULL, *c;
+    size_t i;
+    int rc = stack_project_list(e, kind->path, project, NULL, 30000, &answer, err);
+
+    json_array_foreach(kind->member ? json_object_get(answer, kind->member) : answer, i, c)
+    {
+        struct buf path = {0};
+        if (rc < 0)
+            break;
+        buf_printf(&path, "%s/%s", kind->path, json_string_value(json_object_get(c, kind->key)));
+        rc = engine_call_ok(e, "DELETE", path.data, NULL, 30000, NULL, err);
+        if (rc == 0 && kind->shown) {
+            struct buf note = {0};
+            buf_printf(&note, "%s %s removed", kind->shown,
+                       json_string_value(json_object_get(c, "Name")));
+            progress_note(pr, note.data);
+            buf_release(&note);
         }
-        json_decref(nets);
+        buf_release(&path);
     }
-    if (rc == 0 && o->volumes) {
-        json_t *vols = NULL;
-        q = stack_project_query("/volumes", p->name);
-        rc = engine_call_ok(e, "GET", q, NULL, 30000, &vols, err);
-        free(q);
-        json_array_foreach(json_object_get(vols, "Volumes"), i, c)
-        {
-            struct buf path = {0};
-            buf_printf(&path, "/volumes/%s", json_string_value(json_object_get(c, "Name")));
-            if (rc == 0 && engine_call_ok(e, "DELETE", path.data, NULL, 30000, NULL, err) < 0)
-                rc = -1;
-            buf_release(&path);
-        }
-        json_decref(vols);
-    }
+    json_decref(answer);
+    return rc;
+}
+
+int stack_down(struct engine *e, const struct compose_project *p, const struct dag *d,
+               const struct stack_options *o, struct tt_err *err)
+{
+    json_t *list = NULL;
+    size_t n = 0;
+
+    if (stack_project_list(e, "/containers/json?all=1", p->name, NULL, 30000, &list, err) < 0)
+        return -1;
+    struct down_item *items = down_order(list, p, d, &n);
+    const char **names = xcalloc(n + 1, sizeof(*names));
+    json_decref(list);
+    for (size_t i = 0; i < n; i++)
+        names[i] = items[i].service;
+    struct progress *pr = progress_new(o->progress, o->out ? o->out : stdout, names, n);
+    int rc = remove_containers(e, items, n, o->volumes, pr, err);
+    if (rc == 0)
+        rc = remove_resources(e, p->name, &networks, pr, err);
+    if (rc == 0 && o->volumes)
+        rc = remove_resources(e, p->name, &volumes, pr, err);
     progress_free(pr);
-    for (i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++) {
         free(items[i].id);
         free(items[i].service);
     }

@@ -24,9 +24,7 @@ static int resolve_image(struct up_run *r, struct svc *v, int allow_pull, struct
                         "service \"%s\" has no image: ttdeploy does not build images; "
                         "build it first and set image:",
                         v->s->name);
-    buf_adds(&path, "/images/");
-    engine_urlencode(image, &path);
-    buf_adds(&path, "/json");
+    stack_image_path(image, &path);
     status = engine_call(r->e, "GET", path.data, NULL, 30000, &j, NULL, err);
     if (status == 404 && !allow_pull) {
         buf_release(&path);
@@ -118,12 +116,11 @@ static int resolve_image(struct up_run *r, struct svc *v, int allow_pull, struct
 static int find_existing(struct up_run *r, struct tt_err *err)
 {
     json_t *list = NULL;
-    char *q = stack_project_query("/containers/json?all=1", r->p->name);
-    int rc = engine_call_ok(r->e, "GET", q, NULL, 30000, &list, err);
+    int rc =
+        stack_project_list(r->e, "/containers/json?all=1", r->p->name, NULL, 30000, &list, err);
     size_t i;
     json_t *c;
 
-    free(q);
     if (rc < 0)
         return -1;
     json_array_foreach(list, i, c)

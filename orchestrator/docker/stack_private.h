@@ -75,12 +75,18 @@ struct up_run {
 
 /* ---- queries and diagnostics (stack_query.c) ------------------------------ */
 
+/*
+ * GETs path_prefix ("/networks", "/containers/json?all=1") filtered to
+ * project's label, and to service's too when service is not NULL; *list
+ * receives the engine's answer.
+ */
+int stack_project_list(struct engine *e, const char *path_prefix, const char *project,
+                       const char *service, long timeout_ms, json_t **list, struct tt_err *err);
 /* The id of service's container in project (all: stopped ones too), or NULL (caller frees). */
 char *stack_service_container(struct engine *e, const char *project, const char *service, int all,
                               struct tt_err *err);
-/* path_prefix ("/networks", "/containers/json?all=1") filtered to project's label (caller frees).
- */
-char *stack_project_query(const char *path_prefix, const char *project);
+/* Appends the Engine path that inspects image ("/images/<image, encoded>/json") to path. */
+void stack_image_path(const char *image, struct buf *path);
 /* The last lines of a container's log, indented, appended to out. */
 void stack_append_logs(struct engine *e, const char *id, struct buf *out);
 /*

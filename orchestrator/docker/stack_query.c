@@ -1,7 +1,10 @@
 /*
  * stack_query.c - asking the Engine about a project without changing it:
- * the label filter of a project, a service's container, and the
- * diagnostics a failure message carries (log tail, last health check).
+ * the project's containers (by the label filter Compose uses), a
+ * service's container, a container's health, which image a recorded
+ * release should run, and the diagnostics a failure message carries (log
+ * tail, last health check).  Every Engine API path of these questions is
+ * built here, not by the callers.
  */
 #include "stack_private.h"
 #include "buf.h"
@@ -18,27 +21,45 @@ json_t *stack_project_filter(const char *project)
     return f;
 }
 
-/* The id of service's container in project (all: stopped ones too), or NULL (caller frees). */
+int stack_project_list(struct engine *e, const char *path_prefix, const char *project,
+                       const char *service, long timeout_ms, json_t **list, struct tt_err *err)
+{
+    struct buf q = {0};
+    json_t *f = stack_project_filter(project);
+
+    if (service) {
+        struct buf label = {0};
+        buf_printf(&label, "%s=%s", LABEL_SERVICE, service);
+        json_array_append_new(json_object_get(f, "label"), json_string(label.data));
+        buf_release(&label);
+    }
+    char *fs = json_dumps(f, JSON_COMPACT);
+    buf_printf(&q, "%s%sfilters=", path_prefix, strchr(path_prefix, '?') ? "&" : "?");
+    engine_urlencode(fs, &q);
+    int rc = engine_call_ok(e, "GET", q.data, NULL, timeout_ms, list, err);
+    free(fs);
+    json_decref(f);
+    buf_release(&q);
+    return rc;
+}
+
+int stack_project_containers(struct engine *e, const char *project, json_t **list,
+                             struct tt_err *err)
+{
+    return stack_project_list(e, "/containers/json?all=1", project, NULL, 10000, list, err);
+}
+
 char *stack_service_container(struct engine *e, const char *project, const char *service, int all,
                               struct tt_err *err)
 {
-    struct buf q = {0}, label = {0};
     json_t *list = NULL;
     char *id = NULL;
 
-    buf_printf(&label, "%s=%s", LABEL_SERVICE, service);
-    json_t *f = stack_project_filter(project);
-    json_array_append_new(json_object_get(f, "label"), json_string(label.data));
-    char *fs = json_dumps(f, JSON_COMPACT);
-    buf_printf(&q, "/containers/json?%sfilters=", all ? "all=1&" : "");
-    engine_urlencode(fs, &q);
-    if (engine_call_ok(e, "GET", q.data, NULL, 10000, &list, err) == 0 && json_array_size(list))
+    if (stack_project_list(e, all ? "/containers/json?all=1" : "/containers/json", project, service,
+                           10000, &list, err) == 0 &&
+        json_array_size(list))
         id = xstrdup(json_string_value(json_object_get(json_array_get(list, 0), "Id")));
-    free(fs);
-    json_decref(f);
     json_decref(list);
-    buf_release(&q);
-    buf_release(&label);
     return id;
 }
 
@@ -48,16 +69,65 @@ char *stack_container_id(struct engine *e, const char *project, const char *serv
     return stack_service_container(e, project, service, 0, &err);
 }
 
-char *stack_project_query(const char *path_prefix, const char *project)
+void stack_image_path(const char *image, struct buf *path)
 {
-    struct buf b = {0};
-    json_t *f = stack_project_filter(project);
-    char *s = json_dumps(f, JSON_COMPACT);
-    buf_printf(&b, "%s%sfilters=", path_prefix, strchr(path_prefix, '?') ? "&" : "?");
-    engine_urlencode(s, &b);
-    free(s);
-    json_decref(f);
-    return buf_detach(&b);
+    buf_adds(path, "/images/");
+    engine_urlencode(image, path);
+    buf_adds(path, "/json");
+}
+
+char *stack_recorded_image(struct engine *e, const char *ref, const char *image_id)
+{
+    struct buf path = {0};
+    json_t *img = NULL;
+    struct tt_err err = {0};
+    char *out;
+
+    if (!image_id || !*image_id)
+        return xstrdup(ref);
+    stack_image_path(ref, &path);
+    if (engine_call_ok(e, "GET", path.data, NULL, 10000, &img, &err) == 0 &&
+        json_string_value(json_object_get(img, "Id")) &&
+        !strcmp(json_string_value(json_object_get(img, "Id")), image_id))
+        out = xstrdup(ref);
+    else
+        out = xstrdup(image_id);
+    json_decref(img);
+    buf_release(&path);
+    return out;
+}
+
+/* The inspection of container id (caller json_decref()s it), or NULL when it cannot be had. */
+static json_t *inspect_container(struct engine *e, const char *id, long timeout_ms)
+{
+    struct buf path = {0};
+    json_t *j = NULL;
+    struct tt_err err = {0};
+
+    buf_printf(&path, "/containers/%s/json", id);
+    if (engine_call_ok(e, "GET", path.data, NULL, timeout_ms, &j, &err) < 0)
+        j = NULL;
+    buf_release(&path);
+    return j;
+}
+
+char *stack_container_health(struct engine *e, const char *id)
+{
+    json_t *c = id ? inspect_container(e, id, 10000) : NULL;
+    char *out;
+
+    if (!c)
+        return xstrdup("missing");
+    json_t *st = json_object_get(c, "State");
+    const char *health =
+        json_string_value(json_object_get(json_object_get(st, "Health"), "Status"));
+    const char *status = json_string_value(json_object_get(st, "Status"));
+    if (status && strcmp(status, "running"))
+        out = xstrdup(!strcmp(status, "created") ? "missing" : status);
+    else
+        out = xstrdup(health ? health : status ? status : "missing");
+    json_decref(c);
+    return out;
 }
 
 /* ---- diagnostics -------------------------------------------------------- */
@@ -90,13 +160,10 @@ void stack_append_logs(struct engine *e, const char *id, struct buf *out)
 /* The output of the container's last health check, or NULL (caller frees). */
 char *stack_last_health_output(struct engine *e, const char *id, char **status)
 {
-    struct buf path = {0};
-    json_t *j = NULL;
+    json_t *j = inspect_container(e, id, 5000);
     char *out = NULL;
-    struct tt_err err = {0};
 
-    buf_printf(&path, "/containers/%s/json", id);
-    if (engine_call(e, "GET", path.data, NULL, 5000, &j, NULL, &err) == 200 && j) {
+    if (j) {
         json_t *health = json_object_get(json_object_get(j, "State"), "Health");
         json_t *log = json_object_get(health, "Log");
         size_t n = json_array_size(log);
@@ -117,6 +184,5 @@ char *stack_last_health_output(struct engine *e, const char *id, char **status)
         }
     }
     json_decref(j);
-    buf_release(&path);
     return out;
 }

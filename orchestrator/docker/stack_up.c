@@ -68,9 +68,7 @@ static int ensure_resources(struct up_run *r, struct tt_err *err)
 {
     const struct compose_project *p = r->p;
     json_t *have = NULL;
-    char *q = stack_project_query("/networks", p->name);
-    int rc = engine_call_ok(r->e, "GET", q, NULL, 10000, &have, err);
-    free(q);
+    int rc = stack_project_list(r->e, "/networks", p->name, NULL, 10000, &have, err);
     if (rc < 0)
         return -1;
     struct strv wanted = {0};
