@@ -352,30 +352,51 @@ int pgdb_migrations_pending(struct pgdb *c, const struct pgdb_migrations *m, str
     return rc;
 }
 
-/*
- * Runs the SQL of file path and then record (its row in the version
- * table) in one transaction; what names it in errors ("migration
- * 0003_x", "downgrade 0003_x").
- */
-static int run_in_transaction(struct pgdb *c, const char *path, const char *record,
-                              const char *what, struct tt_err *err)
+/* The SQL that records migration mg as applied (up) or removes its row (down). */
+static void version_row_sql(struct pgdb *c, const struct pgdb_migration *mg, int up,
+                            struct buf *out)
 {
-    struct buf sql = {0};
+    if (!up) {
+        buf_printf(out, "DELETE FROM ttdeploy_schema_migrations WHERE version = %lld", mg->version);
+        return;
+    }
+    char *name = PQescapeLiteral(c->conn, mg->name, strlen(mg->name));
+    buf_printf(out,
+               "INSERT INTO ttdeploy_schema_migrations (version, name, checksum) VALUES "
+               "(%lld, %s, '%s')",
+               mg->version, name, mg->checksum);
+    PQfreemem(name);
+}
+
+/*
+ * Runs migration mg one way, in one transaction with its row in the
+ * version table: up its .up.sql (and records it), down its .down.sql (and
+ * deletes its row).  done receives its name.  Errors name it "migration
+ * 0003_x" or "downgrade 0003_x".
+ */
+static int run_migration(struct pgdb *c, const struct pgdb_migration *mg, int up, struct strv *done,
+                         struct tt_err *err)
+{
+    struct buf sql = {0}, record = {0};
     struct tt_err e2 = {0};
-    int rc = read_file(path, &sql, err);
-    if (rc == 0)
-        rc = pgdb_exec(c, "BEGIN", err);
-    else
+    int rc = read_file(up ? mg->up_path : mg->down_path, &sql, err);
+
+    if (rc < 0)
         return rc;
+    version_row_sql(c, mg, up, &record);
+    rc = pgdb_exec(c, "BEGIN", err);
     if (rc == 0 && pgdb_exec(c, sql.data, &e2) < 0)
-        rc = tt_error(err, "%s failed: %s", what, e2.msg);
+        rc = tt_error(err, "%s %s failed: %s", up ? "migration" : "downgrade", mg->name, e2.msg);
     if (rc == 0)
-        rc = pgdb_exec(c, record, err);
+        rc = pgdb_exec(c, record.data, err);
     if (rc == 0)
         rc = pgdb_exec(c, "COMMIT", err);
     else
         pgdb_exec(c, "ROLLBACK", &e2);
+    if (rc == 0)
+        strv_push(done, mg->name);
     buf_release(&sql);
+    buf_release(&record);
     return rc;
 }
 
@@ -399,22 +420,8 @@ int pgdb_migrations_apply(struct pgdb *c, const struct pgdb_migrations *m, struc
         rc = pgdb_exec(c, version_table, err);
     if (rc == 0)
         rc = diff_applied(c, m, idx, &n, err);
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        const struct pgdb_migration *mg = &m->v[idx[i]];
-        char *name = PQescapeLiteral(c->conn, mg->name, strlen(mg->name));
-        struct buf record = {0}, what = {0};
-        buf_printf(&record,
-                   "INSERT INTO ttdeploy_schema_migrations (version, name, checksum) VALUES "
-                   "(%lld, %s, '%s')",
-                   mg->version, name, mg->checksum);
-        buf_printf(&what, "migration %s", mg->name);
-        PQfreemem(name);
-        rc = run_in_transaction(c, mg->up_path, record.data, what.data, err);
-        buf_release(&record);
-        buf_release(&what);
-        if (rc == 0)
-            strv_push(applied, mg->name);
-    }
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = run_migration(c, &m->v[idx[i]], 1, applied, err);
     advisory_lock(c, 0, &e3);
     free(idx);
     return rc;
@@ -514,20 +521,9 @@ int pgdb_migrations_downgrade(struct pgdb *c, const struct pgdb_migrations *m, l
                           "%lld: write one, or roll back with restore",
                           mg->name, mg->version, target);
     }
-    for (size_t i = m->n; rc == 0 && i-- > 0;) {
-        const struct pgdb_migration *mg = &m->v[i];
-        struct buf record = {0}, what = {0};
-        if (mg->version > at || mg->version <= target)
-            continue;
-        buf_printf(&record, "DELETE FROM ttdeploy_schema_migrations WHERE version = %lld",
-                   mg->version);
-        buf_printf(&what, "downgrade %s", mg->name);
-        rc = run_in_transaction(c, mg->down_path, record.data, what.data, err);
-        buf_release(&record);
-        buf_release(&what);
-        if (rc == 0)
-            strv_push(reverted, mg->name);
-    }
+    for (size_t i = m->n; rc == 0 && i-- > 0;)
+        if (m->v[i].version <= at && m->v[i].version > target)
+            rc = run_migration(c, &m->v[i], 0, reverted, err);
     advisory_lock(c, 0, &e3);
     free(current);
     return rc;
@@ -550,34 +546,39 @@ static int value_for_db(struct pgdb *c, const char *sql, const char *db, char **
     return rc;
 }
 
+/* value_for_db() through the maintenance database of url. */
+static int maintenance_value(const char *url, const char *sql, const char *db, double deadline,
+                             char **value, struct tt_err *err)
+{
+    struct pgdb *c = maintenance(url, deadline, err);
+    *value = NULL;
+    if (!c)
+        return -1;
+    int rc = value_for_db(c, sql, db, value, err);
+    pgdb_close(c);
+    return rc;
+}
+
 int pgdb_write_count(const char *url, const char *db, double deadline, long long *writes,
                      struct tt_err *err)
 {
-    struct pgdb *c = maintenance(url, deadline, err);
     char *value = NULL;
-    if (!c)
-        return -1;
-    int rc = value_for_db(c, writes_sql, db, &value, err);
+    int rc = maintenance_value(url, writes_sql, db, deadline, &value, err);
     if (rc == 0 && !value)
         rc = tt_error(err, "no database %s to count writes in", db);
     if (rc == 0)
         *writes = atoll(value);
     free(value);
-    pgdb_close(c);
     return rc;
 }
 
 int pgdb_database_exists(const char *url, const char *db, double deadline, int *exists,
                          struct tt_err *err)
 {
-    struct pgdb *c = maintenance(url, deadline, err);
     char *value = NULL;
-    if (!c)
-        return -1;
-    int rc = value_for_db(c, exists_sql, db, &value, err);
+    int rc = maintenance_value(url, exists_sql, db, deadline, &value, err);
     *exists = value != NULL;
     free(value);
-    pgdb_close(c);
     return rc;
 }
 

@@ -293,12 +293,91 @@ static void on_probe_done(struct up_run *r, struct svc *v, struct engine_req *re
         svc_ready(r, v, "healthy", "probe");
 }
 
+/* What a lifecycle request answers when it worked, and what its failure says. */
+struct outcome {
+    enum svc_state state; /* the request's: what v is doing while it runs */
+    long ok[3];           /* the statuses that mean it worked (0: no more) */
+    const char *failure;
+};
+
+static const struct outcome outcomes[] = {
+    {SVC_STOPPING, {204, 304, 404}, "could not stop its old container"},
+    {SVC_REMOVING, {204, 404}, "could not remove its old container"},
+    {SVC_CREATING, {201}, "could not be created"},
+    {SVC_CONNECTING, {200}, "could not join a network"},
+    {SVC_STARTING, {204, 304}, "could not start"},
+};
+
+/* What failed when the request of a service in state answered status, or NULL when it worked. */
+static const char *failure_of(enum svc_state state, long status)
+{
+    for (size_t i = 0; i < sizeof(outcomes) / sizeof(outcomes[0]); i++) {
+        if (outcomes[i].state != state)
+            continue;
+        for (size_t k = 0; k < 3 && outcomes[i].ok[k]; k++)
+            if (outcomes[i].ok[k] == status)
+                return NULL;
+        return outcomes[i].failure;
+    }
+    return NULL;
+}
+
+/* v's container joins its next extra network, or starts when it is on all of them. */
+static void connect_or_start(struct up_run *r, struct svc *v)
+{
+    if (v->next_net >= json_array_size(v->spec->extra_networks)) {
+        start_container(r, v);
+        return;
+    }
+    json_t *n = json_array_get(v->spec->extra_networks, v->next_net++);
+    json_t *body = json_pack("{s:s, s:{s:O}}", "Container", v->id, "EndpointConfig", "Aliases",
+                             json_object_get(n, "aliases"));
+    struct buf path = {0};
+    buf_printf(&path, "/networks/%s/connect", json_string_value(json_object_get(n, "network")));
+    request(r, v, SVC_CONNECTING, "POST", path.data, body, NULL);
+    json_decref(body);
+    buf_release(&path);
+}
+
+/* A lifecycle request of v finished: on to the next step, or v failed. */
+static void on_step_done(struct up_run *r, struct svc *v, struct engine_req *req)
+{
+    const char *failure = failure_of(v->state, engine_req_status(req));
+    struct buf path = {0};
+
+    if (failure) {
+        svc_fail(r, v, "%s: %s", failure, engine_req_error(req));
+        return;
+    }
+    switch (v->state) {
+    case SVC_STOPPING:
+        buf_printf(&path, "/containers/%s?force=1", v->old_id);
+        request(r, v, SVC_REMOVING, "DELETE", path.data, NULL, NULL);
+        break;
+    case SVC_REMOVING:
+        create_container(r, v);
+        break;
+    case SVC_CREATING:
+        v->id = xstrdup(json_string_value(json_object_get(engine_req_json(req), "Id")));
+        v->next_net = 0;
+        connect_or_start(r, v);
+        break;
+    case SVC_CONNECTING:
+        connect_or_start(r, v);
+        break;
+    case SVC_STARTING:
+        after_start(r, v);
+        break;
+    default:
+        break;
+    }
+    buf_release(&path);
+}
+
 static void on_done(struct up_run *r, struct engine_req *req)
 {
     struct req_tag *tag = engine_req_tag(req);
     struct svc *v = tag->svc;
-    long st = engine_req_status(req);
-    struct buf path = {0};
 
     if (tag->is_probe) {
         on_probe_done(r, v, req);
@@ -309,62 +388,9 @@ static void on_done(struct up_run *r, struct engine_req *req)
         return;
     }
     v->req = NULL;
-    if (v->state == SVC_FAILED || v->state == SVC_READY) { /* an event settled it meanwhile */
-        engine_req_free(req);
-        return;
-    }
-    switch (v->state) {
-    case SVC_STOPPING:
-        if (st != 204 && st != 304 && st != 404) {
-            svc_fail(r, v, "could not stop its old container: %s", engine_req_error(req));
-            break;
-        }
-        buf_printf(&path, "/containers/%s?force=1", v->old_id);
-        request(r, v, SVC_REMOVING, "DELETE", path.data, NULL, NULL);
-        break;
-    case SVC_REMOVING:
-        if (st != 204 && st != 404) {
-            svc_fail(r, v, "could not remove its old container: %s", engine_req_error(req));
-            break;
-        }
-        create_container(r, v);
-        break;
-    case SVC_CREATING:
-        if (st != 201) {
-            svc_fail(r, v, "could not be created: %s", engine_req_error(req));
-            break;
-        }
-        v->id = xstrdup(json_string_value(json_object_get(engine_req_json(req), "Id")));
-        v->next_net = 0;
-        /* fall through */
-    case SVC_CONNECTING:
-        if (v->state == SVC_CONNECTING && st != 200) {
-            svc_fail(r, v, "could not join a network: %s", engine_req_error(req));
-            break;
-        }
-        if (v->next_net < json_array_size(v->spec->extra_networks)) {
-            json_t *n = json_array_get(v->spec->extra_networks, v->next_net++);
-            json_t *body = json_pack("{s:s, s:{s:O}}", "Container", v->id, "EndpointConfig",
-                                     "Aliases", json_object_get(n, "aliases"));
-            buf_printf(&path, "/networks/%s/connect",
-                       json_string_value(json_object_get(n, "network")));
-            request(r, v, SVC_CONNECTING, "POST", path.data, body, NULL);
-            json_decref(body);
-        } else {
-            start_container(r, v);
-        }
-        break;
-    case SVC_STARTING:
-        if (st != 204 && st != 304) {
-            svc_fail(r, v, "could not start: %s", engine_req_error(req));
-            break;
-        }
-        after_start(r, v);
-        break;
-    default:
-        break;
-    }
-    buf_release(&path);
+    /* Unless an event settled it meanwhile. */
+    if (v->state != SVC_FAILED && v->state != SVC_READY)
+        on_step_done(r, v, req);
     engine_req_free(req);
 }
 
