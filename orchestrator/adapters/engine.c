@@ -17,7 +17,6 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
-#include <errno.h>
 
 struct engine_req {
     struct engine *e;

@@ -12,6 +12,8 @@
 #include "buf.h"
 #include "sha256.h"
 
+#include <libpq-fe.h>
+
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -21,6 +23,11 @@
 #include <unistd.h>
 
 #define PGDB_LOCK_KEY 7331000 /* advisory lock key of ttdeploy migrations */
+
+/* One open connection; callers see only the name. */
+struct pgdb {
+    PGconn *conn;
+};
 
 /* Drops trailing white space and folds libpq's multi-line messages into one line. */
 static void trim(char *s)
@@ -40,17 +47,19 @@ static void quiet(void *arg, const char *message)
     (void)message;
 }
 
-PGconn *pgdb_connect(const char *url, double deadline, struct tt_err *err)
+struct pgdb *pgdb_connect(const char *url, double deadline, struct tt_err *err)
 {
     for (;;) {
-        PGconn *c = PQconnectdb(url);
-        if (PQstatus(c) == CONNECTION_OK) {
-            PQsetNoticeProcessor(c, quiet, NULL);
+        PGconn *conn = PQconnectdb(url);
+        if (PQstatus(conn) == CONNECTION_OK) {
+            struct pgdb *c = xcalloc(1, sizeof(*c));
+            PQsetNoticeProcessor(conn, quiet, NULL);
+            c->conn = conn;
             return c;
         }
         char msg[512];
-        snprintf(msg, sizeof(msg), "%s", PQerrorMessage(c));
-        PQfinish(c);
+        snprintf(msg, sizeof(msg), "%s", PQerrorMessage(conn));
+        PQfinish(conn);
         trim(msg);
         int final = strstr(msg, "password authentication failed") ||
                     (strstr(msg, "database \"") && strstr(msg, "does not exist")) ||
@@ -63,9 +72,17 @@ PGconn *pgdb_connect(const char *url, double deadline, struct tt_err *err)
     }
 }
 
-int pgdb_value(PGconn *c, const char *sql, char **value, struct tt_err *err)
+void pgdb_close(struct pgdb *c)
 {
-    PGresult *r = PQexec(c, sql);
+    if (!c)
+        return;
+    PQfinish(c->conn);
+    free(c);
+}
+
+int pgdb_value(struct pgdb *c, const char *sql, char **value, struct tt_err *err)
+{
+    PGresult *r = PQexec(c->conn, sql);
     int rc = 0;
     *value = NULL;
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
@@ -80,9 +97,9 @@ int pgdb_value(PGconn *c, const char *sql, char **value, struct tt_err *err)
     return rc;
 }
 
-int pgdb_exec(PGconn *c, const char *sql, struct tt_err *err)
+int pgdb_exec(struct pgdb *c, const char *sql, struct tt_err *err)
 {
-    PGresult *r = PQexec(c, sql);
+    PGresult *r = PQexec(c->conn, sql);
     int rc = 0;
     ExecStatusType st = PQresultStatus(r);
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY) {
@@ -148,20 +165,21 @@ char *pgdb_url_db(const char *url)
     return xstrndup(url + a, b - a);
 }
 
-int pgdb_row_counts(PGconn *c, char **out, struct tt_err *err)
+int pgdb_row_counts(struct pgdb *c, char **out, struct tt_err *err)
 {
-    PGresult *r = PQexec(c, "SELECT table_schema, table_name FROM information_schema.tables "
-                            "WHERE table_type = 'BASE TABLE' AND table_schema NOT IN "
-                            "('pg_catalog', 'information_schema') ORDER BY 1, 2");
+    PGresult *r = PQexec(c->conn, "SELECT table_schema, table_name FROM information_schema.tables "
+                                  "WHERE table_type = 'BASE TABLE' AND table_schema NOT IN "
+                                  "('pg_catalog', 'information_schema') ORDER BY 1, 2");
     struct buf b = {0};
     int rc = 0;
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         PQclear(r);
-        return tt_error(err, "cannot list tables: %s", PQerrorMessage(c));
+        return tt_error(err, "cannot list tables: %s", PQerrorMessage(c->conn));
     }
     for (int i = 0; i < PQntuples(r) && rc == 0; i++) {
-        char *schema = PQescapeIdentifier(c, PQgetvalue(r, i, 0), strlen(PQgetvalue(r, i, 0)));
-        char *table = PQescapeIdentifier(c, PQgetvalue(r, i, 1), strlen(PQgetvalue(r, i, 1)));
+        char *schema =
+            PQescapeIdentifier(c->conn, PQgetvalue(r, i, 0), strlen(PQgetvalue(r, i, 0)));
+        char *table = PQescapeIdentifier(c->conn, PQgetvalue(r, i, 1), strlen(PQgetvalue(r, i, 1)));
         struct buf q = {0};
         char *n = NULL;
         buf_printf(&q, "SELECT count(*) FROM %s.%s", schema, table);
@@ -267,7 +285,7 @@ static const char *const version_table =
     " version bigint PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,"
     " applied_at timestamptz NOT NULL DEFAULT now())";
 
-int pgdb_migrations_current(PGconn *c, char **version, struct tt_err *err)
+int pgdb_migrations_current(struct pgdb *c, char **version, struct tt_err *err)
 {
     char *exists = NULL;
     *version = NULL;
@@ -287,15 +305,15 @@ int pgdb_migrations_current(PGconn *c, char **version, struct tt_err *err)
 }
 
 /* Checks applied checksums; fills pending with the indexes of migrations not yet applied. */
-static int diff_applied(PGconn *c, const struct pgdb_migrations *m, size_t *pending,
+static int diff_applied(struct pgdb *c, const struct pgdb_migrations *m, size_t *pending,
                         size_t *npending, struct tt_err *err)
 {
-    PGresult *r = PQexec(c, "SELECT version, name, checksum FROM ttdeploy_schema_migrations");
+    PGresult *r = PQexec(c->conn, "SELECT version, name, checksum FROM ttdeploy_schema_migrations");
     int rc = 0;
     *npending = 0;
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         PQclear(r);
-        return tt_error(err, "cannot read ttdeploy_schema_migrations: %s", PQerrorMessage(c));
+        return tt_error(err, "cannot read ttdeploy_schema_migrations: %s", PQerrorMessage(c->conn));
     }
     for (size_t i = 0; i < m->n && rc == 0; i++) {
         int applied = 0;
@@ -316,7 +334,7 @@ static int diff_applied(PGconn *c, const struct pgdb_migrations *m, size_t *pend
     return rc;
 }
 
-int pgdb_migrations_pending(PGconn *c, const struct pgdb_migrations *m, struct strv *pending,
+int pgdb_migrations_pending(struct pgdb *c, const struct pgdb_migrations *m, struct strv *pending,
                             struct tt_err *err)
 {
     char *cur = NULL;
@@ -334,35 +352,56 @@ int pgdb_migrations_pending(PGconn *c, const struct pgdb_migrations *m, struct s
     return rc;
 }
 
-/*
- * Runs the SQL of file path and then record (its row in the version
- * table) in one transaction; what names it in errors ("migration
- * 0003_x", "downgrade 0003_x").
- */
-static int run_in_transaction(PGconn *c, const char *path, const char *record, const char *what,
-                              struct tt_err *err)
+/* The SQL that records migration mg as applied (up) or removes its row (down). */
+static void version_row_sql(struct pgdb *c, const struct pgdb_migration *mg, int up,
+                            struct buf *out)
 {
-    struct buf sql = {0};
+    if (!up) {
+        buf_printf(out, "DELETE FROM ttdeploy_schema_migrations WHERE version = %lld", mg->version);
+        return;
+    }
+    char *name = PQescapeLiteral(c->conn, mg->name, strlen(mg->name));
+    buf_printf(out,
+               "INSERT INTO ttdeploy_schema_migrations (version, name, checksum) VALUES "
+               "(%lld, %s, '%s')",
+               mg->version, name, mg->checksum);
+    PQfreemem(name);
+}
+
+/*
+ * Runs migration mg one way, in one transaction with its row in the
+ * version table: up its .up.sql (and records it), down its .down.sql (and
+ * deletes its row).  done receives its name.  Errors name it "migration
+ * 0003_x" or "downgrade 0003_x".
+ */
+static int run_migration(struct pgdb *c, const struct pgdb_migration *mg, int up, struct strv *done,
+                         struct tt_err *err)
+{
+    struct buf sql = {0}, record = {0};
     struct tt_err e2 = {0};
-    int rc = read_file(path, &sql, err);
-    if (rc == 0)
-        rc = pgdb_exec(c, "BEGIN", err);
-    else
+    int rc = read_file(up ? mg->up_path : mg->down_path, &sql, err);
+
+    if (rc < 0)
         return rc;
+    version_row_sql(c, mg, up, &record);
+    rc = pgdb_exec(c, "BEGIN", err);
     if (rc == 0 && pgdb_exec(c, sql.data, &e2) < 0)
-        rc = tt_error(err, "%s failed: %s", what, e2.msg);
+        rc = tt_error(err, "%s %s failed: %s", up ? "migration" : "downgrade", mg->name, e2.msg);
     if (rc == 0)
-        rc = pgdb_exec(c, record, err);
+        rc = pgdb_exec(c, record.data, err);
     if (rc == 0)
         rc = pgdb_exec(c, "COMMIT", err);
     else
         pgdb_exec(c, "ROLLBACK", &e2);
+    if (rc == 0)
+        strv_push(done, mg->name);
     buf_release(&sql);
+    buf_release(&record);
     return rc;
 }
 
 /* Takes (lock) or gives back the advisory lock of ttdeploy migrations. */
-static int advisory_lock(PGconn *c, int lock, struct tt_err *err)
+static int advisory_lock(struct pgdb *c, int lock, struct tt_err *err)
 {
     char sql[64];
     snprintf(sql, sizeof(sql), "SELECT pg_advisory_%s(%d)", lock ? "lock" : "unlock",
@@ -370,7 +409,7 @@ static int advisory_lock(PGconn *c, int lock, struct tt_err *err)
     return pgdb_exec(c, sql, err);
 }
 
-int pgdb_migrations_apply(PGconn *c, const struct pgdb_migrations *m, struct strv *applied,
+int pgdb_migrations_apply(struct pgdb *c, const struct pgdb_migrations *m, struct strv *applied,
                           struct tt_err *err)
 {
     size_t *idx = xcalloc(m->n + 1, sizeof(size_t)), n = 0;
@@ -381,22 +420,8 @@ int pgdb_migrations_apply(PGconn *c, const struct pgdb_migrations *m, struct str
         rc = pgdb_exec(c, version_table, err);
     if (rc == 0)
         rc = diff_applied(c, m, idx, &n, err);
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        const struct pgdb_migration *mg = &m->v[idx[i]];
-        char *name = PQescapeLiteral(c, mg->name, strlen(mg->name));
-        struct buf record = {0}, what = {0};
-        buf_printf(&record,
-                   "INSERT INTO ttdeploy_schema_migrations (version, name, checksum) VALUES "
-                   "(%lld, %s, '%s')",
-                   mg->version, name, mg->checksum);
-        buf_printf(&what, "migration %s", mg->name);
-        PQfreemem(name);
-        rc = run_in_transaction(c, mg->up_path, record.data, what.data, err);
-        buf_release(&record);
-        buf_release(&what);
-        if (rc == 0)
-            strv_push(applied, mg->name);
-    }
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = run_migration(c, &m->v[idx[i]], 1, applied, err);
     advisory_lock(c, 0, &e3);
     free(idx);
     return rc;
@@ -404,10 +429,10 @@ int pgdb_migrations_apply(PGconn *c, const struct pgdb_migrations *m, struct str
 
 /* ---- database copies ---------------------------------------------------- */
 
-static PGconn *maintenance(const char *url, double deadline, struct tt_err *err)
+static struct pgdb *maintenance(const char *url, double deadline, struct tt_err *err)
 {
     char *m = pgdb_url_with_db(url, "postgres");
-    PGconn *c = pgdb_connect(m, deadline, err);
+    struct pgdb *c = pgdb_connect(m, deadline, err);
     free(m);
     return c;
 }
@@ -415,14 +440,14 @@ static PGconn *maintenance(const char *url, double deadline, struct tt_err *err)
 int pgdb_copy_database(const char *url, const char *copy, double deadline, struct tt_err *err)
 {
     char *db = pgdb_url_db(url);
-    PGconn *c;
+    struct pgdb *c;
     int rc = -1;
 
     if (!db)
         return tt_error(err, "the database url names no database");
     if ((c = maintenance(url, deadline, err))) {
-        char *src = PQescapeIdentifier(c, db, strlen(db));
-        char *dst = PQescapeIdentifier(c, copy, strlen(copy));
+        char *src = PQescapeIdentifier(c->conn, db, strlen(db));
+        char *dst = PQescapeIdentifier(c->conn, copy, strlen(copy));
         struct buf sql = {0};
         struct tt_err e2 = {0};
         buf_printf(&sql, "DROP DATABASE IF EXISTS %s", dst);
@@ -435,7 +460,7 @@ int pgdb_copy_database(const char *url, const char *copy, double deadline, struc
         PQfreemem(src);
         PQfreemem(dst);
         buf_release(&sql);
-        PQfinish(c);
+        pgdb_close(c);
     }
     free(db);
     return rc;
@@ -445,10 +470,10 @@ int pgdb_copy_database(const char *url, const char *copy, double deadline, struc
 static int reset_database(const char *url, const char *name, int create, double deadline,
                           struct tt_err *err)
 {
-    PGconn *c = maintenance(url, deadline, err);
+    struct pgdb *c = maintenance(url, deadline, err);
     int rc = -1;
     if (c) {
-        char *id = PQescapeIdentifier(c, name, strlen(name));
+        char *id = PQescapeIdentifier(c->conn, name, strlen(name));
         struct buf sql = {0};
         buf_printf(&sql, "DROP DATABASE IF EXISTS %s", id);
         rc = pgdb_exec(c, sql.data, err);
@@ -458,7 +483,7 @@ static int reset_database(const char *url, const char *name, int create, double 
             rc = pgdb_exec(c, sql.data, err);
         PQfreemem(id);
         buf_release(&sql);
-        PQfinish(c);
+        pgdb_close(c);
     }
     return rc;
 }
@@ -475,7 +500,7 @@ int pgdb_create_database(const char *url, const char *name, double deadline, str
 
 /* ---- downgrades and restores -------------------------------------------- */
 
-int pgdb_migrations_downgrade(PGconn *c, const struct pgdb_migrations *m, long long target,
+int pgdb_migrations_downgrade(struct pgdb *c, const struct pgdb_migrations *m, long long target,
                               struct strv *reverted, struct tt_err *err)
 {
     struct tt_err e3 = {0};
@@ -496,20 +521,9 @@ int pgdb_migrations_downgrade(PGconn *c, const struct pgdb_migrations *m, long l
                           "%lld: write one, or roll back with restore",
                           mg->name, mg->version, target);
     }
-    for (size_t i = m->n; rc == 0 && i-- > 0;) {
-        const struct pgdb_migration *mg = &m->v[i];
-        struct buf record = {0}, what = {0};
-        if (mg->version > at || mg->version <= target)
-            continue;
-        buf_printf(&record, "DELETE FROM ttdeploy_schema_migrations WHERE version = %lld",
-                   mg->version);
-        buf_printf(&what, "downgrade %s", mg->name);
-        rc = run_in_transaction(c, mg->down_path, record.data, what.data, err);
-        buf_release(&record);
-        buf_release(&what);
-        if (rc == 0)
-            strv_push(reverted, mg->name);
-    }
+    for (size_t i = m->n; rc == 0 && i-- > 0;)
+        if (m->v[i].version <= at && m->v[i].version > target)
+            rc = run_migration(c, &m->v[i], 0, reverted, err);
     advisory_lock(c, 0, &e3);
     free(current);
     return rc;
@@ -520,10 +534,10 @@ static const char writes_sql[] =
 static const char exists_sql[] = "SELECT 1 FROM pg_database WHERE datname = ";
 
 /* The value of sql (ending in "datname = ") for database db, quoted, on c. */
-static int value_for_db(PGconn *c, const char *sql, const char *db, char **value,
+static int value_for_db(struct pgdb *c, const char *sql, const char *db, char **value,
                         struct tt_err *err)
 {
-    char *lit = PQescapeLiteral(c, db, strlen(db));
+    char *lit = PQescapeLiteral(c->conn, db, strlen(db));
     struct buf q = {0};
     buf_printf(&q, "%s%s", sql, lit);
     int rc = pgdb_value(c, q.data, value, err);
@@ -532,51 +546,56 @@ static int value_for_db(PGconn *c, const char *sql, const char *db, char **value
     return rc;
 }
 
+/* value_for_db() through the maintenance database of url. */
+static int maintenance_value(const char *url, const char *sql, const char *db, double deadline,
+                             char **value, struct tt_err *err)
+{
+    struct pgdb *c = maintenance(url, deadline, err);
+    *value = NULL;
+    if (!c)
+        return -1;
+    int rc = value_for_db(c, sql, db, value, err);
+    pgdb_close(c);
+    return rc;
+}
+
 int pgdb_write_count(const char *url, const char *db, double deadline, long long *writes,
                      struct tt_err *err)
 {
-    PGconn *c = maintenance(url, deadline, err);
     char *value = NULL;
-    if (!c)
-        return -1;
-    int rc = value_for_db(c, writes_sql, db, &value, err);
+    int rc = maintenance_value(url, writes_sql, db, deadline, &value, err);
     if (rc == 0 && !value)
         rc = tt_error(err, "no database %s to count writes in", db);
     if (rc == 0)
         *writes = atoll(value);
     free(value);
-    PQfinish(c);
     return rc;
 }
 
 int pgdb_database_exists(const char *url, const char *db, double deadline, int *exists,
                          struct tt_err *err)
 {
-    PGconn *c = maintenance(url, deadline, err);
     char *value = NULL;
-    if (!c)
-        return -1;
-    int rc = value_for_db(c, exists_sql, db, &value, err);
+    int rc = maintenance_value(url, exists_sql, db, deadline, &value, err);
     *exists = value != NULL;
     free(value);
-    PQfinish(c);
     return rc;
 }
 
 int pgdb_swap_database(const char *url, const char *live, const char *replacement,
                        const char *keep_as, long long *writes, double deadline, struct tt_err *err)
 {
-    PGconn *c = maintenance(url, deadline, err);
+    struct pgdb *c = maintenance(url, deadline, err);
     struct buf sql = {0};
     char *value = NULL;
     int rc = 0;
 
     if (!c)
         return -1;
-    char *l_id = PQescapeIdentifier(c, live, strlen(live));
-    char *r_id = PQescapeIdentifier(c, replacement, strlen(replacement));
-    char *k_id = PQescapeIdentifier(c, keep_as, strlen(keep_as));
-    char *l_lit = PQescapeLiteral(c, live, strlen(live));
+    char *l_id = PQescapeIdentifier(c->conn, live, strlen(live));
+    char *r_id = PQescapeIdentifier(c->conn, replacement, strlen(replacement));
+    char *k_id = PQescapeIdentifier(c->conn, keep_as, strlen(keep_as));
+    char *l_lit = PQescapeLiteral(c->conn, live, strlen(live));
     rc = value_for_db(c, exists_sql, live, &value, err);
     if (rc == 0 && value) {
         /* No new sessions, then end the open ones (waiting for each, so its statistics land). */
@@ -616,6 +635,6 @@ int pgdb_swap_database(const char *url, const char *live, const char *replacemen
     PQfreemem(l_lit);
     free(value);
     buf_release(&sql);
-    PQfinish(c);
+    pgdb_close(c);
     return rc;
 }

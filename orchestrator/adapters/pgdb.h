@@ -6,21 +6,24 @@
 #ifndef PGDB_H
 #define PGDB_H
 
-#include <libpq-fe.h>
-
 #include "strv.h"
 #include "tterr.h"
+
+/* One open connection to a database (libpq's, out of sight). */
+struct pgdb;
 
 /*
  * Connects to url, retrying until deadline (monotonic seconds) while the
  * server refuses or is starting; a wrong password or a missing database
- * fails at once.  The caller PQfinish()es the connection.
+ * fails at once.  The caller pgdb_close()s the connection.
  */
-PGconn *pgdb_connect(const char *url, double deadline, struct tt_err *err);
+struct pgdb *pgdb_connect(const char *url, double deadline, struct tt_err *err);
+/* Closes c; pgdb_close(NULL) does nothing. */
+void pgdb_close(struct pgdb *c);
 /* The first column of the first row of sql (*value NULL when there is no row). */
-int pgdb_value(PGconn *c, const char *sql, char **value, struct tt_err *err);
+int pgdb_value(struct pgdb *c, const char *sql, char **value, struct tt_err *err);
 /* Runs sql (one or more statements). */
-int pgdb_exec(PGconn *c, const char *sql, struct tt_err *err);
+int pgdb_exec(struct pgdb *c, const char *sql, struct tt_err *err);
 /* url with its database name replaced by db (the caller frees). */
 char *pgdb_url_with_db(const char *url, const char *db);
 /* The user and password in url (each NULL when absent; the caller frees). */
@@ -28,7 +31,7 @@ void pgdb_url_credentials(const char *url, char **user, char **password);
 /* The database name in url (the caller frees), or NULL. */
 char *pgdb_url_db(const char *url);
 /* Row counts of every user table, "schema.table=N" sorted, joined by ", " (caller frees). */
-int pgdb_row_counts(PGconn *c, char **out, struct tt_err *err);
+int pgdb_row_counts(struct pgdb *c, char **out, struct tt_err *err);
 
 struct pgdb_migration {
     long long version;
@@ -46,16 +49,16 @@ struct pgdb_migrations {
 int pgdb_migrations_load(const char *dir, struct pgdb_migrations *out, struct tt_err *err);
 void pgdb_migrations_clear(struct pgdb_migrations *m);
 /* The newest applied version ("0" when none), reading the version table if it exists. */
-int pgdb_migrations_current(PGconn *c, char **version, struct tt_err *err);
+int pgdb_migrations_current(struct pgdb *c, char **version, struct tt_err *err);
 /*
  * Applies the pending migrations, each in its own transaction, under an
  * advisory lock; an applied migration whose file changed is an error.
  * applied receives "0003_topics, 0004_index" (may be empty).
  */
-int pgdb_migrations_apply(PGconn *c, const struct pgdb_migrations *m, struct strv *applied,
+int pgdb_migrations_apply(struct pgdb *c, const struct pgdb_migrations *m, struct strv *applied,
                           struct tt_err *err);
 /* The versions pending on c (names), for --dry-run. */
-int pgdb_migrations_pending(PGconn *c, const struct pgdb_migrations *m, struct strv *pending,
+int pgdb_migrations_pending(struct pgdb *c, const struct pgdb_migrations *m, struct strv *pending,
                             struct tt_err *err);
 
 /*
@@ -73,7 +76,7 @@ int pgdb_create_database(const char *url, const char *name, double deadline, str
  * down file is checked to exist before the first runs.  reverted receives
  * their names.
  */
-int pgdb_migrations_downgrade(PGconn *c, const struct pgdb_migrations *m, long long target,
+int pgdb_migrations_downgrade(struct pgdb *c, const struct pgdb_migrations *m, long long target,
                               struct strv *reverted, struct tt_err *err);
 
 /* Rows inserted, updated and deleted in database db so far (pg_stat_database). */

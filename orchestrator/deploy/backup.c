@@ -228,7 +228,7 @@ int backup_verify(struct backup_result *b, const char *mode, const char *url, do
     buf_printf(&scratch, "%s_ttverify", db ? db : "db");
     char *scratch_url = pgdb_url_with_db(url, scratch.data);
     char *live_counts = NULL, *copy_counts = NULL;
-    PGconn *live = NULL, *copy = NULL;
+    struct pgdb *live = NULL, *copy = NULL;
     rc = pgdb_create_database(url, scratch.data, deadline, err);
     if (rc == 0) {
         char *argv[] = {"pg_restore", "--no-owner", "--exit-on-error", "-d", scratch_url,
@@ -253,9 +253,9 @@ int backup_verify(struct backup_result *b, const char *mode, const char *url, do
         rc = -1;
     }
     if (copy)
-        PQfinish(copy);
+        pgdb_close(copy);
     if (live)
-        PQfinish(live);
+        pgdb_close(live);
     {
         struct tt_err e2 = {0};
         pgdb_drop_database(url, scratch.data, deadline, &e2);

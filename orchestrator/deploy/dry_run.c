@@ -58,7 +58,7 @@ enum apply_outcome dry_run_apply(struct run *a)
     if (a->plan->migrate.present && !strcmp(a->plan->migrate.kind, "command")) {
         char *cmd = strv_join(&a->plan->migrate.up, " "), *cur = NULL;
         struct tt_err e2 = {0};
-        PGconn *c = pgdb_connect(a->plan->db_url, monotime_now(), &e2);
+        struct pgdb *c = pgdb_connect(a->plan->db_url, monotime_now(), &e2);
         fprintf(out, "migrate:\n  would run `%s` in a one-off %s container (image %s)%s\n", cmd,
                 a->plan->migrate.service,
                 compose_find_service(a->project, a->plan->migrate.service)->image,
@@ -68,7 +68,7 @@ enum apply_outcome dry_run_apply(struct run *a)
         else
             fprintf(out, "  current revision unknown (%s)\n", c ? "no revision table yet" : e2.msg);
         if (c)
-            PQfinish(c);
+            pgdb_close(c);
         free(cur);
         free(cmd);
     } else if (a->plan->migrate.present) {
@@ -76,7 +76,7 @@ enum apply_outcome dry_run_apply(struct run *a)
         struct strv pending = {0};
         struct tt_err e2 = {0};
         char *dir = run_plan_path(a, a->plan->migrate.dir), *cur = NULL;
-        PGconn *c = NULL;
+        struct pgdb *c = NULL;
         fprintf(out, "migrate:\n");
         if (pgdb_migrations_load(dir, &m, &e2) < 0) {
             fprintf(out, "  cannot read the migrations: %s\n", e2.msg);
@@ -96,7 +96,7 @@ enum apply_outcome dry_run_apply(struct run *a)
                 fprintf(out, "  nothing to apply\n");
         }
         if (c)
-            PQfinish(c);
+            pgdb_close(c);
         free(cur);
         free(dir);
         strv_clear(&pending);

@@ -62,11 +62,11 @@ static int rehearse(struct run *a, const struct pgdb_migrations *m, double deadl
     struct strv tried = {0};
     struct tt_err rerr = {0}, e2 = {0};
     int rc = rehearsal_copy(a, deadline, &copy, &copy_url, &how, &rerr);
-    PGconn *rc_conn = rc == 0 ? pgdb_connect(copy_url, deadline, &rerr) : NULL;
+    struct pgdb *rc_conn = rc == 0 ? pgdb_connect(copy_url, deadline, &rerr) : NULL;
 
     if (rc_conn) {
         rc = pgdb_migrations_apply(rc_conn, m, &tried, &rerr);
-        PQfinish(rc_conn);
+        pgdb_close(rc_conn);
     } else {
         rc = -1;
     }
@@ -132,7 +132,7 @@ static int finish_migration(struct run *a, long long step, const char *kind, con
 int migrate_read_revision(struct run *a, const char *url, double deadline, char **out)
 {
     struct tt_err e2 = {0};
-    PGconn *c = pgdb_connect(url, deadline, a->err);
+    struct pgdb *c = pgdb_connect(url, deadline, a->err);
     *out = NULL;
     if (!c)
         return -1;
@@ -140,7 +140,7 @@ int migrate_read_revision(struct run *a, const char *url, double deadline, char 
         free(*out);
         *out = xstrdup("");
     }
-    PQfinish(c);
+    pgdb_close(c);
     return 0;
 }
 
@@ -301,7 +301,7 @@ int phase_migrate(struct run *a)
     char *dir = NULL, *before = NULL, *after = NULL, *joined = NULL, *rehearsed = NULL;
     long long step;
     struct buf text = {0};
-    PGconn *c = NULL;
+    struct pgdb *c = NULL;
     double deadline = monotime_now() + pl->healthy_timeout_ms / 1000.0;
     int rc;
 
@@ -323,7 +323,7 @@ int phase_migrate(struct run *a)
     if (rc == 0)
         rc = pgdb_migrations_pending(c, &m, &pending, a->err);
     if (rc == 0 && pending.n && pl->migrate.rehearse) {
-        PQfinish(c); /* a template copy needs the source database to have no sessions */
+        pgdb_close(c); /* a template copy needs the source database to have no sessions */
         c = NULL;
         rc = rehearse(a, &m, deadline, &rehearsed);
         if (rc == 0 && !(c = pgdb_connect(pl->db_url, deadline, a->err)))
@@ -341,7 +341,7 @@ int phase_migrate(struct run *a)
     rc = finish_migration(a, step, "sql", before, after, rehearsed, joined, &text, rc);
 out:
     if (c)
-        PQfinish(c);
+        pgdb_close(c);
     pgdb_migrations_clear(&m);
     strv_clear(&pending);
     strv_clear(&applied);

@@ -81,35 +81,6 @@ static void intent_text(const struct stack_result *x, struct buf *b)
         buf_printf(b, "%s %s: image %s", x->action, x->service, x->image);
 }
 
-/* Docker's word for a container's condition: healthy, unhealthy, starting, exited, running,
- * missing. */
-static char *container_health(struct engine *e, const char *id)
-{
-    struct buf path = {0};
-    json_t *c = NULL;
-    struct tt_err e2 = {0};
-    char *out;
-
-    if (!id)
-        return xstrdup("missing");
-    buf_printf(&path, "/containers/%s/json", id);
-    if (engine_call_ok(e, "GET", path.data, NULL, 10000, &c, &e2) < 0) {
-        buf_release(&path);
-        return xstrdup("missing");
-    }
-    json_t *st = json_object_get(c, "State");
-    const char *health =
-        json_string_value(json_object_get(json_object_get(st, "Health"), "Status"));
-    const char *status = json_string_value(json_object_get(st, "Status"));
-    if (status && strcmp(status, "running"))
-        out = xstrdup(!strcmp(status, "created") ? "missing" : status);
-    else
-        out = xstrdup(health ? health : status ? status : "missing");
-    json_decref(c);
-    buf_release(&path);
-    return out;
-}
-
 /*
  * Brings up one tier (infra or app), entered in up_state: the
  * per-service intents of the up and healthy states, stack_up, then the
@@ -177,7 +148,7 @@ static int phase_tier(struct run *a, const struct strv *tier, enum deploy_state 
         created_all &= created || skipped;
         if (failed && !a->fail_service) {
             a->fail_service = xstrdup(tier->v[i]);
-            a->fail_health = container_health(a->engine, x ? x->container_id : NULL);
+            a->fail_health = stack_container_health(a->engine, x ? x->container_id : NULL);
         }
         buf_reset(&text);
         if (x)

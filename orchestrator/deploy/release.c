@@ -149,31 +149,6 @@ json_t *release_recorded(json_t *deployment, const char *service)
     return NULL;
 }
 
-/* The image to run for a recorded release: its reference, or its ID when the tag has moved. */
-static char *recorded_image(struct engine *e, json_t *release)
-{
-    const char *ref = json_string_value(json_object_get(release, "image"));
-    const char *id = json_string_value(json_object_get(release, "image_id"));
-    struct buf path = {0};
-    json_t *img = NULL;
-    struct tt_err e2 = {0};
-    char *out;
-
-    if (!id || !*id)
-        return xstrdup(ref);
-    buf_adds(&path, "/images/");
-    engine_urlencode(ref, &path);
-    buf_adds(&path, "/json");
-    if (engine_call_ok(e, "GET", path.data, NULL, 10000, &img, &e2) == 0 &&
-        !strcmp(store_text(img, "Id", ""), id))
-        out = xstrdup(ref);
-    else
-        out = xstrdup(id);
-    json_decref(img);
-    buf_release(&path);
-    return out;
-}
-
 void release_use_recorded(struct compose_project *p, struct engine *e, json_t *deployment)
 {
     for (size_t i = 0; deployment && i < p->nservices; i++) {
@@ -181,7 +156,8 @@ void release_use_recorded(struct compose_project *p, struct engine *e, json_t *d
         json_t *r = release_recorded(deployment, s->name);
         if (r) {
             free(s->image);
-            s->image = recorded_image(e, r);
+            s->image = stack_recorded_image(e, store_text(r, "image", NULL),
+                                            store_text(r, "image_id", NULL));
         }
     }
 }

@@ -101,7 +101,7 @@ static int downgrade(struct run *a, const char *target, struct buf *detail)
         struct pgdb_migrations m = {0};
         struct strv reverted = {0};
         char *dir = run_plan_path(a, pl->migrate.dir);
-        PGconn *c = NULL;
+        struct pgdb *c = NULL;
         rc = pgdb_migrations_load(dir, &m, a->err);
         if (rc == 0 && !(c = pgdb_connect(pl->db_url, deadline, a->err)))
             rc = -1;
@@ -118,7 +118,7 @@ static int downgrade(struct run *a, const char *target, struct buf *detail)
             free(names);
         }
         if (c)
-            PQfinish(c);
+            pgdb_close(c);
         free(dir);
         strv_clear(&reverted);
         pgdb_migrations_clear(&m);

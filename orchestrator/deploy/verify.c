@@ -3,16 +3,14 @@
  */
 #include "verify.h"
 #include "monotime.h"
-#include "container_spec.h"
+#include "http.h"
 #include "pgdb.h"
 #include "stack.h"
 
-#include <curl/curl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 void verify_measure_init(struct verify_measure *m)
 {
@@ -81,27 +79,74 @@ int verify_compare(const char *actual, const char *expect, const char *before)
 int verify_sql_value(const char *url, const char *sql, double deadline, char **value,
                      struct tt_err *err)
 {
-    PGconn *c = pgdb_connect(url, deadline, err);
+    struct pgdb *c = pgdb_connect(url, deadline, err);
     if (!c)
         return -1;
     int rc = pgdb_value(c, sql, value, err);
-    PQfinish(c);
+    pgdb_close(c);
     return rc;
 }
 
-static size_t collect(char *ptr, size_t size, size_t n, void *userdata)
+/* Whether body contains what the check expects in it (anything, when it expects nothing). */
+static int body_matches(const struct plan_check *c, const struct buf *body)
 {
-    buf_add(userdata, ptr, size * n);
-    return size * n;
+    return !c->body || (body->data && strstr(body->data, c->body));
 }
 
-/* One HTTP request; returns 1 when it met the expectation, filling why otherwise. */
+/* One request by wget inside container; 1 when it met the expectation, else why says why. */
+static int probe_in_container(const struct verify_context *v, const struct plan_check *c,
+                              const char *container, long budget, struct buf *body, struct buf *why)
+{
+    json_t *argv = json_pack("[s,s,s,s,s]", "wget", "-q", "-O", "-", c->url);
+    int code = -1;
+    struct tt_err err = {0};
+
+    if (engine_exec(v->e, container, argv, budget, &code, body, &err) < 0) {
+        buf_printf(why, "%s", err.msg);
+        code = -1;
+    }
+    json_decref(argv);
+    int ok = code == 0 && (c->status < 300) && body_matches(c, body); /* wget: 0 on 2xx only */
+    if (!ok && code >= 0)
+        buf_printf(why, "wget in %s's container exited %d: %.200s", c->from, code,
+                   body->data ? body->data : "");
+    return ok;
+}
+
+/* One request from this host; 1 when it met the expectation, else why says why. */
+static int probe_from_host(const struct plan_check *c, long budget, struct buf *body,
+                           struct buf *why)
+{
+    long status = 0;
+    struct tt_err err = {0};
+
+    if (http_get(c->url, budget, &status, body, &err) < 0) {
+        buf_printf(why, "%s", err.msg);
+        return 0;
+    }
+    if (status != c->status) {
+        buf_printf(why, "HTTP %ld, expected %d: %.200s", status, c->status,
+                   body->data ? body->data : "");
+        return 0;
+    }
+    if (!body_matches(c, body)) {
+        buf_printf(why, "the body does not contain \"%s\": %.200s", c->body,
+                   body->data ? body->data : "");
+        return 0;
+    }
+    return 1;
+}
+
+/*
+ * One probe of an http check, from container (NULL: from this host),
+ * bounded by what is left before the verify deadline (0.1 to 10 s).
+ * Returns 1 when it met the expectation, filling why otherwise; *ms is how
+ * long it took.
+ */
 static int http_probe(const struct verify_context *v, const struct plan_check *c,
                       const char *container, struct buf *why, double *ms)
 {
     struct buf body = {0};
-    long status = 0;
-    int ok;
     double t0 = monotime_now();
     long budget = (long)((v->deadline - t0) * 1000);
 
@@ -109,45 +154,8 @@ static int http_probe(const struct verify_context *v, const struct plan_check *c
         budget = 100;
     if (budget > 10000)
         budget = 10000;
-    if (container) {
-        json_t *argv = json_pack("[s,s,s,s,s]", "wget", "-q", "-O", "-", c->url);
-        int code = -1;
-        struct tt_err err = {0};
-        if (engine_exec(v->e, container, argv, budget, &code, &body, &err) < 0) {
-            buf_printf(why, "%s", err.msg);
-            code = -1;
-        }
-        json_decref(argv);
-        status = code == 0 ? 200 : 0; /* wget exits 0 only on 2xx */
-        ok = code == 0 && (c->status < 300) &&
-             (!c->body || (body.data && strstr(body.data, c->body)));
-        if (!ok && code >= 0)
-            buf_printf(why, "wget in %s's container exited %d: %.200s", c->from, code,
-                       body.data ? body.data : "");
-    } else {
-        CURL *curl = curl_easy_init();
-        char errbuf[CURL_ERROR_SIZE] = "";
-        curl_easy_setopt(curl, CURLOPT_URL, c->url);
-        curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
-        curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
-        curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, budget);
-        curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
-        CURLcode rc = curl_easy_perform(curl);
-        if (rc == CURLE_OK)
-            curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-        curl_easy_cleanup(curl);
-        ok = rc == CURLE_OK && status == c->status &&
-             (!c->body || (body.data && strstr(body.data, c->body)));
-        if (rc != CURLE_OK)
-            buf_printf(why, "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
-        else if (status != c->status)
-            buf_printf(why, "HTTP %ld, expected %d: %.200s", status, c->status,
-                       body.data ? body.data : "");
-        else if (!ok)
-            buf_printf(why, "the body does not contain \"%s\": %.200s", c->body,
-                       body.data ? body.data : "");
-    }
+    int ok = container ? probe_in_container(v, c, container, budget, &body, why)
+                       : probe_from_host(c, budget, &body, why);
     *ms = (monotime_now() - t0) * 1000;
     buf_release(&body);
     return ok;

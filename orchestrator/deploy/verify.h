@@ -1,7 +1,7 @@
 /*
  * verify.h - the verify phase's checks: HTTP requests from the host or
  * from inside a service's container, a command in a container, and an SQL
- * query (libpq) compared with an expected value, which may be the value
+ * query compared with an expected value, which may be the value
  * the same query returned before the deployment ("before").
  */
 #ifndef VERIFY_H

@@ -144,45 +144,43 @@ static json_t *restart_policy(const char *restart)
     return json_pack("{s:s}", "Name", restart);
 }
 
-struct container_spec *container_spec_new(const struct compose_project *p,
-                                          const struct compose_service *s,
-                                          const char *image_override)
+/* Sets key of o to the string value, unless value is NULL. */
+static void set_string(json_t *o, const char *key, const char *value)
 {
-    struct container_spec *c = xcalloc(1, sizeof(*c));
-    json_t *body = json_object(), *host = json_object();
-    json_t *exposed = json_object(), *bindings = json_object();
-    struct buf name = {0};
+    if (value)
+        json_object_set_new(o, key, json_string(value));
+}
 
-    if (s->container_name)
-        buf_adds(&name, s->container_name);
-    else
-        buf_printf(&name, "%s-%s-1", p->name, s->name);
-    c->name = buf_detach(&name);
-
-    json_object_set_new(body, "Image", json_string(image_override ? image_override : s->image));
+/* What the process in the container is: image, command, environment, user, healthcheck. */
+static void add_process(json_t *body, const struct compose_service *s, const char *image)
+{
+    json_object_set_new(body, "Image", json_string(image));
     if (s->has_command)
         json_object_set_new(body, "Cmd", strv_array(&s->command));
     if (s->has_entrypoint)
         json_object_set_new(body, "Entrypoint", strv_array(&s->entrypoint));
     json_object_set_new(body, "Env", env_array(&s->environment));
-    if (s->user)
-        json_object_set_new(body, "User", json_string(s->user));
-    if (s->working_dir)
-        json_object_set_new(body, "WorkingDir", json_string(s->working_dir));
-    if (s->stop_signal)
-        json_object_set_new(body, "StopSignal", json_string(s->stop_signal));
+    set_string(body, "User", s->user);
+    set_string(body, "WorkingDir", s->working_dir);
+    set_string(body, "StopSignal", s->stop_signal);
     if (s->stop_grace_period >= 0)
         json_object_set_new(body, "StopTimeout",
                             json_integer((s->stop_grace_period + 999999999) / 1000000000));
-    if (s->healthcheck.present) {
+    if (s->healthcheck.present)
         json_object_set_new(body, "Healthcheck", healthcheck_object(&s->healthcheck));
-        c->has_healthcheck = !s->healthcheck.disable;
-    }
+}
+
+/* HostConfig without its networking: ports, mounts, restart policy, init, resource limits. */
+static json_t *host_config(const struct compose_project *p, const struct compose_service *s,
+                           json_t *body)
+{
+    json_t *host = json_object(), *exposed = json_object(), *bindings = json_object();
+    json_t *mounts = json_array();
+
     for (size_t i = 0; i < s->nports; i++)
         add_ports(exposed, bindings, &s->ports[i]);
     json_object_set_new(body, "ExposedPorts", exposed);
     json_object_set_new(host, "PortBindings", bindings);
-    json_t *mounts = json_array();
     for (size_t i = 0; i < s->nvolumes; i++)
         json_array_append_new(mounts, mount_object(p, &s->volumes[i]));
     json_object_set_new(host, "Mounts", mounts);
@@ -195,8 +193,18 @@ struct container_spec *container_spec_new(const struct compose_project *p,
         json_object_set_new(host, "NanoCpus", json_integer((json_int_t)(s->limits.cpus * 1e9)));
     if (s->reservations.memory > 0)
         json_object_set_new(host, "MemoryReservation", json_integer(s->reservations.memory));
+    return host;
+}
 
+/*
+ * The networks: the first joined at create (NetworkMode and its
+ * endpoint), the others kept in c->extra_networks for a connect each.
+ */
+static void add_networks(struct container_spec *c, const struct compose_project *p,
+                         const struct compose_service *s, json_t *body, json_t *host)
+{
     json_t *endpoints = json_object();
+
     c->extra_networks = json_array();
     if (s->network_mode) {
         json_object_set_new(host, "NetworkMode", json_string(s->network_mode));
@@ -216,17 +224,41 @@ struct container_spec *container_spec_new(const struct compose_project *p,
     }
     json_object_set_new(body, "HostConfig", host);
     json_object_set_new(body, "NetworkingConfig", json_pack("{s:o}", "EndpointsConfig", endpoints));
-    json_object_set_new(body, "Labels", labels_object(p, s));
+}
 
+/* c->hash: the SHA-256 of the body and the extra networks, canonical (compact, keys sorted). */
+static void hash_spec(struct container_spec *c, const json_t *body)
+{
     char *canon = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
-    struct buf all = {0};
-    buf_adds(&all, canon);
     char *extra = json_dumps(c->extra_networks, JSON_COMPACT | JSON_SORT_KEYS);
+    struct buf all = {0};
+
+    buf_adds(&all, canon);
     buf_adds(&all, extra);
     sha256_hex(all.data, all.len, c->hash);
     free(canon);
     free(extra);
     buf_release(&all);
+}
+
+struct container_spec *container_spec_new(const struct compose_project *p,
+                                          const struct compose_service *s,
+                                          const char *image_override)
+{
+    struct container_spec *c = xcalloc(1, sizeof(*c));
+    json_t *body = json_object();
+    struct buf name = {0};
+
+    if (s->container_name)
+        buf_adds(&name, s->container_name);
+    else
+        buf_printf(&name, "%s-%s-1", p->name, s->name);
+    c->name = buf_detach(&name);
+    add_process(body, s, image_override ? image_override : s->image);
+    c->has_healthcheck = s->healthcheck.present && !s->healthcheck.disable;
+    add_networks(c, p, s, body, host_config(p, s, body));
+    json_object_set_new(body, "Labels", labels_object(p, s));
+    hash_spec(c, body);
     /* Where the files live is bookkeeping: moving the checkout recreates nothing. */
     json_t *labels = json_object_get(body, "Labels");
     char *files = strv_join(&p->files, ",");

@@ -8,7 +8,8 @@
  * gone.  A service that already runs its current configuration and image
  * is left alone; a changed one is recreated, and only it.  stack_down()
  * removes the project's containers in reverse dependency order, then its
- * networks (and volumes when asked).
+ * networks (and volumes when asked).  The stack_*() queries below ask
+ * the engine about a project and change nothing.
  */
 #ifndef STACK_H
 #define STACK_H
@@ -79,6 +80,30 @@ int stack_toggle_service(struct engine *e, const char *project, const char *serv
 
 /* The id of service's running container in the project (caller frees), or NULL. */
 char *stack_container_id(struct engine *e, const char *project, const char *service);
+
+/*
+ * The engine's list of project's containers, stopped ones too (a JSON
+ * array of container summaries, as GET /containers/json gives them) into
+ * *list (the caller json_decref()s it).
+ */
+int stack_project_containers(struct engine *e, const char *project, json_t **list,
+                             struct tt_err *err);
+
+/*
+ * Docker's word for the condition of container id: its health (healthy,
+ * unhealthy, starting) while it runs with a healthcheck, else its state
+ * (running, exited, paused, restarting, dead...); "missing" when id is
+ * NULL, the container is gone, or it was created and never started.  The
+ * caller frees.
+ */
+char *stack_container_health(struct engine *e, const char *id);
+
+/*
+ * The image to run again for a recorded release: ref while its tag still
+ * points at image_id (or when no image_id was recorded), else image_id,
+ * because the tag has since moved to another image.  The caller frees.
+ */
+char *stack_recorded_image(struct engine *e, const char *ref, const char *image_id);
 
 /* The JSON filter {"label": ["com.docker.compose.project=NAME"]}, as a new object. */
 json_t *stack_project_filter(const char *project);

@@ -1,8 +1,8 @@
 /*
  * test_engine.c - the parts of the Engine client that need no daemon: the
- * errors for a socket that is missing or refuses, stream demultiplexing
- * and query encoding.  The client against a real daemon is covered by
- * tests/e2e/test_stack.py.
+ * errors for a socket that is missing or refuses, the API version agreed
+ * with a (fake) daemon, stream demultiplexing and query encoding.  The
+ * client against a real daemon is covered by tests/e2e/test_stack.py.
  */
 #include <criterion/criterion.h>
 #include <string.h>
@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "engine.h"
-#include "testutil.h"
+#include "fake_http.h"
 
 Test(engine, missing_socket)
 {
@@ -52,6 +52,39 @@ Test(engine, tcp_host_refused)
     struct tt_err err = {0};
     cr_assert_eq(engine_open("tcp://127.0.0.1:2375", &e, &err), -1);
     cr_assert(strstr(err.msg, "is not supported: use a unix socket") != NULL, "%s", err.msg);
+}
+
+/* Opens an engine on a fake daemon whose /version answers version_json; returns engine_open's. */
+static int open_fake(const char *version_json, struct engine **e, struct tt_err *err)
+{
+    struct fake_route routes[] = {{"GET /version ", 200, version_json}, {NULL, 0, NULL}};
+    struct fake_http fake = {0};
+    fake_http_start_unix(&fake, routes);
+    int rc = engine_open(fake.url, e, err);
+    fake_http_stop(&fake);
+    return rc;
+}
+
+Test(engine, api_too_old)
+{
+    struct engine *e = NULL;
+    struct tt_err err = {0};
+    cr_assert_eq(open_fake("{\"ApiVersion\":\"1.40\"}", &e, &err), -1);
+    cr_assert_null(e);
+    cr_assert(strstr(err.msg, "speaks API 1.40; ttdeploy needs 1.41 or newer") != NULL, "%s",
+              err.msg);
+}
+
+Test(engine, newer_api_spoken_at_the_newest_known)
+{
+    struct engine *e = NULL;
+    struct tt_err err = {0};
+    cr_assert_eq(open_fake("{\"ApiVersion\":\"1.45\"}", &e, &err), 0, "%s", err.msg);
+    cr_assert_str_eq(engine_api_version(e), "1.43");
+    engine_close(e);
+    cr_assert_eq(open_fake("{\"ApiVersion\":\"1.42\"}", &e, &err), 0, "%s", err.msg);
+    cr_assert_str_eq(engine_api_version(e), "1.42");
+    engine_close(e);
 }
 
 Test(engine, demux_frames)

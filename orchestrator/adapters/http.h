@@ -1,0 +1,22 @@
+/*
+ * http.h - plain HTTP requests from this host, through libcurl: what the
+ * verify phase's http checks send when they run from the host rather than
+ * from inside a service's container.  The Docker daemon has its own
+ * client (engine.h); this one knows nothing of Docker.
+ */
+#ifndef HTTP_H
+#define HTTP_H
+
+#include "buf.h"
+#include "tterr.h"
+
+/*
+ * GETs url, waiting at most timeout_ms for the whole request (connecting
+ * included).  Returns 0 when the server answered, whatever the status:
+ * *status receives the HTTP status and body (appended to) what came back.
+ * Returns -1 when no answer came (refused, timed out, a malformed URL):
+ * *status is 0 and err says why, in libcurl's words.
+ */
+int http_get(const char *url, long timeout_ms, long *status, struct buf *body, struct tt_err *err);
+
+#endif

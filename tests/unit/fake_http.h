@@ -1,0 +1,154 @@
+/*
+ * fake_http.h - a small HTTP/1.1 server for the unit tests, run in a
+ * child process: on a unix socket it stands in for the Docker daemon, on a
+ * loopback TCP port for a service that verify's probes ask.
+ *
+ * It answers each request with the first route whose text is a prefix of
+ * the request line ("GET /v1.43/containers/abc/json HTTP/1.1"), and with
+ * 404 when none is, then closes the connection.  A route of status 0
+ * never answers (a hung server).  The child dies with the test.
+ */
+#ifndef FAKE_HTTP_H
+#define FAKE_HTTP_H
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "testutil.h"
+
+struct fake_route {
+    const char *request; /* a prefix of the request line: "GET /version " */
+    int status;          /* 0: never answer */
+    const char *body;    /* JSON or text; NULL: empty */
+};
+
+struct fake_http {
+    pid_t pid;
+    char *dir; /* unix: the scratch directory of the socket */
+    char *url; /* "unix:///tmp/.../docker.sock" or "http://127.0.0.1:PORT" */
+};
+
+/* The request line and headers of one request, and its body skipped; 0 when the peer hung up. */
+static inline size_t fake_http_read(int fd, char *req, size_t size)
+{
+    size_t n = 0;
+    ssize_t got;
+    while (n + 1 < size && (got = read(fd, req + n, size - 1 - n)) > 0) {
+        n += (size_t)got;
+        req[n] = '\0';
+        char *end = strstr(req, "\r\n\r\n");
+        if (!end)
+            continue;
+        const char *cl = strcasestr(req, "\r\nContent-Length:");
+        size_t want = (size_t)(end + 4 - req) + (cl && cl < end ? strtoul(cl + 17, NULL, 10) : 0);
+        while (n < want && n + 1 < size && (got = read(fd, req + n, size - 1 - n)) > 0)
+            n += (size_t)got;
+        break;
+    }
+    req[n] = '\0';
+    return n;
+}
+
+static inline void fake_http_answer(int fd, const struct fake_route *routes)
+{
+    char req[65536];
+    if (fake_http_read(fd, req, sizeof(req)) == 0)
+        return; /* a connect() without a request: the engine's socket check */
+    const struct fake_route *r = routes;
+    while (r->request && strncmp(req, r->request, strlen(r->request)))
+        r++;
+    int status = r->request ? r->status : 404;
+    const char *body = r->request && r->body ? r->body
+                       : r->request          ? ""
+                                             : "{\"message\":\"no route\"}";
+    if (status == 0)
+        pause(); /* hung: until the test ends */
+    struct buf out = {0};
+    buf_printf(&out,
+               "HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+               "Connection: close\r\n\r\n%s",
+               status, strlen(body), body);
+    if (write(fd, out.data, out.len) < 0)
+        perror("fake_http");
+    buf_release(&out);
+}
+
+/* Forks the child that serves routes on listening socket fd. */
+static inline void fake_http_serve(struct fake_http *f, int fd, const struct fake_route *routes)
+{
+    f->pid = fork();
+    if (f->pid != 0) {
+        close(fd);
+        return;
+    }
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    for (;;) {
+        int c = accept(fd, NULL, NULL);
+        if (c < 0)
+            _exit(1);
+        fake_http_answer(c, routes);
+        close(c);
+    }
+}
+
+/* A fake daemon on dir/docker.sock; f->url is its DOCKER_HOST. */
+static inline void fake_http_start_unix(struct fake_http *f, const struct fake_route *routes)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    struct buf url = {0};
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+    f->dir = tu_tmpdir();
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/docker.sock", f->dir);
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 16) < 0)
+        perror("fake_http: unix socket");
+    buf_printf(&url, "unix://%s", sa.sun_path);
+    f->url = buf_detach(&url);
+    fake_http_serve(f, fd, routes);
+}
+
+/* A fake service on a free loopback port; f->url is "http://127.0.0.1:PORT". */
+static inline void fake_http_start_tcp(struct fake_http *f, const struct fake_route *routes)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(sa);
+    struct buf url = {0};
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 16) < 0 ||
+        getsockname(fd, (struct sockaddr *)&sa, &len) < 0)
+        perror("fake_http: tcp socket");
+    buf_printf(&url, "http://127.0.0.1:%d", ntohs(sa.sin_port));
+    f->url = buf_detach(&url);
+    fake_http_serve(f, fd, routes);
+}
+
+static inline void fake_http_stop(struct fake_http *f)
+{
+    if (f->pid > 0) {
+        kill(f->pid, SIGKILL);
+        waitpid(f->pid, NULL, 0);
+    }
+    if (f->dir) {
+        struct buf path = {0};
+        buf_printf(&path, "%s/docker.sock", f->dir);
+        unlink(path.data);
+        rmdir(f->dir);
+        buf_release(&path);
+    }
+    free(f->dir);
+    free(f->url);
+    memset(f, 0, sizeof(*f));
+}
+
+#endif

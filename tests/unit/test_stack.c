@@ -1,0 +1,106 @@
+/*
+ * test_stack.c - the stack queries that change nothing, against a fake
+ * Docker daemon: which Engine API paths they ask and what they make of
+ * the answers (a project's containers, a container's health word, the
+ * image a recorded release runs again).  Bringing stacks up and down
+ * against a real daemon is tests/e2e/test_stack.py.
+ */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "fake_http.h"
+#include "stack.h"
+
+#define PROJECT_SHOP "%7B%22label%22%3A%5B%22com.docker.compose.project%3Dshop%22%5D%7D"
+
+static const struct fake_route dockerd[] = {
+    {"GET /version ", 200, "{\"ApiVersion\":\"1.43\"}"},
+    {"GET /v1.43/containers/json?all=1&filters=" PROJECT_SHOP " ", 200,
+     "[{\"Id\":\"c1\",\"State\":\"exited\"},{\"Id\":\"c2\",\"State\":\"running\"}]"},
+    {"GET /v1.43/containers/healthy/json ", 200,
+     "{\"State\":{\"Status\":\"running\",\"Health\":{\"Status\":\"healthy\"}}}"},
+    {"GET /v1.43/containers/starting/json ", 200,
+     "{\"State\":{\"Status\":\"running\",\"Health\":{\"Status\":\"starting\"}}}"},
+    {"GET /v1.43/containers/plain/json ", 200, "{\"State\":{\"Status\":\"running\"}}"},
+    {"GET /v1.43/containers/exited/json ", 200,
+     "{\"State\":{\"Status\":\"exited\",\"Health\":{\"Status\":\"unhealthy\"}}}"},
+    {"GET /v1.43/containers/created/json ", 200, "{\"State\":{\"Status\":\"created\"}}"},
+    {"GET /v1.43/images/shop%2Fapi%3A1/json ", 200, "{\"Id\":\"sha256:aaa\"}"},
+    {NULL, 0, NULL},
+};
+
+static struct fake_http server;
+static struct engine *engine;
+
+static void start(void)
+{
+    struct tt_err err = {0};
+    fake_http_start_unix(&server, dockerd);
+    cr_assert_eq(engine_open(server.url, &engine, &err), 0, "%s", err.msg);
+}
+
+static void stop(void)
+{
+    engine_close(engine);
+    engine = NULL;
+    fake_http_stop(&server);
+}
+
+TestSuite(stack, .init = start, .fini = stop);
+
+Test(stack, project_containers_stopped_ones_too)
+{
+    json_t *list = NULL;
+    struct tt_err err = {0};
+    cr_assert_eq(stack_project_containers(engine, "shop", &list, &err), 0, "%s", err.msg);
+    cr_assert_eq(json_array_size(list), 2);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(list, 0), "Id")), "c1");
+    json_decref(list);
+}
+
+Test(stack, project_containers_error)
+{
+    json_t *list = NULL;
+    struct tt_err err = {0};
+    cr_assert_eq(stack_project_containers(engine, "other", &list, &err), -1);
+    cr_assert_null(list);
+    cr_assert(!strncmp(err.msg, "GET /containers/json?all=1&filters=", 35), "%s", err.msg);
+    cr_assert(strstr(err.msg, ": no route") != NULL, "the daemon's message: %s", err.msg);
+}
+
+/* Asserts the health word of container id. */
+static void health_is(const char *id, const char *want)
+{
+    char *got = stack_container_health(engine, id);
+    cr_assert_str_eq(got, want, "container %s: %s, expected %s", id ? id : "(none)", got, want);
+    free(got);
+}
+
+Test(stack, container_health)
+{
+    health_is("healthy", "healthy");
+    health_is("starting", "starting");
+    health_is("plain", "running");
+    health_is("exited", "exited"); /* its last health no longer counts */
+    health_is("created", "missing");
+    health_is("gone", "missing");
+    health_is(NULL, "missing");
+}
+
+/* Asserts the image a release of ref recorded with image_id runs again. */
+static void recorded_is(const char *ref, const char *image_id, const char *want)
+{
+    char *got = stack_recorded_image(engine, ref, image_id);
+    cr_assert_str_eq(got, want, "%s (%s): %s, expected %s", ref, image_id ? image_id : "no id", got,
+                     want);
+    free(got);
+}
+
+Test(stack, recorded_image)
+{
+    recorded_is("shop/api:1", "sha256:aaa", "shop/api:1");
+    recorded_is("shop/api:1", "sha256:old", "sha256:old"); /* the tag has moved */
+    recorded_is("shop/api:1", NULL, "shop/api:1");
+    recorded_is("shop/api:1", "", "shop/api:1");
+    recorded_is("gone:1", "sha256:bbb", "sha256:bbb"); /* the tag is gone */
+}
