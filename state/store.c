@@ -1,5 +1,7 @@
 /*
- * store.c - SQLite behind the audit store.
+ * store.c - SQLite behind the audit store: the file and its schema, the
+ * writes of a deployment, the names of states and statuses, the lock.
+ * The queries are in store_query.c and store_record.c.
  *
  * Schema migrations are an ordered list of SQL scripts; script i brings
  * the file from user_version i-1 to i inside one transaction, so a file is
@@ -8,7 +10,7 @@
  * its own transaction with synchronous=NORMAL, which WAL makes durable
  * against a process crash.
  */
-#include "store.h"
+#include "store_db.h"
 #include "buf.h"
 
 #include <ctype.h>
@@ -22,11 +24,6 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
-
-struct store {
-    sqlite3 *db;
-    char *path;
-};
 
 static const char *const migrations[] = {
     /* 1: the first schema */
@@ -96,7 +93,7 @@ static double now_s(void)
     return (double)tv.tv_sec + tv.tv_usec / 1e6;
 }
 
-static int db_error(struct store *s, struct tt_err *err, const char *what)
+int store_db_error(struct store *s, struct tt_err *err, const char *what)
 {
     return tt_error(err, "state store %s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
 }
@@ -177,7 +174,7 @@ int store_open(const char *path, struct store **out, struct tt_err *err)
     s->path = xstrdup(path);
     if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, NULL) !=
         SQLITE_OK) {
-        db_error(s, err, "open");
+        store_db_error(s, err, "open");
         store_close(s);
         return -1;
     }
@@ -203,18 +200,24 @@ void store_close(struct store *s)
     free(s);
 }
 
-static void bind_text(sqlite3_stmt *st, int i, const char *v)
+void store_db_bind(sqlite3_stmt *st, const char *types, va_list ap)
 {
-    if (v)
-        sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
-    else
-        sqlite3_bind_null(st, i);
+    for (int i = 0; types[i]; i++) {
+        if (types[i] == 't') {
+            const char *v = va_arg(ap, const char *);
+            if (v)
+                sqlite3_bind_text(st, i + 1, v, -1, SQLITE_TRANSIENT);
+            else
+                sqlite3_bind_null(st, i + 1);
+        } else if (types[i] == 'd') {
+            sqlite3_bind_double(st, i + 1, va_arg(ap, double));
+        } else {
+            sqlite3_bind_int64(st, i + 1, va_arg(ap, long long));
+        }
+    }
 }
 
-/* Runs one statement with text/real/int parameters described by types ("tdi"). */
-static json_t *query_rows(struct store *s, const char *sql, struct tt_err *err, int n,
-                          const char *const *params);
-
+/* Runs one write with its parameters bound per types (see store_db_bind). */
 static int run_stmt(struct store *s, const char *sql, struct tt_err *err, const char *types, ...)
 {
     sqlite3_stmt *st;
@@ -222,21 +225,14 @@ static int run_stmt(struct store *s, const char *sql, struct tt_err *err, const 
     int rc;
 
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
-        return db_error(s, err, "prepare");
+        return store_db_error(s, err, "prepare");
     va_start(ap, types);
-    for (int i = 0; types[i]; i++) {
-        if (types[i] == 't')
-            bind_text(st, i + 1, va_arg(ap, const char *));
-        else if (types[i] == 'd')
-            sqlite3_bind_double(st, i + 1, va_arg(ap, double));
-        else
-            sqlite3_bind_int64(st, i + 1, va_arg(ap, long long));
-    }
+    store_db_bind(st, types, ap);
     va_end(ap);
     rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-        return db_error(s, err, "write");
+        return store_db_error(s, err, "write");
     return 0;
 }
 
@@ -261,7 +257,7 @@ int store_deployment_begin(struct store *s, const struct store_deployment *d, lo
 static const char *const state_names[DEPLOY_NSTATES] = {
     "created",     "locked",          "backup", "migrate",   "infra_up", "infra_healthy",
     "app_up",      "app_healthy",     "verify", "succeeded", "deciding", "rolling_back",
-    "rolled_back", "rollback_failed", "failed", "recover"};
+    "rolled_back", "rollback_failed", "failed", "recover",   "running"};
 
 static const char *const status_names[STEP_NSTATUSES] = {"running", "ok", "failed", "skipped",
                                                          "interrupted"};
@@ -379,15 +375,6 @@ int store_backup_record(struct store *s, long long deployment, const char *proje
                     err, "ittittd", deployment, project, path, bytes, sha256, verified, now_s());
 }
 
-json_t *store_backups(struct store *s, const char *project, struct tt_err *err)
-{
-    const char *p[] = {project};
-    return query_rows(s,
-                      "SELECT * FROM backups WHERE project = ? AND deleted_at IS NULL ORDER BY "
-                      "id DESC",
-                      err, 1, p);
-}
-
 int store_backup_deleted(struct store *s, long long id, struct tt_err *err)
 {
     return run_stmt(s, "UPDATE backups SET deleted_at = ? WHERE id = ?", err, "di", now_s(), id);
@@ -454,7 +441,7 @@ int store_lock_holder(struct store *s, const char *project, struct store_lock_ow
 {
     int found = read_holder(s, project, holder, NULL);
     if (found < 0)
-        return db_error(s, err, "read lock");
+        return store_db_error(s, err, "read lock");
     return found;
 }
 
@@ -480,7 +467,7 @@ static int lock_try(struct store *s, const char *project, struct store_lock_owne
     found = read_holder(s, project, holder, &heartbeat);
     if (found < 0) {
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-        return db_error(s, err, "read lock");
+        return store_db_error(s, err, "read lock");
     }
     this_host(host, sizeof(host));
     int ours = found && holder->pid == (long)getpid() && !strcmp(holder->host, host);
@@ -537,231 +524,6 @@ int store_lock_force(struct store *s, const char *project, int *had, struct tt_e
     int rc = run_stmt(s, "DELETE FROM lock WHERE project = ?", err, "t", project);
     *had = sqlite3_changes(s->db) > 0;
     return rc;
-}
-
-/* ---- queries ------------------------------------------------------------ */
-
-static json_t *column_json(sqlite3_stmt *st, int i)
-{
-    switch (sqlite3_column_type(st, i)) {
-    case SQLITE_INTEGER:
-        return json_integer(sqlite3_column_int64(st, i));
-    case SQLITE_FLOAT:
-        return json_real(sqlite3_column_double(st, i));
-    case SQLITE_TEXT:
-        return json_string((const char *)sqlite3_column_text(st, i));
-    default:
-        return json_null();
-    }
-}
-
-static json_t *row_json(sqlite3_stmt *st)
-{
-    json_t *o = json_object();
-    for (int i = 0; i < sqlite3_column_count(st); i++)
-        json_object_set_new(o, sqlite3_column_name(st, i), column_json(st, i));
-    return o;
-}
-
-/* Runs a query bound with text params (NULLs allowed) and returns its rows as a JSON array. */
-static json_t *query_rows(struct store *s, const char *sql, struct tt_err *err, int n,
-                          const char *const *params)
-{
-    sqlite3_stmt *st;
-    json_t *rows;
-    int rc;
-
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
-        db_error(s, err, "prepare");
-        return NULL;
-    }
-    for (int i = 0; i < n; i++)
-        bind_text(st, i + 1, params[i]);
-    rows = json_array();
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        json_array_append_new(rows, row_json(st));
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        json_decref(rows);
-        db_error(s, err, "read");
-        return NULL;
-    }
-    return rows;
-}
-
-json_t *store_unfinished(struct store *s, const char *project, struct tt_err *err)
-{
-    const char *p[] = {project};
-    json_t *rows = query_rows(s,
-                              "SELECT * FROM deployments WHERE project = ? AND status = "
-                              "'running' ORDER BY id DESC LIMIT 1",
-                              err, 1, p);
-    json_t *first = rows && json_array_size(rows) ? json_incref(json_array_get(rows, 0)) : NULL;
-    json_decref(rows);
-    return first;
-}
-
-json_t *store_history(struct store *s, const struct store_history_filter *f, struct tt_err *err)
-{
-    struct buf sql = {0}, limit = {0}, since = {0};
-    buf_adds(&sql, "SELECT d.id, d.project, d.kind, d.version, d.git_tag, d.git_commit, "
-                   "d.actor, d.status, d.state, d.started_at, d.finished_at, d.error, "
-                   "d.rolled_back_from FROM deployments d WHERE (?1 IS NULL OR d.project = ?1) "
-                   "AND (?2 IS NULL OR d.status = ?2) AND (?3 IS NULL OR d.started_at >= "
-                   "CAST(?3 AS REAL)) AND (?4 IS NULL OR EXISTS (SELECT 1 FROM steps t WHERE "
-                   "t.service = ?4 AND t.deployment_id = d.id)) ORDER BY d.id DESC LIMIT ?5");
-    buf_printf(&limit, "%d", f->limit > 0 ? f->limit : 20);
-    if (f->since > 0)
-        buf_printf(&since, "%.3f", f->since);
-    const char *p[] = {f->project, f->status, f->since > 0 ? since.data : NULL, f->service,
-                       limit.data};
-    json_t *rows = query_rows(s, sql.data, err, 5, p);
-    buf_release(&sql);
-    buf_release(&limit);
-    buf_release(&since);
-    return rows;
-}
-
-json_t *store_show(struct store *s, long long id, struct tt_err *err)
-{
-    struct buf ids = {0};
-    buf_printf(&ids, "%lld", id);
-    const char *p[] = {ids.data};
-    json_t *d = query_rows(s, "SELECT * FROM deployments WHERE id = CAST(? AS INTEGER)", err, 1, p);
-    json_t *out = NULL;
-    if (d && json_array_size(d) == 0) {
-        tt_error(err, "no deployment %lld in %s: see `ttdeploy history`", id, s->path);
-    } else if (d) {
-        out = json_incref(json_array_get(d, 0));
-        json_t *steps = query_rows(s,
-                                   "SELECT seq, phase, service, action, intent, status, "
-                                   "started_at, finished_at, detail, error FROM steps WHERE "
-                                   "deployment_id = CAST(? AS INTEGER) ORDER BY seq",
-                                   err, 1, p);
-        json_t *events = query_rows(s,
-                                    "SELECT at, kind, detail FROM events WHERE deployment_id = "
-                                    "CAST(? AS INTEGER) ORDER BY id",
-                                    err, 1, p);
-        json_t *backups =
-            query_rows(s,
-                       "SELECT path, bytes, sha256, verified, created_at, deleted_at, writes FROM "
-                       "backups WHERE deployment_id = CAST(? AS INTEGER)",
-                       err, 1, p);
-        json_t *migr = query_rows(s,
-                                  "SELECT kind, revision_before, revision_after, rehearsed, "
-                                  "applied FROM migrations WHERE deployment_id = CAST(? AS "
-                                  "INTEGER)",
-                                  err, 1, p);
-        json_t *rel = query_rows(s,
-                                 "SELECT service, image, image_id, digest, config_hash, "
-                                 "container_id, environment FROM releases WHERE deployment_id = "
-                                 "CAST(? AS INTEGER) ORDER BY service",
-                                 err, 1, p);
-        if (!steps || !rel || !events || !backups || !migr) {
-            json_decref(steps);
-            json_decref(rel);
-            json_decref(events);
-            json_decref(backups);
-            json_decref(migr);
-            json_decref(out);
-            out = NULL;
-        } else {
-            json_object_set_new(out, "steps", steps);
-            json_object_set_new(out, "releases", rel);
-            json_object_set_new(out, "events", events);
-            json_object_set_new(out, "backups", backups);
-            json_object_set_new(out, "migrations", migr);
-        }
-    }
-    json_decref(d);
-    buf_release(&ids);
-    return out;
-}
-
-json_t *store_succeeded_before(struct store *s, const char *project, long long before,
-                               struct tt_err *err)
-{
-    struct buf b = {0};
-    buf_printf(&b, "%lld", before > 0 ? before : (long long)1 << 62);
-    const char *p[] = {project, b.data};
-    json_t *rows = query_rows(s,
-                              "SELECT * FROM deployments WHERE project = ? AND status = "
-                              "'succeeded' AND id < CAST(? AS INTEGER) ORDER BY id DESC LIMIT 1",
-                              err, 2, p);
-    buf_release(&b);
-    json_t *first = rows && json_array_size(rows) ? json_incref(json_array_get(rows, 0)) : NULL;
-    json_decref(rows);
-    if (first) {
-        json_t *full = store_show(s, json_integer_value(json_object_get(first, "id")), err);
-        json_decref(first);
-        return full;
-    }
-    return NULL;
-}
-
-/* The first row of a one-parameter-pair query as a JSON object, or NULL. */
-static json_t *first_row(struct store *s, const char *sql, const char *a, long long b,
-                         struct tt_err *err)
-{
-    struct buf n = {0};
-    buf_printf(&n, "%lld", b);
-    const char *p[] = {a, n.data};
-    json_t *rows = query_rows(s, sql, err, 2, p);
-    json_t *first = rows && json_array_size(rows) ? json_incref(json_array_get(rows, 0)) : NULL;
-    json_decref(rows);
-    buf_release(&n);
-    return first;
-}
-
-json_t *store_revision_at(struct store *s, const char *project, long long deployment,
-                          struct tt_err *err)
-{
-    return first_row(s,
-                     "SELECT m.* FROM migrations m JOIN deployments d ON d.id = m.deployment_id "
-                     "WHERE d.project = ? AND d.id <= CAST(? AS INTEGER) AND d.status = "
-                     "'succeeded' ORDER BY d.id DESC LIMIT 1",
-                     project, deployment, err);
-}
-
-json_t *store_backup_after(struct store *s, const char *project, long long deployment,
-                           struct tt_err *err)
-{
-    return first_row(s,
-                     "SELECT * FROM backups WHERE project = ? AND deployment_id > CAST(? AS "
-                     "INTEGER) ORDER BY deployment_id LIMIT 1",
-                     project, deployment, err);
-}
-
-json_t *store_succeeded_at_commit(struct store *s, const char *project, const char *commit,
-                                  struct tt_err *err)
-{
-    const char *p[] = {project, commit};
-    json_t *rows = query_rows(s,
-                              "SELECT id FROM deployments WHERE project = ? AND git_commit = ? "
-                              "AND status = 'succeeded' ORDER BY id DESC LIMIT 1",
-                              err, 2, p);
-    json_t *out = NULL;
-    if (rows && json_array_size(rows))
-        out =
-            store_show(s, json_integer_value(json_object_get(json_array_get(rows, 0), "id")), err);
-    json_decref(rows);
-    return out;
-}
-
-json_t *store_current_releases(struct store *s, const char *project, struct tt_err *err)
-{
-    const char *p[] = {project};
-    return query_rows(s,
-                      "SELECT r.*, d.version, d.started_at FROM releases r JOIN deployments d ON "
-                      "d.id = r.deployment_id WHERE d.id = (SELECT MAX(id) FROM deployments "
-                      "WHERE project = ? AND status = 'succeeded') ORDER BY r.service",
-                      err, 1, p);
-}
-
-const char *store_text(json_t *row, const char *key, const char *dflt)
-{
-    const char *s = json_string_value(json_object_get(row, key));
-    return s ? s : dflt;
 }
 
 int store_is_secret_name(const char *name)

@@ -8,14 +8,21 @@
  * written twice: their intent before the action and their outcome after,
  * so a crash leaves a step that says exactly where it stopped.
  *
- * Queries return jansson values, so the CLI prints them as tables or as
- * JSON from one representation.
+ * One deployment is read back as a typed record (store_record_load():
+ * C structs, states and statuses as enums); store_show() is that record
+ * as JSON, for `show --json`.  The other queries (history, status, the
+ * look-ups of rollback) return jansson rows, one object per row with the
+ * table's column names.  state/README.md describes the tables.
+ *
+ * Layer: state/ includes only state/ and base/ (and sqlite3.h, in its .c
+ * files); jansson where JSON is the data.
  */
 #ifndef STORE_H
 #define STORE_H
 
 #include <jansson.h>
 
+#include "arena.h"
 #include "tterr.h"
 
 #define STORE_SCHEMA_VERSION 3
@@ -25,8 +32,10 @@ struct store;
 /*
  * The states of a deployment.  deploy/ moves a deployment between them
  * (its transition table is there); the store records each, and the phase
- * of every step is one of them.  DEPLOY_RECOVER is no state the machine
- * enters: it is the phase of the step `ttdeploy recover` writes.
+ * of every step is one of them.  The last two are no state the machine
+ * enters: DEPLOY_RECOVER is the phase of the step `ttdeploy recover`
+ * writes, and DEPLOY_RUNNING the status of a deployment that has not
+ * ended (a deployment's status is "running", then its final state).
  */
 enum deploy_state {
     DEPLOY_CREATED,
@@ -45,6 +54,7 @@ enum deploy_state {
     DEPLOY_ROLLBACK_FAILED,
     DEPLOY_FAILED,
     DEPLOY_RECOVER,
+    DEPLOY_RUNNING,
     DEPLOY_NSTATES
 };
 
@@ -67,29 +77,24 @@ const char *step_status_name(enum step_status s);
 /* The status named name, or -1. */
 int step_status_from_name(const char *name);
 
-/* A deployment as it begins. */
+/* A deployment as it begins (each field may be NULL but project). */
 struct store_deployment {
     const char *project;
-    const char *version;
-    const char *git_tag;
-    const char *git_commit;
-    const char *plan_path;
-    const char *plan_sha256;
-    const char *compose_sha256;
-    const char *actor;
-    const char *ci;             /* JSON object of CI variables, or NULL */
-    const char *on_crash;       /* "resume" or "rollback" */
-    long long rolled_back_from; /* 0: none */
-    const char *kind;           /* "apply" (NULL) or "rollback" */
+    const char *version, *git_tag, *git_commit; /* what it deploys */
+    const char *plan_path, *plan_sha256;        /* the plan file and its digest */
+    const char *compose_sha256;                 /* the digest of its compose model */
+    const char *actor;                          /* who ran it */
+    const char *ci;                             /* JSON object of CI variables, or NULL */
+    const char *on_crash;                       /* "resume" or "rollback" (NULL) */
+    long long rolled_back_from;                 /* 0: none */
+    const char *kind;                           /* "apply" (NULL) or "rollback" */
 };
 
-/* What one service ran after a deployment. */
+/* What one service ran after a deployment (each field may be NULL but service). */
 struct store_release {
     const char *service;
-    const char *image;
-    const char *image_id;
-    const char *digest;
-    const char *config_hash;
+    const char *image, *image_id, *digest; /* the tag, the image ID, the registry digest */
+    const char *config_hash;               /* the container's configuration digest */
     const char *container_id;
     const char *environment; /* JSON object, secrets already redacted */
 };
@@ -181,7 +186,10 @@ int store_lock_holder(struct store *s, const char *project, struct store_lock_ow
 json_t *store_unfinished(struct store *s, const char *project, struct tt_err *err);
 /* Newest first. */
 json_t *store_history(struct store *s, const struct store_history_filter *f, struct tt_err *err);
-/* One deployment with its steps and releases; NULL with err when there is none. */
+/*
+ * One deployment with its steps, releases, events, backups and migration:
+ * store_record_json() of its record.  NULL with err when there is none.
+ */
 json_t *store_show(struct store *s, long long id, struct tt_err *err);
 /*
  * The newest succeeded deployment of project older than before (0: any),
@@ -201,6 +209,112 @@ json_t *store_succeeded_at_commit(struct store *s, const char *project, const ch
                                   struct tt_err *err);
 /* What each service of the project runs per the newest succeeded deployment. */
 json_t *store_current_releases(struct store *s, const char *project, struct tt_err *err);
+
+/* ---- one deployment as typed rows (store_record.c) ------------------------ */
+
+/* One step: its intent, and its outcome once it ended. */
+struct store_step {
+    long long seq; /* 1, 2, ... in the order the steps began */
+    enum deploy_state phase;
+    const char *service; /* NULL: the step is about no one service */
+    const char *action, *intent;
+    enum step_status status;
+    double started_at, finished_at; /* unix time; finished_at NAN while it runs */
+    const char *detail, *error;     /* what it measured or did, why it failed; or NULL */
+};
+
+/* A daemon event seen during the deployment. */
+struct store_event {
+    double at;
+    const char *kind, *detail;
+};
+
+/* A backup file taken for the deployment. */
+struct store_backup {
+    const char *path, *sha256;
+    long long bytes;               /* -1: not recorded */
+    const char *verified;          /* "restore", "list" or "none" */
+    double created_at, deleted_at; /* deleted_at NAN: still on disk */
+    long long writes;              /* the database's write counter then; -1: not read */
+};
+
+/* The database migration of the deployment: revisions before and after. */
+struct store_migration {
+    const char *kind, *revision_before, *revision_after, *rehearsed, *applied;
+};
+
+/* The failure the rollback matrix judged (notes.decision.failure). */
+struct store_failure {
+    const char *phase;                        /* the state that failed */
+    const char *check, *service, *health;     /* or NULL */
+    const char *value, *value_before;         /* the check's values, or NULL */
+    double error_rate, p95_ms, p95_before_ms; /* NAN: not measured */
+};
+
+/* What the rollback matrix decided after a failure (notes.decision). */
+struct store_decision {
+    struct store_failure failure;
+    int builtin;                                 /* the built-in matrix decided */
+    long long rule;                              /* the rule that fired, from 1; 0: none did */
+    const char *rule_text, *severity, *measured; /* NULL when no rule fired */
+    const char *at_file;                         /* the rule's plan file; NULL: built-in */
+    int at_line;
+    const char **actions; /* what it does, in order ("none": fix forward) */
+    size_t nactions;
+};
+
+/* The database restored from the backup by a rollback (notes.restore). */
+struct store_restore {
+    const char *backup;            /* the backup file */
+    const char *kept_as;           /* the database as it was, kept under this name */
+    int writes_counted;            /* whether the write counters could be read */
+    long long writes_since_backup; /* rows written after the backup: only in kept_as */
+};
+
+/*
+ * One deployment as the store holds it, with everything recorded about
+ * it.  Strings are NULL where the column is; times are unix seconds, NAN
+ * where none was recorded.  The notes column (JSON the deployment wrote
+ * as it went) is kept as text and read into decision, restore,
+ * rolled_back_to and recovered_seconds.
+ */
+struct store_record {
+    long long id;
+    struct store_deployment d;             /* as it began */
+    enum deploy_state status;              /* DEPLOY_RUNNING, then its final state */
+    enum deploy_state state;               /* the last state the machine entered */
+    double started_at, finished_at;        /* finished_at NAN while it runs */
+    const char *error;                     /* why it failed, or NULL */
+    const char *notes;                     /* the notes column (a JSON object), or NULL */
+    const struct store_decision *decision; /* NULL: nothing failed, or nothing was decided */
+    const struct store_restore *restore;   /* NULL: no restore ran */
+    long long rolled_back_to;              /* the deployment rolled back to; 0: none */
+    double recovered_seconds;              /* failure detected to images back; NAN: not recorded */
+    struct store_step *steps;              /* in order (seq) */
+    size_t nsteps;
+    struct store_release *releases; /* by service */
+    size_t nreleases;
+    struct store_event *events; /* in order */
+    size_t nevents;
+    struct store_backup *backups; /* in order */
+    size_t nbackups;
+    const struct store_migration *migration; /* NULL: it ran none */
+    struct arena arena;                      /* owns everything the record points to */
+};
+
+/*
+ * Loads deployment id with everything recorded about it into *out (the
+ * caller store_record_free()s it).  An id the store does not hold, or a
+ * state or status whose name this ttdeploy does not know, is an error.
+ */
+int store_record_load(struct store *s, long long id, struct store_record **out, struct tt_err *err);
+void store_record_free(struct store_record *r);
+/*
+ * The record as JSON, one key per column of its tables (as `show --json`
+ * prints it): the deployment's columns, then "steps", "releases",
+ * "events", "backups" and "migrations" (an array of none or one).
+ */
+json_t *store_record_json(const struct store_record *r);
 
 /* The text column key of a row these queries return, or dflt when it is NULL or absent. */
 const char *store_text(json_t *row, const char *key, const char *dflt);

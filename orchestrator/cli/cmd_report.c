@@ -43,9 +43,24 @@ static int cmd_report_exec(int argc, char **argv)
         fprintf(stderr, "usage: ttdeploy report %s\n", cmd_report_entry.usage);
         return EXIT_BAD_INPUT;
     }
-    json_t *d = NULL;
-    if ((rc = cli_load_deployment("report", state, plan, argv[optind], &d)) != EXIT_OK)
+    struct store *st = NULL;
+    struct store_record *d = NULL;
+    struct tt_err err = {0};
+    char *end;
+    long long id = strtoll(argv[optind], &end, 10);
+    if (*end || id <= 0) {
+        fprintf(stderr, "ttdeploy report: \"%s\" is not a deployment id: see `ttdeploy history`\n",
+                argv[optind]);
+        return EXIT_BAD_INPUT;
+    }
+    if ((rc = cli_open_store(state, plan, &st)) != EXIT_OK)
         return rc;
+    rc = store_record_load(st, id, &d, &err);
+    store_close(st);
+    if (rc < 0) {
+        fprintf(stderr, "ttdeploy: %s\n", err.msg);
+        return EXIT_BAD_INPUT;
+    }
     json_t *r = report_new(d);
     if (!strcmp(format, "json")) {
         json_dumpf(r, stdout, JSON_INDENT(2));
@@ -54,7 +69,7 @@ static int cmd_report_exec(int argc, char **argv)
         report_markdown(r, stdout);
     }
     json_decref(r);
-    json_decref(d);
+    store_record_free(d);
     return EXIT_OK;
 }
 

@@ -99,11 +99,15 @@ void matrix_failure_init(struct matrix_failure *f);
 int rollback_explain(const char *plan_path, const struct matrix_failure *f, FILE *out,
                      struct tt_err *err);
 
+struct store_record;
+
 /*
- * The incident report of deployment (as store_show() returns it, borrowed)
- * as a JSON object the caller json_decref()s; report_markdown prints it.
+ * The incident report of a deployment (a record of the store, borrowed)
+ * as a JSON object the caller json_decref()s: what triggered it, what was
+ * rolled back, whether data could have been lost, how long users were
+ * degraded.  report_markdown prints it for a post-mortem.
  */
-json_t *report_new(json_t *deployment);
+json_t *report_new(const struct store_record *deployment);
 void report_markdown(json_t *report, FILE *out);
 
 #endif

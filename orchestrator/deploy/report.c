@@ -1,5 +1,8 @@
 /*
- * report.c - incident reports from the audit store.
+ * report.c - incident reports from the audit store: what triggered a
+ * deployment's failure, what was rolled back, whether data could have been
+ * lost, how long users were degraded.  It reads the deployment's typed
+ * record (store_record_load), and writes JSON, or Markdown from that JSON.
  *
  * Degraded time runs from the first step that changed what users reach
  * (a container created or recreated, or the schema migrated) to the end
@@ -11,6 +14,7 @@
 #include "buf.h"
 #include "store.h"
 
+#include <math.h>
 #include <string.h>
 
 static int is(const char *s, const char *want)
@@ -18,106 +22,110 @@ static int is(const char *s, const char *want)
     return s && !strcmp(s, want);
 }
 
-/* Whether a step changed something users reach. */
-static int changes_service(json_t *step)
+/* A string, or null. */
+static json_t *text_json(const char *v)
 {
-    const char *phase = store_text(step, "phase", NULL), *action = store_text(step, "action", NULL);
-    if (is(phase, "migrate") && is(store_text(step, "status", NULL), "ok"))
-        return 1;
-    return (is(phase, "infra_up") || is(phase, "app_up")) &&
-           (is(action, "create") || is(action, "recreate"));
+    return v ? json_string(v) : json_null();
 }
 
-json_t *report_new(json_t *d)
+/* A time or a measure, or null when it is NAN. */
+static json_t *real_json(double v)
 {
-    json_t *r = json_object(), *notes = NULL, *steps = json_object_get(d, "steps");
-    json_t *trigger = json_object(), *rolled = json_array(), *data = json_object();
-    json_t *step, *failed = NULL;
-    double degraded_from = 0, degraded_to = 0, detected = 0;
-    size_t i;
+    return isnan(v) ? json_null() : json_real(v);
+}
 
-    if (store_text(d, "notes", NULL))
-        notes = json_loads(store_text(d, "notes", NULL), 0, NULL);
-    json_t *decision = json_object_get(notes, "decision");
-    json_object_set_new(
-        r, "deployment",
-        json_pack("{s:O, s:O, s:O, s:O, s:O, s:O, s:O}", "id", json_object_get(d, "id"), "project",
-                  json_object_get(d, "project"), "version", json_object_get(d, "version"), "status",
-                  json_object_get(d, "status"), "started_at", json_object_get(d, "started_at"),
-                  "finished_at", json_object_get(d, "finished_at"), "actor",
-                  json_object_get(d, "actor")));
-    json_array_foreach(steps, i, step)
-    {
-        const char *phase = store_text(step, "phase", NULL),
-                   *status = store_text(step, "status", NULL);
-        if (!degraded_from && changes_service(step))
-            degraded_from = json_number_value(json_object_get(step, "started_at"));
-        if (!failed && (is(status, "failed") || is(status, "interrupted")) &&
-            !is(phase, "rolling_back"))
-            failed = step;
-        if (is(phase, "deciding"))
-            detected = json_number_value(json_object_get(step, "started_at"));
-        if (is(phase, "rolling_back") && json_is_null(json_object_get(step, "service"))) {
-            json_array_append_new(rolled, json_pack("{s:O, s:O, s:O, s:O}", "action",
-                                                    json_object_get(step, "action"), "status",
-                                                    json_object_get(step, "status"), "detail",
-                                                    json_object_get(step, "detail"), "error",
-                                                    json_object_get(step, "error")));
-            if (is(status, "ok") && json_is_number(json_object_get(step, "finished_at")))
-                degraded_to = json_number_value(json_object_get(step, "finished_at"));
-        }
-    }
-    if (failed)
-        json_object_set_new(trigger, "failed_step",
-                            json_pack("{s:O, s:O, s:O, s:O}", "phase",
-                                      json_object_get(failed, "phase"), "service",
-                                      json_object_get(failed, "service"), "action",
-                                      json_object_get(failed, "action"), "error",
-                                      json_object_get(failed, "error")));
-    if (decision) {
-        const char *keys[] = {"rule",    "rule_text", "severity", "measured",
-                              "failure", "at",        "builtin",  NULL};
-        for (size_t k = 0; keys[k]; k++)
-            if (json_object_get(decision, keys[k]))
-                json_object_set(trigger, keys[k], json_object_get(decision, keys[k]));
-        json_object_set(r, "actions", json_object_get(decision, "actions"));
-    }
-    json_object_set_new(r, "trigger", trigger);
-    json_object_set_new(r, "rolled_back", rolled);
-    if (json_is_integer(json_object_get(notes, "rolled_back_to")))
-        json_object_set(r, "rolled_back_to", json_object_get(notes, "rolled_back_to"));
+/* Whether a step changed something users reach. */
+static int changes_service(const struct store_step *t)
+{
+    if (t->phase == DEPLOY_MIGRATE && t->status == STEP_OK)
+        return 1;
+    return (t->phase == DEPLOY_INFRA_UP || t->phase == DEPLOY_APP_UP) &&
+           (is(t->action, "create") || is(t->action, "recreate"));
+}
 
-    /* Data: the backup, a restore and what it left out, a schema downgrade. */
-    json_t *backup = json_array_get(json_object_get(d, "backups"), 0);
-    json_t *restore = json_object_get(notes, "restore");
-    int downgraded = 0;
-    json_array_foreach(rolled, i, step)
-    {
-        if (is(store_text(step, "action", NULL), "migrations") &&
-            is(store_text(step, "status", NULL), "ok"))
-            downgraded = 1;
-    }
-    json_object_set_new(data, "backup",
-                        backup ? json_string(store_text(backup, "path", NULL)) : json_null());
+static json_t *deployment_json(const struct store_record *d)
+{
+    return json_pack("{s:I, s:o, s:o, s:s, s:o, s:o, s:o}", "id", (json_int_t)d->id, "project",
+                     text_json(d->d.project), "version", text_json(d->d.version), "status",
+                     deploy_state_name(d->status), "started_at", real_json(d->started_at),
+                     "finished_at", real_json(d->finished_at), "actor", text_json(d->d.actor));
+}
+
+/* Sets key of o to the string v; nothing when v is NULL. */
+static void set_text(json_t *o, const char *key, const char *v)
+{
+    if (v)
+        json_object_set_new(o, key, json_string(v));
+}
+
+/* The failure as the decision recorded it; the keys in the order the store sorted them. */
+static json_t *failure_json(const struct store_failure *f)
+{
+    json_t *o = json_object();
+    set_text(o, "check", f->check);
+    json_object_set_new(o, "error_rate", real_json(f->error_rate));
+    set_text(o, "health", f->health);
+    json_object_set_new(o, "p95_before_ms", real_json(f->p95_before_ms));
+    json_object_set_new(o, "p95_ms", real_json(f->p95_ms));
+    set_text(o, "phase", f->phase);
+    set_text(o, "service", f->service);
+    set_text(o, "value", f->value);
+    set_text(o, "value_before", f->value_before);
+    return o;
+}
+
+/* What the rollback matrix decided, as the trigger's keys. */
+static void decision_json(const struct store_decision *dec, json_t *trigger)
+{
+    if (dec->rule > 0)
+        json_object_set_new(trigger, "rule", json_integer(dec->rule));
+    set_text(trigger, "rule_text", dec->rule_text);
+    set_text(trigger, "severity", dec->severity);
+    set_text(trigger, "measured", dec->measured);
+    if (dec->failure.phase)
+        json_object_set_new(trigger, "failure", failure_json(&dec->failure));
+    if (dec->at_file)
+        json_object_set_new(trigger, "at",
+                            json_pack("{s:s, s:i}", "file", dec->at_file, "line", dec->at_line));
+    json_object_set_new(trigger, "builtin", json_boolean(dec->builtin));
+}
+
+static json_t *actions_json(const struct store_decision *dec)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < dec->nactions; i++)
+        json_array_append_new(a, json_string(dec->actions[i]));
+    return a;
+}
+
+/* Could data have been lost: the restore and the writes it left out, or a schema downgrade. */
+static json_t *data_json(const struct store_record *d, int downgraded)
+{
+    const struct store_restore *restore = d->restore;
+    json_t *data = json_object();
+    struct buf verdict = {0};
+
+    json_object_set_new(data, "backup", text_json(d->nbackups ? d->backups[0].path : NULL));
     json_object_set_new(data, "restored", json_boolean(restore != NULL));
     json_object_set_new(data, "schema_downgraded", json_boolean(downgraded));
-    struct buf verdict = {0};
     if (restore) {
-        json_t *w = json_object_get(restore, "writes_since_backup");
-        json_object_set(data, "writes_since_backup", w ? w : json_null());
-        json_object_set(data, "kept_as", json_object_get(restore, "kept_as"));
-        if (json_is_integer(w) && json_integer_value(w) == 0)
+        const char *kept = restore->kept_as ? restore->kept_as : "?";
+        json_object_set_new(data, "writes_since_backup",
+                            restore->writes_counted ? json_integer(restore->writes_since_backup)
+                                                    : json_null());
+        set_text(data, "kept_as", restore->kept_as);
+        if (restore->writes_counted && restore->writes_since_backup == 0)
             buf_printf(&verdict, "no: nothing was written between the backup and the restore");
-        else if (json_is_integer(w))
+        else if (restore->writes_counted)
             buf_printf(&verdict,
-                       "possibly: %" JSON_INTEGER_FORMAT " row write(s) between the backup and the "
-                       "restore are not in the restored database; they are kept in %s",
-                       json_integer_value(w), store_text(restore, "kept_as", NULL));
+                       "possibly: %lld row write(s) between the backup and the restore are not "
+                       "in the restored database; they are kept in %s",
+                       restore->writes_since_backup, kept);
         else
             buf_printf(&verdict,
                        "unknown: the write counter was not read; the database as it was "
                        "is kept in %s",
-                       store_text(restore, "kept_as", NULL));
+                       kept);
     } else if (downgraded) {
         buf_adds(&verdict, "possibly: the schema was downgraded; a down migration that drops "
                            "columns or tables drops their data (the backup has them)");
@@ -126,33 +134,90 @@ json_t *report_new(json_t *d)
     }
     json_object_set_new(data, "could_lose_data", json_string(verdict.data));
     buf_release(&verdict);
-    json_object_set_new(r, "data", data);
+    return data;
+}
 
+/* The times a report measures, read from the steps. */
+struct timeline {
+    double degraded_from; /* the first step that changed what users reach; 0: none did */
+    double degraded_to;   /* the end of the last rollback action that worked; 0: none */
+    double detected;      /* when the failure was judged (the deciding step); 0: never */
+};
+
+/*
+ * How long users were degraded: from the first changed service to the
+ * previous release back, when the deployment was rolled back.
+ */
+static json_t *degraded_json(const struct store_record *d, const struct timeline *t)
+{
     json_t *deg = json_object();
-    const char *status = store_text(d, "status", NULL);
-    if (!degraded_from) {
+    if (!t->degraded_from) {
         json_object_set_new(deg, "summary", json_string("no: nothing users reach was changed"));
     } else {
-        json_object_set_new(deg, "from", json_real(degraded_from));
-        if (is(status, "rolled_back") && degraded_to > degraded_from) {
-            json_object_set_new(deg, "to", json_real(degraded_to));
-            json_object_set_new(deg, "seconds", json_real(degraded_to - degraded_from));
-            if (detected)
+        json_object_set_new(deg, "from", json_real(t->degraded_from));
+        if (d->status == DEPLOY_ROLLED_BACK && t->degraded_to > t->degraded_from) {
+            json_object_set_new(deg, "to", json_real(t->degraded_to));
+            json_object_set_new(deg, "seconds", json_real(t->degraded_to - t->degraded_from));
+            if (t->detected)
                 json_object_set_new(deg, "detected_to_recovered_seconds",
-                                    json_real(degraded_to - detected));
+                                    json_real(t->degraded_to - t->detected));
         } else {
             json_object_set_new(deg, "to", json_null());
             json_object_set_new(deg, "summary",
-                                json_string(is(status, "running")
+                                json_string(d->status == DEPLOY_RUNNING
                                                 ? "the deployment is still running"
                                                 : "still degraded: not rolled back (fix forward)"));
         }
     }
-    if (json_is_number(json_object_get(notes, "recovered_seconds")))
-        json_object_set(deg, "images_recovered_seconds",
-                        json_object_get(notes, "recovered_seconds"));
-    json_object_set_new(r, "degraded", deg);
-    json_decref(notes);
+    if (!isnan(d->recovered_seconds))
+        json_object_set_new(deg, "images_recovered_seconds", json_real(d->recovered_seconds));
+    return deg;
+}
+
+json_t *report_new(const struct store_record *d)
+{
+    json_t *r = json_object(), *trigger = json_object(), *rolled = json_array();
+    const struct store_step *failed = NULL;
+    struct timeline t = {0};
+    int downgraded = 0;
+
+    json_object_set_new(r, "deployment", deployment_json(d));
+    for (size_t i = 0; i < d->nsteps; i++) {
+        const struct store_step *step = &d->steps[i];
+        if (!t.degraded_from && changes_service(step))
+            t.degraded_from = step->started_at;
+        if (!failed && (step->status == STEP_FAILED || step->status == STEP_INTERRUPTED) &&
+            step->phase != DEPLOY_ROLLING_BACK)
+            failed = step;
+        if (step->phase == DEPLOY_DECIDING)
+            t.detected = step->started_at;
+        if (step->phase != DEPLOY_ROLLING_BACK || step->service)
+            continue; /* a rollback action's own step has no service */
+        json_array_append_new(rolled,
+                              json_pack("{s:o, s:s, s:o, s:o}", "action", text_json(step->action),
+                                        "status", step_status_name(step->status), "detail",
+                                        text_json(step->detail), "error", text_json(step->error)));
+        if (step->status == STEP_OK && !isnan(step->finished_at))
+            t.degraded_to = step->finished_at;
+        if (step->status == STEP_OK && is(step->action, "migrations"))
+            downgraded = 1;
+    }
+    if (failed)
+        json_object_set_new(
+            trigger, "failed_step",
+            json_pack("{s:s, s:o, s:o, s:o}", "phase", deploy_state_name(failed->phase), "service",
+                      text_json(failed->service), "action", text_json(failed->action), "error",
+                      text_json(failed->error)));
+    if (d->decision) {
+        decision_json(d->decision, trigger);
+        json_object_set_new(r, "actions", actions_json(d->decision));
+    }
+    json_object_set_new(r, "trigger", trigger);
+    json_object_set_new(r, "rolled_back", rolled);
+    if (d->rolled_back_to)
+        json_object_set_new(r, "rolled_back_to", json_integer(d->rolled_back_to));
+    json_object_set_new(r, "data", data_json(d, downgraded));
+    json_object_set_new(r, "degraded", degraded_json(d, &t));
     return r;
 }
 

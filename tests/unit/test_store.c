@@ -1,9 +1,10 @@
 /*
  * test_store.c - the SQLite audit store: schema and its version, file
  * permissions, deployments and steps with intent and outcome, the lock,
- * queries, and secret-looking names.
+ * queries, the typed record of a deployment, and secret-looking names.
  */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -38,6 +39,17 @@ static void teardown(void)
 }
 
 TestSuite(store, .init = setup, .fini = teardown);
+
+/* Runs sql (statements without double quotes) on the store's file from another process. */
+static void poke(const char *sql)
+{
+    struct buf cmd = {0};
+    buf_printf(&cmd,
+               "python3 -c \"import sqlite3; sqlite3.connect('%s').executescript(''' %s ''')\"",
+               path, sql);
+    cr_assert_eq(system(cmd.data), 0, "%s", cmd.data);
+    buf_release(&cmd);
+}
 
 static long long begin(const char *project)
 {
@@ -78,14 +90,7 @@ Test(store, newer_schema_is_refused)
 {
     struct tt_err err = {0};
     store_close(st);
-    struct buf cmd = {0};
-    buf_printf(&cmd,
-               "sqlite3 '%s' 'PRAGMA user_version = 99' 2>/dev/null || python3 -c "
-               "\"import sqlite3; c=sqlite3.connect('%s'); c.execute('PRAGMA user_version = "
-               "99'); c.commit()\"",
-               path, path);
-    cr_assert_eq(system(cmd.data), 0);
-    buf_release(&cmd);
+    poke("PRAGMA user_version = 99");
     cr_assert_eq(store_open(path, &st, &err), -1);
     cr_assert(strstr(err.msg, "schema version 99, newer than this ttdeploy knows") != NULL, "%s",
               err.msg);
@@ -248,15 +253,8 @@ Test(store, version_1_file_is_migrated_forward)
     struct tt_err err = {0};
     long long id = begin("p");
     store_close(st);
-    struct buf cmd = {0};
-    buf_printf(&cmd,
-               "python3 -c \"import sqlite3; c=sqlite3.connect('%s'); c.execute('DROP TABLE "
-               "backups'); c.execute('DROP TABLE migrations'); c.execute('ALTER TABLE deployments "
-               "DROP COLUMN kind'); c.execute('ALTER TABLE deployments DROP COLUMN notes'); "
-               "c.execute('PRAGMA user_version = 1'); c.commit()\"",
-               path);
-    cr_assert_eq(system(cmd.data), 0);
-    buf_release(&cmd);
+    poke("DROP TABLE backups; DROP TABLE migrations; ALTER TABLE deployments DROP COLUMN kind; "
+         "ALTER TABLE deployments DROP COLUMN notes; PRAGMA user_version = 1");
     cr_assert_eq(store_open(path, &st, &err), 0, "%s", err.msg);
     cr_assert_eq(store_schema_version(st), STORE_SCHEMA_VERSION);
     cr_assert_eq(store_backup_record(st, id, "p", "/b/p_1.dump", 1234, "ab", "list", &err), 0, "%s",
@@ -270,4 +268,126 @@ Test(store, version_1_file_is_migrated_forward)
                      "/b/p_1.dump", "the deployment written under version 1 is still there");
     cr_assert_str_eq(json_string_value(json_object_get(d, "kind")), "apply");
     json_decref(d);
+}
+
+Test(store, record_holds_typed_rows)
+{
+    struct tt_err err = {0};
+    long long a = begin("p"), id = begin("p"), s1, s2;
+    struct store_record *r = NULL;
+    struct store_release rel = {.service = "api", .image = "api:2", .environment = "{}"};
+
+    cr_assert_eq(
+        store_step_begin(st, id, DEPLOY_APP_UP, "api", "recreate", "recreate api", &s1, &err), 0);
+    cr_assert_eq(store_step_end(st, s1, STEP_OK, "healthy", NULL, &err), 0);
+    cr_assert_eq(store_step_begin(st, id, DEPLOY_ROLLING_BACK, NULL, "images", NULL, &s2, &err), 0);
+    cr_assert_eq(store_release_record(st, id, &rel, &err), 0);
+    cr_assert_eq(store_backup_record(st, id, "p", "/b/p_2.dump", 42, "ab", "list", &err), 0);
+    cr_assert_eq(store_migration_record(st, id, "up", "r1", "r2", "ok", NULL, &err), 0);
+    cr_assert_eq(store_event_record(st, id, 1000.5, "die", "api exited", &err), 0);
+    json_t *dec =
+        json_pack("{s:{s:s, s:s, s:f, s:n}, s:b, s:i, s:s, s:s, s:s, s:{s:s, s:i}, s:[ss]}",
+                  "failure", "phase", "app_healthy", "service", "api", "error_rate", 0.25, "p95_ms",
+                  "builtin", 0, "rule", 2, "rule_text", "t", "severity", "critical", "measured",
+                  "m", "at", "file", "plan.yml", "line", 9, "actions", "images", "migrations");
+    json_t *restore = json_pack("{s:s, s:s}", "backup", "/b/p_2.dump", "kept_as", "db_pre");
+    json_t *to = json_integer(a), *secs = json_real(1.5);
+    cr_assert_eq(store_deployment_note(st, id, "decision", dec, &err), 0, "%s", err.msg);
+    cr_assert_eq(store_deployment_note(st, id, "restore", restore, &err), 0);
+    cr_assert_eq(store_deployment_note(st, id, "rolled_back_to", to, &err), 0);
+    cr_assert_eq(store_deployment_note(st, id, "recovered_seconds", secs, &err), 0);
+    json_decref(dec);
+    json_decref(restore);
+    json_decref(to);
+    json_decref(secs);
+
+    cr_assert_eq(store_record_load(st, id, &r, &err), 0, "%s", err.msg);
+    cr_assert_str_eq(r->d.project, "p");
+    cr_assert_str_eq(r->d.kind, "apply");
+    cr_assert_eq(r->status, DEPLOY_RUNNING);
+    cr_assert_eq(r->state, DEPLOY_CREATED);
+    cr_assert(isnan(r->finished_at), "it has not ended");
+    cr_assert_eq(r->d.rolled_back_from, 0);
+    cr_assert_eq(r->nsteps, 2);
+    cr_assert_eq(r->steps[0].phase, DEPLOY_APP_UP);
+    cr_assert_eq(r->steps[0].status, STEP_OK);
+    cr_assert_str_eq(r->steps[0].detail, "healthy");
+    cr_assert_eq(r->steps[1].seq, 2);
+    cr_assert_eq(r->steps[1].status, STEP_RUNNING);
+    cr_assert_null(r->steps[1].service);
+    cr_assert(isnan(r->steps[1].finished_at));
+    cr_assert_eq(r->nreleases, 1);
+    cr_assert_str_eq(r->releases[0].image, "api:2");
+    cr_assert_null(r->releases[0].digest);
+    cr_assert_eq(r->nbackups, 1);
+    cr_assert_eq(r->backups[0].bytes, 42);
+    cr_assert_eq(r->backups[0].writes, -1, "the write counter was not read yet");
+    cr_assert(isnan(r->backups[0].deleted_at));
+    cr_assert_str_eq(r->migration->revision_after, "r2");
+    cr_assert_null(r->migration->applied);
+    cr_assert_eq(r->nevents, 1);
+    cr_assert_float_eq(r->events[0].at, 1000.5, 1e-9);
+
+    const struct store_decision *d = r->decision;
+    cr_assert_not_null(d);
+    cr_assert_str_eq(d->failure.phase, "app_healthy");
+    cr_assert_float_eq(d->failure.error_rate, 0.25, 1e-9);
+    cr_assert(isnan(d->failure.p95_ms), "not measured");
+    cr_assert_not(d->builtin);
+    cr_assert_eq(d->rule, 2);
+    cr_assert_str_eq(d->at_file, "plan.yml");
+    cr_assert_eq(d->at_line, 9);
+    cr_assert_eq(d->nactions, 2);
+    cr_assert_str_eq(d->actions[1], "migrations");
+    cr_assert_str_eq(r->restore->kept_as, "db_pre");
+    cr_assert_not(r->restore->writes_counted);
+    cr_assert_eq(r->rolled_back_to, a);
+    cr_assert_float_eq(r->recovered_seconds, 1.5, 1e-9);
+    store_record_free(r);
+}
+
+Test(store, show_is_the_record_as_json)
+{
+    struct tt_err err = {0};
+    long long id = begin("p"), s1;
+    cr_assert_eq(store_step_begin(st, id, DEPLOY_BACKUP, "db", "pg_dump", NULL, &s1, &err), 0);
+    cr_assert_eq(store_backup_record(st, id, "p", "/b/p_1.dump", 7, "ab", "list", &err), 0);
+    cr_assert_eq(store_backup_writes(st, id, 12, &err), 0);
+    json_t *d = store_show(st, id, &err);
+    cr_assert_not_null(d, "%s", err.msg);
+    cr_assert_str_eq(json_string_value(json_object_get(d, "status")), "running");
+    cr_assert(json_is_null(json_object_get(d, "finished_at")));
+    cr_assert(json_is_null(json_object_get(d, "rolled_back_from")));
+    cr_assert(json_is_null(json_object_get(d, "notes")));
+    cr_assert_eq(json_array_size(json_object_get(d, "migrations")), 0);
+    cr_assert_eq(json_array_size(json_object_get(d, "releases")), 0);
+    json_t *step = json_array_get(json_object_get(d, "steps"), 0);
+    cr_assert_str_eq(json_string_value(json_object_get(step, "phase")), "backup");
+    cr_assert(json_is_null(json_object_get(step, "intent")));
+    json_t *b = json_array_get(json_object_get(d, "backups"), 0);
+    cr_assert_eq(json_integer_value(json_object_get(b, "writes")), 12);
+    cr_assert_eq(json_integer_value(json_object_get(b, "bytes")), 7);
+    cr_assert(json_is_null(json_object_get(b, "deleted_at")));
+    json_decref(d);
+}
+
+Test(store, record_refuses_what_it_cannot_read)
+{
+    struct tt_err err = {0};
+    struct store_record *r = NULL;
+    long long id = begin("p"), s1;
+    cr_assert_eq(store_record_load(st, 42, &r, &err), -1);
+    cr_assert_null(r);
+    cr_assert(strstr(err.msg, "no deployment 42 in") != NULL, "%s", err.msg);
+    cr_assert_eq(store_step_begin(st, id, DEPLOY_APP_UP, "api", "create", NULL, &s1, &err), 0);
+    poke("UPDATE steps SET phase = 'warp'");
+    cr_assert_eq(store_record_load(st, id, &r, &err), -1);
+    cr_assert(strstr(err.msg, "phase \"warp\" of deployment") != NULL, "%s", err.msg);
+    poke("UPDATE deployments SET notes = 'not json'; DELETE FROM steps");
+    cr_assert_eq(store_record_load(st, id, &r, &err), 0, "%s", err.msg);
+    cr_assert_null(r->decision, "notes that do not parse tell nothing");
+    cr_assert_eq(r->nsteps, 0);
+    cr_assert_null(r->steps);
+    store_record_free(r);
+    store_record_free(NULL);
 }

@@ -1,0 +1,37 @@
+/*
+ * store_db.h - what the files of state/ share, private to the folder: the
+ * SQLite handle behind struct store and the helpers every query uses.
+ * Nothing outside state/ includes it; store.h is the store's contract.
+ *
+ *   store.c         the file, its schema and migrations, the writes, the lock
+ *   store_query.c   the audit queries that return rows as JSON (history, show)
+ *   store_record.c  one deployment as typed C structs (store_record_load)
+ *
+ * sqlite3.h stays in the .c files: the handle types are declared here by
+ * their struct tags, which are the ones sqlite3.h gives them.
+ */
+#ifndef STORE_DB_H
+#define STORE_DB_H
+
+#include <stdarg.h>
+
+#include "store.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+struct store {
+    struct sqlite3 *db;
+    char *path;
+};
+
+/* Sets err to "state store PATH: WHAT: <SQLite's message>"; returns -1. */
+int store_db_error(struct store *s, struct tt_err *err, const char *what);
+/*
+ * Binds the arguments ap to the parameters 1, 2, ... of st, one per
+ * letter of types: 't' text (const char *, NULL binds NULL), 'd' double,
+ * 'i' long long.
+ */
+void store_db_bind(struct sqlite3_stmt *st, const char *types, va_list ap);
+
+#endif
