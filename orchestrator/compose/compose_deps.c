@@ -8,6 +8,7 @@
 #include "compose_int.h"
 #include "buf.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +18,7 @@ static const char *const condition_names[] = {"service_started", "service_health
 
 const char *compose_condition_name(enum compose_condition c)
 {
+    assert(c >= COMPOSE_COND_STARTED && c <= COMPOSE_COND_COMPLETED);
     return condition_names[c];
 }
 
