@@ -58,20 +58,31 @@ enum plan_metric { PLAN_METRIC_ERROR_RATE, PLAN_METRIC_P95, PLAN_METRIC_HEALTH, 
 
 struct plan_condition {
     enum plan_metric metric;
-    char op[3];        /* >, >=, <, <=, =, != */
-    double number;     /* error_rate as a fraction, p95 in ms or as a ratio */
-    int ratio_before;  /* p95: number is a multiple of the value before */
-    char *text;        /* health and value: what to compare with ("before" allowed for value) */
+    char op[3];       /* >, >=, <, <=, =, != */
+    double number;    /* error_rate as a fraction, p95 in ms or as a ratio */
+    int ratio_before; /* p95: number is a multiple of the value before */
+    char *text;       /* health and value: what to compare with ("before" allowed for value) */
+};
+
+/* What a rollback rule says to do; plan_action_name() is the word in plans. */
+enum plan_action {
+    PLAN_ACTION_NONE,       /* fix forward: leave the new release, exit non-zero */
+    PLAN_ACTION_IMAGES,     /* the previous image of each changed service */
+    PLAN_ACTION_GIT,        /* the compose and plan files of the previous release's git tag */
+    PLAN_ACTION_MIGRATIONS, /* downgrade the schema to the revision before */
+    PLAN_ACTION_RESTORE,    /* restore this deployment's backup */
+    PLAN_ACTION_ABORT,      /* stop, change nothing more */
 };
 
 struct plan_rule {
-    char *phase;   /* NULL: any */
-    char *check;   /* NULL: any */
-    char *service; /* NULL: any */
+    char *phase;     /* NULL: any */
+    char *check;     /* NULL: any */
+    char *service;   /* NULL: any */
     char *condition; /* as written, or NULL */
     struct plan_condition cond;
     char *severity;
-    struct strv actions;
+    enum plan_action *actions; /* in order; none and abort stand alone */
+    size_t nactions;
     struct plan_where at;
 };
 
@@ -142,6 +153,13 @@ int plan_check_project(struct plan *p, const struct compose_project *proj, const
  * filled (what is wrong and the forms that work).
  */
 int plan_condition_parse(const char *text, struct plan_condition *c, char *why, size_t whylen);
+
+/* "images", "migrations"...: the action's word in plans and in the store. */
+const char *plan_action_name(enum plan_action a);
+/* The action called name; -1 when there is none. */
+int plan_action_from_name(const char *name, enum plan_action *out);
+/* The rule's actions by name, in order; out is cleared first. */
+void plan_rule_action_names(const struct plan_rule *r, struct strv *out);
 
 /* The image override for service, or NULL. */
 const char *plan_image_for(const struct plan *p, const char *service);

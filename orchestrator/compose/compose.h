@@ -149,6 +149,8 @@ void compose_project_free(struct compose_project *p);
 
 /* The service called name among the enabled ones, or NULL. */
 struct compose_service *compose_find_service(const struct compose_project *p, const char *name);
+/* The enabled service nearest to name, for "did you mean" hints; NULL when none is close. */
+const char *compose_closest_service(const struct compose_project *p, const char *name);
 const char *compose_condition_name(enum compose_condition c);
 
 /* "1m30s", "500ms", "2h", "1.5s" → ns.  Returns -1 on a bad string. */

@@ -321,31 +321,20 @@ static void yaml_scalar(const char *s, struct buf *out)
 
 static void yaml_atom(const json_t *v, struct buf *out)
 {
-    switch (json_typeof(v)) {
-    case JSON_STRING:
+    if (json_is_string(v))
         yaml_scalar(json_string_value(v), out);
-        break;
-    case JSON_INTEGER:
+    else if (json_is_integer(v))
         buf_printf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-        break;
-    case JSON_REAL:
+    else if (json_is_real(v))
         buf_printf(out, "%g", json_real_value(v));
-        break;
-    case JSON_TRUE:
-        buf_adds(out, "true");
-        break;
-    case JSON_FALSE:
-        buf_adds(out, "false");
-        break;
-    case JSON_OBJECT:
+    else if (json_is_boolean(v))
+        buf_adds(out, json_is_true(v) ? "true" : "false");
+    else if (json_is_object(v))
         buf_adds(out, "{}");
-        break;
-    case JSON_ARRAY:
+    else if (json_is_array(v))
         buf_adds(out, "[]");
-        break;
-    default:
+    else
         buf_adds(out, "null");
-    }
 }
 
 static int is_block(const json_t *v)

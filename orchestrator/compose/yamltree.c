@@ -143,30 +143,35 @@ static void list_push(struct ynode *parent, struct ynode *child)
     l->items[l->n++] = child;
 }
 
+/*
+ * Adds w to *weight; past the cap, fails saying what grew too big (grown:
+ * "aliases expand to") and whether aliases are surely the cause (hedge).
+ */
+static int add_weight(struct builder *b, const struct ynode *n, size_t *weight, size_t w,
+                      const char *grown, const char *hedge)
+{
+    *weight = weight_add(*weight, w);
+    if (*weight <= b->max_weight)
+        return 0;
+    return tt_error_at(b->err, n->file, n->line, n->col,
+                       "%s more than %zu nodes; %sthis looks like a \"billion laughs\" document: "
+                       "flatten the aliases",
+                       grown, b->max_weight, hedge);
+}
+
 static int attach(struct builder *b, struct ynode *n, int is_alias)
 {
-    size_t w = n->weight;
-
-    if (is_alias) {
-        b->total_weight = weight_add(b->total_weight, w);
-        if (b->total_weight > b->max_weight)
-            return tt_error_at(b->err, n->file, n->line, n->col,
-                               "aliases expand to more than %zu nodes; this looks like a "
-                               "\"billion laughs\" document: flatten the aliases",
-                               b->max_weight);
-    }
+    if (is_alias && add_weight(b, n, &b->total_weight, n->weight, "aliases expand to", "") < 0)
+        return -1;
     if (b->depth == 0) {
         if (!b->doc->root)
             b->doc->root = n;
         return 0;
     }
     struct ynode *parent = b->stack[b->depth - 1];
-    parent->weight = weight_add(parent->weight, w);
-    if (parent->weight > b->max_weight)
-        return tt_error_at(b->err, n->file, n->line, n->col,
-                           "document expands to more than %zu nodes; if it uses aliases, this "
-                           "looks like a \"billion laughs\" document: flatten the aliases",
-                           b->max_weight);
+    if (add_weight(b, n, &parent->weight, n->weight, "document expands to",
+                   "if it uses aliases, ") < 0)
+        return -1;
     list_push(parent, n);
     return 0;
 }

@@ -165,9 +165,10 @@ void matrix_rule_describe(const struct plan_rule *r, struct buf *out)
         buf_printf(out, "%s%s", out->len > start ? ", " : "", r->condition);
     if (out->len == start)
         buf_adds(out, "any failure");
-    char *actions = strv_join(&r->actions, ", ");
-    buf_printf(out, " -> %s (%s)", actions, r->severity);
-    free(actions);
+    buf_adds(out, " -> ");
+    for (size_t i = 0; i < r->nactions; i++)
+        buf_printf(out, "%s%s", i ? ", " : "", plan_action_name(r->actions[i]));
+    buf_printf(out, " (%s)", r->severity);
 }
 
 void matrix_explain(const struct plan_rule *rules, size_t n, int builtin, FILE *out)

@@ -145,7 +145,7 @@ enum apply_outcome rollback_after_failure(struct run *a)
     json_object_set_new(dec, "builtin", json_boolean(builtin != NULL));
     json_object_set_new(dec, "detected_at_monotonic", json_real(a->failed_at));
     if (matrix_decide(rules, nrules, &f, &d) == 0) {
-        strv_copy(&actions, &d.rule->actions);
+        plan_rule_action_names(d.rule, &actions);
         matrix_rule_describe(d.rule, &text);
         buf_printf(&why, "rule %zu%s%s%s: %s", d.index, builtin ? " of the built-in matrix" : " (",
                    builtin ? "" : d.rule->at.file, builtin ? "" : ")", d.why.data);

@@ -290,6 +290,29 @@ Test(compose, bad_condition)
     cr_assert(strstr(m, "compose.yml:6:23: unknown condition \"healthy\"") != NULL, "%s", m);
 }
 
+Test(compose, entries_that_need_a_key)
+{
+    const char *m = load_err("services:\n  a:\n    image: x\n    extends: {file: b.yml}\n", NULL);
+    cr_assert_str_eq(m, "compose.yml:4:14: extends needs service: the name of the service to "
+                        "extend");
+    m = load_err("services:\n  a:\n    image: x\n    env_file: [{required: false}]\n", NULL);
+    cr_assert_str_eq(m, "compose.yml:4:16: an env_file entry needs path: the file to read");
+}
+
+Test(compose, unknown_keys_in_long_forms_warn)
+{
+    struct compose_project *p =
+        load_ok("services:\n  a:\n    image: x\n    healthcheck: {test: [CMD, t], intervall: 5s}\n"
+                "    ports: [{target: 80, nmae: web}]\n",
+                NULL);
+    char *all = strv_join(&p->warnings, "\n");
+    cr_assert(strstr(all, "compose.yml:4:35: unknown healthcheck key \"intervall\" ignored"), "%s",
+              all);
+    cr_assert(strstr(all, "compose.yml:5:26: unknown port key \"nmae\" ignored"), "%s", all);
+    free(all);
+    compose_project_free(p);
+}
+
 Test(compose, self_dependency)
 {
     const char *m = load_err("services:\n  a:\n    image: x\n    depends_on: [a]\n", NULL);

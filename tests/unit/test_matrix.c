@@ -165,10 +165,10 @@ Test(matrix, builtin_matrix_is_valid_and_explained)
     matrix_failure_init(&f);
     f.phase = "backup";
     cr_assert_eq(decide(b, &f, why, sizeof(why)), 1);
-    cr_assert_str_eq(b->rules[0].actions.v[0], "abort");
+    cr_assert_eq(b->rules[0].actions[0], PLAN_ACTION_ABORT);
     f.phase = "migrate";
     cr_assert_eq(decide(b, &f, why, sizeof(why)), 2);
-    cr_assert_str_eq(b->rules[1].actions.v[0], "migrations");
+    cr_assert_eq(b->rules[1].actions[0], PLAN_ACTION_MIGRATIONS);
     f.phase = "app_healthy";
     cr_assert_eq(decide(b, &f, why, sizeof(why)), 3);
 

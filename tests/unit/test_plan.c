@@ -114,7 +114,8 @@ Test(plan, full_plan)
     cr_assert_eq(p->healthy_timeout_ms, 120000);
     cr_assert_str_eq(p->on_crash, "resume");
     cr_assert_eq(p->nrules, 2);
-    cr_assert_str_eq(p->rules[0].actions.v[2], "restore");
+    cr_assert_eq(p->rules[0].nactions, 3);
+    cr_assert_eq(p->rules[0].actions[2], PLAN_ACTION_RESTORE);
     cr_assert_eq(strlen(p->sha256), 64);
     plan_free(p);
 }
@@ -142,7 +143,15 @@ Test(plan, errors)
                      "plan.yml:1:1: the plan needs release: with at least version:");
     cr_assert_str_eq(
         load_err(HEAD "timeouts: {healthy: soon}\n"),
-        "plan.yml:3:21: timeouts healthy must be a duration such as 90s or 2m, not \"soon\"");
+        "plan.yml:3:21: invalid duration \"soon\" for timeouts healthy: write a number with a "
+        "unit, such as 500ms, 10s or 1m30s");
+    cr_assert_str_eq(load_err(HEAD "timeouts: {verify: 0s}\n"),
+                     "plan.yml:3:20: timeouts verify must be longer than zero, such as 90s or 2m");
+    cr_assert_str_eq(load_err(HEAD "migrate: {kind: sql, dir: m, rehearse: maybe}\n"),
+                     "plan.yml:3:40: rehearse must be true or false, not \"maybe\"");
+    cr_assert_str_eq(load_err(HEAD "verify: {name: a}\n"),
+                     "plan.yml:3:9: verify must be a list (\"- item\" lines or [a, b]), not a "
+                     "mapping");
     cr_assert_str_eq(
         load_err(HEAD "verify:\n  - http: {url: 'http://x/'}\n"),
         "plan.yml:4:5: a verify check needs name: so failures and rollback rules can name it");
@@ -171,6 +180,26 @@ Test(plan, errors)
     cr_assert_str_eq(
         load_err(HEAD "release2: {}\n"),
         "plan.yml:3:1: unknown key \"release2\" in the plan (did you mean \"release\"?)");
+}
+
+Test(plan, action_names)
+{
+    enum plan_action a;
+    for (int i = PLAN_ACTION_NONE; i <= PLAN_ACTION_ABORT; i++) {
+        cr_assert_eq(plan_action_from_name(plan_action_name((enum plan_action)i), &a), 0);
+        cr_assert_eq(a, (enum plan_action)i);
+    }
+    cr_assert_str_eq(plan_action_name(PLAN_ACTION_MIGRATIONS), "migrations");
+    cr_assert_eq(plan_action_from_name("imagez", &a), -1);
+
+    struct plan *p = load_ok(HEAD "rollback: {matrix: [{when: {}, severity: low, do: restore}]}\n");
+    struct strv names = {0};
+    cr_assert_eq(p->rules[0].nactions, 1);
+    plan_rule_action_names(&p->rules[0], &names);
+    cr_assert_eq(names.n, 1);
+    cr_assert_str_eq(names.v[0], "restore");
+    strv_clear(&names);
+    plan_free(p);
 }
 
 Test(plan, matrix_errors)

@@ -1,0 +1,459 @@
+/*
+ * compose_service.c - one service mapping's keys into struct
+ * compose_service: the single values (image, user, restart...), command
+ * and entrypoint, environment and labels, env_file, networks and the
+ * resources under deploy.  Ports and volumes, depends_on and healthcheck
+ * have files of their own; keys the model does not interpret are kept as
+ * written (extras) for `config`.
+ */
+#include "compose_int.h"
+#include "buf.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Service keys of the Compose Specification that the model keeps as written. */
+static const char *const passthrough_keys[] = {"annotations",
+                                               "attach",
+                                               "blkio_config",
+                                               "cap_add",
+                                               "cap_drop",
+                                               "cgroup",
+                                               "cgroup_parent",
+                                               "configs",
+                                               "cpu_count",
+                                               "cpu_percent",
+                                               "cpu_period",
+                                               "cpu_quota",
+                                               "cpu_rt_period",
+                                               "cpu_rt_runtime",
+                                               "cpu_shares",
+                                               "cpus",
+                                               "cpuset",
+                                               "credential_spec",
+                                               "develop",
+                                               "device_cgroup_rules",
+                                               "devices",
+                                               "dns",
+                                               "dns_opt",
+                                               "dns_search",
+                                               "domainname",
+                                               "driver_opts",
+                                               "expose",
+                                               "external_links",
+                                               "extra_hosts",
+                                               "gpus",
+                                               "group_add",
+                                               "hostname",
+                                               "ipc",
+                                               "isolation",
+                                               "label_file",
+                                               "links",
+                                               "logging",
+                                               "mac_address",
+                                               "mem_limit",
+                                               "mem_reservation",
+                                               "mem_swappiness",
+                                               "memswap_limit",
+                                               "models",
+                                               "oom_kill_disable",
+                                               "oom_score_adj",
+                                               "pid",
+                                               "pids_limit",
+                                               "platform",
+                                               "post_start",
+                                               "pre_stop",
+                                               "privileged",
+                                               "provider",
+                                               "pull_policy",
+                                               "read_only",
+                                               "runtime",
+                                               "scale",
+                                               "secrets",
+                                               "security_opt",
+                                               "shm_size",
+                                               "stdin_open",
+                                               "storage_opt",
+                                               "sysctls",
+                                               "tmpfs",
+                                               "tty",
+                                               "ulimits",
+                                               "use_api_socket",
+                                               "userns_mode",
+                                               "uts",
+                                               "volumes_from",
+                                               "deploy",
+                                               NULL};
+
+void compose_service_init(struct compose_service *s, const char *name)
+{
+    memset(s, 0, sizeof(*s));
+    s->name = xstrdup(name);
+    s->stop_grace_period = -1;
+    compose_healthcheck_init(&s->healthcheck);
+}
+
+static void kv_clear(struct compose_kvlist *kv)
+{
+    for (size_t i = 0; i < kv->n; i++) {
+        free(kv->v[i].key);
+        free(kv->v[i].value);
+    }
+    free(kv->v);
+    memset(kv, 0, sizeof(*kv));
+}
+
+void compose_service_clear(struct compose_service *s)
+{
+    free(s->name);
+    free(s->image);
+    free(s->container_name);
+    strv_clear(&s->command);
+    strv_clear(&s->entrypoint);
+    kv_clear(&s->environment);
+    strv_clear(&s->env_file);
+    kv_clear(&s->labels);
+    for (size_t i = 0; i < s->nports; i++)
+        compose_port_free(&s->ports[i]);
+    free(s->ports);
+    for (size_t i = 0; i < s->nvolumes; i++)
+        compose_mount_free(&s->volumes[i]);
+    free(s->volumes);
+    strv_clear(&s->networks);
+    free(s->network_mode);
+    for (size_t i = 0; i < s->ndeps; i++)
+        free(s->deps[i].service);
+    free(s->deps);
+    strv_clear(&s->healthcheck.test);
+    free(s->restart);
+    free(s->user);
+    free(s->working_dir);
+    free(s->stop_signal);
+    strv_clear(&s->profiles);
+    for (size_t i = 0; i < s->nextras; i++)
+        free(s->extras[i].key);
+    free(s->extras);
+}
+
+void compose_service_free(struct compose_service *s)
+{
+    if (!s)
+        return;
+    compose_service_clear(s);
+    free(s);
+}
+
+void compose_extra_set(struct compose_service *s, const char *key, const struct ynode *v)
+{
+    for (size_t i = 0; i < s->nextras; i++) {
+        if (!strcmp(s->extras[i].key, key)) {
+            s->extras[i].value = v;
+            return;
+        }
+    }
+    s->extras = xrealloc(s->extras, (s->nextras + 1) * sizeof(*s->extras));
+    s->extras[s->nextras].key = xstrdup(key);
+    s->extras[s->nextras].value = v;
+    s->nextras++;
+}
+
+/* ---- key/value lists ---------------------------------------------------- */
+
+void compose_kv_set(struct compose_kvlist *kv, const char *key, const char *value)
+{
+    for (size_t i = 0; i < kv->n; i++) {
+        if (strcmp(kv->v[i].key, key) == 0) {
+            free(kv->v[i].value);
+            kv->v[i].value = value ? xstrdup(value) : NULL;
+            return;
+        }
+    }
+    if (kv->n == kv->cap) {
+        kv->cap = kv->cap ? 2 * kv->cap : 8;
+        kv->v = xrealloc(kv->v, kv->cap * sizeof(*kv->v));
+    }
+    kv->v[kv->n].key = xstrdup(key);
+    kv->v[kv->n].value = value ? xstrdup(value) : NULL;
+    kv->n++;
+}
+
+const struct compose_kv *compose_kv_find(const struct compose_kvlist *kv, const char *key)
+{
+    for (size_t i = 0; i < kv->n; i++)
+        if (strcmp(kv->v[i].key, key) == 0)
+            return &kv->v[i];
+    return NULL;
+}
+
+/* One "KEY=value" or "KEY" entry of the list form. */
+static int kv_entry(struct compose_loader *l, const struct ynode *n, const char *what,
+                    struct compose_kvlist *out)
+{
+    const char *s;
+    if (yread_scalar(&l->r, n, what, &s) < 0)
+        return -1;
+    const char *eq = strchr(s, '=');
+    if (eq == s)
+        return yread_error(&l->r, n, "%s entry \"%s\" has no name before '='", what, s);
+    if (!eq) {
+        compose_kv_set(out, s, NULL);
+    } else {
+        char *key = xstrndup(s, (size_t)(eq - s));
+        compose_kv_set(out, key, eq + 1);
+        free(key);
+    }
+    return 0;
+}
+
+/* "KEY=value" / "KEY" list, or a KEY: value mapping. */
+static int read_kv(struct compose_loader *l, const struct ynode *n, const char *what,
+                   struct compose_kvlist *out)
+{
+    if (ynode_is_null(n))
+        return 0;
+    if (n->kind == YNODE_MAP) {
+        for (size_t i = 0; i < n->n; i++) {
+            const struct ynode *k = n->items[2 * i], *v = n->items[2 * i + 1];
+            if (v->kind != YNODE_SCALAR)
+                return yread_error(&l->r, v, "%s value of \"%s\" must be a single value, not %s",
+                                   what, k->str ? k->str : "?", ynode_kind_name(v));
+            compose_kv_set(out, k->str ? k->str : "", ynode_is_null(v) ? NULL : v->str);
+        }
+        return 0;
+    }
+    if (n->kind != YNODE_SEQ)
+        return yread_error(&l->r, n, "%s must be a list of KEY=value or a mapping, not %s", what,
+                           ynode_kind_name(n));
+    for (size_t i = 0; i < n->n; i++)
+        if (kv_entry(l, n->items[i], what, out) < 0)
+            return -1;
+    return 0;
+}
+
+/* ---- other keys of their own shape -------------------------------------- */
+
+/* A string (split into words like a shell when split is set) or a list of strings; null: none. */
+static int read_words(struct compose_loader *l, const struct ynode *n, const char *what, int split,
+                      struct strv *out)
+{
+    strv_clear(out);
+    if (ynode_is_null(n))
+        return 0;
+    if (split && n->kind == YNODE_SCALAR) {
+        if (compose_split_words(n->str, out) < 0)
+            return yread_error(&l->r, n,
+                               "%s has an unterminated quote: close it or use the list form", what);
+        return 0;
+    }
+    return yread_strings(&l->r, n, what, out);
+}
+
+static int parse_networks(struct compose_loader *l, const struct ynode *n,
+                          struct compose_service *s)
+{
+    if (ynode_is_null(n))
+        return 0;
+    if (n->kind == YNODE_SEQ) {
+        for (size_t i = 0; i < n->n; i++) {
+            const char *name;
+            if (yread_scalar(&l->r, n->items[i], "a network name", &name) < 0)
+                return -1;
+            if (!strv_contains(&s->networks, name))
+                strv_push(&s->networks, name);
+        }
+        return 0;
+    }
+    if (n->kind != YNODE_MAP)
+        return yread_error(&l->r, n, "networks must be a list of names or a mapping, not %s",
+                           ynode_kind_name(n));
+    for (size_t i = 0; i < n->n; i++) {
+        const struct ynode *k = n->items[2 * i];
+        if (k->str && !strv_contains(&s->networks, k->str))
+            strv_push(&s->networks, k->str);
+    }
+    return 0;
+}
+
+/* One env_file entry: a path, or {path:, required:}.  An optional file is marked "?path". */
+static int env_file_entry(struct compose_loader *l, const struct ynode *e, struct strv *out)
+{
+    char *path = NULL;
+    int required = 1;
+    struct yfield fields[] = {
+        yfield_required(yfield_string("path", &path, "env_file path"),
+                        "an env_file entry needs path: the file to read"),
+        yfield_bool("required", &required, NULL),
+        yfield_end(),
+    };
+    int rc;
+    if (e->kind == YNODE_MAP) {
+        rc = yread_fields(&l->r, e, "env_file entry", fields);
+    } else {
+        rc = yread_string(&l->r, e, "env_file entry", &path);
+    }
+    if (rc == 0) {
+        struct buf b = {0};
+        buf_printf(&b, "%s%s", required ? "" : "?", path);
+        strv_push_owned(out, buf_detach(&b));
+    }
+    free(path);
+    return rc;
+}
+
+static int parse_env_file(struct compose_loader *l, const struct ynode *n,
+                          struct compose_service *s)
+{
+    if (ynode_is_null(n))
+        return 0;
+    if (n->kind == YNODE_SCALAR) {
+        strv_push(&s->env_file, n->str);
+        return 0;
+    }
+    if (n->kind != YNODE_SEQ)
+        return yread_error(&l->r, n, "env_file must be a path or a list of paths, not %s",
+                           ynode_kind_name(n));
+    for (size_t i = 0; i < n->n; i++)
+        if (env_file_entry(l, n->items[i], &s->env_file) < 0)
+            return -1;
+    return 0;
+}
+
+/* deploy.resources.limits or .reservations: cpus and memory; other keys are not modelled. */
+static int parse_resources(struct compose_loader *l, const struct ynode *n,
+                           struct compose_resources *r)
+{
+    const struct ynode *cpus = ynode_get(n, "cpus"), *memory = ynode_get(n, "memory");
+    const char *s;
+    char *end;
+    if (ynode_is_null(n))
+        return 0;
+    if (yread_map(&l->r, n, "deploy resources") < 0)
+        return -1;
+    if (cpus) {
+        if (yread_scalar(&l->r, cpus, "cpus", &s) < 0)
+            return -1;
+        r->cpus = strtod(s, &end);
+        if (*end || end == s || r->cpus <= 0)
+            return yread_error(&l->r, cpus,
+                               "cpus must be a positive number such as 0.5, not \"%s\"", s);
+    }
+    if (memory) {
+        if (yread_scalar(&l->r, memory, "memory", &s) < 0)
+            return -1;
+        if (compose_parse_bytes(s, &r->memory) < 0)
+            return yread_error(&l->r, memory,
+                               "invalid memory size \"%s\": write a number with b, k, m or g, "
+                               "such as 512m or 2G",
+                               s);
+    }
+    return 0;
+}
+
+static int parse_deploy(struct compose_loader *l, const struct ynode *n, struct compose_service *s)
+{
+    if (ynode_is_null(n))
+        return 0;
+    if (yread_map(&l->r, n, "deploy") < 0)
+        return -1;
+    const struct ynode *res = ynode_get(n, "resources");
+    if (!res || ynode_is_null(res))
+        return 0;
+    if (yread_map(&l->r, res, "deploy.resources") < 0)
+        return -1;
+    if (parse_resources(l, ynode_get(res, "limits"), &s->limits) < 0)
+        return -1;
+    return parse_resources(l, ynode_get(res, "reservations"), &s->reservations);
+}
+
+/* ---- the service -------------------------------------------------------- */
+
+/* A key outside the model: kept as written, and warned about unless the specification has it. */
+static int parse_extra(struct compose_loader *l, const struct ynode *kn, const struct ynode *v,
+                       struct compose_service *s)
+{
+    const char *k = kn->str ? kn->str : "";
+    int known = !strncmp(k, "x-", 2);
+    for (size_t j = 0; !known && passthrough_keys[j]; j++)
+        known = !strcmp(k, passthrough_keys[j]);
+    if (!known)
+        yread_warn(&l->r, kn, "service \"%s\": unknown key \"%s\" kept but not used", s->name, k);
+    compose_extra_set(s, k, v);
+    return strcmp(k, "deploy") ? 0 : parse_deploy(l, v, s);
+}
+
+/* The keys that are neither a single value nor kept as written. */
+static int parse_key(struct compose_loader *l, const struct ynode *kn, const struct ynode *v,
+                     struct compose_service *s)
+{
+    const char *k = kn->str ? kn->str : "";
+    if (!strcmp(k, "build")) {
+        s->build = v;
+        return 0;
+    }
+    if (!strcmp(k, "command")) {
+        s->has_command = !ynode_is_null(v);
+        return read_words(l, v, "command", 1, &s->command);
+    }
+    if (!strcmp(k, "entrypoint")) {
+        s->has_entrypoint = !ynode_is_null(v);
+        return read_words(l, v, "entrypoint", 1, &s->entrypoint);
+    }
+    if (!strcmp(k, "profiles"))
+        return read_words(l, v, "profiles", 0, &s->profiles);
+    if (!strcmp(k, "environment"))
+        return read_kv(l, v, "environment", &s->environment);
+    if (!strcmp(k, "labels"))
+        return read_kv(l, v, "labels", &s->labels);
+    if (!strcmp(k, "env_file"))
+        return parse_env_file(l, v, s);
+    if (!strcmp(k, "ports"))
+        return compose_ports_parse(l, v, s);
+    if (!strcmp(k, "volumes"))
+        return compose_volumes_parse(l, v, s);
+    if (!strcmp(k, "networks"))
+        return parse_networks(l, v, s);
+    if (!strcmp(k, "depends_on"))
+        return compose_depends_on_parse(l, v, s);
+    if (!strcmp(k, "healthcheck"))
+        return compose_healthcheck_parse(l, v, &s->healthcheck);
+    if (!strcmp(k, "extends"))
+        return 0; /* resolved by compose_service_build */
+    return parse_extra(l, kn, v, s);
+}
+
+int compose_service_parse(struct compose_loader *l, const struct ynode *n,
+                          struct compose_service *s)
+{
+    struct yfield fields[] = {
+        yfield_string("image", &s->image, NULL),
+        yfield_string("container_name", &s->container_name, NULL),
+        yfield_string("network_mode", &s->network_mode, NULL),
+        yfield_string("restart", &s->restart, NULL),
+        yfield_string("user", &s->user, NULL),
+        yfield_string("working_dir", &s->working_dir, NULL),
+        yfield_string("stop_signal", &s->stop_signal, NULL),
+        yfield_duration("stop_grace_period", &s->stop_grace_period, NULL),
+        yfield_bool("init", &s->init, NULL),
+        yfield_end(),
+    };
+    if (ynode_is_null(n))
+        return 0;
+    if (yread_map(&l->r, n, "a service") < 0)
+        return -1;
+    s->file = n->file;
+    s->line = n->line;
+    s->col = n->col;
+    for (size_t i = 0; i < n->n; i++) {
+        const struct ynode *kn = n->items[2 * i], *v = n->items[2 * i + 1];
+        const struct yfield *f = yfield_find(fields, kn->str ? kn->str : "");
+        if ((f ? yread_field(&l->r, f, v) : parse_key(l, kn, v, s)) < 0)
+            return -1;
+    }
+    if (s->restart && strcmp(s->restart, "no") && strcmp(s->restart, "always") &&
+        strcmp(s->restart, "unless-stopped") && strncmp(s->restart, "on-failure", 10))
+        return yread_error(&l->r, ynode_get(n, "restart"),
+                           "restart \"%s\" is not a policy: use no, always, on-failure[:N] or "
+                           "unless-stopped",
+                           s->restart);
+    return 0;
+}

@@ -1,0 +1,25 @@
+/*
+ * plan_int.h - what the files of the plan loader share.  Private to
+ * plans/: nothing outside this folder includes it.
+ *
+ *   plan.c        the file, its sections (release, tiers, database, backup,
+ *                 migrate, verify, timeouts) and the checks against the project
+ *   plan_rules.c  the rollback matrix: rules, their conditions, phases,
+ *                 severities and the actions' names
+ */
+#ifndef PLAN_INT_H
+#define PLAN_INT_H
+
+#include "plan.h"
+#include "yread.h"
+
+struct ploader {
+    struct plan *p;
+    struct yread r; /* strict: an unknown key is an error */
+};
+
+/* Reads rollback: {matrix: [rules]}; the checks are read before, so rules can name them. */
+int plan_rollback_parse(struct ploader *l, const struct ynode *n);
+void plan_rule_clear(struct plan_rule *r);
+
+#endif
