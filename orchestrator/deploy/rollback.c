@@ -75,16 +75,52 @@ static json_t *failure_json(const struct matrix_failure *f)
     return o;
 }
 
-static json_t *actions_json(const struct strv *actions)
+/* The actions a decision takes, in order (their own copy). */
+struct actions {
+    enum plan_action *v;
+    size_t n;
+};
+
+static void actions_set(struct actions *l, const enum plan_action *v, size_t n)
+{
+    free(l->v);
+    l->v = xcalloc(n + 1, sizeof(*l->v));
+    memcpy(l->v, v, n * sizeof(*v));
+    l->n = n;
+}
+
+static json_t *actions_json(const struct actions *l)
 {
     json_t *arr = json_array();
-    for (size_t i = 0; i < actions->n; i++)
-        json_array_append_new(arr, json_string(actions->v[i]));
+    for (size_t i = 0; i < l->n; i++)
+        json_array_append_new(arr, json_string(plan_action_name(l->v[i])));
     return arr;
 }
 
-static enum apply_outcome run_actions(struct run *a, const struct strv *actions, json_t *previous,
-                                      int resume, struct buf *summary);
+/* The actions a recorded decision names (the decision note's "actions"); -1: a word unknown. */
+static int actions_from_json(struct actions *l, json_t *names)
+{
+    size_t i;
+    json_t *v;
+    l->v = xcalloc(json_array_size(names) + 1, sizeof(*l->v));
+    l->n = 0;
+    json_array_foreach(names, i, v)
+    {
+        if (plan_action_from_name(json_string_value(v), &l->v[l->n]) < 0)
+            return -1;
+        l->n++;
+    }
+    return 0;
+}
+
+static void actions_join(const struct actions *l, struct buf *out)
+{
+    for (size_t i = 0; i < l->n; i++)
+        buf_printf(out, "%s%s", i ? ", " : "", plan_action_name(l->v[i]));
+}
+
+static enum apply_outcome run_actions(struct run *a, const struct actions *actions,
+                                      json_t *previous, int resume, struct buf *summary);
 
 /* The newest succeeded deployment before this one (store_show), or NULL. */
 static json_t *previous_deployment(struct run *a)
@@ -104,7 +140,8 @@ enum apply_outcome rollback_after_failure(struct run *a)
     struct matrix_decision d = {0};
     struct plan *builtin = NULL;
     struct buf text = {0}, why = {0}, error = {0};
-    struct strv actions = {0};
+    struct actions actions = {0};
+    static const enum plan_action fix_forward = PLAN_ACTION_NONE;
     enum apply_outcome res = APPLY_DEPLOY_FAILED;
 
     a->err = &e2; /* the cause stays in *cause; bookkeeping errors go to e2 */
@@ -145,7 +182,7 @@ enum apply_outcome rollback_after_failure(struct run *a)
     json_object_set_new(dec, "builtin", json_boolean(builtin != NULL));
     json_object_set_new(dec, "detected_at_monotonic", json_real(a->failed_at));
     if (matrix_decide(rules, nrules, &f, &d) == 0) {
-        plan_rule_action_names(d.rule, &actions);
+        actions_set(&actions, d.rule->actions, d.rule->nactions);
         matrix_rule_describe(d.rule, &text);
         buf_printf(&why, "rule %zu%s%s%s: %s", d.index, builtin ? " of the built-in matrix" : " (",
                    builtin ? "" : d.rule->at.file, builtin ? "" : ")", d.why.data);
@@ -160,7 +197,7 @@ enum apply_outcome rollback_after_failure(struct run *a)
                 dec, "at",
                 json_pack("{s:s, s:i}", "file", d.rule->at.file, "line", d.rule->at.line));
     } else {
-        strv_push(&actions, "none");
+        actions_set(&actions, &fix_forward, 1);
         buf_adds(&text, "no rule matches");
         buf_adds(&why, "no rule of the matrix matches this failure: fixing forward");
     }
@@ -169,7 +206,8 @@ enum apply_outcome rollback_after_failure(struct run *a)
         run_store_failed(a, &e2);
     json_decref(dec);
     if (a->store_err.msg[0] ||
-        step_note(a, DEPLOY_DECIDING, f.service, actions.v[0], text.data, STEP_OK, why.data) < 0) {
+        step_note(a, DEPLOY_DECIDING, f.service, plan_action_name(actions.v[0]), text.data, STEP_OK,
+                  why.data) < 0) {
         buf_printf(&error,
                    "; the store could not record the decision (%s): nothing was rolled back; "
                    "when it works again, `ttdeploy recover %s` finishes the deployment",
@@ -177,14 +215,15 @@ enum apply_outcome rollback_after_failure(struct run *a)
         run_finish(a, DEPLOY_FAILED, error.data);
         goto out;
     }
-    char *joined = strv_join(&actions, ", ");
-    run_say(a, "deciding: %s -> %s", why.data, joined);
-    free(joined);
+    struct buf joined = {0};
+    actions_join(&actions, &joined);
+    run_say(a, "deciding: %s -> %s", why.data, joined.data);
+    buf_release(&joined);
 
-    if (!strcmp(actions.v[0], "none") || !strcmp(actions.v[0], "abort")) {
+    if (actions.v[0] == PLAN_ACTION_NONE || actions.v[0] == PLAN_ACTION_ABORT) {
         buf_printf(&error, "; %s per the rollback matrix (%s)",
-                   !strcmp(actions.v[0], "none") ? "fixed forward, the new release stays"
-                                                 : "aborted, nothing more was changed",
+                   actions.v[0] == PLAN_ACTION_NONE ? "fixed forward, the new release stays"
+                                                    : "aborted, nothing more was changed",
                    text.data);
         run_finish(a, DEPLOY_FAILED, error.data);
         goto out;
@@ -219,7 +258,7 @@ out:
     a->err = cause;
     matrix_decision_clear(&d);
     plan_free(builtin);
-    strv_clear(&actions);
+    free(actions.v);
     buf_release(&text);
     buf_release(&why);
     buf_release(&error);
@@ -227,7 +266,7 @@ out:
 }
 
 /* Whether the action's step already ended ok in this deployment (a resumed rollback). */
-static int action_done_before(json_t *steps, const char *action)
+static int action_done_before(json_t *steps, enum plan_action action)
 {
     size_t i;
     json_t *st;
@@ -236,8 +275,8 @@ static int action_done_before(json_t *steps, const char *action)
         int status = step_status_from_name(store_text(st, "status", ""));
         if (deploy_state_from_name(store_text(st, "phase", "")) == DEPLOY_ROLLING_BACK &&
             json_is_null(json_object_get(st, "service")) &&
-            !strcmp(store_text(st, "action", ""), action) && status != STEP_RUNNING &&
-            status != STEP_INTERRUPTED && status != STEP_FAILED)
+            !strcmp(store_text(st, "action", ""), plan_action_name(action)) &&
+            status != STEP_RUNNING && status != STEP_INTERRUPTED && status != STEP_FAILED)
             return 1;
     }
     return 0;
@@ -245,7 +284,7 @@ static int action_done_before(json_t *steps, const char *action)
 
 /* One action of a rollback, for step_run(). */
 struct action_run {
-    const char *action;
+    enum plan_action action;
     json_t *previous; /* the previous succeeded deployment, or NULL */
     json_t *self;     /* this deployment as recorded */
 };
@@ -272,8 +311,8 @@ static const char *result_word(enum action_result r, int shout)
  * APPLY_DEPLOY_FAILED when every one was skipped, APPLY_ROLLBACK_BROKE
  * when one failed (the rest are not run).
  */
-static enum apply_outcome run_actions(struct run *a, const struct strv *actions, json_t *previous,
-                                      int resume, struct buf *summary)
+static enum apply_outcome run_actions(struct run *a, const struct actions *actions,
+                                      json_t *previous, int resume, struct buf *summary)
 {
     struct tt_err e = {0};
     /* This deployment as recorded: its migration, its backup, and (resuming) the steps done. */
@@ -288,25 +327,26 @@ static enum apply_outcome run_actions(struct run *a, const struct strv *actions,
         return APPLY_ROLLBACK_BROKE;
     }
     for (size_t i = 0; i < actions->n; i++) {
-        const char *action = actions->v[i];
+        enum plan_action action = actions->v[i];
+        const char *name = plan_action_name(action);
         struct action_run ar = {action, previous, self};
-        struct step_desc d = {DEPLOY_ROLLING_BACK, NULL, action, rollback_action_intent(action)};
+        struct step_desc d = {DEPLOY_ROLLING_BACK, NULL, name, rollback_action_intent(action)};
         struct buf detail = {0};
         struct tt_err aerr = {0};
 
         if (steps && action_done_before(steps, action)) {
-            buf_printf(summary, "%s%s: done before the crash", summary->len ? "; " : "", action);
+            buf_printf(summary, "%s%s: done before the crash", summary->len ? "; " : "", name);
             done++;
             continue;
         }
         run_say(a, "rolling back: %s", d.intent);
         enum action_result r = step_run(a, &d, run_action, &ar, &detail, &aerr);
-        run_say(a, "rolling back: %s %s%s%s", action, result_word(r, 1),
+        run_say(a, "rolling back: %s %s%s%s", name, result_word(r, 1),
                 detail.len || r == ACTION_FAILED ? ": " : "",
                 r == ACTION_FAILED ? aerr.msg
                 : detail.data      ? detail.data
                                    : "");
-        buf_printf(summary, "%s%s %s", summary->len ? "; " : "", action, result_word(r, 0));
+        buf_printf(summary, "%s%s %s", summary->len ? "; " : "", name, result_word(r, 0));
         if (detail.len || r == ACTION_FAILED)
             buf_printf(summary, " (%s)", r == ACTION_FAILED ? aerr.msg : detail.data);
         buf_release(&detail);
@@ -327,20 +367,23 @@ enum apply_outcome rollback_resume(struct run *a)
     struct tt_err e = {0};
     json_t *d = store_show(a->store, a->id, &e);
     json_t *notes = NULL;
-    struct strv actions = {0};
+    struct actions actions = {0};
     struct buf summary = {0}, error = {0};
     enum apply_outcome res;
-    size_t i;
-    json_t *v;
 
     if (d && json_string_value(json_object_get(d, "notes")))
         notes = json_loads(json_string_value(json_object_get(d, "notes")), 0, NULL);
-    json_array_foreach(json_object_get(json_object_get(notes, "decision"), "actions"), i, v)
-        strv_push(&actions, json_string_value(v));
+    int known =
+        actions_from_json(&actions, json_object_get(json_object_get(notes, "decision"), "actions"));
     buf_printf(&error, "deployment %lld was interrupted while rolling back", a->id);
     if (!d) {
         run_store_failed(a, &e);
         buf_printf(&error, ", and the store cannot read it (%s): nothing was done", e.msg);
+        res = APPLY_ROLLBACK_BROKE;
+    } else if (known < 0) {
+        buf_adds(&error, ", and its decision names an action this ttdeploy does not know: see "
+                         "`ttdeploy show`");
+        run_finish(a, DEPLOY_ROLLBACK_FAILED, error.data);
         res = APPLY_ROLLBACK_BROKE;
     } else if (!actions.n) {
         buf_adds(&error, ", and its decision was not recorded: see `ttdeploy show`");
@@ -360,7 +403,7 @@ enum apply_outcome rollback_resume(struct run *a)
     tt_error(a->err, "%s", error.data);
     json_decref(notes);
     json_decref(d);
-    strv_clear(&actions);
+    free(actions.v);
     buf_release(&summary);
     buf_release(&error);
     return res;

@@ -18,14 +18,14 @@ enum apply_outcome rollback_after_failure(struct run *a);
 enum apply_outcome rollback_resume(struct run *a);
 
 /*
- * Runs one action (by its plan name: images, git, migrations, restore).
+ * Runs one action: images, git, migrations or restore.
  * previous: the previous succeeded deployment (store_show), or NULL;
  * self: this deployment as recorded.
  */
-enum action_result rollback_action(struct run *a, const char *action, json_t *previous,
+enum action_result rollback_action(struct run *a, enum plan_action action, json_t *previous,
                                    json_t *self, struct buf *detail);
 /* What an action is about to do, as its step's intent. */
-const char *rollback_action_intent(const char *action);
+const char *rollback_action_intent(enum plan_action action);
 
 /* Brings the schema to revision target (ACTION_SKIPPED: it was there already). */
 enum action_result rollback_downgrade(struct run *a, const char *target, struct buf *detail);

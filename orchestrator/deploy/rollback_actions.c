@@ -239,25 +239,36 @@ enum action_result rollback_downgrade(struct run *a, const char *target, struct 
     return rc < 0 ? ACTION_FAILED : rc == 1 ? ACTION_SKIPPED : ACTION_DONE;
 }
 
-const char *rollback_action_intent(const char *action)
+const char *rollback_action_intent(enum plan_action action)
 {
-    if (!strcmp(action, "images"))
+    switch (action) {
+    case PLAN_ACTION_IMAGES:
         return "every service back on the image of the previous succeeded deployment";
-    if (!strcmp(action, "git"))
+    case PLAN_ACTION_GIT:
         return "the compose and plan files of the previous release's git commit";
-    if (!strcmp(action, "migrations"))
+    case PLAN_ACTION_MIGRATIONS:
         return "the schema back to the revision before this deployment";
-    return "this deployment's backup restored; the live database kept under another name";
+    case PLAN_ACTION_RESTORE:
+        return "this deployment's backup restored; the live database kept under another name";
+    default:
+        return "nothing: the matrix decided so";
+    }
 }
 
-enum action_result rollback_action(struct run *a, const char *action, json_t *previous,
+enum action_result rollback_action(struct run *a, enum plan_action action, json_t *previous,
                                    json_t *self, struct buf *detail)
 {
-    if (!strcmp(action, "images"))
+    switch (action) {
+    case PLAN_ACTION_IMAGES:
         return action_images(a, previous, detail);
-    if (!strcmp(action, "git"))
+    case PLAN_ACTION_GIT:
         return action_git(a, previous, detail);
-    if (!strcmp(action, "migrations"))
+    case PLAN_ACTION_MIGRATIONS:
         return action_migrations(a, self, detail);
-    return action_restore(a, self, detail);
+    case PLAN_ACTION_RESTORE:
+        return action_restore(a, self, detail);
+    default:
+        buf_adds(detail, "not an action that changes anything");
+        return ACTION_SKIPPED;
+    }
 }
