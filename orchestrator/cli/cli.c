@@ -303,13 +303,3 @@ int cli_apply_exit(const struct cli_args *a, enum apply_outcome outcome, const s
     }
     return EXIT_FAILED;
 }
-
-int cli_run_apply(const struct cli_args *a, cli_apply_fn fn)
-{
-    struct apply_options o = {0};
-    struct tt_err err = {0};
-
-    if (cli_apply_options(a, &o) < 0)
-        return EXIT_BAD_INPUT;
-    return cli_apply_exit(a, fn(&o, &err), &err);
-}

@@ -127,13 +127,16 @@ extern const struct cmd_entry cmd_unlock_entry;
 extern const struct cmd_entry cmd_rollback_entry;
 extern const struct cmd_entry cmd_report_entry;
 
+/* One option as given: a flag's value is its long name. */
+struct cli_value {
+    enum cli_opt id;
+    const char *arg;
+};
+
 /* A command line parsed against one entry's tables. */
 struct cli_args {
     const struct cmd_entry *entry;
-    struct cli_value {
-        enum cli_opt id;
-        const char *arg; /* the value given; a flag's is its long name */
-    } * given;           /* the options, in the order given */
+    struct cli_value *given; /* the options, in the order given */
     size_t n;
     int argc; /* the operands */
     char **argv;
@@ -193,9 +196,7 @@ int cli_run_stack(const struct cli_args *a, struct stack_options *so, cli_stack_
 int cli_apply_options(const struct cli_args *a, struct apply_options *o);
 /* Prints err unless the deployment succeeded; returns the outcome's exit code. */
 int cli_apply_exit(const struct cli_args *a, enum apply_outcome outcome, const struct tt_err *err);
-/* apply_run or apply_recover. */
-typedef enum apply_outcome (*cli_apply_fn)(const struct apply_options *o, struct tt_err *err);
-/* Takes the options and runs fn with them; returns the exit code. */
-int cli_run_apply(const struct cli_args *a, cli_apply_fn fn);
+/* The exec of apply and of recover, which shares it. */
+int cmd_apply_exec(const struct cli_args *a);
 
 #endif

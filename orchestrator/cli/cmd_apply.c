@@ -6,9 +6,17 @@
  */
 #include "cmd.h"
 
-static int cmd_apply_exec(const struct cli_args *a)
+/* apply's exec, and recover's: they differ only in what they ask of deploy/. */
+int cmd_apply_exec(const struct cli_args *a)
 {
-    return cli_run_apply(a, apply_run);
+    struct apply_options o = {0};
+    struct tt_err err = {0};
+
+    if (cli_apply_options(a, &o) < 0)
+        return EXIT_BAD_INPUT;
+    if (a->entry == &cmd_recover_entry)
+        return cli_apply_exit(a, apply_recover(&o, &err), &err);
+    return cli_apply_exit(a, apply_run(&o, &err), &err);
 }
 
 const struct cmd_entry cmd_apply_entry = {

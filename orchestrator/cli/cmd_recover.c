@@ -4,14 +4,10 @@
  * marked interrupted, then the deployment is resumed or handed to
  * rollback, as the plan's on_crash says (default rollback).  Nothing is
  * left recorded as running.  Unlike apply and rollback, it has no
- * --dry-run.
+ * --dry-run.  Its exec is apply's (cmd_apply.c), as tmux's next-window
+ * shares select-window's.
  */
 #include "cmd.h"
-
-static int cmd_recover_exec(const struct cli_args *a)
-{
-    return cli_run_apply(a, apply_recover);
-}
 
 const struct cmd_entry cmd_recover_entry = {
     .name = "recover",
@@ -21,5 +17,5 @@ const struct cmd_entry cmd_recover_entry = {
     .options = {cli_deploy_options, cli_host_option, cli_readiness_option, cli_progress_options},
     .min_args = 1,
     .max_args = 1,
-    .exec = cmd_recover_exec,
+    .exec = cmd_apply_exec,
 };
