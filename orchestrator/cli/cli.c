@@ -1,107 +1,22 @@
 /*
- * cli.c - what several commands share: compose options, usage text and
- * loading a project with its warnings printed.
+ * cli.c - what several commands do alike, from their parsed options:
+ * load the compose project, open the store or the engine, name the
+ * project, load a deployment, run up/down or a deployment, print JSON.
+ * Each helper prints its own errors and returns an exit code, so a
+ * command reads as the few steps that are its own.
  */
 #include "cmd.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "deploy.h"
-#include "plan.h"
-#include "stack.h"
-#include "progress.h"
-#include "store.h"
-
 #include <time.h>
 #include <unistd.h>
 
-int cli_compose_option(int c, const char *arg, struct compose_options *o)
-{
-    switch (c) {
-    case CLI_OPT_FILE:
-        strv_push(&o->files, arg);
-        return 1;
-    case CLI_OPT_PROFILE:
-        strv_push(&o->profiles, arg);
-        return 1;
-    case CLI_OPT_ENV_FILE:
-        strv_push(&o->env_files, arg);
-        return 1;
-    case CLI_OPT_PROJECT:
-        o->project_name = arg;
-        return 1;
-    }
-    return 0;
-}
-
-void cli_compose_options_clear(struct compose_options *o)
-{
-    strv_clear(&o->files);
-    strv_clear(&o->profiles);
-    strv_clear(&o->env_files);
-}
-
-void cli_usage(const struct cmd_entry *e)
-{
-    printf("usage: ttdeploy %s %s\n\n%s\n\n%s", e->name, e->usage, e->summary, e->help);
-}
-
-int cli_load_project(const struct compose_options *o, struct compose_project **out)
-{
-    struct tt_err err = {0};
-
-    if (compose_load(o, out, &err) < 0) {
-        fprintf(stderr, "ttdeploy: %s\n", err.msg);
-        return EXIT_BAD_INPUT;
-    }
-    for (size_t i = 0; i < (*out)->warnings.n; i++)
-        fprintf(stderr, "warning: %s\n", (*out)->warnings.v[i]);
-    return EXIT_OK;
-}
-
-int cli_load_graph(const struct compose_options *o, struct compose_project **p, struct dag **d)
-{
-    struct tt_err err = {0};
-    int rc = cli_load_project(o, p);
-
-    *d = NULL;
-    if (rc != EXIT_OK)
-        return rc;
-    if (dag_build(*p, d, &err) < 0) {
-        fprintf(stderr, "ttdeploy: %s\n", err.msg);
-        compose_project_free(*p);
-        *p = NULL;
-        return EXIT_BAD_INPUT;
-    }
-    return EXIT_OK;
-}
-
-int cli_open_engine(const char *host, struct engine **out)
-{
-    struct tt_err err = {0};
-    if (engine_open(host, out, &err) < 0) {
-        fprintf(stderr, "ttdeploy: %s\n", err.msg);
-        return EXIT_UNREACHABLE;
-    }
-    return EXIT_OK;
-}
-
-int cli_progress_mode(const char *s)
-{
-    if (!strcmp(s, "auto"))
-        return PROGRESS_AUTO;
-    if (!strcmp(s, "tty"))
-        return PROGRESS_TTY;
-    if (!strcmp(s, "plain"))
-        return PROGRESS_PLAIN;
-    if (!strcmp(s, "json"))
-        return PROGRESS_JSON;
-    if (!strcmp(s, "quiet"))
-        return PROGRESS_QUIET;
-    return -1;
-}
+#include "plan.h"
+#include "progress.h"
+#include "stack.h"
+#include "store.h"
 
 long cli_duration_ms(const char *s)
 {
@@ -115,13 +30,102 @@ long cli_duration_ms(const char *s)
     return (long)(ns / 1000000);
 }
 
-int cli_open_store(const char *state, const char *plan, struct store **out)
+void cli_format_time(double t, char *buf, size_t n)
+{
+    time_t s = (time_t)t;
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    strftime(buf, n, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+void cli_print_json(const json_t *j, size_t flags)
+{
+    json_dumpf(j, stdout, JSON_INDENT(2) | flags);
+    fputc('\n', stdout);
+}
+
+const char *cli_format(const struct cli_args *a, const char *const *formats)
+{
+    const char *f = cli_arg(a, CLI_OPT_FORMAT);
+    size_t n;
+
+    if (!f)
+        return formats[0];
+    for (n = 0; formats[n]; n++)
+        if (!strcmp(f, formats[n]))
+            return f;
+    fprintf(stderr, "ttdeploy %s: unknown format \"%s\": use ", a->entry->name, f);
+    for (size_t i = 0; i < n; i++)
+        fprintf(stderr, "%s%s", formats[i], i + 2 < n ? ", " : i + 1 < n ? " or " : "\n");
+    return NULL;
+}
+
+int cli_load_graph(const struct cli_args *a, struct compose_project **p, struct dag **d)
+{
+    struct compose_options o = {0};
+    struct tt_err err = {0};
+    int rc = EXIT_OK;
+
+    *p = NULL;
+    *d = NULL;
+    cli_arg_all(a, CLI_OPT_FILE, &o.files);
+    cli_arg_all(a, CLI_OPT_PROFILE, &o.profiles);
+    cli_arg_all(a, CLI_OPT_ENV_FILE, &o.env_files);
+    o.project_name = cli_arg(a, CLI_OPT_PROJECT);
+    if (compose_load(&o, p, &err) < 0) {
+        fprintf(stderr, "ttdeploy: %s\n", err.msg);
+        rc = EXIT_BAD_INPUT;
+    } else {
+        for (size_t i = 0; i < (*p)->warnings.n; i++)
+            fprintf(stderr, "warning: %s\n", (*p)->warnings.v[i]);
+        if (dag_build(*p, d, &err) < 0) {
+            fprintf(stderr, "ttdeploy: %s\n", err.msg);
+            compose_project_free(*p);
+            *p = NULL;
+            rc = EXIT_BAD_INPUT;
+        }
+    }
+    strv_clear(&o.files);
+    strv_clear(&o.profiles);
+    strv_clear(&o.env_files);
+    return rc;
+}
+
+int cli_print_project(const struct cli_args *a, const char *const *formats, cli_print_fn print)
+{
+    const char *format = cli_format(a, formats);
+    struct compose_project *p = NULL;
+    struct dag *d = NULL;
+
+    if (!format)
+        return EXIT_BAD_INPUT;
+    int rc = cli_load_graph(a, &p, &d);
+    if (rc == EXIT_OK)
+        print(d, format);
+    dag_free(d);
+    compose_project_free(p);
+    return rc;
+}
+
+int cli_open_engine(const struct cli_args *a, struct engine **out)
 {
     struct tt_err err = {0};
+    if (engine_open(cli_arg(a, CLI_OPT_HOST), out, &err) < 0) {
+        fprintf(stderr, "ttdeploy: %s\n", err.msg);
+        return EXIT_UNREACHABLE;
+    }
+    return EXIT_OK;
+}
+
+int cli_open_store(const struct cli_args *a, struct store **out)
+{
+    struct tt_err err = {0};
+    const char *state = cli_arg(a, CLI_OPT_STATE), *plan = cli_arg(a, CLI_OPT_PLAN);
     char *path = state  ? xstrdup(state)
                  : plan ? apply_default_state_path(plan)
                         : xstrdup(".ttdeploy/state.db");
     int rc = EXIT_OK;
+
     if (!state && access(path, F_OK) < 0) {
         fprintf(stderr, "ttdeploy: no state store at %s: pass --state PATH or --plan FILE\n", path);
         rc = EXIT_BAD_INPUT;
@@ -133,55 +137,110 @@ int cli_open_store(const char *state, const char *plan, struct store **out)
     return rc;
 }
 
-void cli_format_time(double t, char *buf, size_t n)
+/*
+ * The project name: given, else the one apply would deploy for the plan
+ * (deploy_project_name: the same loader, env files and profiles included).
+ * NULL after saying what is wrong; the caller frees.
+ */
+static char *cli_project_name(const char *given, const char *plan_path)
 {
-    time_t s = (time_t)t;
-    struct tm tm;
-    gmtime_r(&s, &tm);
-    strftime(buf, n, "%Y-%m-%d %H:%M:%S", &tm);
+    struct tt_err err = {0};
+    char *name = NULL;
+
+    if (given)
+        return xstrdup(given);
+    if (plan_path && deploy_project_name(plan_path, &name, &err) < 0)
+        fprintf(stderr, "ttdeploy: %s\n", err.msg);
+    return name;
 }
 
-int cli_stack_option(int c, const char *arg, const char *cmd, struct stack_options *so,
-                     const char **host)
+int cli_open_project(const struct cli_args *a, char **project, struct store **st)
 {
-    switch (c) {
-    case CLI_OPT_HOST:
-        *host = arg;
-        return 1;
-    case CLI_OPT_JSON:
-        so->progress = PROGRESS_JSON;
-        return 1;
-    case CLI_OPT_PROGRESS:
-        if ((int)(so->progress = cli_progress_mode(arg)) < 0) {
-            fprintf(stderr, "ttdeploy %s: --progress must be auto, tty, plain, json or quiet\n",
-                    cmd);
-            return -1;
-        }
-        return 1;
-    case CLI_OPT_READINESS:
-        if (strcmp(arg, "probe") && strcmp(arg, "docker")) {
-            fprintf(stderr, "ttdeploy %s: --readiness must be probe or docker\n", cmd);
-            return -1;
-        }
-        so->readiness_docker = !strcmp(arg, "docker");
-        return 1;
+    int rc;
+
+    *st = NULL;
+    *project = cli_project_name(cli_arg(a, CLI_OPT_PROJECT), cli_arg(a, CLI_OPT_PLAN));
+    if (!*project) {
+        fprintf(stderr, "ttdeploy %s: name the project with -p NAME or --plan FILE\n",
+                a->entry->name);
+        return EXIT_BAD_INPUT;
     }
+    if ((rc = cli_open_store(a, st)) != EXIT_OK) {
+        free(*project);
+        *project = NULL;
+    }
+    return rc;
+}
+
+int cli_load_deployment(const struct cli_args *a, struct store_record **out)
+{
+    struct store *st = NULL;
+    struct tt_err err = {0};
+    const char *id_arg = a->argv[0];
+    char *end;
+    int rc;
+
+    *out = NULL;
+    long long id = strtoll(id_arg, &end, 10);
+    if (*end || id <= 0) {
+        fprintf(stderr, "ttdeploy %s: \"%s\" is not a deployment id: see `ttdeploy history`\n",
+                a->entry->name, id_arg);
+        return EXIT_BAD_INPUT;
+    }
+    if ((rc = cli_open_store(a, &st)) != EXIT_OK)
+        return rc;
+    rc = store_record_load(st, id, out, &err);
+    store_close(st);
+    if (rc < 0) {
+        fprintf(stderr, "ttdeploy: %s\n", err.msg);
+        return EXIT_BAD_INPUT;
+    }
+    return EXIT_OK;
+}
+
+/*
+ * --progress (or --json) and --readiness, which up, down and the
+ * deployments share: 0, or -1 after saying what is wrong.
+ */
+static int take_progress(const struct cli_args *a, enum progress_mode *progress,
+                         int *readiness_docker)
+{
+    static const char *const modes[] = {"auto", "tty", "plain", "json", "quiet"};
+    static const enum progress_mode mode_of[] = {PROGRESS_AUTO, PROGRESS_TTY, PROGRESS_PLAIN,
+                                                 PROGRESS_JSON, PROGRESS_QUIET};
+    const char *p = cli_arg(a, CLI_OPT_PROGRESS), *r = cli_arg(a, CLI_OPT_READINESS);
+    size_t i = 0;
+
+    while (p && i < 5 && strcmp(p, modes[i]))
+        i++;
+    if (i == 5) {
+        fprintf(stderr, "ttdeploy %s: --progress must be auto, tty, plain, json or quiet\n",
+                a->entry->name);
+        return -1;
+    }
+    *progress = mode_of[i];
+    if (r && strcmp(r, "probe") && strcmp(r, "docker")) {
+        fprintf(stderr, "ttdeploy %s: --readiness must be probe or docker\n", a->entry->name);
+        return -1;
+    }
+    *readiness_docker = r && !strcmp(r, "docker");
     return 0;
 }
 
-int cli_run_stack(const struct compose_options *o, const char *host, const char *cmd,
-                  cli_stack_fn fn, const struct stack_options *so)
+int cli_run_stack(const struct cli_args *a, struct stack_options *so, cli_stack_fn fn)
 {
     struct compose_project *p = NULL;
     struct dag *d = NULL;
     struct engine *e = NULL;
     struct tt_err err = {0};
-    int rc = cli_load_graph(o, &p, &d);
+    int rc = EXIT_BAD_INPUT;
 
+    if (take_progress(a, &so->progress, &so->readiness_docker) == 0)
+        rc = cli_load_graph(a, &p, &d);
     if (rc == EXIT_OK)
-        rc = cli_open_engine(host, &e);
+        rc = cli_open_engine(a, &e);
     if (rc == EXIT_OK && fn(e, p, d, so, &err) < 0) {
-        fprintf(stderr, "ttdeploy: %s failed: %s\n", cmd, err.msg);
+        fprintf(stderr, "ttdeploy: %s failed: %s\n", a->entry->name, err.msg);
         rc = EXIT_FAILED;
     }
     engine_close(e);
@@ -190,59 +249,41 @@ int cli_run_stack(const struct compose_options *o, const char *host, const char 
     return rc;
 }
 
-char *cli_project_name(const char *given, const char *plan_path)
+int cli_apply_options(const struct cli_args *a, struct apply_options *o)
 {
-    struct plan *pl = NULL;
-    struct compose_project *p = NULL;
-    struct compose_options co = {0};
-    struct tt_err err = {0};
-    char *name = NULL;
+    const char *lock_timeout = cli_arg(a, CLI_OPT_LOCK_TIMEOUT);
+    long ms = 300 * 1000;
 
-    if (given)
-        return xstrdup(given);
-    if (!plan_path)
-        return NULL;
-    if (plan_load(plan_path, NULL, &pl, &err) < 0) {
-        fprintf(stderr, "ttdeploy: %s\n", err.msg);
-        return NULL;
+    if (lock_timeout && (ms = cli_duration_ms(lock_timeout)) < 0) {
+        fprintf(stderr, "ttdeploy %s: --lock-timeout \"%s\" is not a duration: use 30s or 5m\n",
+                a->entry->name, lock_timeout);
+        return -1;
     }
-    if (pl->project) {
-        name = xstrdup(pl->project);
-    } else {
-        strv_copy(&co.files, &pl->compose);
-        if (compose_load(&co, &p, &err) == 0)
-            name = xstrdup(p->name);
-        else
-            fprintf(stderr, "ttdeploy: %s\n", err.msg);
-        compose_project_free(p);
-        strv_clear(&co.files);
-    }
-    plan_free(pl);
-    return name;
+    o->lock_timeout_s = ms / 1000.0;
+    o->plan_path = a->argv[0];
+    o->state_path = cli_arg(a, CLI_OPT_STATE);
+    o->host = cli_arg(a, CLI_OPT_HOST);
+    o->dry_run = cli_arg(a, CLI_OPT_DRY_RUN) != NULL;
+    return take_progress(a, &o->progress, &o->readiness_docker);
 }
 
-int cli_load_deployment(const char *cmd, const char *state, const char *plan, const char *id_arg,
-                        json_t **out)
+int cli_apply_exit(const struct cli_args *a, enum apply_outcome outcome, const struct tt_err *err)
 {
-    struct store *st = NULL;
-    struct tt_err err = {0};
-    char *end;
-    int rc;
-
-    *out = NULL;
-    long long id = strtoll(id_arg, &end, 10);
-    if (*end || id <= 0) {
-        fprintf(stderr, "ttdeploy %s: \"%s\" is not a deployment id: see `ttdeploy history`\n", cmd,
-                id_arg);
+    if (outcome != APPLY_OK)
+        fprintf(stderr, "ttdeploy: %s: %s\n", a->entry->name, err->msg);
+    switch (outcome) {
+    case APPLY_OK:
+        return EXIT_OK;
+    case APPLY_DEPLOY_FAILED:
+        return EXIT_FAILED;
+    case APPLY_BAD_INPUT:
         return EXIT_BAD_INPUT;
+    case APPLY_ROLLBACK_BROKE:
+        return EXIT_ROLLBACK_FAILED;
+    case APPLY_LOCK_HELD:
+        return EXIT_LOCKED;
+    case APPLY_UNREACHABLE:
+        return EXIT_UNREACHABLE;
     }
-    if ((rc = cli_open_store(state, plan, &st)) != EXIT_OK)
-        return rc;
-    *out = store_show(st, id, &err);
-    store_close(st);
-    if (!*out) {
-        fprintf(stderr, "ttdeploy: %s\n", err.msg);
-        return EXIT_BAD_INPUT;
-    }
-    return EXIT_OK;
+    return EXIT_FAILED;
 }

@@ -1,12 +1,27 @@
 /*
  * cmd.h - the command table: one struct cmd_entry per subcommand, each
- * defined in its own cmd_*.c file; main.c only dispatches.
+ * defined in its own cmd_*.c file, and what the commands share.
+ *
+ * A command declares its options once, as tables of struct cmd_option
+ * (git's parse-options and tmux's cmd_entry are the models).  The same
+ * tables drive getopt_long (cli_options.c builds its long options and
+ * short letters from them) and the command's --help; options that several
+ * commands share are declared once here, as fragments an entry lists.
+ * main.c finds the entry, cli_run() parses the command line against it
+ * and calls its exec with the result.
+ *
+ * Only this folder prints and chooses exit codes.  May include: everything
+ * below it; from deploy/, only deploy.h.
  */
 #ifndef CMD_H
 #define CMD_H
 
+#include <jansson.h>
+#include <stddef.h>
+
 #include "compose.h"
 #include "dag.h"
+#include "deploy.h"
 #include "engine.h"
 
 /* Exit codes, documented in README.md; never reused for another meaning. */
@@ -19,12 +34,84 @@ enum {
     EXIT_UNREACHABLE = 5, /* Docker engine or database unreachable */
 };
 
+/* What an option is to the commands: cli_arg() looks its value up by it. */
+enum cli_opt {
+    CLI_OPT_NONE,
+    CLI_OPT_FILE,
+    CLI_OPT_PROJECT,
+    CLI_OPT_PROFILE,
+    CLI_OPT_ENV_FILE,
+    CLI_OPT_FORMAT,
+    CLI_OPT_HOST,
+    CLI_OPT_TIMEOUT,
+    CLI_OPT_JSON,
+    CLI_OPT_PROGRESS,
+    CLI_OPT_READINESS,
+    CLI_OPT_STATE,
+    CLI_OPT_PLAN,
+    CLI_OPT_DRY_RUN,
+    CLI_OPT_LOCK_TIMEOUT,
+    CLI_OPT_LIMIT,
+    CLI_OPT_SERVICE,
+    CLI_OPT_STATUS,
+    CLI_OPT_SINCE,
+    CLI_OPT_FORCE,
+    CLI_OPT_TO,
+    CLI_OPT_TO_TAG,
+    CLI_OPT_PREVIOUS,
+    CLI_OPT_WITH_MIGRATIONS,
+    CLI_OPT_RESTORE_BACKUP,
+    CLI_OPT_EXPLAIN_MATRIX,
+    CLI_OPT_PHASE,
+    CLI_OPT_CHECK,
+    CLI_OPT_MEASURE,
+    CLI_OPT_VOLUMES,
+    CLI_OPT_HELP,
+};
+
+/*
+ * One option, declared once.  A table of them ends with a row whose name
+ * is NULL.  A flag's value is its own long name, so two options with one
+ * id are one setting where the last given wins: --json shares its id with
+ * --progress and means "--progress json".
+ */
+struct cmd_option {
+    const char *name; /* long name, without the dashes */
+    int letter;       /* short option letter, or 0 */
+    const char *arg;  /* its argument's name in --help ("FILE"), or NULL for a flag */
+    const char *help; /* one line of --help; '\n' continues it on the next */
+    enum cli_opt id;
+};
+
+/* Options several commands share (cli_options.c). */
+extern const struct cmd_option cli_compose_options[];  /* -f, -p, --profile, --env-file */
+extern const struct cmd_option cli_store_options[];    /* --state, --plan */
+extern const struct cmd_option cli_project_option[];   /* -p: the project, else the plan's */
+extern const struct cmd_option cli_host_option[];      /* --host */
+extern const struct cmd_option cli_progress_options[]; /* --progress, --json (events) */
+extern const struct cmd_option cli_readiness_option[]; /* --readiness */
+extern const struct cmd_option cli_deploy_options[];   /* --state beside the plan, --lock-timeout */
+extern const struct cmd_option cli_dry_run_option[];   /* --dry-run */
+extern const struct cmd_option cli_json_option[];      /* --json (the output) */
+
+#define CMD_MAX_TABLES 6
+
+struct cli_args;
+
 struct cmd_entry {
     const char *name;
-    const char *usage;   /* arguments, after "ttdeploy NAME " */
+    const char *usage;   /* synopsis, after "ttdeploy NAME " */
     const char *summary; /* one line for `ttdeploy --help` */
-    const char *help;    /* the options, for `ttdeploy NAME --help` */
-    int (*exec)(int argc, char **argv);
+    /* Its options: up to CMD_MAX_TABLES tables, listed in --help in this order. */
+    const struct cmd_option *options[CMD_MAX_TABLES];
+    /*
+     * How many operands it takes; max_args -1: any number (up's services;
+     * config, graph, history, status and unlock ignore stray operands, as
+     * they always have).
+     */
+    int min_args, max_args;
+    const char *notes; /* printed after the options in --help (exit codes...), or NULL */
+    int (*exec)(const struct cli_args *a);
 };
 
 extern const struct cmd_entry cmd_config_entry;
@@ -40,90 +127,76 @@ extern const struct cmd_entry cmd_unlock_entry;
 extern const struct cmd_entry cmd_rollback_entry;
 extern const struct cmd_entry cmd_report_entry;
 
-/* Option codes shared by every command that loads a compose project. */
-enum {
-    CLI_OPT_FILE = 'f',
-    CLI_OPT_PROJECT = 'p',
-    CLI_OPT_PROFILE = 0x100,
-    CLI_OPT_ENV_FILE,
-    CLI_OPT_FORMAT,
-    CLI_OPT_HOST,
-    CLI_OPT_TIMEOUT,
-    CLI_OPT_JSON,
-    CLI_OPT_PROGRESS,
-    CLI_OPT_READINESS,
-    CLI_OPT_STATE,
-    CLI_OPT_DRY_RUN,
-    CLI_OPT_LOCK_TIMEOUT,
-    CLI_OPT_PLAN,
-    CLI_OPT_LIMIT,
-    CLI_OPT_SERVICE,
-    CLI_OPT_STATUS,
-    CLI_OPT_SINCE,
-    CLI_OPT_FORCE,
-    CLI_OPT_TO,
-    CLI_OPT_TO_TAG,
-    CLI_OPT_PREVIOUS,
-    CLI_OPT_WITH_MIGRATIONS,
-    CLI_OPT_RESTORE_BACKUP,
-    CLI_OPT_EXPLAIN_MATRIX,
-    CLI_OPT_PHASE,
-    CLI_OPT_CHECK,
-    CLI_OPT_MEASURE,
-    CLI_OPT_VOLUMES = 'v',
-    CLI_OPT_HELP = 'h',
+/* One option as given: a flag's value is its long name. */
+struct cli_value {
+    enum cli_opt id;
+    const char *arg;
 };
 
-/* Takes option c if it is a compose option; returns 1 when taken. */
-int cli_compose_option(int c, const char *arg, struct compose_options *o);
-void cli_compose_options_clear(struct compose_options *o);
-/* Prints the command's usage and options to stdout. */
-void cli_usage(const struct cmd_entry *e);
-/* Loads the project, printing warnings and errors; returns an exit code. */
-int cli_load_project(const struct compose_options *o, struct compose_project **out);
-/* Loads the project and builds its DAG; returns an exit code. */
-int cli_load_graph(const struct compose_options *o, struct compose_project **p, struct dag **d);
-/* Connects to the Docker engine, printing the error; returns an exit code. */
-int cli_open_engine(const char *host, struct engine **out);
-/* "auto", "tty", "plain", "json" → mode; -1 when unknown. */
-int cli_progress_mode(const char *s);
-/* "90s", "2m" → ms; -1 when invalid. */
-long cli_duration_ms(const char *s);
-
-struct apply_options;
-struct store;
-struct stack_options;
+/* A command line parsed against one entry's tables. */
+struct cli_args {
+    const struct cmd_entry *entry;
+    struct cli_value *given; /* the options, in the order given */
+    size_t n;
+    int argc; /* the operands */
+    char **argv;
+};
 
 /*
- * Takes an option that up and down share (--host, --progress, --json,
- * --readiness) into so and *host: returns 1 when taken, -1 when its value
- * is bad (after saying so), 0 when it is not one of them.
+ * Parses argv (argv[0] is the command's name) against e's tables and runs
+ * e's exec; prints the help for -h/--help and says what is wrong with a
+ * bad command line.  Returns the exit code.
  */
-int cli_stack_option(int c, const char *arg, const char *cmd, struct stack_options *so,
-                     const char **host);
-/* The action of a stack command, run by cli_run_stack. */
-typedef int (*cli_stack_fn)(struct engine *e, const struct compose_project *p, const struct dag *d,
-                            const struct stack_options *so, struct tt_err *err);
-/* Loads the project and its DAG, connects to the engine and runs fn; returns an exit code. */
-int cli_run_stack(const struct compose_options *o, const char *host, const char *cmd,
-                  cli_stack_fn fn, const struct stack_options *so);
-/* The project name: given, else the plan's project:, else its compose files' name (caller frees).
- */
-char *cli_project_name(const char *given, const char *plan);
-/* apply and recover share their options; returns -1 on a bad option, 1 after --help. */
-/* A command's own option: 0 when taken, -1 (message printed) when bad. */
-typedef int (*cli_extra_fn)(int c, const char *arg, void *ctx);
-struct option;
-int cli_apply_options(int argc, char **argv, const struct cmd_entry *entry, struct apply_options *o,
-                      const struct option *extra, cli_extra_fn on_extra, void *ctx);
-/* enum apply_outcome → exit code. */
-int cli_apply_outcome_exit(int outcome);
-/* Opens the store at state, else beside plan, else ./.ttdeploy/state.db; prints errors. */
-int cli_open_store(const char *state, const char *plan, struct store **out);
-/* Deployment id_arg as store_show() gives it (*out, caller json_decref()s); an exit code. */
-int cli_load_deployment(const char *cmd, const char *state, const char *plan, const char *id_arg,
-                        json_t **out);
+int cli_run(const struct cmd_entry *e, int argc, char **argv);
+/* The last value given for option id; NULL when it was not given. */
+const char *cli_arg(const struct cli_args *a, enum cli_opt id);
+/* Appends every value given for option id to v, in order. */
+void cli_arg_all(const struct cli_args *a, enum cli_opt id, struct strv *v);
+
+/* "90s", "2m" or a number of seconds → ms; -1 when invalid. */
+long cli_duration_ms(const char *s);
 /* "2026-11-23 05:01:02" (UTC) for a unix time. */
 void cli_format_time(double t, char *buf, size_t n);
+/* Prints j on stdout, indented, with flags (JSON_SORT_KEYS...) and a newline. */
+void cli_print_json(const json_t *j, size_t flags);
+/*
+ * --format: one of formats (NULL-ended; the first is the default), or NULL
+ * after saying which ones there are.
+ */
+const char *cli_format(const struct cli_args *a, const char *const *formats);
+
+/* Loads the project of -f/-p/--profile/--env-file and its DAG, printing warnings and errors. */
+int cli_load_graph(const struct cli_args *a, struct compose_project **p, struct dag **d);
+/* What config or graph prints of a project (d->project) in one of its formats. */
+typedef void (*cli_print_fn)(const struct dag *d, const char *format);
+/* Takes --format (formats: NULL-ended, the first the default), loads the project, prints it. */
+int cli_print_project(const struct cli_args *a, const char *const *formats, cli_print_fn print);
+/* Connects to the Docker engine of --host, printing the error; returns an exit code. */
+int cli_open_engine(const struct cli_args *a, struct engine **out);
+
+struct store;
+/* Opens the store at --state, else beside --plan, else ./.ttdeploy/state.db; an exit code. */
+int cli_open_store(const struct cli_args *a, struct store **out);
+/* The project of -p or --plan (*project, caller frees) and its store; an exit code. */
+int cli_open_project(const struct cli_args *a, char **project, struct store **st);
+/* The deployment the operand names, as the store records it (caller store_record_free()s). */
+int cli_load_deployment(const struct cli_args *a, struct store_record **out);
+
+struct stack_options;
+/* The action of up or down, run by cli_run_stack. */
+typedef int (*cli_stack_fn)(struct engine *e, const struct compose_project *p, const struct dag *d,
+                            const struct stack_options *so, struct tt_err *err);
+/*
+ * Adds --progress/--json and --readiness to so (the command has set its
+ * own options), loads the project, connects and runs fn; an exit code.
+ */
+int cli_run_stack(const struct cli_args *a, struct stack_options *so, cli_stack_fn fn);
+
+/* The options of apply, recover and rollback into o: 0, or -1 after saying what is wrong. */
+int cli_apply_options(const struct cli_args *a, struct apply_options *o);
+/* Prints err unless the deployment succeeded; returns the outcome's exit code. */
+int cli_apply_exit(const struct cli_args *a, enum apply_outcome outcome, const struct tt_err *err);
+/* The exec of apply and of recover, which shares it. */
+int cmd_apply_exec(const struct cli_args *a);
 
 #endif

@@ -5,7 +5,6 @@
 #include "cmd.h"
 #include "store.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,69 +24,36 @@ static double parse_date(const char *s)
     return (double)timegm(&tm);
 }
 
-static int cmd_history_exec(int argc, char **argv)
+/* --limit, --service, --status, --since and -p into f: 0, or -1 after saying what is wrong. */
+static int take_filter(const struct cli_args *a, struct store_history_filter *f)
 {
-    static const struct option longopts[] = {
-        {"state", required_argument, NULL, CLI_OPT_STATE},
-        {"plan", required_argument, NULL, CLI_OPT_PLAN},
-        {"limit", required_argument, NULL, CLI_OPT_LIMIT},
-        {"service", required_argument, NULL, CLI_OPT_SERVICE},
-        {"status", required_argument, NULL, CLI_OPT_STATUS},
-        {"since", required_argument, NULL, CLI_OPT_SINCE},
-        {"project-name", required_argument, NULL, CLI_OPT_PROJECT},
-        {"json", no_argument, NULL, CLI_OPT_JSON},
-        {"help", no_argument, NULL, CLI_OPT_HELP},
-        {NULL, 0, NULL, 0}};
+    const char *limit = cli_arg(a, CLI_OPT_LIMIT), *since = cli_arg(a, CLI_OPT_SINCE);
+
+    if (limit && (f->limit = atoi(limit)) <= 0) {
+        fprintf(stderr, "ttdeploy history: --limit must be a positive number\n");
+        return -1;
+    }
+    if (since && (f->since = parse_date(since)) < 0) {
+        fprintf(stderr, "ttdeploy history: --since \"%s\": use YYYY-MM-DD[THH:MM:SS] (UTC)\n",
+                since);
+        return -1;
+    }
+    f->service = cli_arg(a, CLI_OPT_SERVICE);
+    f->status = cli_arg(a, CLI_OPT_STATUS);
+    f->project = cli_arg(a, CLI_OPT_PROJECT);
+    return 0;
+}
+
+static int cmd_history_exec(const struct cli_args *a)
+{
     struct store_history_filter f = {0};
-    const char *state = NULL, *plan = NULL;
     struct store *st = NULL;
     struct tt_err err = {0};
-    int c, json = 0, rc;
+    int rc;
 
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "p:h", longopts, NULL)) != -1) {
-        switch (c) {
-        case CLI_OPT_STATE:
-            state = optarg;
-            break;
-        case CLI_OPT_PLAN:
-            plan = optarg;
-            break;
-        case CLI_OPT_LIMIT:
-            f.limit = atoi(optarg);
-            if (f.limit <= 0) {
-                fprintf(stderr, "ttdeploy history: --limit must be a positive number\n");
-                return EXIT_BAD_INPUT;
-            }
-            break;
-        case CLI_OPT_SERVICE:
-            f.service = optarg;
-            break;
-        case CLI_OPT_STATUS:
-            f.status = optarg;
-            break;
-        case CLI_OPT_SINCE:
-            if ((f.since = parse_date(optarg)) < 0) {
-                fprintf(stderr,
-                        "ttdeploy history: --since \"%s\": use YYYY-MM-DD[THH:MM:SS] (UTC)\n",
-                        optarg);
-                return EXIT_BAD_INPUT;
-            }
-            break;
-        case CLI_OPT_PROJECT:
-            f.project = optarg;
-            break;
-        case CLI_OPT_JSON:
-            json = 1;
-            break;
-        case CLI_OPT_HELP:
-            cli_usage(&cmd_history_entry);
-            return EXIT_OK;
-        default:
-            return EXIT_BAD_INPUT;
-        }
-    }
-    if ((rc = cli_open_store(state, plan, &st)) != EXIT_OK)
+    if (take_filter(a, &f) < 0)
+        return EXIT_BAD_INPUT;
+    if ((rc = cli_open_store(a, &st)) != EXIT_OK)
         return rc;
     json_t *rows = store_history(st, &f, &err);
     if (!rows) {
@@ -95,9 +61,8 @@ static int cmd_history_exec(int argc, char **argv)
         store_close(st);
         return EXIT_FAILED;
     }
-    if (json) {
-        json_dumpf(rows, stdout, JSON_INDENT(2));
-        fputc('\n', stdout);
+    if (cli_arg(a, CLI_OPT_JSON)) {
+        cli_print_json(rows, 0);
     } else {
         size_t i;
         json_t *r;
@@ -130,19 +95,21 @@ static int cmd_history_exec(int argc, char **argv)
     return EXIT_OK;
 }
 
+static const struct cmd_option history_options[] = {
+    {"limit", 0, "N", "at most N deployments (default 20)", CLI_OPT_LIMIT},
+    {"service", 0, "S", "only deployments that touched service S", CLI_OPT_SERVICE},
+    {"status", 0, "ST", "running, succeeded, failed, rolled_back, rollback_failed", CLI_OPT_STATUS},
+    {"since", 0, "DATE", "started at or after DATE (YYYY-MM-DD[THH:MM:SS], UTC)", CLI_OPT_SINCE},
+    {"project-name", 'p', "NAME", "only project NAME", CLI_OPT_PROJECT},
+    {NULL, 0, NULL, NULL, CLI_OPT_NONE},
+};
+
 const struct cmd_entry cmd_history_entry = {
     .name = "history",
     .usage = "[--state PATH | --plan FILE] [--limit N] [--service S] [--status ST] "
-             "[--since DATE] [-p PROJECT] [--json]",
+             "[--since DATE] [-p NAME] [--json]",
     .summary = "list recorded deployments, newest first",
-    .help = "options:\n"
-            "      --state PATH     the state store (default: ./.ttdeploy/state.db)\n"
-            "      --plan FILE      use the store beside this plan\n"
-            "      --limit N        at most N deployments (default 20)\n"
-            "      --service S      only deployments that touched service S\n"
-            "      --status ST      running, succeeded, failed, rolled_back, rollback_failed\n"
-            "      --since DATE     started at or after DATE (YYYY-MM-DD[THH:MM:SS], UTC)\n"
-            "  -p, --project-name P only project P\n"
-            "      --json           JSON instead of a table\n",
+    .options = {cli_store_options, history_options, cli_json_option},
+    .max_args = -1,
     .exec = cmd_history_exec,
 };

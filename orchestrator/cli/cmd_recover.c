@@ -3,34 +3,19 @@
  * interrupted (ttdeploy killed, machine lost): its unfinished steps are
  * marked interrupted, then the deployment is resumed or handed to
  * rollback, as the plan's on_crash says (default rollback).  Nothing is
- * left recorded as running.
+ * left recorded as running.  Unlike apply and rollback, it has no
+ * --dry-run.  Its exec is apply's (cmd_apply.c), as tmux's next-window
+ * shares select-window's.
  */
-#include "deploy.h"
 #include "cmd.h"
-
-#include <stdio.h>
-
-static int cmd_recover_exec(int argc, char **argv)
-{
-    struct apply_options o = {0};
-    struct tt_err err = {0};
-    int rc = cli_apply_options(argc, argv, &cmd_recover_entry, &o, NULL, NULL, NULL);
-
-    if (rc != 0)
-        return rc > 0 ? EXIT_OK : EXIT_BAD_INPUT;
-    int outcome = apply_recover(&o, &err);
-    if (outcome != APPLY_OK)
-        fprintf(stderr, "ttdeploy: recover: %s\n", err.msg);
-    return cli_apply_outcome_exit(outcome);
-}
 
 const struct cmd_entry cmd_recover_entry = {
     .name = "recover",
-    .usage = "[--state PATH] [--host unix://PATH] [--lock-timeout D] PLAN",
+    .usage = "[--state PATH] [--host unix://PATH] [--lock-timeout D] [--readiness probe|docker] "
+             "[--progress MODE | --json] PLAN",
     .summary = "finish an interrupted deployment: resume it or roll it back (plan on_crash:)",
-    .help = "options:\n"
-            "      --state PATH        the state store (default: .ttdeploy/state.db beside PLAN)\n"
-            "      --host unix://PATH  Docker engine socket (default: $DOCKER_HOST)\n"
-            "      --lock-timeout D    wait this long for the lock (default 5m)\n",
-    .exec = cmd_recover_exec,
+    .options = {cli_deploy_options, cli_host_option, cli_readiness_option, cli_progress_options},
+    .min_args = 1,
+    .max_args = 1,
+    .exec = cmd_apply_exec,
 };

@@ -9,8 +9,6 @@
 #include "cmd.h"
 #include "deploy.h"
 
-#include <getopt.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,74 +62,39 @@ bad:
     return -1;
 }
 
-static int rollback_option(int c, const char *arg, void *ctx)
+/* rollback's own options into r: 0, or -1 after saying what is wrong. */
+static int take_options(const struct cli_args *a, struct rollback_cli *r)
 {
-    struct rollback_cli *r = ctx;
+    const char *to = cli_arg(a, CLI_OPT_TO);
     char *end;
-    switch (c) {
-    case CLI_OPT_TO:
-        r->o.to_id = strtoll(arg, &end, 10);
-        if (*end || r->o.to_id <= 0) {
-            fprintf(stderr,
-                    "ttdeploy rollback: --to takes a deployment id (see `ttdeploy history`)\n");
-            return -1;
-        }
-        return 0;
-    case CLI_OPT_TO_TAG:
-        r->o.to_tag = arg;
-        return 0;
-    case CLI_OPT_PREVIOUS:
-        r->previous = 1;
-        return 0;
-    case CLI_OPT_WITH_MIGRATIONS:
-        r->o.with_migrations = 1;
-        return 0;
-    case CLI_OPT_RESTORE_BACKUP:
-        r->o.restore_backup = 1;
-        return 0;
-    case CLI_OPT_EXPLAIN_MATRIX:
-        r->explain = 1;
-        return 0;
-    case CLI_OPT_PHASE:
-        r->f.phase = arg;
-        r->described = 1;
-        return 0;
-    case CLI_OPT_CHECK:
-        r->f.check = arg;
-        r->described = 1;
-        return 0;
-    case CLI_OPT_SERVICE:
-        r->f.service = arg;
-        r->described = 1;
-        return 0;
-    case CLI_OPT_MEASURE:
-        return measure(r, arg);
+
+    if (to && ((r->o.to_id = strtoll(to, &end, 10)) <= 0 || *end)) {
+        fprintf(stderr, "ttdeploy rollback: --to takes a deployment id (see `ttdeploy history`)\n");
+        return -1;
     }
-    return -1;
+    r->o.to_tag = cli_arg(a, CLI_OPT_TO_TAG);
+    r->previous = cli_arg(a, CLI_OPT_PREVIOUS) != NULL;
+    r->o.with_migrations = cli_arg(a, CLI_OPT_WITH_MIGRATIONS) != NULL;
+    r->o.restore_backup = cli_arg(a, CLI_OPT_RESTORE_BACKUP) != NULL;
+    r->explain = cli_arg(a, CLI_OPT_EXPLAIN_MATRIX) != NULL;
+    r->f.phase = cli_arg(a, CLI_OPT_PHASE);
+    r->f.check = cli_arg(a, CLI_OPT_CHECK);
+    r->f.service = cli_arg(a, CLI_OPT_SERVICE);
+    r->described = r->f.phase || r->f.check || r->f.service;
+    for (size_t i = 0; i < a->n; i++)
+        if (a->given[i].id == CLI_OPT_MEASURE && measure(r, a->given[i].arg) < 0)
+            return -1;
+    return 0;
 }
 
-static int cmd_rollback_exec(int argc, char **argv)
+static int cmd_rollback_exec(const struct cli_args *a)
 {
-    static const struct option own[] = {
-        {"to", required_argument, NULL, CLI_OPT_TO},
-        {"to-tag", required_argument, NULL, CLI_OPT_TO_TAG},
-        {"previous", no_argument, NULL, CLI_OPT_PREVIOUS},
-        {"with-migrations", no_argument, NULL, CLI_OPT_WITH_MIGRATIONS},
-        {"restore-backup", no_argument, NULL, CLI_OPT_RESTORE_BACKUP},
-        {"explain-matrix", no_argument, NULL, CLI_OPT_EXPLAIN_MATRIX},
-        {"phase", required_argument, NULL, CLI_OPT_PHASE},
-        {"check", required_argument, NULL, CLI_OPT_CHECK},
-        {"service", required_argument, NULL, CLI_OPT_SERVICE},
-        {"measure", required_argument, NULL, CLI_OPT_MEASURE},
-        {NULL, 0, NULL, 0}};
     struct rollback_cli r = {0};
     struct tt_err err = {0};
 
     matrix_failure_init(&r.f);
-    int rc =
-        cli_apply_options(argc, argv, &cmd_rollback_entry, &r.o.apply, own, rollback_option, &r);
-    if (rc != 0)
-        return rc > 0 ? EXIT_OK : EXIT_BAD_INPUT;
+    if (cli_apply_options(a, &r.o.apply) < 0 || take_options(a, &r) < 0)
+        return EXIT_BAD_INPUT;
     if ((r.o.to_id != 0) + (r.o.to_tag != NULL) + r.previous > 1) {
         fprintf(stderr, "ttdeploy rollback: give one of --to, --to-tag and --previous\n");
         return EXIT_BAD_INPUT;
@@ -142,40 +105,49 @@ static int cmd_rollback_exec(int argc, char **argv)
         return EXIT_BAD_INPUT;
     }
     if (r.explain || r.described) {
-        if (rollback_explain(r.o.apply.plan_path, r.described ? &r.f : NULL, stdout, &err) < 0) {
-            fprintf(stderr, "ttdeploy: rollback: %s\n", err.msg);
-            return EXIT_BAD_INPUT;
-        }
+        if (rollback_explain(r.o.apply.plan_path, r.described ? &r.f : NULL, stdout, &err) < 0)
+            return cli_apply_exit(a, APPLY_BAD_INPUT, &err);
         return EXIT_OK;
     }
-    int outcome = redeploy_run(&r.o, &err);
-    if (outcome != APPLY_OK)
-        fprintf(stderr, "ttdeploy: rollback: %s\n", err.msg);
-    return cli_apply_outcome_exit(outcome);
+    return cli_apply_exit(a, redeploy_run(&r.o, &err), &err);
 }
+
+static const struct cmd_option rollback_options[] = {
+    {"previous", 0, NULL, "the release before the current one (default)", CLI_OPT_PREVIOUS},
+    {"to", 0, "ID", "the release of deployment ID (see `ttdeploy history`)", CLI_OPT_TO},
+    {"to-tag", 0, "TAG",
+     "the compose and plan files of git tag TAG; \"previous\":\nthe tag before the current one "
+     "in version order",
+     CLI_OPT_TO_TAG},
+    {"with-migrations", 0, NULL, "also downgrade the schema to the revision it ran",
+     CLI_OPT_WITH_MIGRATIONS},
+    {"restore-backup", 0, NULL, "also restore the backup taken just after it ran",
+     CLI_OPT_RESTORE_BACKUP},
+    {"explain-matrix", 0, NULL, "print the rollback matrix (the plan's or the built-in)",
+     CLI_OPT_EXPLAIN_MATRIX},
+    {"phase", 0, "P",
+     "describe a failure in phase P (backup ... verify) and\nprint which rule fires",
+     CLI_OPT_PHASE},
+    {"check", 0, "C", "the failure's verify check", CLI_OPT_CHECK},
+    {"service", 0, "S", "the failure's service", CLI_OPT_SERVICE},
+    {"measure", 0, "K=V",
+     "what the failure measured (repeatable); K: error_rate,\np95, p95_before, health, value or "
+     "value_before",
+     CLI_OPT_MEASURE},
+    {NULL, 0, NULL, NULL, CLI_OPT_NONE},
+};
 
 const struct cmd_entry cmd_rollback_entry = {
     .name = "rollback",
     .usage = "[--previous | --to ID | --to-tag TAG|previous] [--with-migrations] "
              "[--restore-backup] [--dry-run] [--explain-matrix [--phase P --check C --service S "
-             "--measure K=V]] [--state PATH] [--host unix://PATH] [--progress MODE] PLAN",
+             "--measure K=V]] [--state PATH] [--host unix://PATH] [--lock-timeout D] "
+             "[--readiness probe|docker] [--progress MODE | --json] PLAN",
     .summary = "deploy an earlier release again, audited; or explain the rollback matrix",
-    .help = "options:\n"
-            "      --previous          the release before the current one (default)\n"
-            "      --to ID             the release of deployment ID (see `ttdeploy history`)\n"
-            "      --to-tag TAG        the compose and plan files of git tag TAG; \"previous\":\n"
-            "                          the tag before the current one in version order\n"
-            "      --with-migrations   also downgrade the schema to the revision it ran\n"
-            "      --restore-backup    also restore the backup taken just after it ran\n"
-            "      --dry-run           print what would change; touch nothing\n"
-            "      --explain-matrix    print the rollback matrix (the plan's or the built-in)\n"
-            "      --phase P, --check C, --service S, --measure K=V\n"
-            "                          describe a failure: print which rule fires (K: error_rate,\n"
-            "                          p95, p95_before, health, value, value_before)\n"
-            "      --state PATH        the state store (default: .ttdeploy/state.db beside PLAN)\n"
-            "      --host unix://PATH  Docker engine socket (default: $DOCKER_HOST)\n"
-            "      --lock-timeout D    wait this long for another deployment (default 5m)\n"
-            "      --progress MODE     auto (default), tty, plain, json or quiet\n"
-            "\nexit codes: 0 rolled back, 1 failed, 2 bad input, 4 locked, 5 unreachable\n",
+    .options = {rollback_options, cli_dry_run_option, cli_deploy_options, cli_host_option,
+                cli_readiness_option, cli_progress_options},
+    .min_args = 1,
+    .max_args = 1,
+    .notes = "exit codes: 0 rolled back, 1 failed, 2 bad input, 4 locked, 5 unreachable\n",
     .exec = cmd_rollback_exec,
 };

@@ -5,7 +5,6 @@
 #include "cmd.h"
 #include "store.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,54 +59,27 @@ static void print_deployment(json_t *d)
     }
 }
 
-static int cmd_show_exec(int argc, char **argv)
+static int cmd_show_exec(const struct cli_args *a)
 {
-    static const struct option longopts[] = {{"state", required_argument, NULL, CLI_OPT_STATE},
-                                             {"plan", required_argument, NULL, CLI_OPT_PLAN},
-                                             {"json", no_argument, NULL, CLI_OPT_JSON},
-                                             {"help", no_argument, NULL, CLI_OPT_HELP},
-                                             {NULL, 0, NULL, 0}};
-    const char *state = NULL, *plan = NULL;
-    int c, json = 0, rc;
+    struct store_record *r = NULL;
+    int rc = cli_load_deployment(a, &r);
+    json_t *d = rc == EXIT_OK ? store_record_json(r) : NULL;
 
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        if (c == CLI_OPT_STATE)
-            state = optarg;
-        else if (c == CLI_OPT_PLAN)
-            plan = optarg;
-        else if (c == CLI_OPT_JSON)
-            json = 1;
-        else if (c == CLI_OPT_HELP) {
-            cli_usage(&cmd_show_entry);
-            return EXIT_OK;
-        } else
-            return EXIT_BAD_INPUT;
-    }
-    if (optind != argc - 1) {
-        fprintf(stderr, "usage: ttdeploy show %s\n", cmd_show_entry.usage);
-        return EXIT_BAD_INPUT;
-    }
-    json_t *d = NULL;
-    if ((rc = cli_load_deployment("show", state, plan, argv[optind], &d)) != EXIT_OK)
-        return rc;
-    if (json) {
-        json_dumpf(d, stdout, JSON_INDENT(2));
-        fputc('\n', stdout);
-    } else {
+    if (rc == EXIT_OK && cli_arg(a, CLI_OPT_JSON))
+        cli_print_json(d, 0);
+    else if (rc == EXIT_OK)
         print_deployment(d);
-    }
     json_decref(d);
-    return EXIT_OK;
+    store_record_free(r);
+    return rc;
 }
 
 const struct cmd_entry cmd_show_entry = {
     .name = "show",
     .usage = "[--state PATH | --plan FILE] [--json] ID",
     .summary = "show one deployment: every step with timings and errors",
-    .help = "options:\n"
-            "      --state PATH     the state store (default: ./.ttdeploy/state.db)\n"
-            "      --plan FILE      use the store beside this plan\n"
-            "      --json           JSON instead of text\n",
+    .options = {cli_store_options, cli_json_option},
+    .min_args = 1,
+    .max_args = 1,
     .exec = cmd_show_exec,
 };

@@ -6,72 +6,40 @@
  */
 #include "cmd.h"
 #include "container_spec.h"
-#include "plan.h"
 #include "stack.h"
 #include "store.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int cmd_status_exec(int argc, char **argv)
+static int cmd_status_exec(const struct cli_args *a)
 {
-    static const struct option longopts[] = {
-        {"state", required_argument, NULL, CLI_OPT_STATE},
-        {"plan", required_argument, NULL, CLI_OPT_PLAN},
-        {"project-name", required_argument, NULL, CLI_OPT_PROJECT},
-        {"host", required_argument, NULL, CLI_OPT_HOST},
-        {"json", no_argument, NULL, CLI_OPT_JSON},
-        {"help", no_argument, NULL, CLI_OPT_HELP},
-        {NULL, 0, NULL, 0}};
-    const char *state = NULL, *plan = NULL, *given = NULL, *host = NULL;
     struct store *st = NULL;
     struct engine *e = NULL;
     struct tt_err err = {0};
-    int c, json = 0, rc;
+    char *project = NULL;
+    int rc = cli_open_project(a, &project, &st);
 
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "p:h", longopts, NULL)) != -1) {
-        if (c == CLI_OPT_STATE)
-            state = optarg;
-        else if (c == CLI_OPT_PLAN)
-            plan = optarg;
-        else if (c == CLI_OPT_PROJECT)
-            given = optarg;
-        else if (c == CLI_OPT_HOST)
-            host = optarg;
-        else if (c == CLI_OPT_JSON)
-            json = 1;
-        else if (c == CLI_OPT_HELP) {
-            cli_usage(&cmd_status_entry);
-            return EXIT_OK;
-        } else
-            return EXIT_BAD_INPUT;
-    }
-    char *project = cli_project_name(given, plan);
-    if (!project) {
-        fprintf(stderr, "ttdeploy status: name the project with -p NAME or --plan FILE\n");
-        return EXIT_BAD_INPUT;
-    }
-    if ((rc = cli_open_store(state, plan, &st)) != EXIT_OK) {
-        free(project);
-        return rc;
-    }
-    if ((rc = cli_open_engine(host, &e)) != EXIT_OK) {
+    if (rc == EXIT_OK)
+        rc = cli_open_engine(a, &e);
+    if (rc != EXIT_OK) {
         store_close(st);
         free(project);
         return rc;
     }
     json_t *rel = store_current_releases(st, project, &err);
-    json_t *unfinished = store_unfinished(st, project, &err);
+    json_t *unfinished = rel ? store_unfinished(st, project, &err) : NULL;
     json_t *live = NULL;
-    json_t *f = stack_project_filter(project);
-    char *fs = json_dumps(f, JSON_COMPACT);
-    struct buf q = {0};
-    buf_adds(&q, "/containers/json?all=1&filters=");
-    engine_urlencode(fs, &q);
-    if (engine_call_ok(e, "GET", q.data, NULL, 10000, &live, &err) < 0)
+    if (err.msg[0]) { /* the store could not answer: no status is better than a wrong one */
+        fprintf(stderr, "ttdeploy: %s\n", err.msg);
+        json_decref(rel);
+        engine_close(e);
+        store_close(st);
+        free(project);
+        return EXIT_BAD_INPUT;
+    }
+    if (stack_project_containers(e, project, &live, &err) < 0)
         fprintf(stderr, "ttdeploy: %s\n", err.msg);
     json_t *out = json_array();
     size_t i, k;
@@ -114,13 +82,12 @@ static int cmd_status_exec(int argc, char **argv)
                            verdict, "container_state",
                            match ? json_string_value(json_object_get(match, "State")) : NULL));
     }
-    if (json) {
+    if (cli_arg(a, CLI_OPT_JSON)) {
         json_t *doc =
             json_pack("{s:s, s:O, s:b}", "project", project, "services", out, "drift", drift);
         if (unfinished)
             json_object_set(doc, "unfinished", unfinished);
-        json_dumpf(doc, stdout, JSON_INDENT(2));
-        fputc('\n', stdout);
+        cli_print_json(doc, 0);
         json_decref(doc);
     } else {
         if (json_array_size(out) == 0)
@@ -144,9 +111,6 @@ static int cmd_status_exec(int argc, char **argv)
     json_decref(rel);
     json_decref(unfinished);
     json_decref(live);
-    json_decref(f);
-    free(fs);
-    buf_release(&q);
     engine_close(e);
     store_close(st);
     free(project);
@@ -155,13 +119,9 @@ static int cmd_status_exec(int argc, char **argv)
 
 const struct cmd_entry cmd_status_entry = {
     .name = "status",
-    .usage = "[--state PATH | --plan FILE] [-p PROJECT] [--host unix://PATH] [--json]",
+    .usage = "[--state PATH | --plan FILE] [-p NAME] [--host unix://PATH] [--json]",
     .summary = "what each service runs per the store, and whether the daemon agrees",
-    .help = "options:\n"
-            "      --state PATH     the state store (default: ./.ttdeploy/state.db)\n"
-            "      --plan FILE      the plan (its store and project)\n"
-            "  -p, --project-name P the project\n"
-            "      --host unix://P  Docker engine socket (default: $DOCKER_HOST)\n"
-            "      --json           JSON instead of a table\n",
+    .options = {cli_store_options, cli_project_option, cli_host_option, cli_json_option},
+    .max_args = -1,
     .exec = cmd_status_exec,
 };

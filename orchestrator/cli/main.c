@@ -1,6 +1,7 @@
 /*
  * main.c - ttdeploy's entry point: finds the subcommand in the table and
- * runs it.  Everything a command does lives in its cmd_*.c file.
+ * runs it.  Everything a command does lives in its cmd_*.c file; its
+ * options are parsed by cli_run() from its entry's tables.
  */
 #include "cmd.h"
 
@@ -51,7 +52,7 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; cmd_table[i]; i++)
         if (!strcmp(argv[1], cmd_table[i]->name))
-            return cmd_table[i]->exec(argc - 1, argv + 1);
+            return cli_run(cmd_table[i], argc - 1, argv + 1);
     fprintf(stderr, "ttdeploy: unknown command \"%s\": see 'ttdeploy --help'\n", argv[1]);
     return EXIT_BAD_INPUT;
 }
