@@ -3,9 +3,11 @@
  */
 #include "sha256.h"
 
+#include <errno.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct sha256_ctx {
     EVP_MD_CTX *md;
@@ -35,6 +37,21 @@ void sha256_finish(struct sha256_ctx *c, char hex[SHA256_HEX_LEN + 1])
         snprintf(hex + 2 * i, 3, "%02x", d[i]);
     EVP_MD_CTX_free(c->md);
     free(c);
+}
+
+int sha256_update_file(struct sha256_ctx *c, const char *path, struct tt_err *err)
+{
+    FILE *f = fopen(path, "rb");
+    char chunk[65536];
+    size_t n;
+
+    if (!f)
+        return tt_error(err, "cannot read %s: %s", path, strerror(errno));
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        sha256_update(c, chunk, n);
+    int bad = ferror(f);
+    fclose(f);
+    return bad ? tt_error(err, "reading %s failed", path) : 0;
 }
 
 void sha256_hex(const void *data, size_t len, char hex[SHA256_HEX_LEN + 1])

@@ -8,6 +8,8 @@
 
 #include <stddef.h>
 
+#include "tterr.h"
+
 #define SHA256_HEX_LEN 64
 
 struct sha256_ctx;
@@ -17,5 +19,7 @@ void sha256_update(struct sha256_ctx *c, const void *data, size_t len);
 /* Writes 64 hex digits and a NUL to hex, and frees c. */
 void sha256_finish(struct sha256_ctx *c, char hex[SHA256_HEX_LEN + 1]);
 void sha256_hex(const void *data, size_t len, char hex[SHA256_HEX_LEN + 1]);
+/* Feeds the whole file at path to c, in chunks; -1 with err set when it cannot be read. */
+int sha256_update_file(struct sha256_ctx *c, const char *path, struct tt_err *err);
 
 #endif

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static json_t *strv_json(const struct strv *s)
+json_t *compose_strv_json(const struct strv *s)
 {
     json_t *a = json_array();
     for (size_t i = 0; i < s->n; i++)
@@ -90,7 +90,7 @@ static json_t *healthcheck_json(const struct compose_healthcheck *h)
 {
     json_t *o = json_object();
     if (h->test.n)
-        json_object_set_new(o, "test", strv_json(&h->test));
+        json_object_set_new(o, "test", compose_strv_json(&h->test));
     set_duration(o, "interval", h->interval);
     set_duration(o, "timeout", h->timeout);
     set_duration(o, "start_period", h->start_period);
@@ -138,9 +138,9 @@ static json_t *service_json(const struct compose_service *s)
         json_object_set_new(o, "build", node_json(s->build));
     set_str(o, "container_name", s->container_name);
     if (s->has_command)
-        json_object_set_new(o, "command", strv_json(&s->command));
+        json_object_set_new(o, "command", compose_strv_json(&s->command));
     if (s->has_entrypoint)
-        json_object_set_new(o, "entrypoint", strv_json(&s->entrypoint));
+        json_object_set_new(o, "entrypoint", compose_strv_json(&s->entrypoint));
     if (s->environment.n)
         json_object_set_new(o, "environment", kv_json(&s->environment));
     if (s->labels.n)
@@ -186,7 +186,7 @@ static json_t *service_json(const struct compose_service *s)
     if (s->init)
         json_object_set_new(o, "init", json_true());
     if (s->profiles.n)
-        json_object_set_new(o, "profiles", strv_json(&s->profiles));
+        json_object_set_new(o, "profiles", compose_strv_json(&s->profiles));
     return o;
 }
 

@@ -20,4 +20,7 @@ json_t *compose_out_graph(const struct dag *d);
 /* Appends v as block-style YAML, mapping keys sorted. */
 void compose_out_yaml(const json_t *v, struct buf *out);
 
+/* A string list as a JSON array of strings (a new reference). */
+json_t *compose_strv_json(const struct strv *s);
+
 #endif

@@ -48,21 +48,6 @@ static int mkdirs(const char *dir, struct tt_err *err)
     return rc;
 }
 
-static int file_digest(const char *path, char out[65], struct tt_err *err)
-{
-    FILE *f = fopen(path, "rb");
-    char chunk[65536];
-    size_t n;
-    if (!f)
-        return tt_error(err, "cannot read %s: %s", path, strerror(errno));
-    struct sha256_ctx *c = sha256_new();
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        sha256_update(c, chunk, n);
-    fclose(f);
-    sha256_finish(c, out);
-    return 0;
-}
-
 /* DIR/PROJECT_DEPLOYMENT_TIMESTAMP.dump, and its .partial twin; makes DIR. */
 static int backup_paths(const char *dir, const char *project, long long deployment,
                         struct buf *path, struct buf *partial, struct tt_err *err)
@@ -103,7 +88,7 @@ int backup_take_host(const char *url, const char *dir, const char *project, long
     if (rc == 0 && stat(path.data, &st) == 0)
         out->bytes = (long long)st.st_size;
     if (rc == 0)
-        rc = file_digest(path.data, out->sha256, err);
+        rc = backup_file_sha256(path.data, out->sha256, err);
     if (rc == 0)
         out->path = buf_detach(&path);
     buf_release(&path);
@@ -154,7 +139,7 @@ int backup_take(struct engine *e, const char *container, const char *url, const 
             unlink(partial.data); /* never leave half a backup that looks whole */
     }
     if (rc == 0)
-        rc = file_digest(path.data, out->sha256, err);
+        rc = backup_file_sha256(path.data, out->sha256, err);
     if (rc == 0)
         out->path = buf_detach(&path);
     json_decref(argv);
@@ -271,18 +256,10 @@ int backup_verify(struct backup_result *b, const char *mode, const char *url, do
 
 int backup_file_sha256(const char *path, char hex[65], struct tt_err *err)
 {
-    FILE *f = fopen(path, "rb");
-    char chunk[65536];
-    size_t n;
-    if (!f)
-        return tt_error(err, "cannot read the backup %s: %s", path, strerror(errno));
     struct sha256_ctx *c = sha256_new();
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        sha256_update(c, chunk, n);
-    int bad = ferror(f);
-    fclose(f);
+    int rc = sha256_update_file(c, path, err);
     sha256_finish(c, hex);
-    return bad ? tt_error(err, "reading the backup %s failed", path) : 0;
+    return rc;
 }
 
 int backup_restore_into(const char *path, const char *sha256, const char *url, const char *db,

@@ -149,8 +149,8 @@ static enum apply_outcome find_target(struct run *a, const struct redeploy_optio
 /* What the phases of a manual rollback need besides the run. */
 struct manual {
     const struct redeploy_options *o;
-    const struct target *t;
     const struct plan *forward; /* the plan rolled back from: it knows the way down */
+    long long target_id;        /* the deployment rolled back to, or 0 (a tag never deployed) */
 };
 
 /* The schema revision recorded up to deployment id (LLONG_MAX: the newest), or NULL. */
@@ -172,8 +172,7 @@ static enum action_result downgrade_to_target(struct run *a, void *ctx, struct b
                                               struct tt_err *err)
 {
     const struct manual *m = ctx;
-    long long tid = m->t->release ? json_integer_value(json_object_get(m->t->release, "id")) : 0;
-    char *target = revision_at(a, tid);
+    char *target = revision_at(a, m->target_id);
     enum action_result r;
 
     if (!m->forward->migrate.present || !target) {
@@ -197,9 +196,8 @@ static enum action_result restore_after_target(struct run *a, void *ctx, struct 
                                                struct tt_err *err)
 {
     const struct manual *m = ctx;
-    long long tid = m->t->release ? json_integer_value(json_object_get(m->t->release, "id")) : 0;
     struct tt_err e = {0};
-    json_t *b = store_backup_after(a->store, a->project->name, tid, &e);
+    json_t *b = store_backup_after(a->store, a->project->name, m->target_id, &e);
     enum action_result r;
 
     if (!b && e.msg[0]) {
@@ -208,7 +206,7 @@ static enum action_result restore_after_target(struct run *a, void *ctx, struct 
         return ACTION_FAILED;
     }
     if (!b) {
-        tt_error(err, "--restore-backup: no backup was taken after deployment %lld", tid);
+        tt_error(err, "--restore-backup: no backup was taken after deployment %lld", m->target_id);
         return ACTION_FAILED;
     }
     r = rollback_restore(a, b, detail);
@@ -235,11 +233,10 @@ static int database_step(struct run *a, struct manual *m, const char *action, co
 static int phase_database(struct run *a)
 {
     struct manual *m = (struct manual *)a->phase_ctx;
-    long long tid = m->t->release ? json_integer_value(json_object_get(m->t->release, "id")) : 0;
     int rc = 0;
 
     if (!m->o->with_migrations && !m->o->restore_backup) {
-        char *now = revision_at(a, LLONG_MAX), *then = revision_at(a, tid);
+        char *now = revision_at(a, LLONG_MAX), *then = revision_at(a, m->target_id);
         struct buf detail = {0};
         if (now && then && strcmp(now, then))
             buf_printf(&detail,
@@ -317,7 +314,8 @@ enum apply_outcome redeploy_run(const struct redeploy_options *o, struct tt_err 
     } else if (res == APPLY_OK) {
         /* The forward phases, with the database left alone, downgraded or restored as asked. */
         struct phase *table = xcalloc(apply_phase_count, sizeof(*table));
-        struct manual m = {o, &t, forward ? forward->plan : a.plan};
+        struct manual m = {o, forward ? forward->plan : a.plan,
+                           t.release ? json_integer_value(json_object_get(t.release, "id")) : 0};
         long long from = t.current ? json_integer_value(json_object_get(t.current, "id")) : 0;
         for (size_t i = 0; i < apply_phase_count; i++) {
             table[i] = apply_phase_table[i];

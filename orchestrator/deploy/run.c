@@ -235,16 +235,9 @@ enum apply_outcome run_refuse_unfinished(struct run *a)
 static void compose_digest(const struct compose_project *p, char out[65])
 {
     struct sha256_ctx *c = sha256_new();
-    for (size_t i = 0; i < p->files.n; i++) {
-        FILE *f = fopen(p->files.v[i], "rb");
-        char chunk[8192];
-        size_t n;
-        if (!f)
-            continue;
-        while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-            sha256_update(c, chunk, n);
-        fclose(f);
-    }
+    struct tt_err ignored = {0}; /* a file gone since it was loaded adds nothing */
+    for (size_t i = 0; i < p->files.n; i++)
+        sha256_update_file(c, p->files.v[i], &ignored);
     sha256_finish(c, out);
 }
 

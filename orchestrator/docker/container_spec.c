@@ -6,6 +6,7 @@
  * created changes it, and nothing else does.
  */
 #include "container_spec.h"
+#include "compose_out.h"
 #include "buf.h"
 
 #include <stdlib.h>
@@ -16,14 +17,6 @@ char *container_spec_resource_name(const struct compose_project *p, const char *
     struct buf b = {0};
     buf_printf(&b, "%s_%s", p->name, name);
     return buf_detach(&b);
-}
-
-static json_t *strv_array(const struct strv *s)
-{
-    json_t *a = json_array();
-    for (size_t i = 0; i < s->n; i++)
-        json_array_append_new(a, json_string(s->v[i]));
-    return a;
 }
 
 static json_t *env_array(const struct compose_kvlist *kv)
@@ -65,7 +58,7 @@ static json_t *healthcheck_object(const struct compose_healthcheck *h)
         return o;
     }
     if (h->test.n)
-        json_object_set_new(o, "Test", strv_array(&h->test));
+        json_object_set_new(o, "Test", compose_strv_json(&h->test));
     if (h->interval >= 0)
         json_object_set_new(o, "Interval", json_integer(h->interval));
     if (h->timeout >= 0)
@@ -156,9 +149,9 @@ static void add_process(json_t *body, const struct compose_service *s, const cha
 {
     json_object_set_new(body, "Image", json_string(image));
     if (s->has_command)
-        json_object_set_new(body, "Cmd", strv_array(&s->command));
+        json_object_set_new(body, "Cmd", compose_strv_json(&s->command));
     if (s->has_entrypoint)
-        json_object_set_new(body, "Entrypoint", strv_array(&s->entrypoint));
+        json_object_set_new(body, "Entrypoint", compose_strv_json(&s->entrypoint));
     json_object_set_new(body, "Env", env_array(&s->environment));
     set_string(body, "User", s->user);
     set_string(body, "WorkingDir", s->working_dir);
