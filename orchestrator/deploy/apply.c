@@ -66,6 +66,10 @@ enum apply_outcome apply_deployment(struct run *a, const struct deployment_start
 
 enum apply_outcome run_outcome(struct run *a, enum apply_outcome res)
 {
+    struct tt_err e = {0};
+    if (a->locked && store_lock_release(a->store, a->project->name, &e) < 0)
+        run_store_failed(a, &e); /* the lock stays: `ttdeploy unlock` names its holder */
+    a->locked = 0;
     size_t len = strlen(a->err->msg);
     if (a->store_err.msg[0] && !strstr(a->err->msg, a->store_err.msg))
         snprintf(a->err->msg + len, sizeof(a->err->msg) - len, "%sthe store could not record: %s",

@@ -245,7 +245,10 @@ enum apply_outcome apply_deployment(struct run *a, const struct deployment_start
 extern const struct phase apply_phase_table[];
 extern const size_t apply_phase_count;
 
-/* The final message's tail when the store could not record; returns res. */
+/*
+ * Releases the lock, and adds to the final message what the store could
+ * not record (if anything); returns res.
+ */
 enum apply_outcome run_outcome(struct run *a, enum apply_outcome res);
 
 #endif
