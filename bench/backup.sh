@@ -6,17 +6,14 @@
 # runbook way (`docker exec ... pg_dump -Fc > file`, then `pg_restore -d`).
 # Prints MB/s for each and the ratios.
 set -eu
-cd "$(dirname "$0")/.."
+. "$(dirname "$0")/lib.sh"
 SIZE_MB=${SIZE_MB:-1024}
-TTDEPLOY=${TTDEPLOY:-./ttdeploy}
-tests/infra.sh up >/dev/null 2>&1
-DOCKER_HOST=$(tests/infra.sh env | sed 's/^DOCKER_HOST=//')
-export DOCKER_HOST PG_PORT=27432 API_PORT=27001 HTTP_PORT=27081
+export PG_PORT=27432 API_PORT=27001 HTTP_PORT=27081
 URL=postgresql://postgres:tasktracker@127.0.0.1:27432/tasktracker
 work=$(mktemp -d /var/tmp/ttdeploy-bench-XXXXXX)
 PROJECT=ttbenchdb
 cleanup() {
-    "$TTDEPLOY" down -f "$work/compose.yml" -p $PROJECT -v --progress quiet >/dev/null 2>&1 || true
+    bench_down "$work/compose.yml" $PROJECT
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -29,7 +26,6 @@ tiers: {infra: [postgres, nats], app: [api, worker, dashboard, nginx]}
 database: {service: postgres, url: "$URL"}
 backup: {dir: backups, verify: restore}
 PLAN
-now() { date +%s.%N; }
 "$TTDEPLOY" apply --progress quiet "$work/plan.yml"
 rows=$((SIZE_MB * 1024 * 1024 / 120))
 echo "generating about $SIZE_MB MB ($rows rows)..."

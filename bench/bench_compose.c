@@ -14,27 +14,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "benchutil.h"
 #include "buf.h"
 #include "compose.h"
 #include "dag.h"
 
 #define RUNS 21
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 static void synth(struct buf *b, int n)
 {
@@ -90,18 +77,18 @@ int main(int argc, char **argv)
         struct dag *d = NULL;
         struct tt_err err = {0};
         strv_push(&o.files, path.data);
-        double t0 = now_ms();
+        double t0 = bench_now_ms();
         if (compose_load(&o, &p, &err) < 0 || dag_build(p, &d, &err) < 0) {
             fprintf(stderr, "bench: %s\n", err.msg);
             return 1;
         }
-        ms[r] = now_ms() - t0;
+        ms[r] = bench_now_ms() - t0;
         layers = d->nlayers;
         dag_free(d);
         compose_project_free(p);
         strv_clear(&o.files);
     }
-    qsort(ms, RUNS, sizeof(ms[0]), cmp_double);
+    bench_sort(ms, RUNS);
     printf("compose load + layers: %d services (%zu KiB, %zu layers): median %.1f ms, "
            "worst %.1f ms over %d runs (target < 100 ms)\n",
            n, text.len / 1024, layers, ms[RUNS / 2], ms[RUNS - 1], RUNS);

@@ -9,12 +9,9 @@
 # `up -d` returns and until Docker calls all six healthy; and the ratios.
 # Target (issue 7): ttdeploy under 3 s.
 set -eu
-cd "$(dirname "$0")/.."
+. "$(dirname "$0")/lib.sh"
 RUNS=${RUNS:-3}
-TTDEPLOY=${TTDEPLOY:-./ttdeploy}
-tests/infra.sh up >/dev/null 2>&1
-DOCKER_HOST=$(tests/infra.sh env | sed 's/^DOCKER_HOST=//')
-export DOCKER_HOST PG_PORT=25555 API_PORT=28000 HTTP_PORT=28080
+export PG_PORT=25555 API_PORT=28000 HTTP_PORT=28080
 command -v docker-compose >/dev/null || { echo "readiness: apt-get install docker-compose" >&2; exit 1; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -22,11 +19,8 @@ trap 'rm -rf "$work"' EXIT
 grep -v '^name:' examples/tasktracker/compose.yml >"$work/compose.yml"
 PROJECT=ttbench
 
-now() { date +%s.%N; }
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
-clean() {
-    "$TTDEPLOY" down -f "$work/compose.yml" -p $PROJECT -v --progress quiet >/dev/null 2>&1 || true
-}
+clean() { bench_down "$work/compose.yml" $PROJECT; }
 all_healthy() {
     n=$(docker ps --filter "label=com.docker.compose.project=$PROJECT" --filter health=healthy -q | wc -l)
     [ "$n" -eq 6 ]

@@ -89,13 +89,22 @@ busybox_rootfs() {
     echo '<h1>tasktracker</h1>' >"$rootfs/www/index.html"
 }
 
+# Imports rootfs $1 as image $2, the other arguments being `docker import`
+# options (--change ...); then removes the rootfs.
+import_rootfs() {
+    rootfs=$1
+    image=$2
+    shift 2
+    tar -C "$rootfs" -c . | docker import "$@" - "$image" >/dev/null
+    rm -rf "$rootfs"
+}
+
 build_busybox() {
     have_image "$BUSYBOX_IMAGE" && return 0
     log "building $BUSYBOX_IMAGE from /bin/busybox (static)"
     tmp=$(mktemp -d)
     busybox_rootfs "$tmp"
-    tar -C "$tmp" -c . | docker import --change 'ENV PATH=/bin' --change 'CMD ["sh"]' - "$BUSYBOX_IMAGE" >/dev/null
-    rm -rf "$tmp"
+    import_rootfs "$tmp" "$BUSYBOX_IMAGE" --change 'ENV PATH=/bin' --change 'CMD ["sh"]'
 }
 
 # The host's PostgreSQL 15 with the libraries ldd names, in rootfs $1.
@@ -115,31 +124,35 @@ postgres_rootfs() {
     for b in pg_isready psql pg_dump pg_restore createdb dropdb; do ln -sf /usr/lib/postgresql/15/bin/$b "$tmp/bin/$b"; done
 }
 
-build_postgres() {
-    have_image "$PG_IMAGE" && return 0
-    log "building $PG_IMAGE from the host's PostgreSQL 15"
+# Builds image $1 (unless the daemon has it; the log says "building $1 $2")
+# from the PostgreSQL root plus tests/images/$3 installed as /bin/$4; the
+# other arguments are `docker import` options.
+build_on_postgres() {
+    image=$1
+    what=$2
+    script=$3
+    tool=$4
+    shift 4
+    have_image "$image" && return 0
+    log "building $image $what"
     tmp=$(mktemp -d)
     postgres_rootfs "$tmp"
-    cp "$HERE/images/pg-entrypoint.sh" "$tmp/bin/pg-entrypoint"
-    chmod 755 "$tmp/bin/pg-entrypoint"
-    tar -C "$tmp" -c . | docker import --change 'ENV PATH=/bin:/usr/lib/postgresql/15/bin' \
+    cp "$HERE/images/$script" "$tmp/bin/$tool"
+    chmod 755 "$tmp/bin/$tool"
+    import_rootfs "$tmp" "$image" --change 'ENV PATH=/bin:/usr/lib/postgresql/15/bin' "$@"
+}
+
+build_postgres() {
+    build_on_postgres "$PG_IMAGE" "from the host's PostgreSQL 15" pg-entrypoint.sh pg-entrypoint \
         --change 'ENV PGDATA=/var/lib/postgresql/data' --change 'EXPOSE 5432' \
-        --change 'ENTRYPOINT ["/bin/pg-entrypoint"]' --change 'CMD []' - "$PG_IMAGE" >/dev/null
-    rm -rf "$tmp"
+        --change 'ENTRYPOINT ["/bin/pg-entrypoint"]' --change 'CMD []'
 }
 
 # An application image that can migrate a database: busybox (httpd for its
 # health endpoint), psql, and fake-alembic, an Alembic-like migration command.
 build_migrator() {
-    have_image "$MIGRATOR_IMAGE" && return 0
-    log "building $MIGRATOR_IMAGE (busybox, psql, fake-alembic)"
-    tmp=$(mktemp -d)
-    postgres_rootfs "$tmp"
-    cp "$HERE/images/fake-alembic" "$tmp/bin/fake-alembic"
-    chmod 755 "$tmp/bin/fake-alembic"
-    tar -C "$tmp" -c . | docker import --change 'ENV PATH=/bin:/usr/lib/postgresql/15/bin' \
-        --change 'CMD ["sh"]' - "$MIGRATOR_IMAGE" >/dev/null
-    rm -rf "$tmp"
+    build_on_postgres "$MIGRATOR_IMAGE" "(busybox, psql, fake-alembic)" fake-alembic fake-alembic \
+        --change 'CMD ["sh"]'
 }
 
 case "${1:-up}" in

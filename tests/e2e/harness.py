@@ -3,7 +3,10 @@
 Each suite module defines test_* functions; run(globals()) calls them in
 name order, prints one line per test and a closing "N passed, N failed".
 A test fails by raising (assert).  tests/run-all.sh sums the closing lines.
+Below the runner's helpers: the ttdeploy binary, the Engine API of the
+private daemon, and scratch compose projects that are removed afterwards.
 """
+import contextlib
 import http.client
 import json
 import os
@@ -11,6 +14,7 @@ import socket
 import subprocess
 import urllib.parse
 import sys
+import tempfile
 import time
 import traceback
 
@@ -18,6 +22,7 @@ TTDEPLOY = os.environ.get("TTDEPLOY") or os.path.join(
     os.path.dirname(__file__), "..", "..", "ttdeploy")
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SHARED = os.path.abspath(os.environ.get("TTDEPLOY_SHARED") or os.path.join(ROOT, "..", "shared"))
+BUSYBOX = "ttdeploy-test/busybox:latest"
 
 
 def ttdeploy(*args, cwd=None, env=None, check=None):
@@ -95,6 +100,45 @@ def purge_project(project):
     _, vs = api("GET", f"/volumes?filters={f}")
     for v in (vs or {}).get("Volumes") or []:
         api("DELETE", f"/volumes/{v['Name']}")
+
+
+@contextlib.contextmanager
+def purged(project):
+    """Runs the with-block, then removes the project from the daemon, whatever happened."""
+    try:
+        yield
+    finally:
+        purge_project(project)
+
+
+def service(name, command='["sleep", "300"]', init=True, image=BUSYBOX, more=""):
+    """One compose service as YAML text (under `services:`): image, `init: true`
+    unless init is False, command unless it is None, then the lines in more."""
+    text = f"  {name}:\n    image: {image}\n"
+    if init:
+        text += "    init: true\n"
+    if command is not None:
+        text += f"    command: {command}\n"
+    return text + more
+
+
+def healthcheck(test, **timing):
+    """A service's healthcheck block as YAML text: test (a YAML list), then the
+    timing keys (interval, timeout, retries, start_period) in the order given."""
+    text = f"    healthcheck:\n      test: {test}\n"
+    return text + "".join(f"      {key}: {value}\n" for key, value in timing.items())
+
+
+@contextlib.contextmanager
+def compose_project(project, *services):
+    """A scratch folder holding compose.yml with the services given (YAML text
+    from service()); yields the file's path, then removes the folder and the
+    project from the daemon, whatever happened."""
+    with tempfile.TemporaryDirectory() as d, purged(project):
+        path = os.path.join(d, "compose.yml")
+        with open(path, "w") as f:
+            f.write("services:\n" + "".join(services))
+        yield path
 
 
 def run(namespace):

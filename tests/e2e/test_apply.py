@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 import time
 
-from harness import (ROOT, TTDEPLOY, api, project_containers, purge_project, run,
+from harness import (BUSYBOX, ROOT, TTDEPLOY, api, project_containers, purge_project, run,
                      ttdeploy)
 
 EXAMPLE = os.path.join(ROOT, "examples", "tasktracker")
@@ -82,15 +82,22 @@ class Stack:
         purge_project(self.project)
         shutil.rmtree(self.dir, ignore_errors=True)
 
+    def __enter__(self):
+        return self
 
-def tag(image, repo, tag_name):
-    status, body = api("POST", f"/images/{image}/tag?repo={repo}&tag={tag_name}")
-    assert status == 201, body
+    def __exit__(self, *exc):
+        self.close()
+
+
+def tag_api_images():
+    """ttdeploy-test/api:v1 and :v2, both the busybox test image: two api releases."""
+    for version in ("v1", "v2"):
+        status, body = api("POST", f"/images/{BUSYBOX}/tag?repo=ttdeploy-test/api&tag={version}")
+        assert status == 201, body
 
 
 def test_apply_example_and_audit():
-    s = Stack("tte2e-apply")
-    try:
+    with Stack("tte2e-apply") as s:
         p = s.apply()
         assert p.returncode == 0, p.stdout + p.stderr
         h = s.history()
@@ -127,15 +134,11 @@ def test_apply_example_and_audit():
         assert "app_healthy    nginx" in text and "verify" in text
         st = json.loads(ttdeploy("status", "--plan", s.plan, "--json", check=0).stdout)
         assert {x["daemon"] for x in st["services"]} == {"ok"} and not st["drift"]
-    finally:
-        s.close()
 
 
 def test_new_api_image_recreates_only_api_and_worker():
-    s = Stack("tte2e-release")
-    tag("ttdeploy-test/busybox:latest", "ttdeploy-test/api", "v1")
-    tag("ttdeploy-test/busybox:latest", "ttdeploy-test/api", "v2")
-    try:
+    tag_api_images()
+    with Stack("tte2e-release") as s:
         p = s.apply(env={"API_IMAGE": "ttdeploy-test/api:v1", "RELEASE": "v1"})
         assert p.returncode == 0, p.stderr
         before = {n: c["Id"] for n, c in project_containers(s.project).items()}
@@ -156,14 +159,11 @@ def test_new_api_image_recreates_only_api_and_worker():
         # history filters
         h = json.loads(ttdeploy("history", "--plan", s.plan, "--json", "--limit", "1", check=0).stdout)
         assert len(h) == 1 and h[0]["version"] == "v2"
-    finally:
-        s.close()
 
 
 def test_failing_verify_check_fails_the_deployment():
-    s = Stack("tte2e-verify", plan_edit=lambda t: t.replace(
-        "/api/health\", status: 200, body: ok}", "/api/missing\", status: 200}"))
-    try:
+    with Stack("tte2e-verify", plan_edit=lambda t: t.replace(
+            "/api/health\", status: 200, body: ok}", "/api/missing\", status: 200}")) as s:
         p = s.apply()
         assert p.returncode == 1, p.stdout + p.stderr
         assert 'check "api-health"' in p.stderr and "HTTP 404" in p.stderr, p.stderr
@@ -177,15 +177,11 @@ def test_failing_verify_check_fails_the_deployment():
         assert any(st["phase"] == "deciding" for st in d["steps"])
         assert d["releases"] == [], "a failed deployment records no release"
         assert s.sql("SELECT count(*) FROM lock") == [(0,)], "the lock is released"
-    finally:
-        s.close()
 
 
 def test_dry_run_changes_nothing():
-    s = Stack("tte2e-dry")
-    tag("ttdeploy-test/busybox:latest", "ttdeploy-test/api", "v1")
-    tag("ttdeploy-test/busybox:latest", "ttdeploy-test/api", "v2")
-    try:
+    tag_api_images()
+    with Stack("tte2e-dry") as s:
         p = s.apply("--dry-run")
         assert p.returncode == 0, p.stderr
         assert not os.path.exists(s.db), "a dry run does not even create the store"
@@ -201,16 +197,13 @@ def test_dry_run_changes_nothing():
         assert "nothing was changed" in p.stdout
         assert {n: (c["Id"], c["State"]) for n, c in project_containers(s.project).items()} == containers
         assert s.sql("SELECT count(*) FROM steps") + s.sql("SELECT count(*) FROM deployments") == rows
-    finally:
-        s.close()
 
 
 def test_concurrent_applies_take_turns():
     slow = lambda t: t.replace(
         "  - name: worker-ready\n    exec: {service: worker, command: [test, -f, /tmp/worker.ready]}",
         "  - name: worker-ready\n    exec: {service: worker, command: [sh, -c, 'sleep 3']}")
-    s = Stack("tte2e-lock", plan_edit=slow)
-    try:
+    with Stack("tte2e-lock", plan_edit=slow) as s:
         first = s.popen("apply")
         time.sleep(1.0)
         second = s.popen("apply")
@@ -229,8 +222,6 @@ def test_concurrent_applies_take_turns():
         third.communicate(timeout=120)
         assert p.returncode == 4, p.stderr
         assert "is locked by" in p.stderr and "ttdeploy unlock --force" in p.stderr, p.stderr
-    finally:
-        s.close()
 
 
 def wait_for_state(s, states, timeout=60):
@@ -257,8 +248,7 @@ SLOW_NGINX = lambda t: t.replace(
 
 
 def test_kill_during_app_up_then_recover_rolls_back_the_record():
-    s = Stack("tte2e-crash", compose_edit=SLOW_NGINX)
-    try:
+    with Stack("tte2e-crash", compose_edit=SLOW_NGINX) as s:
         proc = s.popen("apply")
         state = wait_for_state(s, {"app_up", "app_healthy"})
         os.kill(proc.pid, signal.SIGKILL)
@@ -281,14 +271,11 @@ def test_kill_during_app_up_then_recover_rolls_back_the_record():
         assert p.returncode == 0, p.stdout + p.stderr
         for n, c in project_containers(s.project).items():
             assert c["State"] == "running", (n, c["State"])
-    finally:
-        s.close()
 
 
 def test_kill_then_recover_resumes_when_the_plan_says_so():
-    s = Stack("tte2e-resume", compose_edit=SLOW_NGINX,
-              plan_edit=lambda t: t.replace("on_crash: rollback", "on_crash: resume"))
-    try:
+    with Stack("tte2e-resume", compose_edit=SLOW_NGINX,
+               plan_edit=lambda t: t.replace("on_crash: rollback", "on_crash: resume")) as s:
         proc = s.popen("apply")
         wait_for_state(s, {"app_up"})
         os.kill(proc.pid, signal.SIGKILL)
@@ -305,13 +292,10 @@ def test_kill_then_recover_resumes_when_the_plan_says_so():
             assert c["State"] == "running", (n, c["State"])
         p = ttdeploy("recover", "--progress", "plain", s.plan, env=PORTS)
         assert p.returncode == 0 and "nothing to recover" in p.stdout
-    finally:
-        s.close()
 
 
 def test_unlock_force():
-    s = Stack("tte2e-unlock")
-    try:
+    with Stack("tte2e-unlock") as s:
         os.makedirs(os.path.dirname(s.db), exist_ok=True)
         assert s.apply("--dry-run").returncode == 0
         # a lock left by a runner on another host: only --force removes it
@@ -328,8 +312,6 @@ def test_unlock_force():
         p = ttdeploy("unlock", "--plan", s.plan, "--force", check=0)
         assert "removed the lock on tte2e-unlock held by other-host pid 1" in p.stdout
         assert s.apply().returncode == 0
-    finally:
-        s.close()
 
 
 if __name__ == "__main__":

@@ -9,19 +9,10 @@ import tempfile
 import time
 import urllib.request
 
-from harness import (ROOT, api, project_containers, project_leftovers, purge_project, run,
-                     ttdeploy)
+from harness import (ROOT, api, compose_project, healthcheck, project_containers,
+                     project_leftovers, purged, run, service, ttdeploy)
 
 EXAMPLE = os.path.join(ROOT, "examples", "tasktracker", "compose.yml")
-BUSYBOX = "ttdeploy-test/busybox:latest"
-FAST_CHECK = "      interval: 1s\n      timeout: 2s\n      retries: 2\n"
-
-
-def compose(d, text):
-    path = os.path.join(d, "compose.yml")
-    with open(path, "w") as f:
-        f.write(text)
-    return path
 
 
 def up(path, project, *args, env=None):
@@ -46,7 +37,7 @@ def test_example_stack_comes_up_healthy_and_down_removes_it():
     project = "tte2e-example"
     env = {"PG_PORT": "15555", "API_PORT": "18000", "HTTP_PORT": "18080"}
     intervals = {"postgres": 10, "nats": 10, "api": 5, "dashboard": 5, "worker": 30, "nginx": 30}
-    try:
+    with purged(project):
         t0 = time.monotonic()
         p = up(EXAMPLE, project, "--timeout", "150s", env=env)
         took = time.monotonic() - t0
@@ -73,138 +64,86 @@ def test_example_stack_comes_up_healthy_and_down_removes_it():
         p = ttdeploy("down", "-f", EXAMPLE, "-p", project, "-v", "--progress", "plain", env=env)
         assert p.returncode == 0, p.stderr
         assert project_leftovers(project) == {"containers": [], "networks": [], "volumes": []}
-    finally:
-        purge_project(project)
 
 
 def test_unhealthy_service_fails_before_dependants_start():
     project = "tte2e-unhealthy"
-    with tempfile.TemporaryDirectory() as d:
-        path = compose(d, f"""
-services:
-  db:
-    image: {BUSYBOX}
-    init: true
-    command: ["sleep", "300"]
-    healthcheck:
-      test: ["CMD-SHELL", "echo db is not accepting connections; exit 1"]
-{FAST_CHECK}
-  app:
-    image: {BUSYBOX}
-    command: ["sleep", "300"]
-    depends_on:
-      db: {{condition: service_healthy}}
-""")
-        try:
-            t0 = time.monotonic()
-            p = up(path, project, "--timeout", "60s")
-            assert p.returncode == 1, (p.returncode, p.stderr)
-            assert 'service "db" is unhealthy' in p.stderr, p.stderr
-            assert "db is not accepting connections" in p.stderr, p.stderr
-            assert time.monotonic() - t0 < 30, "unhealthy ends the wait before the deadline"
-            assert "app" not in project_containers(project), "the dependant was never created"
-            assert "skipped" in p.stdout
-        finally:
-            purge_project(project)
+    db = service("db", more=healthcheck('["CMD-SHELL", "echo db is not accepting connections; exit 1"]',
+                                        interval="1s", timeout="2s", retries=2))
+    app = service("app", init=False, more="    depends_on:\n      db: {condition: service_healthy}\n")
+    with compose_project(project, db, app) as path:
+        t0 = time.monotonic()
+        p = up(path, project, "--timeout", "60s")
+        assert p.returncode == 1, (p.returncode, p.stderr)
+        assert 'service "db" is unhealthy' in p.stderr, p.stderr
+        assert "db is not accepting connections" in p.stderr, p.stderr
+        assert time.monotonic() - t0 < 30, "unhealthy ends the wait before the deadline"
+        assert "app" not in project_containers(project), "the dependant was never created"
+        assert "skipped" in p.stdout
 
 
 def test_nonzero_exit_fails_service_completed_successfully():
     project = "tte2e-completed"
-    with tempfile.TemporaryDirectory() as d:
-        text = f"""
-services:
-  migrate:
-    image: {BUSYBOX}
-    command: ["sh", "-c", "echo applying migration 42; exit ${{CODE:-3}}"]
-  app:
-    image: {BUSYBOX}
-    init: true
-    command: ["sleep", "300"]
-    depends_on:
-      migrate: {{condition: service_completed_successfully}}
-"""
-        path = compose(d, text)
-        try:
-            p = up(path, project, env={"CODE": "3"})
-            assert p.returncode == 1, p.stderr
-            assert 'service "migrate" exited with code 3' in p.stderr, p.stderr
-            assert "applying migration 42" in p.stderr, "the last log lines are in the error"
-            assert "app" not in project_containers(project)
-            p = up(path, project, env={"CODE": "0"})
-            assert p.returncode == 0, p.stderr
-            cs = project_containers(project)
-            assert cs["app"]["State"] == "running"
-            assert cs["migrate"]["State"] == "exited"
-        finally:
-            purge_project(project)
+    migrate = service("migrate", init=False,
+                      command='["sh", "-c", "echo applying migration 42; exit ${CODE:-3}"]')
+    app = service("app", more="    depends_on:\n      migrate: {condition: service_completed_successfully}\n")
+    with compose_project(project, migrate, app) as path:
+        p = up(path, project, env={"CODE": "3"})
+        assert p.returncode == 1, p.stderr
+        assert 'service "migrate" exited with code 3' in p.stderr, p.stderr
+        assert "applying migration 42" in p.stderr, "the last log lines are in the error"
+        assert "app" not in project_containers(project)
+        p = up(path, project, env={"CODE": "0"})
+        assert p.returncode == 0, p.stderr
+        cs = project_containers(project)
+        assert cs["app"]["State"] == "running"
+        assert cs["migrate"]["State"] == "exited"
 
 
 def test_second_up_touches_nothing_and_change_recreates_only_that_service():
     project = "tte2e-idem"
-    with tempfile.TemporaryDirectory() as d:
-        path = compose(d, f"""
-services:
-  a:
-    image: {BUSYBOX}
-    init: true
-    command: ["sleep", "300"]
-    environment: ["VERSION=${{A_VERSION:-1}}"]
-  b:
-    image: {BUSYBOX}
-    init: true
-    command: ["sleep", "300"]
-    depends_on: [a]
-""")
-        try:
-            assert up(path, project).returncode == 0
-            first = {n: c["Id"] for n, c in project_containers(project).items()}
-            started = {n: api("GET", f"/containers/{i}/json")[1]["State"]["StartedAt"]
-                       for n, i in first.items()}
-            p = up(path, project)
-            assert p.returncode == 0, p.stderr
-            assert p.stdout.count("unchanged") == 2, p.stdout
-            again = {n: c["Id"] for n, c in project_containers(project).items()}
-            assert again == first
-            for n, i in again.items():
-                assert api("GET", f"/containers/{i}/json")[1]["State"]["StartedAt"] == started[n]
-            p = up(path, project, env={"A_VERSION": "2"})
-            assert p.returncode == 0, p.stderr
-            changed = {n: c["Id"] for n, c in project_containers(project).items()}
-            assert changed["a"] != first["a"], "a changed: recreated"
-            assert changed["b"] == first["b"], "b did not change: kept"
-            _, info = api("GET", f"/containers/{changed['a']}/json")
-            assert "VERSION=2" in info["Config"]["Env"]
-        finally:
-            purge_project(project)
+    a = service("a", more='    environment: ["VERSION=${A_VERSION:-1}"]\n')
+    b = service("b", more="    depends_on: [a]\n")
+    with compose_project(project, a, b) as path:
+        assert up(path, project).returncode == 0
+        first = {n: c["Id"] for n, c in project_containers(project).items()}
+        started = {n: api("GET", f"/containers/{i}/json")[1]["State"]["StartedAt"]
+                   for n, i in first.items()}
+        p = up(path, project)
+        assert p.returncode == 0, p.stderr
+        assert p.stdout.count("unchanged") == 2, p.stdout
+        again = {n: c["Id"] for n, c in project_containers(project).items()}
+        assert again == first
+        for n, i in again.items():
+            assert api("GET", f"/containers/{i}/json")[1]["State"]["StartedAt"] == started[n]
+        p = up(path, project, env={"A_VERSION": "2"})
+        assert p.returncode == 0, p.stderr
+        changed = {n: c["Id"] for n, c in project_containers(project).items()}
+        assert changed["a"] != first["a"], "a changed: recreated"
+        assert changed["b"] == first["b"], "b did not change: kept"
+        _, info = api("GET", f"/containers/{changed['a']}/json")
+        assert "VERSION=2" in info["Config"]["Env"]
 
 
 def test_json_progress_events():
     project = "tte2e-json"
-    with tempfile.TemporaryDirectory() as d:
-        path = compose(d, f"services:\n  a:\n    image: {BUSYBOX}\n    init: true\n"
-                          f"    command: [sleep, '300']\n")
-        try:
-            p = ttdeploy("up", "-f", path, "-p", project, "--json")
-            assert p.returncode == 0, p.stderr
-            events = [json.loads(line) for line in p.stdout.splitlines()]
-            states = [e.get("state") for e in events if e.get("service") == "a"]
-            assert states[-1] == "running", events
-            assert all("time" in e for e in events)
-        finally:
-            purge_project(project)
+    with compose_project(project, service("a", command="[sleep, '300']")) as path:
+        p = ttdeploy("up", "-f", path, "-p", project, "--json")
+        assert p.returncode == 0, p.stderr
+        events = [json.loads(line) for line in p.stdout.splitlines()]
+        states = [e.get("state") for e in events if e.get("service") == "a"]
+        assert states[-1] == "running", events
+        assert all("time" in e for e in events)
 
 
 def test_missing_image_is_a_clear_error():
     project = "tte2e-noimage"
-    with tempfile.TemporaryDirectory() as d:
-        path = compose(d, "services:\n  a:\n    image: ttdeploy-test/nope:1\n")
-        try:
-            p = up(path, project)
-            assert p.returncode == 1
-            assert 'image "ttdeploy-test/nope:1" is not on the engine and cannot be pulled' in p.stderr, p.stderr
-            assert project_containers(project) == {}
-        finally:
-            purge_project(project)
+    nope = service("a", image="ttdeploy-test/nope:1", init=False, command=None)
+    with compose_project(project, nope) as path:
+        p = up(path, project)
+        assert p.returncode == 1
+        assert 'image "ttdeploy-test/nope:1" is not on the engine and cannot be pulled' in p.stderr, p.stderr
+        assert project_containers(project) == {}
 
 
 def test_daemon_not_running_gives_exit_5():
