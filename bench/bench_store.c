@@ -16,8 +16,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "benchutil.h"
 #include "buf.h"
-#include "monotime.h"
 #include "store.h"
 
 #define DEPLOYMENTS 5000
@@ -25,23 +25,6 @@
 #define RUNS 21
 
 extern char **environ;
-
-static double now_ms(void)
-{
-    return monotime_now() * 1e3;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof(double), cmp_double);
-    return v[n / 2];
-}
 
 /* Runs argv with stdout to /dev/null; returns wall milliseconds. */
 static double time_command(char *const *argv)
@@ -51,11 +34,11 @@ static double time_command(char *const *argv)
     int status;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    double t0 = now_ms();
+    double t0 = bench_now_ms();
     if (posix_spawn(&pid, argv[0], &fa, NULL, argv, environ) != 0)
         return -1;
     waitpid(pid, &status, 0);
-    double t = now_ms() - t0;
+    double t = bench_now_ms() - t0;
     posix_spawn_file_actions_destroy(&fa);
     return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? t : -1;
 }
@@ -81,24 +64,24 @@ int main(int argc, char **argv)
     }
     double *each = calloc(DEPLOYMENTS * STEPS, sizeof(double));
     int nstep = 0;
-    double t0 = now_ms(), worst = 0;
+    double t0 = bench_now_ms(), worst = 0;
     for (int d = 0; d < DEPLOYMENTS; d++) {
         struct store_deployment dep = {.project = "bench", .version = "v1", .actor = "bench"};
         store_deployment_begin(st, &dep, &last, &err);
         for (int k = 0; k < STEPS; k++) {
-            double s0 = now_ms();
+            double s0 = bench_now_ms();
             store_step_begin(st, last, phases[k % 4], services[k % 5], "create",
                              "create api: image local/api:v1.4.0", &step, &err);
             store_step_end(st, step, STEP_OK, "healthy (probe, 0.31 s)", NULL, &err);
-            double s1 = now_ms() - s0;
+            double s1 = bench_now_ms() - s0;
             each[nstep++] = s1;
             if (s1 > worst)
                 worst = s1;
         }
         store_deployment_finish(st, last, d % 10 ? DEPLOY_SUCCEEDED : DEPLOY_FAILED, NULL, &err);
     }
-    double total = now_ms() - t0;
-    qsort(each, (size_t)nstep, sizeof(double), cmp_double);
+    double total = bench_now_ms() - t0;
+    bench_sort(each, (size_t)nstep);
     printf("store: %d steps recorded in %.0f ms: %.3f ms per step (intent + outcome), p99 %.3f ms, "
            "worst %.2f ms (a WAL checkpoint) (target < 1 ms)\n",
            DEPLOYMENTS * STEPS, total, total / (DEPLOYMENTS * STEPS), each[nstep * 99 / 100],
@@ -108,18 +91,18 @@ int main(int argc, char **argv)
     double hist[RUNS], show[RUNS], record[RUNS], hist_cli[RUNS], show_cli[RUNS];
     struct store_history_filter f = {.limit = 50};
     for (int r = 0; r < RUNS; r++) {
-        double a = now_ms();
+        double a = bench_now_ms();
         json_t *h = store_history(st, &f, &err);
-        hist[r] = now_ms() - a;
+        hist[r] = bench_now_ms() - a;
         json_decref(h);
-        a = now_ms();
+        a = bench_now_ms();
         json_t *s = store_show(st, last / 2, &err);
-        show[r] = now_ms() - a;
+        show[r] = bench_now_ms() - a;
         json_decref(s);
         struct store_record *rec = NULL;
-        a = now_ms();
+        a = bench_now_ms();
         store_record_load(st, last / 2, &rec, &err);
-        record[r] = now_ms() - a;
+        record[r] = bench_now_ms() - a;
         store_record_free(rec);
     }
     buf_printf(&idbuf, "%lld", last / 2);
@@ -132,8 +115,8 @@ int main(int argc, char **argv)
     printf("store: history --limit 50: %.2f ms in-process, %.2f ms as a command; show: %.2f ms "
            "in-process (%.2f ms of it the typed record), %.2f ms as a command (medians of %d; "
            "target < 20 ms)\n",
-           median(hist, RUNS), median(hist_cli, RUNS), median(show, RUNS), median(record, RUNS),
-           median(show_cli, RUNS), RUNS);
+           bench_median(hist, RUNS), bench_median(hist_cli, RUNS), bench_median(show, RUNS),
+           bench_median(record, RUNS), bench_median(show_cli, RUNS), RUNS);
     store_close(st);
     struct buf cmd = {0};
     buf_printf(&cmd, "rm -rf '%s'", dir);
