@@ -3,7 +3,8 @@ example plan succeeds and the audit lists every phase and service step; a
 new api image recreates only api and worker; a failing check fails the
 deployment with its output; --dry-run changes nothing; concurrent applies
 take turns; kill -9 mid-deployment, then recover, leaves a consistent
-record and stack."""
+record and stack; a store that cannot record stops the deployment before
+anything is touched."""
 import json
 import os
 import shutil
@@ -313,6 +314,28 @@ def test_unlock_force():
         assert "removed the lock on tte2e-unlock held by other-host pid 1" in p.stdout
         assert s.apply().returncode == 0
 
+
+def test_a_store_that_cannot_record_stops_before_touching_anything():
+    tag_api_images()
+    with Stack("tte2e-store") as s:
+        assert s.apply(env={"API_IMAGE": "ttdeploy-test/api:v1"}).returncode == 0
+        containers = {n: c["Id"] for n, c in project_containers(s.project).items()}
+        s.sql_write("CREATE TRIGGER refuse BEFORE INSERT ON steps BEGIN "
+                    "SELECT RAISE(ABORT, 'disk full (simulated)'); END")
+        p = s.apply(env={"API_IMAGE": "ttdeploy-test/api:v2"})
+        assert p.returncode == 1, p.stdout + p.stderr
+        assert "disk full (simulated)" in p.stderr, p.stderr
+        assert "stopped before changing anything else" in p.stderr, p.stderr
+        assert "ttdeploy recover" in p.stderr, p.stderr
+        now = {n: c["Id"] for n, c in project_containers(s.project).items()}
+        assert now == containers, "no container was touched"
+        failed = s.history()[0]
+        assert failed["status"] == "failed", failed
+        assert s.sql(f"SELECT count(*) FROM steps WHERE deployment_id = {failed['id']}") == [(0,)]
+        assert s.sql("SELECT count(*) FROM lock") == [(0,)], "the lock is released"
+        s.sql_write("DROP TRIGGER refuse")
+        p = s.apply(env={"API_IMAGE": "ttdeploy-test/api:v2"})
+        assert p.returncode == 0, p.stdout + p.stderr
 
 if __name__ == "__main__":
     run(globals())
