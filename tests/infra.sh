@@ -36,8 +36,13 @@ start_daemon() {
     mkdir -p "$ROOT/data" "$ROOT/exec"
     rm -f "$SOCK"
     log "starting dockerd on $SOCK (data root $ROOT/data)"
-    # setsid: the daemon outlives this script and the make process.
-    setsid dockerd --host "unix://$SOCK" --data-root "$ROOT/data" --exec-root "$ROOT/exec" \
+    # setsid: the daemon outlives this script and the make process.  It
+    # inherits none of the descriptors 3-9 (the shell's range): one held by
+    # whoever ran us, such as a flock(1) lock file, would otherwise stay
+    # open, and locked, as long as the daemon runs.
+    setsid sh -c 'for fd in $(ls /proc/$$/fd); do [ "$fd" -gt 2 ] && [ "$fd" -lt 10 ] && eval "exec $fd>&-"; done
+                  exec "$@"' close_fds_exec \
+        dockerd --host "unix://$SOCK" --data-root "$ROOT/data" --exec-root "$ROOT/exec" \
         --pidfile "$ROOT/dockerd.pid" --containerd-namespace ttdeploy-test \
         --containerd-plugins-namespace ttdeploy-test-plugins --bridge none \
         >"$ROOT/dockerd.log" 2>&1 </dev/null &

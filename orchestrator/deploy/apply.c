@@ -221,6 +221,7 @@ enum apply_outcome apply_recover(const struct apply_options *o, struct tt_err *e
         if (a.state < DEPLOY_LOCKED)
             a.state = DEPLOY_LOCKED;
         a.fail_health = xstrdup("interrupted");
+        a.crashed = 1;
         res = rollback_after_failure(&a);
     }
     if (res != APPLY_UNREACHABLE) {

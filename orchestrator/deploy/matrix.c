@@ -147,6 +147,25 @@ int matrix_decide(const struct plan_rule *rules, size_t n, const struct matrix_f
     return -1;
 }
 
+int matrix_decide_crash(const struct plan_rule *rules, size_t n, const struct matrix_failure *f,
+                        struct matrix_decision *d)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct plan_rule *r = &rules[i];
+        if (!r->phase || !f->phase || strcmp(r->phase, f->phase) || !r->nactions ||
+            r->actions[0] == PLAN_ACTION_NONE || r->actions[0] == PLAN_ACTION_ABORT)
+            continue;
+        if (rule_matches(r, f, &d->why)) {
+            d->rule = r;
+            d->index = i + 1;
+            return 0;
+        }
+    }
+    buf_reset(&d->why);
+    d->rule = NULL;
+    return -1;
+}
+
 void matrix_decision_clear(struct matrix_decision *d)
 {
     buf_release(&d->why);

@@ -41,6 +41,15 @@ int matrix_decide(const struct plan_rule *rules, size_t n, const struct matrix_f
 void matrix_decision_clear(struct matrix_decision *d);
 
 /*
+ * The rule for a crash in f->phase (recover with on_crash: rollback).  A
+ * crash is not a decision, so only a rule that names that phase and rolls
+ * something back is taken (never a catch-all, never none or abort);
+ * returns -1 when there is none, and the caller goes back by images.
+ */
+int matrix_decide_crash(const struct plan_rule *rules, size_t n, const struct matrix_failure *f,
+                        struct matrix_decision *d);
+
+/*
  * Whether the condition holds for f; measured receives what was compared
  * ("error_rate 50.0% > 5.0%").  A condition whose measurement is missing
  * does not hold.

@@ -81,6 +81,26 @@ static void intent_text(const struct stack_result *x, struct buf *b)
         buf_printf(b, "%s %s: image %s", x->action, x->service, x->image);
 }
 
+/* A tier being brought up, for stack_up's on_waiting. */
+struct tier_run {
+    struct run *a;
+    enum deploy_state up_state, healthy_state;
+};
+
+/* Only waiting is left: the tier is now in its healthy state (a crash here is recorded so). */
+static void tier_waiting(void *ctx)
+{
+    struct tier_run *t = ctx;
+    if (t->a->state == t->up_state)
+        run_enter(t->a, t->healthy_state);
+}
+
+/* Enters the healthy state unless the wait already did. */
+static int enter_healthy(struct run *a, enum deploy_state healthy_state)
+{
+    return a->state == healthy_state ? 0 : run_enter(a, healthy_state);
+}
+
 /*
  * Brings up one tier (infra or app), entered in up_state: the
  * per-service intents of the up and healthy states, stack_up, then the
@@ -96,6 +116,7 @@ static int phase_tier(struct run *a, const struct strv *tier, enum deploy_state 
     long long *ok_steps = xcalloc(tier->n + 1, sizeof(long long));
     struct buf text = {0};
     struct tt_err up_err = {0};
+    struct tier_run tr = {a, up_state, healthy_state};
     int rc = 0;
 
     strv_copy(&so.services, tier);
@@ -103,6 +124,8 @@ static int phase_tier(struct run *a, const struct strv *tier, enum deploy_state 
     so.progress = a->o->progress;
     so.out = a->o->out;
     so.readiness_docker = a->o->readiness_docker;
+    so.on_waiting = tier_waiting;
+    so.ctx = &tr;
     if (tier->n == 0) {
         rc = step_skipped(a, up_state, "no services in this tier");
         if (rc == 0)
@@ -180,11 +203,11 @@ static int phase_tier(struct run *a, const struct strv *tier, enum deploy_state 
     if (up_rc < 0) {
         tt_error(a->err, "%s", up_err.msg);
         if (created_all)
-            run_enter(a, healthy_state);
+            enter_healthy(a, healthy_state);
         rc = -1;
         goto out;
     }
-    rc = run_enter(a, healthy_state);
+    rc = enter_healthy(a, healthy_state);
 out:
     stack_report_clear(&preview);
     stack_report_clear(&report);

@@ -141,7 +141,7 @@ enum apply_outcome rollback_after_failure(struct run *a)
     struct plan *builtin = NULL;
     struct buf text = {0}, why = {0}, error = {0};
     struct actions actions = {0};
-    static const enum plan_action fix_forward = PLAN_ACTION_NONE;
+    static const enum plan_action fix_forward = PLAN_ACTION_NONE, go_back = PLAN_ACTION_IMAGES;
     enum apply_outcome res = APPLY_DEPLOY_FAILED;
 
     a->err = &e2; /* the cause stays in *cause; bookkeeping errors go to e2 */
@@ -181,7 +181,10 @@ enum apply_outcome rollback_after_failure(struct run *a)
     json_object_set_new(dec, "failure", failure_json(&f));
     json_object_set_new(dec, "builtin", json_boolean(builtin != NULL));
     json_object_set_new(dec, "detected_at_monotonic", json_real(a->failed_at));
-    if (matrix_decide(rules, nrules, &f, &d) == 0) {
+    json_object_set_new(dec, "crash", json_boolean(a->crashed));
+    int found = a->crashed ? matrix_decide_crash(rules, nrules, &f, &d)
+                           : matrix_decide(rules, nrules, &f, &d);
+    if (found == 0) {
         actions_set(&actions, d.rule->actions, d.rule->nactions);
         matrix_rule_describe(d.rule, &text);
         buf_printf(&why, "rule %zu%s%s%s: %s", d.index, builtin ? " of the built-in matrix" : " (",
@@ -196,6 +199,13 @@ enum apply_outcome rollback_after_failure(struct run *a)
             json_object_set_new(
                 dec, "at",
                 json_pack("{s:s, s:i}", "file", d.rule->at.file, "line", d.rule->at.line));
+    } else if (a->crashed) {
+        actions_set(&actions, &go_back, 1);
+        buf_adds(&text, "a crash -> images");
+        buf_printf(&why,
+                   "a crash is not a decision: no rule of the matrix names phase %s, so back to "
+                   "the last release that succeeded, by its images (the schema stays)",
+                   f.phase);
     } else {
         actions_set(&actions, &fix_forward, 1);
         buf_adds(&text, "no rule matches");

@@ -87,7 +87,8 @@ struct run {
     struct tt_err *err;
     struct tt_err store_err; /* the first error of the store, when it could not record */
     int locked;
-    int manual; /* a manual rollback: a failure ends it failed, it is not rolled back again */
+    int manual;  /* a manual rollback: a failure ends it failed, it is not rolled back again */
+    int crashed; /* recover found it interrupted: a crash, not a measured failure */
     /* What failed, for the rollback matrix. */
     char *fail_check, *fail_service, *fail_health;
     struct verify_measure fail_measure;

@@ -29,6 +29,13 @@ struct stack_options {
     int readiness_docker; /* up: wait for Docker's health status, not for probes */
     enum progress_mode progress;
     FILE *out;
+    /*
+     * up: called once, when only waiting is left: nothing is being created
+     * or started and a container this run started is being waited on (may
+     * be NULL).  The deployment records its "healthy" states from here.
+     */
+    void (*on_waiting)(void *ctx);
+    void *ctx;
 };
 
 /* What happened (or, for a preview, would happen) to one service. */

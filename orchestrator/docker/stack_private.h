@@ -71,6 +71,7 @@ struct up_run {
     double started, deadline;
     unsigned probes_max; /* execs allowed in flight at once */
     json_t *seen;        /* events of our containers, for the report */
+    int said_waiting;    /* on_waiting has been called */
 };
 
 /* ---- queries and diagnostics (stack_query.c) ------------------------------ */

@@ -451,6 +451,34 @@ static void on_event(struct up_run *r, json_t *ev)
     }
 }
 
+/*
+ * Whether only waiting is left: nothing is being created, started or
+ * removed, and a container this run created or started (not one it kept)
+ * is being waited on.  Services whose dependencies are not ready yet may
+ * still be pending: they wait too.
+ */
+static int only_waiting(const struct up_run *r)
+{
+    int waiting = 0;
+    for (size_t i = 0; i < r->d->n; i++) {
+        const struct svc *v = &r->svcs[i];
+        if (v->state == SVC_STOPPING || v->state == SVC_REMOVING || v->state == SVC_CREATING ||
+            v->state == SVC_CONNECTING || v->state == SVC_STARTING)
+            return 0;
+        waiting |= v->state == SVC_WAITING && !(v->old_id && v->old_matches);
+    }
+    return waiting;
+}
+
+/* Tells the caller, once, that the run now only waits for readiness. */
+static void say_waiting(struct up_run *r)
+{
+    if (r->said_waiting || !r->o->on_waiting || !only_waiting(r))
+        return;
+    r->said_waiting = 1;
+    r->o->on_waiting(r->o->ctx);
+}
+
 static int all_settled(const struct up_run *r)
 {
     for (size_t i = 0; i < r->d->n; i++) {
@@ -516,6 +544,7 @@ int stack_up(struct engine *e, const struct compose_project *p, const struct dag
         int changed = launch_ready_services(&r);
         if (all_settled(&r))
             break;
+        say_waiting(&r);
         schedule_probes(&r);
         if (monotime_now() > r.deadline && !r.failed)
             on_deadline(&r);

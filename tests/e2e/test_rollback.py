@@ -3,8 +3,10 @@ release N to a bad release N+1 of examples/tasktracker: an api image whose
 health never passes (images rollback, N healthy again); a verify check with
 a 50% HTTP error rate (the rule fires on the measured rate); a migration
 that breaks data (migrations downgrade + restore, row counts as before); a
-rule with `none` (N+1 stays, exit 1); `rollback --to-tag` on a git
-repository with two tags; a crash while rolling back, then `recover`."""
+rule with `none` (N+1 stays, exit 1); a crash while the new api is waited
+on, then `recover`, goes back to N whatever a catch-all says; `rollback
+--to-tag` on a git repository with two tags; a crash while rolling back,
+then `recover`."""
 import json
 import os
 import signal
@@ -216,6 +218,34 @@ def test_none_rule_leaves_the_new_release_running():
         r = json.loads(ttdeploy("report", "--plan", s.plan, "--format", "json", str(h[0]["id"]),
                                 check=0).stdout)
         assert r["rolled_back"] == [] and "still degraded" in r["degraded"]["summary"], r
+    finally:
+        s.close()
+
+
+def test_crash_while_the_new_api_waits_then_recover_goes_back():
+    """kill -9 while the never-healthy v2 api is waited on, then recover with
+    on_crash: rollback: the catch-all `none` must not leave v2 running."""
+    images()
+    rules = ("    - when: {phase: verify}\n      severity: high\n      do: [images]\n"
+             "    - when: {}\n      severity: low\n      do: [none]\n")
+    s = Stack("tte2e-rb-crash-wait", plan_edit=matrix(rules))
+    try:
+        assert s.apply(env={"API_IMAGE": GOOD, "RELEASE": "v1"}).returncode == 0
+        proc = s.popen("apply", env={"API_IMAGE": BAD_HEALTH, "RELEASE": "v2"})
+        state = wait_for_state(s, {"app_healthy"})
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        assert state == "app_healthy", "the wait for health is recorded as app_healthy"
+        p = ttdeploy("recover", "--progress", "plain", s.plan, env=PORTS)
+        assert p.returncode == 1, p.stdout + p.stderr
+        h = s.history()
+        assert h[0]["status"] == "rolled_back", h[0]
+        dec = notes(s, h[0]["id"])["decision"]
+        assert dec["crash"] and dec["actions"] == ["images"], dec
+        assert dec["failure"]["phase"] == "app_healthy", dec
+        for svc in ("api", "worker"):
+            image, st = container_image(s.project, svc)
+            assert image == GOOD and st["Running"], (svc, image)
     finally:
         s.close()
 

@@ -182,3 +182,38 @@ Test(matrix, builtin_matrix_is_valid_and_explained)
     free(text);
     plan_free(b);
 }
+
+/* The rule recover takes for a crash in phase, or 0 when it falls back to images. */
+static size_t decide_crash(const struct plan *p, const char *phase)
+{
+    struct matrix_failure f;
+    struct matrix_decision d = {0};
+    matrix_failure_init(&f);
+    f.phase = phase;
+    f.health = "interrupted";
+    size_t index = matrix_decide_crash(p->rules, p->nrules, &f, &d) == 0 ? d.index : 0;
+    matrix_decision_clear(&d);
+    return index;
+}
+
+Test(matrix, a_crash_is_not_a_decision)
+{
+    /* A catch-all, even one that rolls back, is not taken for a crash: images are. */
+    struct plan *p = parse("    - when: {}\n      severity: low\n      do: [none]\n"
+                           "    - when: {phase: verify}\n      severity: high\n      do: [images]\n");
+    cr_assert_eq(decide_crash(p, "app_healthy"), 0);
+    plan_free(p);
+    /* A rule naming the phase is taken, unless it would leave the release (none, abort). */
+    p = parse("    - when: {phase: app_healthy}\n      severity: low\n      do: [none]\n"
+              "    - when: {phase: app_healthy}\n      severity: high\n      do: [images, "
+              "migrations]\n"
+              "    - when: {}\n      severity: low\n      do: [images]\n");
+    cr_assert_eq(decide_crash(p, "app_healthy"), 2);
+    cr_assert_eq(decide_crash(p, "infra_up"), 0);
+    plan_free(p);
+    /* The built-in matrix: a crash in migrate goes back by migrations. */
+    p = matrix_default_new();
+    cr_assert_eq(decide_crash(p, "migrate"), 2);
+    cr_assert_eq(decide_crash(p, "backup"), 0, "abort is no way back");
+    plan_free(p);
+}
