@@ -283,3 +283,136 @@ Test(exec, probe_passes_only_on_a_whole_stream_and_exit_0)
     for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
         cr_assert_eq(probe_once(bad[i]), PROBE_FAILED, "%s counted as healthy", bad[i]);
 }
+
+/* ---- verify: list against a throwaway PostgreSQL ---------------------------- */
+
+#include <grp.h>
+#include <pwd.h>
+#include <sys/stat.h>
+
+#include "pgdb.h"
+
+static char *pg_dir;
+static pid_t pg_pid;
+static char pg_url[128];
+
+/* Runs argv as the postgres user (initdb and postgres refuse root); returns the child's pid. */
+static pid_t as_postgres(char *const argv[], const struct passwd *pw)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0)
+            _exit(126);
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* after setuid, which clears it */
+        if (!getenv("PG_DEBUG")) {
+            int null = open("/dev/null", O_WRONLY);
+            dup2(null, 1);
+            dup2(null, 2);
+        }
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* A PostgreSQL of its own on a free-ish loopback port, or the test is skipped. */
+static void pg_start(void)
+{
+    struct passwd *pw = getpwnam("postgres");
+    struct buf data = {0}, port = {0};
+    int status;
+
+    if (!pw || geteuid() != 0 ||
+        system("command -v initdb >/dev/null && command -v postgres "
+               ">/dev/null && command -v pg_dump >/dev/null") != 0)
+        cr_skip_test("needs root, a postgres user, initdb, postgres and pg_dump");
+    pg_dir = tu_tmpdir();
+    cr_assert_eq(chown(pg_dir, pw->pw_uid, pw->pw_gid), 0);
+    buf_printf(&data, "%s/data", pg_dir);
+    char *initdb[] = {"initdb", "-D", data.data, "-U", "postgres", "-A", "trust", "-N", NULL};
+    waitpid(as_postgres(initdb, pw), &status, 0);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "initdb failed");
+    buf_printf(&port, "%d", 20000 + getpid() % 20000);
+    char *postgres[] = {"postgres", "-D",        data.data,
+                        "-p",       port.data,   "-k",
+                        pg_dir,     "-c",        "listen_addresses=127.0.0.1",
+                        "-c",       "fsync=off", NULL};
+    pg_pid = as_postgres(postgres, pw);
+    snprintf(pg_url, sizeof(pg_url), "postgresql://postgres@127.0.0.1:%s/shop", port.data);
+    struct tt_err err = {0};
+    cr_assert_eq(pgdb_create_database(pg_url, "shop", monotime_now() + 20, &err), 0, "%s", err.msg);
+    buf_release(&data);
+    buf_release(&port);
+}
+
+static void pg_stop(void)
+{
+    if (pg_pid > 0) {
+        kill(pg_pid, SIGQUIT);
+        waitpid(pg_pid, NULL, 0);
+    }
+    if (pg_dir) {
+        struct buf rm = {0};
+        buf_printf(&rm, "rm -rf %s", pg_dir);
+        if (system(rm.data) != 0)
+            perror(rm.data);
+        buf_release(&rm);
+        free(pg_dir);
+    }
+}
+
+TestSuite(backup_list, .init = pg_start, .fini = pg_stop, .timeout = 60);
+
+static void sql(const char *text)
+{
+    struct tt_err err = {0};
+    struct pgdb *c = pgdb_connect(pg_url, monotime_now() + 10, &err);
+    cr_assert_not_null(c, "%s", err.msg);
+    cr_assert_eq(pgdb_exec(c, text, &err), 0, "%s", err.msg);
+    pgdb_close(c);
+}
+
+/* A dump of the database taken with the host's pg_dump into pg_dir. */
+static void dump(struct backup_result *b)
+{
+    struct tt_err err = {0};
+    cr_assert_eq(backup_take_host(pg_url, pg_dir, "shop", 1, b, &err), 0, "%s", err.msg);
+}
+
+/* Asserts verify: list refuses b with a message containing want, and removed the file. */
+static void list_refuses(struct backup_result *b, const char *want)
+{
+    struct tt_err err = {0};
+    struct stat st;
+    cr_assert_eq(backup_verify(b, "list", pg_url, monotime_now() + 10, &err), -1, "list passed: %s",
+                 b->detail.data);
+    cr_assert(strstr(err.msg, want) != NULL, "%s", err.msg);
+    cr_assert(strstr(err.msg, "is not whole, so it was removed") != NULL, "%s", err.msg);
+    cr_assert(stat(b->path, &st) < 0, "%s was kept", b->path);
+}
+
+Test(backup_list, toc_must_hold_every_table)
+{
+    struct backup_result b = {0};
+    struct tt_err err = {0};
+    sql("CREATE TABLE orders (id int); INSERT INTO orders VALUES (1); CREATE SCHEMA billing; "
+        "CREATE TABLE billing.\"Invoices\" (id int)");
+    dump(&b);
+    cr_assert_eq(backup_verify(&b, "list", pg_url, monotime_now() + 10, &err), 0, "%s", err.msg);
+    cr_assert(strstr(b.detail.data, "pg_restore --list read it back") != NULL, "%s", b.detail.data);
+    sql("CREATE TABLE late (id int)"); /* the dump no longer holds what the database holds */
+    list_refuses(&b, "no data for 1 of the 3 tables the database holds: public.late");
+    backup_result_clear(&b);
+}
+
+Test(backup_list, a_dump_cut_short_is_refused)
+{
+    struct backup_result b = {0};
+    struct stat st;
+    sql("CREATE TABLE rows AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 20000) g");
+    dump(&b);
+    cr_assert_eq(stat(b.path, &st), 0);
+    cr_assert_eq(truncate(b.path, st.st_size / 2), 0); /* its TOC is whole, its data is not */
+    list_refuses(&b, "pg_restore --file=/dev/null exited 1");
+    backup_result_clear(&b);
+}
