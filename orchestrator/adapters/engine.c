@@ -5,9 +5,11 @@
  * on one multi handle with the /events stream.  The daemon answers JSON
  * (or a raw stream for logs and exec); responses are kept whole in a
  * struct buf, except the events stream, which is cut into lines as it
- * arrives and parsed one event per line.
+ * arrives and parsed one event per line, and engine_stream()'s, whose
+ * bytes go to the caller as they arrive (exec: engine_exec.c).
  */
 #include "engine.h"
+#include "monotime.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -49,6 +51,7 @@ struct engine {
     struct engine_req *events;
     struct buf events_partial;
     struct event_node *ev_head, *ev_tail;
+    long stall_ms; /* a stream with no bytes for this long fails */
 };
 
 static int curl_ready;
@@ -297,6 +300,7 @@ int engine_open(const char *host, struct engine **out, struct tt_err *err)
     e->host = xstrdup(host);
     e->socket_path = xstrdup(host + 7);
     e->multi = curl_multi_init();
+    e->stall_ms = ENGINE_STALL_DEFAULT_MS;
     if (socket_problem(e->socket_path, host, err) < 0) {
         engine_close(e);
         return -1;
@@ -524,27 +528,6 @@ json_t *engine_next_event(struct engine *e)
     return ev;
 }
 
-void engine_demux(const struct buf *raw, struct buf *out)
-{
-    size_t i = 0;
-    const unsigned char *p = (const unsigned char *)raw->data;
-
-    /* Frames: [stream, 0, 0, 0, size32be] payload.  Anything else is plain text (TTY). */
-    if (raw->len < 8 || p[0] > 2 || p[1] || p[2] || p[3]) {
-        buf_add(out, raw->data ? raw->data : "", raw->len);
-        return;
-    }
-    while (i + 8 <= raw->len) {
-        size_t n = ((size_t)p[i + 4] << 24) | ((size_t)p[i + 5] << 16) | ((size_t)p[i + 6] << 8) |
-                   p[i + 7];
-        i += 8;
-        if (n > raw->len - i)
-            n = raw->len - i;
-        buf_add(out, raw->data + i, n);
-        i += n;
-    }
-}
-
 void engine_urlencode(const char *s, struct buf *out)
 {
     static const char hex[] = "0123456789ABCDEF";
@@ -560,143 +543,87 @@ void engine_urlencode(const char *s, struct buf *out)
     }
 }
 
-/* Creates an exec of argv (env may be NULL) in container; *id receives its id (caller frees). */
-static int exec_create(struct engine *e, const char *container, const json_t *argv,
-                       const json_t *env, char **id, struct tt_err *err)
-{
-    struct buf path = {0};
-    json_t *body = json_pack("{s:O, s:b, s:b}", "Cmd", argv, "AttachStdout", 1, "AttachStderr", 1);
-    json_t *created = NULL;
-    int rc;
+/* ---- streams ------------------------------------------------------------ */
 
-    if (env)
-        json_object_set(body, "Env", (json_t *)env);
-    buf_printf(&path, "/containers/%s/exec", container);
-    rc = engine_call_ok(e, "POST", path.data, body, 10000, &created, err);
-    if (rc == 0)
-        *id = xstrdup(json_string_value(json_object_get(created, "Id")));
-    json_decref(body);
-    json_decref(created);
-    buf_release(&path);
-    return rc;
+void engine_set_stall(struct engine *e, long stall_ms)
+{
+    e->stall_ms = stall_ms > 0 ? stall_ms : ENGINE_STALL_DEFAULT_MS;
 }
 
-static int exec_exit_code(struct engine *e, const char *id, int *exit_code, struct tt_err *err)
+long engine_stall(const struct engine *e)
 {
-    struct buf path = {0};
-    json_t *info = NULL;
-    buf_printf(&path, "/exec/%s/json", id);
-    int rc = engine_call_ok(e, "GET", path.data, NULL, 10000, &info, err);
-    if (rc == 0)
-        *exit_code = (int)json_integer_value(json_object_get(info, "ExitCode"));
-    json_decref(info);
-    buf_release(&path);
-    return rc;
+    return e->stall_ms;
 }
 
-int engine_exec(struct engine *e, const char *container, const json_t *argv, long timeout_ms,
-                int *exit_code, struct buf *out, struct tt_err *err)
-{
-    struct buf path = {0}, raw = {0};
-    json_t *body = json_pack("{s:b, s:b}", "Detach", 0, "Tty", 0);
-    char *id = NULL;
-    int rc = exec_create(e, container, argv, NULL, &id, err);
-
-    if (rc == 0) {
-        buf_printf(&path, "/exec/%s/start", id);
-        if (engine_call(e, "POST", path.data, body, timeout_ms, NULL, &raw, err) < 0)
-            rc = tt_error(err, "command did not finish within %ld ms", timeout_ms);
-    }
-    if (rc == 0) {
-        engine_demux(&raw, out);
-        rc = exec_exit_code(e, id, exit_code, err);
-    }
-    json_decref(body);
-    free(id);
-    buf_release(&path);
-    buf_release(&raw);
-    return rc;
-}
-
-/* Demultiplexes an exec stream as it arrives: stdout to a file descriptor, stderr to a buffer. */
-struct demux_sink {
-    unsigned char header[8];
-    size_t have;      /* bytes of the current header read */
-    size_t remaining; /* payload bytes left in the current frame */
-    int stream;
-    int fd;
-    long long written;
-    struct buf *errout;
-    int failed;
+/* One streamed request: where its bytes go and when one last arrived. */
+struct stream {
+    struct engine_req *r;
+    int (*sink)(void *ctx, const char *data, size_t len);
+    void *ctx;
+    double last_byte; /* monotonic seconds */
+    double stall;     /* seconds */
+    int stalled, stopped;
 };
 
-static size_t on_stream(char *ptr, size_t size, size_t n, void *userdata)
+static size_t on_stream_data(char *ptr, size_t size, size_t n, void *userdata)
 {
-    struct demux_sink *d = userdata;
-    size_t len = size * n, i = 0;
+    struct stream *s = userdata;
+    long code = 0;
 
-    while (i < len) {
-        if (d->remaining == 0) {
-            d->header[d->have++] = (unsigned char)ptr[i++];
-            if (d->have == 8) {
-                d->stream = d->header[0];
-                d->remaining = ((size_t)d->header[4] << 24) | ((size_t)d->header[5] << 16) |
-                               ((size_t)d->header[6] << 8) | d->header[7];
-                d->have = 0;
-            }
-            continue;
-        }
-        size_t take = len - i < d->remaining ? len - i : d->remaining;
-        if (d->stream == 1) {
-            size_t off = 0;
-            while (off < take) {
-                ssize_t w = write(d->fd, ptr + i + off, take - off);
-                if (w < 0 && errno == EINTR)
-                    continue;
-                if (w <= 0) {
-                    d->failed = errno ? errno : EIO;
-                    return 0; /* makes libcurl stop with a write error */
-                }
-                off += (size_t)w;
-            }
-            d->written += (long long)take;
-        } else if (d->errout->len < 65536) {
-            buf_add(d->errout, ptr + i, take);
-        }
-        d->remaining -= take;
-        i += take;
+    s->last_byte = monotime_now();
+    curl_easy_getinfo(s->r->curl, CURLINFO_RESPONSE_CODE, &code);
+    if (code < 200 || code > 299) { /* an error answer: JSON for the message, not the stream */
+        if (s->r->resp.len < 65536)
+            buf_add(&s->r->resp, ptr, size * n);
+        return size * n;
     }
-    return len;
+    if (s->sink(s->ctx, ptr, size * n) < 0) {
+        s->stopped = 1;
+        return 0; /* makes libcurl stop with a write error */
+    }
+    return size * n;
 }
 
-int engine_exec_to_fd(struct engine *e, const char *container, const json_t *argv,
-                      const json_t *env, int fd, long timeout_ms, int *exit_code, long long *bytes,
-                      struct buf *errout, struct tt_err *err)
+/* Called by libcurl about once a second while nothing arrives: ends a stalled stream. */
+static int on_stream_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
+                              curl_off_t ultotal, curl_off_t ulnow)
 {
-    struct buf path = {0};
-    json_t *body = json_pack("{s:b, s:b}", "Detach", 0, "Tty", 0);
-    struct demux_sink sink = {.fd = fd, .errout = errout};
-    char *id = NULL;
-    int rc = exec_create(e, container, argv, env, &id, err);
+    struct stream *s = userdata;
 
-    if (rc == 0) {
-        buf_printf(&path, "/exec/%s/start", id);
-        struct engine_req *r = req_new(e, "POST", path.data, body, timeout_ms, NULL);
-        curl_easy_setopt(r->curl, CURLOPT_WRITEFUNCTION, on_stream);
-        curl_easy_setopt(r->curl, CURLOPT_WRITEDATA, &sink);
-        req_finish(r, curl_easy_perform(r->curl));
-        if (sink.failed)
-            rc = tt_error(err, "writing the output failed: %s", strerror(sink.failed));
-        else if (r->status != 200)
-            rc = tt_error(err, "exec did not finish: %s", engine_req_error(r));
-        engine_req_free(r);
-    }
-    if (rc == 0)
-        rc = exec_exit_code(e, id, exit_code, err);
-    if (rc == 0)
-        *bytes = sink.written;
-    json_decref(body);
-    free(id);
-    buf_release(&path);
+    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    if (monotime_now() - s->last_byte < s->stall)
+        return 0;
+    s->stalled = 1;
+    return 1;
+}
+
+int engine_stream(struct engine *e, const char *method, const char *path, const json_t *body,
+                  long timeout_ms, int (*sink)(void *ctx, const char *data, size_t len), void *ctx,
+                  const char *what, struct tt_err *err)
+{
+    struct stream s = {.sink = sink, .ctx = ctx, .stall = e->stall_ms / 1000.0};
+    int rc = 0;
+
+    s.r = req_new(e, method, path, body, timeout_ms, NULL);
+    curl_easy_setopt(s.r->curl, CURLOPT_WRITEFUNCTION, on_stream_data);
+    curl_easy_setopt(s.r->curl, CURLOPT_WRITEDATA, &s);
+    curl_easy_setopt(s.r->curl, CURLOPT_XFERINFOFUNCTION, on_stream_progress);
+    curl_easy_setopt(s.r->curl, CURLOPT_XFERINFODATA, &s);
+    curl_easy_setopt(s.r->curl, CURLOPT_NOPROGRESS, 0L);
+    s.last_byte = monotime_now();
+    CURLcode cc = curl_easy_perform(s.r->curl);
+    req_finish(s.r, cc);
+    if (s.stopped)
+        rc = tt_error(err, "%s: the stream was refused by its reader", what);
+    else if (s.stalled)
+        rc = tt_error(err,
+                      "%s: its stream from the Docker engine at %s sent nothing for %g s (the "
+                      "stall limit, timeouts.stall): the command or dockerd is hung",
+                      what, e->host, s.stall);
+    else if (cc == CURLE_OPERATION_TIMEDOUT)
+        rc = tt_error(err, "%s did not finish within %ld ms", what, timeout_ms);
+    else if (s.r->status < 200 || s.r->status > 299)
+        rc = tt_error(err, "%s: %s %s: %s", what, method, path, engine_req_error(s.r));
+    engine_req_free(s.r);
     return rc;
 }

@@ -10,7 +10,9 @@
  *     services are created and started in parallel from one thread.
  * engine_events_start() opens the daemon's /events stream on the same
  * multi handle; engine_next_event() hands out what arrived.  Nothing here
- * calls back into the caller: the caller pumps and then asks what is done.
+ * calls back into the caller (the caller pumps and then asks what is
+ * done) except engine_stream(), which hands a stream's bytes to a sink as
+ * they arrive; engine_exec() (engine_exec.c) is built on it.
  */
 #ifndef ENGINE_H
 #define ENGINE_H
@@ -22,6 +24,10 @@
 #include "tterr.h"
 
 #define ENGINE_DEFAULT_HOST "unix:///var/run/docker.sock"
+/* A stream (exec, attach) that sends no byte for this long fails (timeouts.stall). */
+#define ENGINE_STALL_DEFAULT_MS 60000L
+/* engine_exec keeps at most this much of a command's output. */
+#define ENGINE_EXEC_OUTPUT_MAX (1024 * 1024)
 
 struct engine;
 struct engine_req;
@@ -76,10 +82,30 @@ int engine_events_start(struct engine *e, const json_t *filters, struct tt_err *
 /* The next event received (the caller json_decref()s it), or NULL. */
 json_t *engine_next_event(struct engine *e);
 
+/* The stall limit of this engine's streams (ms; 0 or less: the default). */
+void engine_set_stall(struct engine *e, long stall_ms);
+long engine_stall(const struct engine *e);
+
+/*
+ * A request whose answer is a stream (exec start, attach): each piece of a
+ * 2xx body goes to sink as it arrives.  Fails (-1, err naming what) when
+ * sink returns -1 (the sink keeps its own reason), when no byte arrives
+ * for the stall limit, at timeout_ms (0: none), when the transfer breaks
+ * or the answer is not 2xx.  A stream the daemon ends cleanly returns 0:
+ * whether it is whole is for the caller's format to say.
+ */
+int engine_stream(struct engine *e, const char *method, const char *path, const json_t *body,
+                  long timeout_ms, int (*sink)(void *ctx, const char *data, size_t len), void *ctx,
+                  const char *what, struct tt_err *err);
+
 /*
  * Runs argv (a JSON array of strings, borrowed) in a running container and
- * waits for it: *exit_code and out (stdout and stderr) receive what it did.
- * timeout_ms bounds the whole run.  Returns -1 when it could not be run.
+ * waits for it: *exit_code and out (stdout and stderr, the first
+ * ENGINE_EXEC_OUTPUT_MAX bytes) receive what it did.  timeout_ms bounds
+ * the whole run, the stall limit each silence.  Returns -1 when it could
+ * not be run or its result cannot be trusted: a stream cut inside a frame,
+ * a frame of an unknown stream, an error the daemon put in the stream, an
+ * exec still running or without an exit code (ExitCode null).
  */
 int engine_exec(struct engine *e, const char *container, const json_t *argv, long timeout_ms,
                 int *exit_code, struct buf *out, struct tt_err *err);
@@ -94,8 +120,14 @@ int engine_exec_to_fd(struct engine *e, const char *container, const json_t *arg
                       const json_t *env, int fd, long timeout_ms, int *exit_code, long long *bytes,
                       struct buf *errout, struct tt_err *err);
 
-/* Splits the multiplexed stdout/stderr stream of logs and exec into text. */
+/*
+ * Splits the multiplexed stdout/stderr stream of container logs into text
+ * (plain text, as a TTY container writes, is copied); a log cut short
+ * keeps what came.  For diagnostics only.
+ */
 void engine_demux(const struct buf *raw, struct buf *out);
+/* The same for a whole exec stream, strictly: -1 when it is cut or has an unknown frame. */
+int engine_demux_exec(const struct buf *raw, struct buf *out, struct tt_err *err);
 
 /* Percent-encodes s for a query string, appending to out. */
 void engine_urlencode(const char *s, struct buf *out);

@@ -638,3 +638,29 @@ int pgdb_swap_database(const char *url, const char *live, const char *replacemen
     pgdb_close(c);
     return rc;
 }
+
+/* ---- what a dump must hold ---------------------------------------------- */
+
+int pgdb_user_tables(struct pgdb *c, struct strv *schemas, struct strv *names, struct tt_err *err)
+{
+    /* Ordinary tables (partitions included) outside the system schemas and extensions: each
+     * gets a TABLE DATA entry in a pg_dump archive. */
+    PGresult *r =
+        PQexec(c->conn, "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON "
+                        "n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname NOT IN "
+                        "('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' "
+                        "AND n.nspname NOT LIKE 'pg\\_temp\\_%' AND NOT EXISTS (SELECT 1 FROM "
+                        "pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid "
+                        "AND d.deptype = 'e') ORDER BY 1, 2");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        tt_error(err, "cannot list the database's tables: %s", PQerrorMessage(c->conn));
+        PQclear(r);
+        return -1;
+    }
+    for (int i = 0; i < PQntuples(r); i++) {
+        strv_push(schemas, PQgetvalue(r, i, 0));
+        strv_push(names, PQgetvalue(r, i, 1));
+    }
+    PQclear(r);
+    return 0;
+}

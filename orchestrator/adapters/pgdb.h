@@ -94,4 +94,11 @@ int pgdb_database_exists(const char *url, const char *db, double deadline, int *
 int pgdb_swap_database(const char *url, const char *live, const char *replacement,
                        const char *keep_as, long long *writes, double deadline, struct tt_err *err);
 
+/*
+ * The database's own tables (schema and name, sorted): ordinary tables and
+ * partitions outside the system schemas, not those of extensions; each has
+ * a TABLE DATA entry in a whole pg_dump archive.
+ */
+int pgdb_user_tables(struct pgdb *c, struct strv *schemas, struct strv *names, struct tt_err *err);
+
 #endif

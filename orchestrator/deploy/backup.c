@@ -9,6 +9,7 @@
 #include "backup.h"
 #include "pgdb.h"
 #include "sha256.h"
+#include "strv.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -183,6 +184,128 @@ int backup_run_host(char *const *argv, struct buf *output, struct tt_err *err)
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+/* The whole text of the file at path, appended to out. */
+static int read_text(const char *path, struct buf *out, struct tt_err *err)
+{
+    FILE *f = fopen(path, "r");
+    char chunk[8192];
+    size_t n;
+
+    if (!f)
+        return tt_error(err, "cannot read %s: %s", path, strerror(errno));
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        buf_add(out, chunk, n);
+    fclose(f);
+    return 0;
+}
+
+/* Whether the pg_restore --list text toc has a TABLE DATA entry for schema.name. */
+static int toc_has_data(const char *toc, const char *schema, const char *name)
+{
+    struct buf want = {0};
+    int found = 0;
+
+    /* "3345; 0 16385 TABLE DATA public users owner" */
+    buf_printf(&want, " TABLE DATA %s %s ", schema, name);
+    for (const char *line = toc; line && *line && !found;) {
+        const char *nl = strchr(line, '\n');
+        const char *hit = line[0] == ';' ? NULL : strstr(line, want.data);
+        found = hit && (!nl || hit < nl);
+        line = nl ? nl + 1 : NULL;
+    }
+    buf_release(&want);
+    return found;
+}
+
+/* The tables of url's database that the archive's TOC toc has no data for, into missing. */
+static int toc_missing_tables(const char *toc, const char *url, double deadline,
+                              struct strv *missing, size_t *tables, struct tt_err *err)
+{
+    struct strv schemas = {0}, names = {0};
+    struct pgdb *live = pgdb_connect(url, deadline, err);
+    int rc = live ? pgdb_user_tables(live, &schemas, &names, err) : -1;
+
+    for (size_t i = 0; rc == 0 && i < names.n; i++) {
+        if (toc_has_data(toc, schemas.v[i], names.v[i]))
+            continue;
+        struct buf t = {0};
+        buf_printf(&t, "%s.%s", schemas.v[i], names.v[i]);
+        strv_push_owned(missing, buf_detach(&t));
+    }
+    *tables = names.n;
+    pgdb_close(live);
+    strv_clear(&schemas);
+    strv_clear(&names);
+    return rc;
+}
+
+/* Runs pg_restore option [more] path (more may be NULL); 1 when it exited non-zero (the archive
+ * is bad), -1 when it could not run. */
+static int pg_restore_refuses(const char *option, const char *more, const char *path,
+                              struct buf *out, struct tt_err *err)
+{
+    char *argv[] = {"pg_restore", (char *)option, (char *)(more ? more : path),
+                    more ? (char *)path : NULL, NULL};
+    int code = backup_run_host(argv, out, err);
+    if (code > 0)
+        tt_error(err, "pg_restore %s exited %d: %.300s", option, code, out->data ? out->data : "");
+    return code < 0 ? -1 : code > 0;
+}
+
+/*
+ * "list": the archive reads back whole and holds what the database holds.
+ * pg_restore --list writes its TOC to a file beside the backup (a TOC can
+ * be large); every table of the live database must have a TABLE DATA
+ * entry; then pg_restore reads every data block (to /dev/null), which a
+ * dump cut short fails.  An archive shown bad is removed: it is never kept
+ * looking like a backup.
+ */
+static int verify_list(struct backup_result *b, const char *url, double deadline,
+                       struct tt_err *err)
+{
+    struct buf toc_path = {0}, toc_opt = {0}, toc = {0}, out = {0};
+    struct strv missing = {0};
+    size_t tables = 0;
+    int bad;
+
+    buf_printf(&toc_path, "%s.toc", b->path);
+    buf_printf(&toc_opt, "--file=%s", toc_path.data);
+    bad = pg_restore_refuses("--list", toc_opt.data, b->path, &out, err);
+    if (bad == 0 && read_text(toc_path.data, &toc, err) < 0)
+        bad = -1;
+    unlink(toc_path.data);
+    if (bad == 0 &&
+        toc_missing_tables(toc.data ? toc.data : "", url, deadline, &missing, &tables, err) < 0)
+        bad = -1;
+    if (bad == 0 && missing.n) {
+        char *names = strv_join(&missing, ", ");
+        tt_error(err,
+                 "its TOC (pg_restore --list) has no data for %zu of the %zu tables the "
+                 "database holds: %.500s; was a table created during the dump, or can the "
+                 "dump's user not read it?",
+                 missing.n, tables, names);
+        free(names);
+        bad = 1;
+    }
+    buf_reset(&out);
+    if (bad == 0)
+        bad = pg_restore_refuses("--file=/dev/null", NULL, b->path, &out, err);
+    if (bad == 0)
+        buf_printf(&b->detail, "pg_restore --list read it back with data for all %zu tables",
+                   tables);
+    if (bad > 0) {
+        struct tt_err why = *err;
+        unlink(b->path);
+        tt_error(err, "the backup %s is not whole, so it was removed: %s", b->path, why.msg);
+    }
+    strv_clear(&missing);
+    buf_release(&toc_path);
+    buf_release(&toc_opt);
+    buf_release(&toc);
+    buf_release(&out);
+    return bad ? -1 : 0;
+}
+
 int backup_verify(struct backup_result *b, const char *mode, const char *url, double deadline,
                   struct tt_err *err)
 {
@@ -193,20 +316,8 @@ int backup_verify(struct backup_result *b, const char *mode, const char *url, do
     b->verified = xstrdup(mode);
     if (!strcmp(mode, "none"))
         return 0;
-    if (!strcmp(mode, "list")) {
-        char *argv[] = {"pg_restore", "--list", b->path, NULL};
-        int code = backup_run_host(argv, &out, err);
-        if (code != 0)
-            rc = code < 0 ? -1
-                          : tt_error(err,
-                                     "the backup %s does not read back: pg_restore --list "
-                                     "exited %d: %.300s",
-                                     b->path, code, out.data ? out.data : "");
-        else
-            buf_printf(&b->detail, "pg_restore --list read it back");
-        buf_release(&out);
-        return rc;
-    }
+    if (!strcmp(mode, "list"))
+        return verify_list(b, url, deadline, err);
     /* restore: into a scratch database, then compare row counts with the live one. */
     char *db = pgdb_url_db(url);
     struct buf scratch = {0};

@@ -227,7 +227,9 @@ static int run_exec(const struct verify_context *v, const struct plan_check *c, 
     rc = engine_exec(v->e, container, argv, budget > 1000 ? budget : 1000, &code, &out, err);
     json_decref(argv);
     free(container);
-    if (rc < 0) {
+    if (rc < 0) { /* no exit code to trust (the stream cut, ExitCode null): the check fails */
+        struct tt_err why = *err;
+        tt_error(err, "check \"%s\": %s", c->name, why.msg);
         buf_release(&out);
         return 1;
     }

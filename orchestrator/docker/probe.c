@@ -4,7 +4,9 @@
  *   POST /exec/ID/start          → the output stream, until the command ends
  *   GET  /exec/ID/json           → its exit code
  * The start request carries the check's timeout; a check that outlives it
- * counts as failed, as Docker counts it.
+ * counts as failed, as Docker counts it.  Only a whole output stream and
+ * an exit code of 0 from an exec no longer running count as a pass: a cut
+ * stream, an unknown frame or ExitCode null fail the attempt.
  */
 #include "probe.h"
 #include "buf.h"
@@ -148,7 +150,12 @@ enum probe_result probe_on_done(struct probe *p, struct engine *e, struct engine
             res = attempt_failed(p, now);
             break;
         }
-        engine_demux(engine_req_body(r), &p->output);
+        struct tt_err derr = {0};
+        if (engine_demux_exec(engine_req_body(r), &p->output, &derr) < 0) {
+            buf_printf(&p->output, "\n(health check output not whole: %s)", derr.msg);
+            res = attempt_failed(p, now); /* a cut stream proves nothing */
+            break;
+        }
         buf_printf(&path, "/exec/%s/json", p->exec_id);
         p->req = engine_req_start(e, "GET", path.data, NULL, 10000, p->tag);
         p->step = STEP_INSPECT;

@@ -6,7 +6,11 @@
  * It answers each request with the first route whose text is a prefix of
  * the request line ("GET /v1.43/containers/abc/json HTTP/1.1"), and with
  * 404 when none is, then closes the connection.  A route of status 0
- * never answers (a hung server).  The child dies with the test.
+ * never answers (a hung server).  Status FAKE_STREAM answers as the
+ * daemon answers an exec start: HTTP 200 with no Content-Length, then the
+ * body's bytes (written in hex, spaces ignored, so frames can hold NULs),
+ * then the connection closed; FAKE_STREAM_STALL the same, then silence
+ * instead of the close (a stalled stream).  The child dies with the test.
  */
 #ifndef FAKE_HTTP_H
 #define FAKE_HTTP_H
@@ -25,6 +29,9 @@
 
 #include "buf.h"
 #include "testutil.h"
+
+#define FAKE_STREAM 1200       /* 200, the hex body as raw bytes, then EOF */
+#define FAKE_STREAM_STALL 1201 /* 200, the hex body as raw bytes, then nothing */
 
 struct fake_route {
     const char *request; /* a prefix of the request line: "GET /version " */
@@ -59,6 +66,26 @@ static inline size_t fake_http_read(int fd, char *req, size_t size)
     return n;
 }
 
+/* Writes an exec start's answer: headers without a length, then the bytes hex spells. */
+static inline void fake_http_stream(int fd, const char *hex)
+{
+    struct buf out = {0};
+    buf_adds(&out, "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.docker.multiplexed-stream"
+                   "\r\n\r\n");
+    for (const char *p = hex; p[0] && p[1];) {
+        if (*p == ' ') {
+            p++;
+            continue;
+        }
+        char byte[3] = {p[0], p[1], 0};
+        buf_addc(&out, (char)strtoul(byte, NULL, 16));
+        p += 2;
+    }
+    if (write(fd, out.data, out.len) < 0)
+        perror("fake_http");
+    buf_release(&out);
+}
+
 static inline void fake_http_answer(int fd, const struct fake_route *routes)
 {
     char req[65536];
@@ -73,6 +100,12 @@ static inline void fake_http_answer(int fd, const struct fake_route *routes)
                                              : "{\"message\":\"no route\"}";
     if (status == 0)
         pause(); /* hung: until the test ends */
+    if (status == FAKE_STREAM || status == FAKE_STREAM_STALL) {
+        fake_http_stream(fd, body);
+        if (status == FAKE_STREAM_STALL)
+            pause();
+        return;
+    }
     struct buf out = {0};
     buf_printf(&out,
                "HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
