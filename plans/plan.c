@@ -195,6 +195,28 @@ static int parse_verify(struct ploader *l, const struct ynode *n)
     return 0;
 }
 
+/*
+ * Refuses a database url whose ?options name the database (dbname=) or a
+ * service (service=, which can name one): ttdeploy makes its scratch
+ * copies next to the database of the path, and an option naming another
+ * would send them, and their DROPs, elsewhere.
+ */
+static int check_db_url_options(struct ploader *l, const struct ynode *at, const char *url)
+{
+    const char *q = strchr(url, '?');
+    while (q && *q) {
+        q++;
+        size_t key = strcspn(q, "=&");
+        if ((key == 6 && !strncmp(q, "dbname", 6)) || (key == 7 && !strncmp(q, "service", 7)))
+            return yread_error(&l->r, at,
+                               "database url sets %.*s= in its options: name the database only "
+                               "in the path (postgresql://USER:PASSWORD@HOST:PORT/DB)",
+                               (int)key, q);
+        q = strchr(q, '&');
+    }
+    return 0;
+}
+
 static int parse_database(struct ploader *l, const struct ynode *n)
 {
     struct plan *p = l->p;
@@ -209,7 +231,7 @@ static int parse_database(struct ploader *l, const struct ynode *n)
     if (strncmp(p->db_url, "postgresql://", 13) && strncmp(p->db_url, "postgres://", 11))
         return yread_error(&l->r, ynode_get(n, "url"),
                            "database url must start with postgresql://");
-    return 0;
+    return check_db_url_options(l, ynode_get(n, "url"), p->db_url);
 }
 
 static int parse_backup(struct ploader *l, const struct ynode *n)

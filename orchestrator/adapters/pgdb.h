@@ -13,23 +13,46 @@
 struct pgdb;
 
 /*
+ * Checks a database url: it parses (libpq's PQconninfoParse), names its
+ * database in the path, and no ?option (dbname=, service=) names another.
+ * Every connection checks its url so; scratch connections replace the
+ * parsed database name, never the url's text.
+ */
+int pgdb_url_check(const char *url, struct tt_err *err);
+/*
  * Connects to url, retrying until deadline (monotonic seconds) while the
  * server refuses or is starting; a wrong password or a missing database
  * fails at once.  The caller pgdb_close()s the connection.
  */
 struct pgdb *pgdb_connect(const char *url, double deadline, struct tt_err *err);
+/* The same to database db on url's server, as url's user (db NULL: url's own). */
+struct pgdb *pgdb_connect_db(const char *url, const char *db, double deadline, struct tt_err *err);
 /* Closes c; pgdb_close(NULL) does nothing. */
 void pgdb_close(struct pgdb *c);
 /* The first column of the first row of sql (*value NULL when there is no row). */
 int pgdb_value(struct pgdb *c, const char *sql, char **value, struct tt_err *err);
 /* Runs sql (one or more statements). */
 int pgdb_exec(struct pgdb *c, const char *sql, struct tt_err *err);
-/* url with its database name replaced by db (the caller frees). */
-char *pgdb_url_with_db(const char *url, const char *db);
+/*
+ * A libpq connection string (key='value' ...) for database db on url's
+ * server, built from url's parsed parts (for pg_restore -d); the caller
+ * frees.  NULL (err says why) when url does not pass pgdb_url_check().
+ */
+char *pgdb_conninfo_with_db(const char *url, const char *db, struct tt_err *err);
 /* The user and password in url (each NULL when absent; the caller frees). */
 void pgdb_url_credentials(const char *url, char **user, char **password);
 /* The database name in url (the caller frees), or NULL. */
 char *pgdb_url_db(const char *url);
+/*
+ * The name of a scratch database: tt_PURPOSE_HASH, HASH from the live
+ * database's name and key (a deployment id, a backup path), so it is
+ * short (< 63 bytes, PostgreSQL's limit), differs per live database and
+ * key, and never the live name.  The caller frees.  Dropping or replacing
+ * a database (pgdb_drop_database, pgdb_create_database,
+ * pgdb_copy_database) refuses any name not of this form or equal to
+ * url's database.
+ */
+char *pgdb_scratch_name(const char *purpose, const char *live, const char *key);
 /* Row counts of every user table, "schema.table=N" sorted, joined by ", " (caller frees). */
 int pgdb_row_counts(struct pgdb *c, char **out, struct tt_err *err);
 
@@ -89,7 +112,8 @@ int pgdb_database_exists(const char *url, const char *db, double deadline, int *
  * open ones ended, *writes (may be NULL) receives live's final write
  * count, live is renamed keep_as (kept, not dropped) and replacement
  * renamed live.  When live is already gone (a swap interrupted half way)
- * only the second rename runs.
+ * only the second rename runs.  When a step fails, live is put back as it
+ * was (its name, its connections allowed) and err says so.
  */
 int pgdb_swap_database(const char *url, const char *live, const char *replacement,
                        const char *keep_as, long long *writes, double deadline, struct tt_err *err);

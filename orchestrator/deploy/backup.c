@@ -74,7 +74,8 @@ int backup_take_host(const char *url, const char *dir, const char *project, long
     int rc;
 
     memset(out, 0, sizeof(*out));
-    if ((rc = backup_paths(dir, project, deployment, &path, &partial, err)) == 0) {
+    if ((rc = pgdb_url_check(url, err)) == 0 &&
+        (rc = backup_paths(dir, project, deployment, &path, &partial, err)) == 0) {
         char *argv[] = {"pg_dump", "--format=custom", "-f", partial.data, (char *)url, NULL};
         int code = backup_run_host(argv, &output, err);
         if (code != 0)
@@ -107,8 +108,10 @@ int backup_take(struct engine *e, const char *container, const char *url, const 
     int fd, code = -1, rc = -1;
 
     memset(out, 0, sizeof(*out));
-    if (!db)
-        return tt_error(err, "the database url names no database: add /DBNAME");
+    if (pgdb_url_check(url, err) < 0) {
+        free(db);
+        return -1;
+    }
     if (backup_paths(dir, project, deployment, &path, &partial, err) < 0) {
         free(db);
         return -1;
@@ -320,12 +323,12 @@ int backup_verify(struct backup_result *b, const char *mode, const char *url, do
         return verify_list(b, url, deadline, err);
     /* restore: into a scratch database, then compare row counts with the live one. */
     char *db = pgdb_url_db(url);
-    struct buf scratch = {0};
-    buf_printf(&scratch, "%s_ttverify", db ? db : "db");
-    char *scratch_url = pgdb_url_with_db(url, scratch.data);
-    char *live_counts = NULL, *copy_counts = NULL;
+    char *scratch = pgdb_scratch_name("verify", db, b->path);
+    char *scratch_url = NULL, *live_counts = NULL, *copy_counts = NULL;
     struct pgdb *live = NULL, *copy = NULL;
-    rc = pgdb_create_database(url, scratch.data, deadline, err);
+    rc = pgdb_create_database(url, scratch, deadline, err);
+    if (rc == 0 && !(scratch_url = pgdb_conninfo_with_db(url, scratch, err)))
+        rc = -1;
     if (rc == 0) {
         char *argv[] = {"pg_restore", "--no-owner", "--exit-on-error", "-d", scratch_url,
                         b->path,      NULL};
@@ -333,17 +336,17 @@ int backup_verify(struct backup_result *b, const char *mode, const char *url, do
         if (code != 0)
             rc = code < 0 ? -1
                           : tt_error(err, "restoring the backup into %s failed (exit %d): %.300s",
-                                     scratch.data, code, out.data ? out.data : "");
+                                     scratch, code, out.data ? out.data : "");
     }
     if (rc == 0 && (live = pgdb_connect(url, deadline, err)) &&
-        (copy = pgdb_connect(scratch_url, deadline, err)) &&
+        (copy = pgdb_connect_db(url, scratch, deadline, err)) &&
         pgdb_row_counts(live, &live_counts, err) == 0 &&
         pgdb_row_counts(copy, &copy_counts, err) == 0) {
         if (strcmp(live_counts, copy_counts))
             rc = tt_error(err, "the restored backup differs: live %s; restored %s", live_counts,
                           copy_counts);
         else
-            buf_printf(&b->detail, "restored into %s with equal row counts (%s)", scratch.data,
+            buf_printf(&b->detail, "restored into %s with equal row counts (%s)", scratch,
                        live_counts[0] ? live_counts : "no tables");
     } else if (rc == 0) {
         rc = -1;
@@ -354,13 +357,13 @@ int backup_verify(struct backup_result *b, const char *mode, const char *url, do
         pgdb_close(live);
     {
         struct tt_err e2 = {0};
-        pgdb_drop_database(url, scratch.data, deadline, &e2);
+        pgdb_drop_database(url, scratch, deadline, &e2);
     }
     free(live_counts);
     free(copy_counts);
     free(scratch_url);
+    free(scratch);
     free(db);
-    buf_release(&scratch);
     buf_release(&out);
     return rc;
 }
@@ -388,8 +391,10 @@ int backup_restore_into(const char *path, const char *sha256, const char *url, c
                         "%.16s): not restoring it",
                         path, hex, sha256);
     rc = pgdb_create_database(url, db, deadline, err);
+    char *target = rc == 0 ? pgdb_conninfo_with_db(url, db, err) : NULL;
+    if (rc == 0 && !target)
+        rc = -1;
     if (rc == 0) {
-        char *target = pgdb_url_with_db(url, db);
         char *argv[] = {"pg_restore", "--no-owner", "--exit-on-error", "-d", target,
                         (char *)path, NULL};
         int code = backup_run_host(argv, &out, err);
@@ -397,8 +402,8 @@ int backup_restore_into(const char *path, const char *sha256, const char *url, c
             rc = code < 0 ? -1
                           : tt_error(err, "pg_restore of %s into %s exited %d: %.300s", path, db,
                                      code, out.data ? out.data : "");
-        free(target);
     }
+    free(target);
     if (rc < 0) {
         struct tt_err e2 = {0};
         pgdb_drop_database(url, db, deadline, &e2);

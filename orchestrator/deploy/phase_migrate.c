@@ -12,11 +12,13 @@
 #include "monotime.h"
 #include "pgdb.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 /*
- * Makes DB_ttrehearsal, a copy of the database for rehearsing migrations:
+ * Makes tt_rehearsal_HASH (pgdb_scratch_name: short, never the live
+ * name), a copy of the database for rehearsing migrations:
  * CREATE DATABASE ... TEMPLATE db, or, when other sessions are open on db,
  * a restore of this deployment's fresh backup.  *how says which.
  */
@@ -24,17 +26,22 @@ static int rehearsal_copy(struct run *a, double deadline, char **copy_name, char
                           const char **how, struct tt_err *err)
 {
     const struct plan *pl = a->plan;
-    char *db = pgdb_url_db(pl->db_url);
-    struct buf copy = {0}, out = {0};
+    char *db = pgdb_url_db(pl->db_url), id[32];
+    struct buf out = {0};
     int rc;
 
-    buf_printf(&copy, "%s_ttrehearsal", db ? db : "db");
-    *copy_url = pgdb_url_with_db(pl->db_url, copy.data);
+    snprintf(id, sizeof(id), "%lld", a->id);
+    *copy_name = pgdb_scratch_name("rehearsal", db, id);
+    *copy_url = pgdb_conninfo_with_db(pl->db_url, *copy_name, err);
     *how = "template copy";
-    rc = pgdb_copy_database(pl->db_url, copy.data, deadline, err);
+    if (!*copy_url) {
+        free(db);
+        return -1;
+    }
+    rc = pgdb_copy_database(pl->db_url, *copy_name, deadline, err);
     if (rc < 0 && a->backup_path && strstr(err->msg, "being accessed by other users")) {
         *how = "restore of this deployment's backup (the database has open sessions)";
-        rc = pgdb_create_database(pl->db_url, copy.data, deadline, err);
+        rc = pgdb_create_database(pl->db_url, *copy_name, deadline, err);
         if (rc == 0) {
             char *argv[] = {"pg_restore",   "--no-owner", "--exit-on-error", "-d", *copy_url,
                             a->backup_path, NULL};
@@ -46,7 +53,6 @@ static int rehearsal_copy(struct run *a, double deadline, char **copy_name, char
                                     out.data ? out.data : "");
         }
     }
-    *copy_name = buf_detach(&copy);
     buf_release(&out);
     free(db);
     run_say(a, "migrate: rehearsing on %s (%s)", *copy_name, *how);
@@ -62,7 +68,7 @@ static int rehearse(struct run *a, const struct pgdb_migrations *m, double deadl
     struct strv tried = {0};
     struct tt_err rerr = {0}, e2 = {0};
     int rc = rehearsal_copy(a, deadline, &copy, &copy_url, &how, &rerr);
-    struct pgdb *rc_conn = rc == 0 ? pgdb_connect(copy_url, deadline, &rerr) : NULL;
+    struct pgdb *rc_conn = rc == 0 ? pgdb_connect_db(a->plan->db_url, copy, deadline, &rerr) : NULL;
 
     if (rc_conn) {
         rc = pgdb_migrations_apply(rc_conn, m, &tried, &rerr);

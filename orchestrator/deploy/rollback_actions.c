@@ -24,6 +24,7 @@
 #include "pgdb.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -170,15 +171,17 @@ static enum action_result action_migrations(struct run *a, json_t *self, struct 
 /*
  * Restores backup b (a row of the backups table) into a new database that
  * then takes the live one's name; the live one is kept as
- * DB_ttpre_restore_ID.  The facts go to the deployment's notes.
+ * tt_pre_restore_ID_HASH.  Both names come from pgdb_scratch_name(), so
+ * they stay whole and never equal the live name; a crash between the
+ * swap's renames finds the restored copy again by its name.  The facts
+ * (kept_as) go to the deployment's notes.
  */
 enum action_result rollback_restore(struct run *a, json_t *b, struct buf *detail)
 {
     struct tt_err e2 = {0};
     const struct plan *pl = a->plan;
     double deadline = monotime_now() + pl->healthy_timeout_ms / 1000.0;
-    struct buf scratch = {0}, keep = {0};
-    char *db = pgdb_url_db(pl->db_url);
+    char *db = pgdb_url_db(pl->db_url), *scratch = NULL, *keep = NULL, id[32], purpose[48];
     int live_exists = 1, rc = 0;
     long long writes = -1;
     enum action_result res = ACTION_FAILED;
@@ -189,22 +192,23 @@ enum action_result rollback_restore(struct run *a, json_t *b, struct buf *detail
         goto out;
     }
     const char *path = json_string_value(json_object_get(b, "path"));
-    buf_printf(&scratch, "%s_ttrestore", db);
-    buf_printf(&keep, "%s_ttpre_restore_%lld", db, a->id);
+    snprintf(id, sizeof(id), "%lld", a->id);
+    snprintf(purpose, sizeof(purpose), "pre_restore_%lld", a->id);
+    scratch = pgdb_scratch_name("restore", db, id);
+    keep = pgdb_scratch_name(purpose, db, id);
     rc = pgdb_database_exists(pl->db_url, db, deadline, &live_exists, a->err);
     /* A swap a crash cut in half: the restored copy waits for its name. */
     if (rc == 0 && live_exists)
         rc = backup_restore_into(path, json_string_value(json_object_get(b, "sha256")), pl->db_url,
-                                 scratch.data, deadline, a->err);
+                                 scratch, deadline, a->err);
     if (rc == 0)
-        rc = pgdb_swap_database(pl->db_url, db, scratch.data, keep.data, &writes, deadline, a->err);
+        rc = pgdb_swap_database(pl->db_url, db, scratch, keep, &writes, deadline, a->err);
     if (rc < 0)
         goto out;
     json_t *facts = json_object();
     json_object_set_new(facts, "backup", json_string(path));
-    json_object_set_new(facts, "kept_as", json_string(keep.data));
-    buf_printf(detail, "restored %s into %s; the database as it was is kept as %s", path, db,
-               keep.data);
+    json_object_set_new(facts, "kept_as", json_string(keep));
+    buf_printf(detail, "restored %s into %s; the database as it was is kept as %s", path, db, keep);
     json_t *at_backup = json_object_get(b, "writes");
     if (writes >= 0 && json_is_integer(at_backup)) {
         long long lost = writes - json_integer_value(at_backup);
@@ -218,8 +222,8 @@ enum action_result rollback_restore(struct run *a, json_t *b, struct buf *detail
     res = ACTION_DONE;
 out:
     free(db);
-    buf_release(&scratch);
-    buf_release(&keep);
+    free(scratch);
+    free(keep);
     return res;
 }
 

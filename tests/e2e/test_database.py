@@ -6,6 +6,7 @@ migrations, wrong passwords."""
 import glob
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -29,6 +30,11 @@ migrate: {{kind: sql, dir: migrations}}
 verify:
   - {{name: topics, sql: "SELECT count(*) FROM topics", expect: ">= before"}}
 """
+
+REHEARSAL_FAILED = re.compile(r"rehearsal on tt_rehearsal_[0-9a-f]{16} failed, the real database "
+                              r"was not touched")
+# 63 bytes, the most PostgreSQL keeps of a name: "<db>_ttverify" was cut back to it
+LONG_DB = "tasktracker_orders_inventory_and_invoices_of_the_north_region_e"
 
 TOPICS = ("CREATE TABLE topics (id serial PRIMARY KEY, title text NOT NULL);\n"
           "INSERT INTO topics (title) SELECT 't' || g FROM generate_series(1, 1000) g;\n")
@@ -113,11 +119,11 @@ def test_migrations_backup_restore_and_rehearsal():
         s.migration("0003_broken.up.sql", "CREATE TABLE half (id int);\nINSERT INTO nope VALUES (1);\n")
         p = s.apply()
         assert p.returncode == 1, p.stdout + p.stderr
-        assert "rehearsal on tasktracker_ttrehearsal failed, the real database was not touched" in p.stderr
+        assert REHEARSAL_FAILED.search(p.stderr), p.stderr
         assert 'relation "nope" does not exist' in p.stderr
         assert psql("SELECT to_regclass('half') IS NULL") == "t", "the real database is unchanged"
         assert psql("SELECT max(version) FROM ttdeploy_schema_migrations") == "2"
-        assert psql("SELECT count(*) FROM pg_database WHERE datname LIKE '%ttrehearsal%'") == "0"
+        assert psql("SELECT count(*) FROM pg_database WHERE datname LIKE 'tt_rehearsal_%'") == "0"
         d = s.last()
         assert d["status"] == "failed" and d["state"] == "failed"
         assert next(st for st in d["steps"] if st["phase"] == "migrate")["status"] == "failed"
@@ -166,6 +172,58 @@ def test_rehearsal_restores_the_backup_when_sessions_are_open():
         step = next(st for st in d["steps"] if st["phase"] == "backup")
         assert step["intent"].startswith("pg_dump on the host against the database url"), step
         assert "equal row counts (public.topics=1000" in step["detail"], step["detail"]
+    finally:
+        s.close()
+
+
+def test_a_long_database_name_survives_rehearsal_and_verify_by_restore():
+    s = DbStack("tte2e-dblong")
+    try:
+        assert len(LONG_DB.encode()) == 63
+        s.migration("0001_topics.up.sql", TOPICS)
+        p = s.apply()
+        assert p.returncode == 0, p.stdout + p.stderr
+        # the same data under a 63-byte name, and the plan pointed at it
+        maint = URL.replace("/tasktracker", "/postgres")
+        long_url = URL.replace("/tasktracker", "/" + LONG_DB)
+        psql(f"DROP DATABASE IF EXISTS {LONG_DB}", maint)
+        psql(f"CREATE DATABASE {LONG_DB}", maint)
+        dump = subprocess.run(["pg_dump", "--format=custom", URL], capture_output=True, timeout=120)
+        assert dump.returncode == 0, dump.stderr
+        r = subprocess.run(["pg_restore", "--no-owner", "-d", long_url], input=dump.stdout,
+                           capture_output=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        with open(s.plan) as f:
+            text = f.read().replace("/tasktracker\n", f"/{LONG_DB}\n")
+        with open(s.plan, "w") as f:
+            f.write(text)
+        s.migration("0002_index.up.sql", "CREATE INDEX topics_title ON topics(title);\n")
+        p = s.apply()
+        assert p.returncode == 0, p.stdout + p.stderr
+        assert psql("SELECT count(*) FROM topics", long_url) == "1000", "the live rows are all there"
+        assert psql("SELECT max(version) FROM ttdeploy_schema_migrations", long_url) == "2"
+        d = s.last()
+        step = next(st for st in d["steps"] if st["phase"] == "backup")
+        assert re.search(r"restored into tt_verify_[0-9a-f]{16} with equal row counts", step["detail"]), \
+            step["detail"]
+        assert re.match(r"0002_index by template copy", d["migrations"][0]["rehearsed"]), d["migrations"]
+        assert psql("SELECT count(*) FROM pg_database WHERE datname ~ '^tt_(rehearsal|verify)_'",
+                    maint) == "0", "no scratch database is left"
+        psql(f"DROP DATABASE {LONG_DB}", maint)
+    finally:
+        s.close()
+
+
+def test_a_url_that_names_the_database_in_its_options_is_refused():
+    s = DbStack("tte2e-dbopt")
+    try:
+        with open(s.plan) as f:
+            text = f.read().replace("/tasktracker\n", "/tasktracker?dbname=postgres\n")
+        with open(s.plan, "w") as f:
+            f.write(text)
+        p = s.apply()
+        assert p.returncode != 0, p.stdout + p.stderr
+        assert "database url sets dbname= in its options" in p.stderr, p.stderr
     finally:
         s.close()
 
@@ -251,7 +309,7 @@ def test_command_migration_upgrades_and_its_downgrade_is_rehearsed():
         assert psql("SELECT version_num FROM alembic_version") == "r2"
         assert psql("SELECT count(*) FROM information_schema.columns WHERE table_name = 'topics' "
                     "AND column_name = 'body'") == "1"
-        assert psql("SELECT count(*) FROM pg_database WHERE datname LIKE '%ttrehearsal%'") == "0"
+        assert psql("SELECT count(*) FROM pg_database WHERE datname LIKE 'tt_rehearsal_%'") == "0"
         # the second release has nothing to migrate; the worker is stopped during it and back after
         before = api("GET", f"/containers/{project_containers(s.project)['worker']['Id']}/json")[1]
         p = s.apply()
@@ -275,7 +333,7 @@ def test_broken_command_migration_fails_at_rehearsal():
     try:
         p = s.apply()
         assert p.returncode == 1, p.stdout + p.stderr
-        assert "rehearsal on tasktracker_ttrehearsal failed, the real database was not touched" in p.stderr
+        assert REHEARSAL_FAILED.search(p.stderr), p.stderr
         assert "simulated failure" in p.stderr, "the migration's own output is in the error"
         assert psql("SELECT to_regclass('topics') IS NULL AND to_regclass('alembic_version') IS NULL") == "t"
         assert s.last()["status"] == "failed"

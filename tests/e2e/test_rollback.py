@@ -7,6 +7,7 @@ rule with `none` (N+1 stays, exit 1); a crash while the new api is waited
 on, then `recover`, goes back to N whatever a catch-all says; `rollback
 --to-tag` on a git repository with two tags; a crash while rolling back,
 then `recover`."""
+import hashlib
 import json
 import os
 import signal
@@ -27,6 +28,11 @@ CGI_OK = "printf 'Content-Type: text/plain\\r\\n\\r\\nok\\n'"
 CGI_FLAKY = ("n=$(cat /tmp/n 2>/dev/null || echo 0); n=$((n+1)); echo $n >/tmp/n; "
              "if [ $((n % 2)) -eq 0 ]; then printf 'Status: 500 Broken\\r\\n\\r\\nfail\\n'; "
              "else printf 'Content-Type: text/plain\\r\\n\\r\\nok\\n'; fi")
+
+
+def scratch_name(purpose, live, key):
+    """The name ttdeploy gives a scratch database (pgdb_scratch_name in adapters/pgdb.c)."""
+    return f"tt_{purpose}_" + hashlib.sha256(f"{live}\n{key}".encode()).hexdigest()[:16]
 
 
 def build_image(ref, script):
@@ -310,7 +316,7 @@ def test_migration_that_breaks_data_is_downgraded_and_restored():
                                  capture_output=True, text=True, check=True).stdout.strip()
         assert version == "1", version
         # the database as the failed release left it is kept, not dropped
-        kept = f"tasktracker_ttpre_restore_{h[0]['id']}"
+        kept = scratch_name(f"pre_restore_{h[0]['id']}", "tasktracker", h[0]["id"])
         half = subprocess.run(psql[:2] + [psql[2].rsplit("/", 1)[0] + "/" + kept, "-c",
                                           "SELECT count(*) FROM topics"],
                               capture_output=True, text=True, check=True).stdout.strip()
@@ -323,9 +329,10 @@ def test_migration_that_breaks_data_is_downgraded_and_restored():
         # A crash between the restore's two renames: the live name is gone and the
         # restored copy waits for it.  recover finishes the swap and only that.
         maint = psql[:2] + [psql[2].rsplit("/", 1)[0] + "/postgres"]
-        subprocess.run(maint + ["-c", "ALTER DATABASE tasktracker RENAME TO tasktracker_ttrestore"],
-                       check=True, capture_output=True)
         dep = h[0]["id"]
+        subprocess.run(maint + ["-c", "ALTER DATABASE tasktracker RENAME TO "
+                                + scratch_name("restore", "tasktracker", dep)],
+                       check=True, capture_output=True)
         s.sql_write(f"UPDATE deployments SET status = 'running', state = 'rolling_back', "
                     f"finished_at = NULL WHERE id = {dep}")
         s.sql_write(f"UPDATE steps SET status = 'running' WHERE deployment_id = {dep} AND "

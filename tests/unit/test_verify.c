@@ -47,10 +47,6 @@ Test(verify, database_urls)
     char *db = pgdb_url_db(url), *user, *password;
     cr_assert_str_eq(db, "shop");
     free(db);
-    char *other = pgdb_url_with_db(url, "shop_ttrehearsal");
-    cr_assert_str_eq(other,
-                     "postgresql://app:s3:cr@t@db.local:5432/shop_ttrehearsal?sslmode=disable");
-    free(other);
     pgdb_url_credentials("postgresql://app:pw@host/db", &user, &password);
     cr_assert_str_eq(user, "app");
     cr_assert_str_eq(password, "pw");
