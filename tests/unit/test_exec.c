@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "backup.h"
-#include "fake_http.h"
+#include "fake_dockerd.h"
 #include "monotime.h"
 #include "probe.h"
 
@@ -61,17 +61,13 @@ static struct engine *engine;
 
 static void start(void)
 {
-    struct tt_err err = {0};
-    fake_http_start_unix(&server, dockerd);
-    cr_assert_eq(engine_open(server.url, &engine, &err), 0, "%s", err.msg);
+    fake_dockerd_start(&server, dockerd, &engine);
     engine_set_stall(engine, 1000);
 }
 
 static void stop(void)
 {
-    engine_close(engine);
-    engine = NULL;
-    fake_http_stop(&server);
+    fake_dockerd_stop(&server, &engine);
 }
 
 TestSuite(exec, .init = start, .fini = stop, .timeout = 20);
@@ -323,8 +319,9 @@ static void pg_start(void)
     int status;
 
     if (!pw || geteuid() != 0 ||
-        system("command -v initdb >/dev/null && command -v postgres >/dev/null && command -v createdb "
-               ">/dev/null && command -v pg_dump >/dev/null") != 0)
+        system(
+            "command -v initdb >/dev/null && command -v postgres >/dev/null && command -v createdb "
+            ">/dev/null && command -v pg_dump >/dev/null") != 0)
         cr_skip_test("needs root, a postgres user, initdb, postgres and pg_dump");
     pg_dir = tu_tmpdir();
     cr_assert_eq(chown(pg_dir, pw->pw_uid, pw->pw_gid), 0);

@@ -8,7 +8,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "fake_http.h"
+#include "fake_dockerd.h"
 #include "stack.h"
 
 #define PROJECT_SHOP "%7B%22label%22%3A%5B%22com.docker.compose.project%3Dshop%22%5D%7D"
@@ -34,16 +34,12 @@ static struct engine *engine;
 
 static void start(void)
 {
-    struct tt_err err = {0};
-    fake_http_start_unix(&server, dockerd);
-    cr_assert_eq(engine_open(server.url, &engine, &err), 0, "%s", err.msg);
+    fake_dockerd_start(&server, dockerd, &engine);
 }
 
 static void stop(void)
 {
-    engine_close(engine);
-    engine = NULL;
-    fake_http_stop(&server);
+    fake_dockerd_stop(&server, &engine);
 }
 
 TestSuite(stack, .init = start, .fini = stop);
