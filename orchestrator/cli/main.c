@@ -5,6 +5,8 @@
  */
 #include "cmd.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -36,8 +38,25 @@ static void usage(FILE *f)
     fputs("\nRun 'ttdeploy COMMAND --help' for a command's options.\n", f);
 }
 
+/*
+ * The output could not all be written (a reader that went away): say so,
+ * and fail a command that had not failed already.  With SIGPIPE ignored
+ * this is how a closed pipe shows, instead of killing a deployment half
+ * way through.
+ */
+static int check_output(int rc)
+{
+    int e = fflush(stdout) == 0 ? 0 : errno;
+    if (!e && !ferror(stdout))
+        return rc;
+    fprintf(stderr, "ttdeploy: writing the output failed: %s\n",
+            e ? strerror(e) : "a write was refused (is the reader gone?)");
+    return rc == EXIT_OK ? EXIT_FAILED : rc;
+}
+
 int main(int argc, char **argv)
 {
+    signal(SIGPIPE, SIG_IGN); /* a write to a closed pipe or socket is an error, not death */
     if (argc < 2) {
         usage(stderr);
         return EXIT_BAD_INPUT;
@@ -52,7 +71,7 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; cmd_table[i]; i++)
         if (!strcmp(argv[1], cmd_table[i]->name))
-            return cli_run(cmd_table[i], argc - 1, argv + 1);
+            return check_output(cli_run(cmd_table[i], argc - 1, argv + 1));
     fprintf(stderr, "ttdeploy: unknown command \"%s\": see 'ttdeploy --help'\n", argv[1]);
     return EXIT_BAD_INPUT;
 }

@@ -337,5 +337,25 @@ def test_a_store_that_cannot_record_stops_before_touching_anything():
         p = s.apply(env={"API_IMAGE": "ttdeploy-test/api:v2"})
         assert p.returncode == 0, p.stdout + p.stderr
 
+def test_a_closed_output_pipe_does_not_stop_a_deployment():
+    """`ttdeploy apply ... | head -1` whose reader is gone: the deployment still
+    finishes and is recorded; only the exit code and stderr say the output failed."""
+    with Stack("tte2e-pipe") as s:
+        r, w = os.pipe()
+        os.close(r)
+        e = dict(os.environ)
+        e.update(PORTS)
+        try:
+            p = subprocess.run([TTDEPLOY, "apply", "--progress", "plain", s.plan], stdout=w,
+                               stderr=subprocess.PIPE, text=True, env=e, timeout=300)
+        finally:
+            os.close(w)
+        assert p.returncode == 1 and "writing the output failed" in p.stderr, (p.returncode,
+                                                                              p.stderr)
+        h = s.history()
+        assert h[0]["status"] == "succeeded", h[0]
+        assert s.sql("SELECT count(*) FROM lock") == [(0,)]
+
+
 if __name__ == "__main__":
     run(globals())

@@ -1,12 +1,15 @@
 """test_cli.py - the ttdeploy binary as a user runs it: config, graph,
-help, exit codes and the messages of bad input."""
+help, exit codes and the messages of bad input; a closed output pipe is an
+error, never a SIGPIPE death."""
 import json
 import os
+import signal
+import subprocess
 import tempfile
 
 import yaml
 
-from harness import ROOT, run, ttdeploy
+from harness import ROOT, TTDEPLOY, run, ttdeploy
 
 EXAMPLE = os.path.join(ROOT, "examples", "tasktracker", "compose.yml")
 
@@ -151,6 +154,20 @@ def test_help_and_version():
     assert 'unknown command "frobnicate"' in p.stderr
     p = ttdeploy("graph", "--format", "png", "-f", EXAMPLE, check=2)
     assert 'unknown format "png"' in p.stderr
+
+
+def test_a_closed_pipe_is_an_error_not_a_kill():
+    """SIGPIPE never kills ttdeploy: `ttdeploy config | head -0` fails with a message."""
+    r, w = os.pipe()
+    os.close(r)
+    try:
+        p = subprocess.run([TTDEPLOY, "config", "-f", EXAMPLE], stdout=w, stderr=subprocess.PIPE,
+                           text=True, timeout=30)
+    finally:
+        os.close(w)
+    assert p.returncode != -signal.SIGPIPE, "killed by SIGPIPE"
+    assert p.returncode == 1, (p.returncode, p.stderr)
+    assert "writing the output failed" in p.stderr, p.stderr
 
 
 if __name__ == "__main__":
