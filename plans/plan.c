@@ -19,7 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static char *resolve(const struct plan *p, const char *rel)
+char *plan_resolve(const struct plan *p, const char *rel)
 {
     struct buf b = {0};
     if (rel[0] == '/')
@@ -33,7 +33,7 @@ static char *resolve(const struct plan *p, const char *rel)
 static void resolve_all(const struct plan *p, struct strv *paths)
 {
     for (size_t i = 0; i < paths->n; i++) {
-        char *abs = resolve(p, paths->v[i]);
+        char *abs = plan_resolve(p, paths->v[i]);
         free(paths->v[i]);
         paths->v[i] = abs;
     }

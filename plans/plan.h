@@ -158,8 +158,8 @@ int plan_condition_parse(const char *text, struct plan_condition *c, char *why, 
 const char *plan_action_name(enum plan_action a);
 /* The action called name; -1 when there is none. */
 int plan_action_from_name(const char *name, enum plan_action *out);
-/* The rule's actions by name, in order; out is cleared first. */
-void plan_rule_action_names(const struct plan_rule *r, struct strv *out);
+/* path made absolute against the plan's directory (unchanged when absolute; caller frees). */
+char *plan_resolve(const struct plan *p, const char *path);
 
 /* The image override for service, or NULL. */
 const char *plan_image_for(const struct plan *p, const char *service);

@@ -36,13 +36,6 @@ int plan_action_from_name(const char *name, enum plan_action *out)
     return -1;
 }
 
-void plan_rule_action_names(const struct plan_rule *r, struct strv *out)
-{
-    strv_clear(out);
-    for (size_t i = 0; i < r->nactions; i++)
-        strv_push(out, plan_action_name(r->actions[i]));
-}
-
 /* ---- conditions --------------------------------------------------------- */
 
 static const char *skip_spaces(const char *s)

@@ -64,26 +64,13 @@ enum apply_outcome apply_deployment(struct run *a, const struct deployment_start
     return run_outcome(a, res);
 }
 
-enum apply_outcome run_outcome(struct run *a, enum apply_outcome res)
-{
-    struct tt_err e = {0};
-    if (a->locked && store_lock_release(a->store, a->project->name, &e) < 0)
-        run_store_failed(a, &e); /* the lock stays: `ttdeploy unlock` names its holder */
-    a->locked = 0;
-    size_t len = strlen(a->err->msg);
-    if (a->store_err.msg[0] && !strstr(a->err->msg, a->store_err.msg))
-        snprintf(a->err->msg + len, sizeof(a->err->msg) - len, "%sthe store could not record: %s",
-                 len ? "; " : "", a->store_err.msg);
-    return res;
-}
-
 /* The commit the plan's release.git names, into commit ("" when the plan names none). */
 static enum apply_outcome resolve_commit(struct run *a, char commit[41])
 {
     commit[0] = '\0';
     if (!a->plan->git_repo)
         return APPLY_OK;
-    char *repo = release_repo_path(a->plan);
+    char *repo = plan_resolve(a->plan, a->plan->git_repo);
     int rc = gitref_resolve(repo, a->plan->git_tag ? a->plan->git_tag : a->plan->git_commit, commit,
                             a->err);
     free(repo);

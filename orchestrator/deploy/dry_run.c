@@ -75,7 +75,7 @@ enum apply_outcome dry_run_apply(struct run *a)
         struct pgdb_migrations m = {0};
         struct strv pending = {0};
         struct tt_err e2 = {0};
-        char *dir = run_plan_path(a, a->plan->migrate.dir), *cur = NULL;
+        char *dir = plan_resolve(a->plan, a->plan->migrate.dir), *cur = NULL;
         struct pgdb *c = NULL;
         fprintf(out, "migrate:\n");
         if (pgdb_migrations_load(dir, &m, &e2) < 0) {

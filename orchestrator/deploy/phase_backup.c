@@ -74,7 +74,7 @@ int phase_backup(struct run *a)
     if (!container)
         return step_skipped(a, DEPLOY_BACKUP,
                             "the database service is not running yet: nothing to back up");
-    dir = run_plan_path(a, pl->backup.dir);
+    dir = plan_resolve(a->plan, pl->backup.dir);
     buf_printf(&intent, "pg_dump %s %s to %s, verify by %s",
                pl->backup.via_host ? "on the host against" : "inside",
                pl->backup.via_host ? "the database url" : pl->db_service, dir,

@@ -315,7 +315,7 @@ int phase_migrate(struct run *a)
         return step_skipped(a, DEPLOY_MIGRATE, "no migrate: in the plan");
     if (!strcmp(pl->migrate.kind, "command"))
         return migrate_command(a);
-    dir = run_plan_path(a, pl->migrate.dir);
+    dir = plan_resolve(a->plan, pl->migrate.dir);
     if ((rc = pgdb_migrations_load(dir, &m, a->err)) < 0)
         goto out;
     buf_printf(&text, "SQL migrations from %s (%zu files)%s", dir, m.n,

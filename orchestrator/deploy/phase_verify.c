@@ -41,20 +41,14 @@ static int needs_p95_before(const struct plan *p, const struct plan_check *c)
     return 0;
 }
 
-static struct verify_context verify_context_of(struct run *a)
-{
-    struct verify_context v = {a->engine, a->project, a->plan->db_url,
-                               monotime_now() + a->plan->verify_timeout_ms / 1000.0};
-    return v;
-}
-
 /* The p95 latency of check ctx (an index) before deploying; skipped when it does not pass. */
 static enum action_result measure_p95(struct run *a, void *ctx, struct buf *detail,
                                       struct tt_err *err)
 {
     size_t i = *(size_t *)ctx;
     const struct plan_check *c = &a->plan->checks[i];
-    struct verify_context v = verify_context_of(a);
+    struct verify_context v = {a->engine, a->project, a->plan->db_url,
+                               monotime_now() + a->plan->verify_timeout_ms / 1000.0};
     struct verify_measure m;
     struct buf probe = {0};
 

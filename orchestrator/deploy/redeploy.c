@@ -86,7 +86,7 @@ static enum apply_outcome find_target(struct run *a, const struct redeploy_optio
             return tt_error(a->err, "%s has no release.git: {repo}: --to-tag needs the repository",
                             a->plan->path),
                    APPLY_BAD_INPUT;
-        repo = release_repo_path(a->plan);
+        repo = plan_resolve(a->plan, a->plan->git_repo);
         int rc = 0;
         if (!strcmp(o->to_tag, "previous")) {
             const char *cur =

@@ -91,20 +91,10 @@ int deploy_project_name(const char *plan_path, char **name, struct tt_err *err)
     return 0;
 }
 
-char *release_repo_path(const struct plan *current)
-{
-    struct buf b = {0};
-    if (current->git_repo[0] == '/')
-        buf_adds(&b, current->git_repo);
-    else
-        buf_printf(&b, "%s/%s", current->dir, current->git_repo);
-    return buf_detach(&b);
-}
-
 int release_load_commit(const struct plan *current, const char *commit, const char *project_name,
                         struct release **out, struct tt_err *err)
 {
-    char *repo = release_repo_path(current), *workdir = NULL;
+    char *repo = plan_resolve(current, current->git_repo), *workdir = NULL;
     char real_plan[PATH_MAX];
     struct buf root = {0}, rel_plan = {0};
     int rc = -1;

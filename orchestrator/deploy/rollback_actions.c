@@ -101,7 +101,7 @@ static int downgrade(struct run *a, const char *target, struct buf *detail)
     if (!strcmp(pl->migrate.kind, "sql")) {
         struct pgdb_migrations m = {0};
         struct strv reverted = {0};
-        char *dir = run_plan_path(a, pl->migrate.dir);
+        char *dir = plan_resolve(a->plan, pl->migrate.dir);
         struct pgdb *c = NULL;
         rc = pgdb_migrations_load(dir, &m, a->err);
         if (rc == 0 && !(c = pgdb_connect(pl->db_url, deadline, a->err)))

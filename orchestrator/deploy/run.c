@@ -185,6 +185,19 @@ static void format_since(double started_at, char since[32])
     strftime(since, 32, "%Y-%m-%d %H:%M:%S UTC", &tm);
 }
 
+enum apply_outcome run_outcome(struct run *a, enum apply_outcome res)
+{
+    struct tt_err e = {0};
+    if (a->locked && store_lock_release(a->store, a->project->name, &e) < 0)
+        run_store_failed(a, &e); /* the lock stays: `ttdeploy unlock` names its holder */
+    a->locked = 0;
+    size_t len = strlen(a->err->msg);
+    if (a->store_err.msg[0] && !strstr(a->err->msg, a->store_err.msg))
+        snprintf(a->err->msg + len, sizeof(a->err->msg) - len, "%sthe store could not record: %s",
+                 len ? "; " : "", a->store_err.msg);
+    return res;
+}
+
 /* Opens the store and takes the project's lock; reports who holds it otherwise. */
 enum apply_outcome run_open_and_lock(struct run *a)
 {
@@ -294,14 +307,4 @@ int run_begin(struct run *a, const char *version, const char *git_tag, const cha
     run_say(a, "deployment %lld: %s%s %s", a->id, strcmp(kind, "apply") ? "rollback of " : "",
             a->project->name, version);
     return run_enter(a, DEPLOY_LOCKED);
-}
-
-char *run_plan_path(const struct run *a, const char *path)
-{
-    struct buf b = {0};
-    if (path[0] == '/')
-        buf_adds(&b, path);
-    else
-        buf_printf(&b, "%s/%s", a->plan->dir, path);
-    return buf_detach(&b);
 }

@@ -55,8 +55,6 @@ int release_load(const char *plan_path, const char *project_name, struct release
  */
 int release_load_commit(const struct plan *current, const char *commit, const char *project_name,
                         struct release **out, struct tt_err *err);
-/* current's release.git repository, relative to its directory (caller frees). */
-char *release_repo_path(const struct plan *current);
 void release_free(struct release *r);
 
 /* The service's release in a store_show() deployment, or NULL (borrowed). */
@@ -121,8 +119,6 @@ enum apply_outcome run_refuse_unfinished(struct run *a);
 /* Records a new deployment (kind "apply" or "rollback") and enters "locked". */
 int run_begin(struct run *a, const char *version, const char *git_tag, const char *commit,
               const char *kind, long long rolled_back_from);
-/* path relative to the plan's directory, or path itself when absolute (caller frees). */
-char *run_plan_path(const struct run *a, const char *path);
 /* Keeps the first store error in a->store_err; returns -1. */
 int run_store_failed(struct run *a, const struct tt_err *e);
 

@@ -193,12 +193,9 @@ Test(plan, action_names)
     cr_assert_eq(plan_action_from_name("imagez", &a), -1);
 
     struct plan *p = load_ok(HEAD "rollback: {matrix: [{when: {}, severity: low, do: restore}]}\n");
-    struct strv names = {0};
     cr_assert_eq(p->rules[0].nactions, 1);
-    plan_rule_action_names(&p->rules[0], &names);
-    cr_assert_eq(names.n, 1);
-    cr_assert_str_eq(names.v[0], "restore");
-    strv_clear(&names);
+    cr_assert_eq(p->rules[0].actions[0], PLAN_ACTION_RESTORE);
+    cr_assert_str_eq(plan_action_name(p->rules[0].actions[0]), "restore");
     plan_free(p);
 }
 
