@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -191,6 +192,92 @@ int store_open(const char *path, struct store **out, struct tt_err *err)
     return 0;
 }
 
+/* Whether path's file, its directory or its file system refuse writes. */
+static int store_is_read_only(const char *path)
+{
+    char *dir = xstrdup(path), *slash = strrchr(dir, '/');
+    struct statvfs fs;
+    int ro;
+
+    if (slash)
+        slash == dir ? (void)(slash[1] = '\0') : (void)(*slash = '\0');
+    else
+        strcpy(dir, ".");
+    ro = access(path, W_OK) < 0 || access(dir, W_OK) < 0 ||
+         (statvfs(path, &fs) == 0 && (fs.f_flag & ST_RDONLY));
+    free(dir);
+    return ro;
+}
+
+/*
+ * Opens path read-only: first as SQLite's ordinary read-only connection,
+ * which needs the WAL index beside the file; where that cannot be made (a
+ * read-only directory or file system) as an immutable file, which nothing
+ * can be writing.
+ */
+static int open_read_only(const char *path, struct store *s, struct tt_err *err)
+{
+    static const char *const modes[] = {"mode=ro", "immutable=1"};
+    struct buf uri = {0};
+    int rc = -1;
+
+    for (size_t i = 0; i < 2 && rc < 0; i++) {
+        buf_reset(&uri);
+        buf_adds(&uri, "file:");
+        for (const char *p = path; *p; p++) /* a URI: '?', '#' and '%' are escaped */
+            if (*p == '?' || *p == '#' || *p == '%')
+                buf_printf(&uri, "%%%02X", (unsigned char)*p);
+            else
+                buf_addc(&uri, *p);
+        buf_printf(&uri, "?%s", modes[i]);
+        sqlite3_close(s->db);
+        s->db = NULL;
+        if (sqlite3_open_v2(uri.data, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL) ==
+                SQLITE_OK &&
+            store_schema_version(s) >= 0)
+            rc = 0;
+    }
+    buf_release(&uri);
+    if (rc < 0)
+        return store_db_error(s, err, "open read-only");
+    return 0;
+}
+
+int store_open_existing(const char *path, struct store **out, struct tt_err *err)
+{
+    struct store *s;
+    int want = (int)(sizeof(migrations) / sizeof(migrations[0])), have;
+
+    *out = NULL;
+    if (access(path, F_OK) < 0)
+        return tt_error(err,
+                        "no state store at %s: %s (reading never creates one: check --state, or "
+                        "run `ttdeploy apply` first)",
+                        path, strerror(errno));
+    if (!store_is_read_only(path))
+        return store_open(path, out, err);
+    s = xcalloc(1, sizeof(*s));
+    s->path = xstrdup(path);
+    if (open_read_only(path, s, err) < 0) {
+        store_close(s);
+        return -1;
+    }
+    sqlite3_busy_timeout(s->db, 10000);
+    have = store_schema_version(s);
+    if (have != want) {
+        tt_error(err,
+                 "state store %s is read-only and has schema version %d, but this ttdeploy "
+                 "reads version %d: %s",
+                 path, have, want,
+                 have < want ? "open it once where it is writable (any command migrates it)"
+                             : "upgrade ttdeploy");
+        store_close(s);
+        return -1;
+    }
+    *out = s;
+    return 0;
+}
+
 void store_close(struct store *s)
 {
     if (!s)
@@ -248,7 +335,7 @@ int store_deployment_begin(struct store *s, const struct store_deployment *d, lo
         err, "ttttttttttdit", d->project, d->version, d->git_tag, d->git_commit, d->plan_path,
         d->plan_sha256, d->compose_sha256, d->actor, d->ci, d->on_crash ? d->on_crash : "rollback",
         now_s(), d->rolled_back_from > 0 ? d->rolled_back_from : 0LL, d->kind ? d->kind : "apply");
-    *id = sqlite3_last_insert_rowid(s->db);
+    *id = rc < 0 ? 0 : sqlite3_last_insert_rowid(s->db); /* a failed INSERT names no row */
     return rc;
 }
 
@@ -336,7 +423,7 @@ int store_step_begin(struct store *s, long long deployment, enum deploy_state ph
                       "steps WHERE deployment_id = ?1), ?2, ?3, ?4, ?5, 'running', ?6)",
                       err, "ittttd", deployment, deploy_state_name(phase), service, action, intent,
                       now_s());
-    *step = sqlite3_last_insert_rowid(s->db);
+    *step = rc < 0 ? 0 : sqlite3_last_insert_rowid(s->db);
     return rc;
 }
 

@@ -116,6 +116,14 @@ struct store_history_filter {
 };
 
 int store_open(const char *path, struct store **out, struct tt_err *err);
+/*
+ * Opens the store at path for reading (history, show, report, status): a
+ * missing file is an error, never a new store; a file that cannot be
+ * written (its mode, its directory, a read-only file system) is opened
+ * read-only, and must then be at this ttdeploy's schema version.  A
+ * writable one is opened, and migrated, as store_open() does.
+ */
+int store_open_existing(const char *path, struct store **out, struct tt_err *err);
 void store_close(struct store *s);
 int store_schema_version(struct store *s);
 

@@ -129,7 +129,7 @@ int cli_open_store(const struct cli_args *a, struct store **out)
     if (!state && access(path, F_OK) < 0) {
         fprintf(stderr, "ttdeploy: no state store at %s: pass --state PATH or --plan FILE\n", path);
         rc = EXIT_BAD_INPUT;
-    } else if (store_open(path, out, &err) < 0) {
+    } else if (store_open_existing(path, out, &err) < 0) {
         fprintf(stderr, "ttdeploy: %s\n", err.msg);
         rc = EXIT_BAD_INPUT;
     }

@@ -175,7 +175,11 @@ int cli_print_project(const struct cli_args *a, const char *const *formats, cli_
 int cli_open_engine(const struct cli_args *a, struct engine **out);
 
 struct store;
-/* Opens the store at --state, else beside --plan, else ./.ttdeploy/state.db; an exit code. */
+/*
+ * Opens the existing store at --state, else beside --plan, else
+ * ./.ttdeploy/state.db (read-only where it cannot be written: reading
+ * never creates a store); an exit code.
+ */
 int cli_open_store(const struct cli_args *a, struct store **out);
 /* The project of -p or --plan (*project, caller frees) and its store; an exit code. */
 int cli_open_project(const struct cli_args *a, char **project, struct store **st);

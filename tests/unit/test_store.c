@@ -86,6 +86,85 @@ Test(store, reopen_keeps_data_and_version)
     json_decref(d);
 }
 
+/* A failed INSERT names no row: the id of an earlier one is not handed out again. */
+Test(store, failed_insert_leaves_no_id)
+{
+    struct store_deployment bad = {.project = NULL};
+    struct tt_err err = {0};
+    long long first = begin("p"), id = 12345, step = 12345;
+
+    cr_assert_gt(first, 0);
+    cr_assert_eq(store_deployment_begin(st, &bad, &id, &err), -1);
+    cr_assert_eq(id, 0);
+    cr_assert_eq(store_step_begin(st, 999999, DEPLOY_BACKUP, NULL, "x", "y", &step, &err), -1);
+    cr_assert_eq(step, 0);
+}
+
+Test(store, reading_a_missing_store_creates_none)
+{
+    struct store *r = NULL;
+    struct tt_err err = {0};
+    struct buf p = {0};
+    buf_printf(&p, "%s/elsewhere.db", dir);
+    cr_assert_eq(store_open_existing(p.data, &r, &err), -1);
+    cr_assert_null(r);
+    cr_assert(strstr(err.msg, "no state store at") && strstr(err.msg, "--state"), "%s", err.msg);
+    cr_assert_eq(access(p.data, F_OK), -1, "a read made a store");
+    buf_release(&p);
+}
+
+/* Runs a shell command, true when it exits 0. */
+static int sh(const char *fmt, const char *arg)
+{
+    struct buf cmd = {0};
+    buf_printf(&cmd, fmt, arg, arg);
+    int rc = system(cmd.data);
+    buf_release(&cmd);
+    return rc == 0;
+}
+
+/*
+ * A store on a read-only file system is still read (history, show); it is
+ * not written.  Needs root for the mount (skipped otherwise).
+ */
+Test(store, a_read_only_store_can_be_read)
+{
+    struct tt_err err = {0};
+    struct store *r = NULL;
+    struct buf mnt = {0}, db = {0};
+    struct store_history_filter f = {0};
+
+    buf_printf(&mnt, "%s/ro", dir);
+    if (geteuid() != 0 || !sh("mkdir -p %s && mount -t tmpfs -o size=4m tmpfs %s", mnt.data))
+        cr_skip_test("mounting a tmpfs needs root");
+    buf_printf(&db, "%s/state.db", mnt.data);
+    store_close(st);
+    cr_assert_eq(store_open(db.data, &st, &err), 0, "%s", err.msg);
+    long long id = begin("p");
+    store_close(st);
+    st = NULL;
+    cr_assert(sh("mount -o remount,ro %s", mnt.data));
+
+    int rc = store_open_existing(db.data, &r, &err);
+    json_t *h = rc == 0 ? store_history(r, &f, &err) : NULL;
+    json_t *one = rc == 0 ? store_show(r, id, &err) : NULL;
+    struct store *w = NULL;
+    struct tt_err werr = {0};
+    int wrc = store_open(db.data, &w, &werr);
+    store_close(w);
+    store_close(r);
+    sh("umount %s", mnt.data);
+    cr_assert_eq(rc, 0, "%s", err.msg);
+    cr_assert_not_null(h, "%s", err.msg);
+    cr_assert_eq(json_array_size(h), 1);
+    cr_assert_not_null(one, "%s", err.msg);
+    cr_assert_eq(wrc, -1, "a store on a read-only file system was opened for writing");
+    json_decref(h);
+    json_decref(one);
+    buf_release(&mnt);
+    buf_release(&db);
+}
+
 Test(store, newer_schema_is_refused)
 {
     struct tt_err err = {0};
