@@ -132,6 +132,7 @@ static int find_existing(struct up_run *r, struct tt_err *err)
         const char *id = json_string_value(json_object_get(c, "Id"));
         const char *image = json_string_value(json_object_get(c, "ImageID"));
         const char *state = json_string_value(json_object_get(c, "State"));
+        const char *status = json_string_value(json_object_get(c, "Status"));
         if (!service || !id || (oneoff && !strcmp(oneoff, "True")))
             continue;
         struct svc *v = NULL;
@@ -154,6 +155,7 @@ static int find_existing(struct up_run *r, struct tt_err *err)
                                    ? json_string_value(json_object_get(c, "Image"))
                                    : "");
         v->old_running = state && !strcmp(state, "running");
+        v->old_unready = status && (strstr(status, "(unhealthy)") || strstr(status, "(health: "));
         v->old_matches = hash && !strcmp(hash, v->spec->hash) && image && v->image_id &&
                          !strcmp(image, v->image_id);
     }

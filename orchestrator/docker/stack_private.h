@@ -43,6 +43,7 @@ struct svc {
     char *old_id; /* the project's existing container for this service */
     int old_running;
     int old_matches; /* same config hash and image: keep it */
+    int old_unready; /* its healthcheck says unhealthy or still starting */
     char *id;        /* the container this run manages */
     enum svc_state state;
     struct engine_req *req;

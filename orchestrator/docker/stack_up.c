@@ -197,6 +197,18 @@ static const char *deps_unmet(struct up_run *r, size_t i, int *blocked)
     return NULL;
 }
 
+/*
+ * The grace a container that never became healthy gets to stop: its own
+ * stop_grace_period when the service sets one, else 2 s, not Docker's
+ * default 10 s (a failed release is being replaced; seconds count).
+ */
+static long long unready_grace_s(const struct compose_service *s)
+{
+    if (s->stop_grace_period >= 0)
+        return (long long)((s->stop_grace_period + 999999999) / 1000000000);
+    return 2;
+}
+
 static void launch(struct up_run *r, size_t i)
 {
     struct svc *v = &r->svcs[i];
@@ -213,6 +225,8 @@ static void launch(struct up_run *r, size_t i)
         }
     } else if (v->old_id) {
         buf_printf(&path, "/containers/%s/stop", v->old_id);
+        if (v->old_unready) /* it never became healthy: nothing to drain */
+            buf_printf(&path, "?t=%lld", unready_grace_s(v->s));
         request(r, v, SVC_STOPPING, "POST", path.data, NULL, "recreating");
     } else {
         create_container(r, v);

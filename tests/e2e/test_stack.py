@@ -7,6 +7,7 @@ import os
 import socket
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 
 from harness import (ROOT, api, compose_project, healthcheck, project_containers,
@@ -80,6 +81,38 @@ def test_unhealthy_service_fails_before_dependants_start():
         assert time.monotonic() - t0 < 30, "unhealthy ends the wait before the deadline"
         assert "app" not in project_containers(project), "the dependant was never created"
         assert "skipped" in p.stdout
+
+
+def stop_grace_seen(container_id, since):
+    """Seconds between the SIGTERM and the SIGKILL Docker sent container_id (None: no SIGKILL)."""
+    f = urllib.parse.quote(json.dumps({"container": [container_id], "event": ["kill"]}))
+    _, body = api("GET", f"/events?since={since}&until={int(time.time()) + 1}&filters={f}")
+    if isinstance(body, bytes):
+        kills = [json.loads(line) for line in body.decode().splitlines() if line.strip()]
+    else:
+        kills = [body] if body else []
+    at = {k["Actor"]["Attributes"]["signal"]: k["timeNano"] / 1e9 for k in kills if k}
+    return at["9"] - at["15"] if "9" in at and "15" in at else None
+
+
+def test_a_never_healthy_container_is_stopped_with_a_short_grace():
+    """Replacing a container that never became healthy waits 2 s (or its own
+    stop_grace_period) for it to stop, not Docker's default 10 s.  Its PID 1
+    is a bare `sleep`, which ignores SIGTERM, so the grace is all used."""
+    project = "tte2e-grace"
+    hc = healthcheck('["CMD-SHELL", "exit 1"]', interval="1s", timeout="1s", retries=1)
+    a = service("a", init=False, more='    environment: ["VERSION=${A_VERSION:-1}"]\n' + hc)
+    b = service("b", init=False, more='    environment: ["VERSION=${A_VERSION:-1}"]\n'
+                "    stop_grace_period: 4s\n" + hc)
+    with compose_project(project, a, b) as path:
+        assert up(path, project, "--timeout", "20s").returncode == 1
+        first = {n: c["Id"] for n, c in project_containers(project).items()}
+        since = int(time.time()) - 1
+        up(path, project, "--timeout", "20s", env={"A_VERSION": "2"})
+        assert project_containers(project)["a"]["Id"] != first["a"], "a was recreated"
+        grace_a, grace_b = stop_grace_seen(first["a"], since), stop_grace_seen(first["b"], since)
+        assert grace_a is not None and 1.5 < grace_a < 5, grace_a
+        assert grace_b is not None and 3.5 < grace_b < 7, grace_b
 
 
 def test_nonzero_exit_fails_service_completed_successfully():
