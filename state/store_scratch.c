@@ -110,32 +110,47 @@ int store_scratch_owned(struct store *s, long long deployment, const char *name,
     return rc == SQLITE_ROW ? owned : store_db_error(s, err, "read");
 }
 
+/* Calls add(st, out, err) for each row of st, then finalizes it; -1 when add or SQLite fails. */
+static int read_rows(struct store *s, sqlite3_stmt *st,
+                     int (*add)(struct store *, sqlite3_stmt *, void *, struct tt_err *), void *out,
+                     struct tt_err *err)
+{
+    int rc, bad = 0;
+    if (!st)
+        return -1;
+    while (!bad && (rc = sqlite3_step(st)) == SQLITE_ROW)
+        bad = add(s, st, out, err) < 0;
+    sqlite3_finalize(st);
+    return bad ? -1 : rc == SQLITE_DONE ? 0 : store_db_error(s, err, "read");
+}
+
+static int add_scratch(struct store *s, sqlite3_stmt *st, void *list, struct tt_err *err)
+{
+    struct store_scratch_list *out = list;
+    (void)s;
+    (void)err;
+    out->v = xrealloc(out->v, (out->n + 1) * sizeof(*out->v));
+    out->v[out->n].name = column_text(st, 0);
+    out->v[out->n].purpose = column_text(st, 1);
+    out->v[out->n].server = column_text(st, 2);
+    out->n++;
+    return 0;
+}
+
 int store_scratch_pending(struct store *s, long long deployment, struct store_scratch_list *out,
                           struct tt_err *err)
 {
-    sqlite3_stmt *st = prepare(s, err,
+    memset(out, 0, sizeof(*out));
+    int rc = read_rows(s,
+                       prepare(s, err,
                                "SELECT name, purpose, server FROM scratch_databases WHERE "
                                "deployment_id = ? AND dropped_at IS NULL GROUP BY name, server "
                                "ORDER BY min(id)",
-                               "i", deployment);
-    int rc;
-
-    memset(out, 0, sizeof(*out));
-    if (!st)
-        return -1;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        out->v = xrealloc(out->v, (out->n + 1) * sizeof(*out->v));
-        out->v[out->n].name = column_text(st, 0);
-        out->v[out->n].purpose = column_text(st, 1);
-        out->v[out->n].server = column_text(st, 2);
-        out->n++;
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
+                               "i", deployment),
+                       add_scratch, out, err);
+    if (rc < 0)
         store_scratch_list_clear(out);
-        return store_db_error(s, err, "read");
-    }
-    return 0;
+    return rc;
 }
 
 void store_scratch_list_clear(struct store_scratch_list *l)
@@ -174,47 +189,43 @@ int store_db_change_end(struct store *s, long long id, int undone, struct tt_err
                         err);
 }
 
+static int add_change(struct store *s, sqlite3_stmt *st, void *list, struct tt_err *err)
+{
+    struct store_db_change_list *out = list;
+    const char *word = (const char *)sqlite3_column_text(st, 1);
+    int change = -1;
+    for (size_t i = 0; word && i < sizeof(change_names) / sizeof(change_names[0]); i++)
+        if (!strcmp(word, change_names[i]))
+            change = (int)i;
+    if (change < 0)
+        return tt_error(err,
+                        "state store %s: database change \"%s\" is not one this ttdeploy knows: "
+                        "upgrade ttdeploy",
+                        s->path, word ? word : "");
+    out->v = xrealloc(out->v, (out->n + 1) * sizeof(*out->v));
+    struct store_db_change_row *r = &out->v[out->n++];
+    r->id = sqlite3_column_int64(st, 0);
+    r->change = (enum store_db_change)change;
+    r->server = column_text(st, 2);
+    r->database = column_text(st, 3);
+    r->target = column_text(st, 4);
+    return 0;
+}
+
 int store_db_change_pending(struct store *s, long long deployment, struct store_db_change_list *out,
                             struct tt_err *err)
 {
-    sqlite3_stmt *st = prepare(s, err,
+    memset(out, 0, sizeof(*out));
+    int rc = read_rows(s,
+                       prepare(s, err,
                                "SELECT id, change, server, database, target FROM "
                                "database_changes WHERE deployment_id = ? AND undo_done_at IS "
                                "NULL AND kept_at IS NULL ORDER BY id DESC",
-                               "i", deployment);
-    int rc;
-
-    memset(out, 0, sizeof(*out));
-    if (!st)
-        return -1;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *word = (const char *)sqlite3_column_text(st, 1);
-        int change = -1;
-        for (size_t i = 0; word && i < sizeof(change_names) / sizeof(change_names[0]); i++)
-            if (!strcmp(word, change_names[i]))
-                change = (int)i;
-        if (change < 0) {
-            rc = SQLITE_MISUSE;
-            tt_error(err,
-                     "state store %s: database change \"%s\" is not one this ttdeploy knows: "
-                     "upgrade ttdeploy",
-                     s->path, word ? word : "");
-            break;
-        }
-        out->v = xrealloc(out->v, (out->n + 1) * sizeof(*out->v));
-        struct store_db_change_row *r = &out->v[out->n++];
-        r->id = sqlite3_column_int64(st, 0);
-        r->change = (enum store_db_change)change;
-        r->server = column_text(st, 2);
-        r->database = column_text(st, 3);
-        r->target = column_text(st, 4);
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
+                               "i", deployment),
+                       add_change, out, err);
+    if (rc < 0)
         store_db_change_list_clear(out);
-        return rc == SQLITE_MISUSE ? -1 : store_db_error(s, err, "read");
-    }
-    return 0;
+    return rc;
 }
 
 void store_db_change_list_clear(struct store_db_change_list *l)
