@@ -85,6 +85,20 @@ static const char *const migrations[] = {
     "ALTER TABLE deployments ADD COLUMN kind TEXT NOT NULL DEFAULT 'apply';"
     "ALTER TABLE deployments ADD COLUMN notes TEXT;"
     "ALTER TABLE backups ADD COLUMN writes INTEGER;",
+    /* 4: the scratch databases a deployment made, and its changes to live databases
+     * (store_scratch.c), each recorded before it is made so recover can undo it */
+    "CREATE TABLE scratch_databases ("
+    "  id INTEGER PRIMARY KEY,"
+    "  deployment_id INTEGER NOT NULL REFERENCES deployments(id),"
+    "  name TEXT NOT NULL, purpose TEXT NOT NULL, server TEXT NOT NULL,"
+    "  created_at REAL NOT NULL, dropped_at REAL);"
+    "CREATE INDEX scratch_databases_deployment ON scratch_databases(deployment_id, name);"
+    "CREATE TABLE database_changes ("
+    "  id INTEGER PRIMARY KEY,"
+    "  deployment_id INTEGER NOT NULL REFERENCES deployments(id),"
+    "  server TEXT NOT NULL, database TEXT NOT NULL, change TEXT NOT NULL, target TEXT,"
+    "  made_at REAL NOT NULL, undo_done_at REAL, kept_at REAL);"
+    "CREATE INDEX database_changes_deployment ON database_changes(deployment_id, id);",
 };
 
 static double now_s(void)

@@ -25,7 +25,7 @@
 #include "arena.h"
 #include "tterr.h"
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 struct store;
 
@@ -326,6 +326,65 @@ json_t *store_record_json(const struct store_record *r);
 
 /* The text column key of a row these queries return, or dflt when it is NULL or absent. */
 const char *store_text(json_t *row, const char *key, const char *dflt);
+
+/* ---- scratch databases and changes to live databases (store_scratch.c) ---- */
+
+/*
+ * A database ttdeploy creates for a while (a rehearsal copy, a restore
+ * check, a restore waiting to be swapped in) is recorded before its
+ * CREATE DATABASE and marked dropped after its DROP; a DROP is allowed
+ * only of a name its deployment recorded on that server and has not
+ * dropped.  server is host:port of the database url (no user, no
+ * password).
+ */
+int store_scratch_record(struct store *s, long long deployment, const char *name,
+                         const char *purpose, const char *server, struct tt_err *err);
+/* Marks every undropped record of name on server by deployment dropped. */
+int store_scratch_dropped(struct store *s, long long deployment, const char *name,
+                          const char *server, struct tt_err *err);
+/* 1 when deployment recorded name on server and has not dropped it, 0 when not, -1 on error. */
+int store_scratch_owned(struct store *s, long long deployment, const char *name, const char *server,
+                        struct tt_err *err);
+
+struct store_scratch {
+    char *name, *purpose, *server;
+};
+struct store_scratch_list {
+    struct store_scratch *v;
+    size_t n;
+};
+/* The scratch databases deployment recorded and has not dropped, oldest first. */
+int store_scratch_pending(struct store *s, long long deployment, struct store_scratch_list *out,
+                          struct tt_err *err);
+void store_scratch_list_clear(struct store_scratch_list *l);
+
+/*
+ * A change to a live database, recorded before it is made with how to undo
+ * it: deny_connections (undo: allow them again), renamed_to target (undo:
+ * the name back).  It ends undone (undo_done_at) or kept (kept_at: the
+ * swap it was part of finished).
+ */
+enum store_db_change { STORE_DB_DENY_CONNECTIONS, STORE_DB_RENAMED_TO };
+const char *store_db_change_name(enum store_db_change c);
+
+struct store_db_change_row {
+    long long id;
+    enum store_db_change change;
+    char *server, *database, *target; /* target: the new name of renamed_to, else NULL */
+};
+struct store_db_change_list {
+    struct store_db_change_row *v;
+    size_t n;
+};
+int store_db_change_record(struct store *s, long long deployment, const char *server,
+                           const char *database, enum store_db_change change, const char *target,
+                           long long *id, struct tt_err *err);
+/* Ends change id: undone (1), or kept (0: what it was part of finished, nothing to undo). */
+int store_db_change_end(struct store *s, long long id, int undone, struct tt_err *err);
+/* The changes of deployment neither undone nor kept, newest first (the order to undo them). */
+int store_db_change_pending(struct store *s, long long deployment, struct store_db_change_list *out,
+                            struct tt_err *err);
+void store_db_change_list_clear(struct store_db_change_list *l);
 
 /* Whether an environment variable's name looks like it holds a secret. */
 int store_is_secret_name(const char *name);

@@ -156,6 +156,16 @@ char *pgdb_url_db(const char *url)
     return url_option(url, "dbname");
 }
 
+char *pgdb_url_server(const char *url)
+{
+    char *host = url_option(url, "host"), *port = url_option(url, "port");
+    struct buf b = {0};
+    buf_printf(&b, "%s:%s", host ? host : "localhost", port ? port : "5432");
+    free(host);
+    free(port);
+    return buf_detach(&b);
+}
+
 char *pgdb_scratch_name(const char *purpose, const char *live, const char *key)
 {
     char hex[65];
@@ -324,9 +334,6 @@ int pgdb_copy_database(const char *url, const char *copy, double deadline, struc
         char *dst = PQescapeIdentifier(c->conn, copy, strlen(copy));
         struct buf sql = {0};
         struct tt_err e2 = {0};
-        buf_printf(&sql, "DROP DATABASE IF EXISTS %s", dst);
-        pgdb_exec(c, sql.data, &e2);
-        buf_reset(&sql);
         buf_printf(&sql, "CREATE DATABASE %s TEMPLATE %s", dst, src);
         rc = pgdb_exec(c, sql.data, &e2);
         if (rc < 0)
@@ -340,21 +347,17 @@ int pgdb_copy_database(const char *url, const char *copy, double deadline, struc
     return rc;
 }
 
-/* Drops database name, and creates it again empty when create is set. */
-static int reset_database(const char *url, const char *name, int create, double deadline,
-                          struct tt_err *err)
+/* Runs fmt ("DROP DATABASE IF EXISTS %s", "CREATE DATABASE %s") on scratch database name. */
+static int scratch_statement(const char *url, const char *fmt, const char *name, double deadline,
+                             struct tt_err *err)
 {
     struct pgdb *c = scratch_guard(url, name, err) < 0 ? NULL : maintenance(url, deadline, err);
     int rc = -1;
     if (c) {
         char *id = PQescapeIdentifier(c->conn, name, strlen(name));
         struct buf sql = {0};
-        buf_printf(&sql, "DROP DATABASE IF EXISTS %s", id);
+        buf_printf(&sql, fmt, id);
         rc = pgdb_exec(c, sql.data, err);
-        buf_reset(&sql);
-        buf_printf(&sql, "CREATE DATABASE %s", id);
-        if (rc == 0 && create)
-            rc = pgdb_exec(c, sql.data, err);
         PQfreemem(id);
         buf_release(&sql);
         pgdb_close(c);
@@ -364,12 +367,12 @@ static int reset_database(const char *url, const char *name, int create, double 
 
 int pgdb_drop_database(const char *url, const char *name, double deadline, struct tt_err *err)
 {
-    return reset_database(url, name, 0, deadline, err);
+    return scratch_statement(url, "DROP DATABASE IF EXISTS %s", name, deadline, err);
 }
 
 int pgdb_create_database(const char *url, const char *name, double deadline, struct tt_err *err)
 {
-    return reset_database(url, name, 1, deadline, err);
+    return scratch_statement(url, "CREATE DATABASE %s", name, deadline, err);
 }
 
 /* ---- downgrades and restores -------------------------------------------- */
@@ -442,6 +445,28 @@ static int exec_ids(struct pgdb *c, const char *fmt, const char *a, const char *
     return rc;
 }
 
+/* exec_ids() through the maintenance database of url. */
+static int maintenance_ids(const char *url, const char *fmt, const char *a, const char *b,
+                           double deadline, struct tt_err *err)
+{
+    struct pgdb *c = maintenance(url, deadline, err);
+    int rc = c ? exec_ids(c, fmt, a, b, err) : -1;
+    pgdb_close(c);
+    return rc;
+}
+
+int pgdb_allow_connections(const char *url, const char *db, double deadline, struct tt_err *err)
+{
+    return maintenance_ids(url, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS true", db, NULL, deadline,
+                           err);
+}
+
+int pgdb_rename_database(const char *url, const char *from, const char *to, double deadline,
+                         struct tt_err *err)
+{
+    return maintenance_ids(url, "ALTER DATABASE %s RENAME TO %s", from, to, deadline, err);
+}
+
 /*
  * Ends every other session on live (waiting up to 5 s for each, so its
  * statistics land) and checks none is left.
@@ -469,14 +494,18 @@ static int end_sessions(struct pgdb *c, const char *live, struct tt_err *err)
  * renamed keep_as) and its connections.  Says so, or what to run, in err.
  */
 static void swap_undo(struct pgdb *c, const char *live, const char *keep_as, int renamed,
-                      struct tt_err *err)
+                      const struct pgdb_swap_hook *hook, struct tt_err *err)
 {
     struct tt_err e2 = {0};
     int rc = 0;
     if (renamed)
         rc = exec_ids(c, "ALTER DATABASE %s RENAME TO %s", keep_as, live, &e2);
+    if (rc == 0 && renamed && hook)
+        hook->undone(hook->ctx, PGDB_CHANGE_RENAME);
     if (rc == 0)
         rc = exec_ids(c, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS true", live, NULL, &e2);
+    if (rc == 0 && hook)
+        hook->undone(hook->ctx, PGDB_CHANGE_DENY_CONNECTIONS);
     struct buf m = {0};
     if (rc == 0)
         buf_printf(&m, "%s; database %s was left as it was (accepting connections)", err->msg,
@@ -490,8 +519,16 @@ static void swap_undo(struct pgdb *c, const char *live, const char *keep_as, int
     buf_release(&m);
 }
 
+/* Asks hook (may be NULL) whether change may be made; -1 (err set) stops the swap before it. */
+static int swap_before(const struct pgdb_swap_hook *hook, enum pgdb_change change, const char *db,
+                       const char *to, struct tt_err *err)
+{
+    return hook ? hook->before(hook->ctx, change, db, to, err) : 0;
+}
+
 int pgdb_swap_database(const char *url, const char *live, const char *replacement,
-                       const char *keep_as, long long *writes, double deadline, struct tt_err *err)
+                       const char *keep_as, long long *writes, double deadline,
+                       const struct pgdb_swap_hook *hook, struct tt_err *err)
 {
     struct pgdb *c = maintenance(url, deadline, err);
     char *value = NULL;
@@ -502,7 +539,9 @@ int pgdb_swap_database(const char *url, const char *live, const char *replacemen
     rc = value_for_db(c, exists_sql, live, &value, err);
     if (rc == 0 && value) {
         /* No new sessions, then end the open ones; each change is undone if a later one fails. */
-        rc = exec_ids(c, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS false", live, NULL, err);
+        rc = swap_before(hook, PGDB_CHANGE_DENY_CONNECTIONS, live, NULL, err);
+        if (rc == 0)
+            rc = exec_ids(c, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS false", live, NULL, err);
         refused = rc == 0;
         if (rc == 0)
             rc = end_sessions(c, live, err);
@@ -511,6 +550,8 @@ int pgdb_swap_database(const char *url, const char *live, const char *replacemen
         if (rc == 0 && value_for_db(c, writes_sql, live, &value, err) == 0 && value && writes)
             *writes = atoll(value);
         if (rc == 0)
+            rc = swap_before(hook, PGDB_CHANGE_RENAME, live, keep_as, err);
+        if (rc == 0)
             rc = exec_ids(c, "ALTER DATABASE %s RENAME TO %s", live, keep_as, err);
         renamed = rc == 0;
         if (rc == 0)
@@ -518,9 +559,11 @@ int pgdb_swap_database(const char *url, const char *live, const char *replacemen
     }
     /* Also the second half of a swap a crash interrupted: live is gone, the replacement waits. */
     if (rc == 0)
+        rc = swap_before(hook, PGDB_CHANGE_RENAME, replacement, live, err);
+    if (rc == 0)
         rc = exec_ids(c, "ALTER DATABASE %s RENAME TO %s", replacement, live, err);
     if (rc < 0 && refused)
-        swap_undo(c, live, keep_as, renamed, err);
+        swap_undo(c, live, keep_as, renamed, hook, err);
     free(value);
     pgdb_close(c);
     return rc;

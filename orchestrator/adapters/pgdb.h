@@ -43,6 +43,8 @@ char *pgdb_conninfo_with_db(const char *url, const char *db, struct tt_err *err)
 void pgdb_url_credentials(const char *url, char **user, char **password);
 /* The database name in url (the caller frees), or NULL. */
 char *pgdb_url_db(const char *url);
+/* HOST:PORT of url's server (no user, no password; the caller frees). */
+char *pgdb_url_server(const char *url);
 /*
  * The name of a scratch database: tt_PURPOSE_HASH, HASH from the live
  * database's name and key (a deployment id, a backup path), so it is
@@ -86,11 +88,12 @@ int pgdb_migrations_pending(struct pgdb *c, const struct pgdb_migrations *m, str
 
 /*
  * CREATE DATABASE copy TEMPLATE db, through the maintenance database of url.
- * Fails (err says so) when others are connected to db.
+ * Fails (err says so) when others are connected to db, or copy exists.
  */
 int pgdb_copy_database(const char *url, const char *copy, double deadline, struct tt_err *err);
+/* DROP DATABASE IF EXISTS name (a scratch name only: see pgdb_scratch_name). */
 int pgdb_drop_database(const char *url, const char *name, double deadline, struct tt_err *err);
-/* CREATE DATABASE name (empty), dropping one of that name first. */
+/* CREATE DATABASE name (empty); fails when it exists: nothing is dropped to make room. */
 int pgdb_create_database(const char *url, const char *name, double deadline, struct tt_err *err);
 
 /*
@@ -107,16 +110,38 @@ int pgdb_write_count(const char *url, const char *db, double deadline, long long
                      struct tt_err *err);
 int pgdb_database_exists(const char *url, const char *db, double deadline, int *exists,
                          struct tt_err *err);
+/* ALTER DATABASE db WITH ALLOW_CONNECTIONS true (the undo of a swap's first change). */
+int pgdb_allow_connections(const char *url, const char *db, double deadline, struct tt_err *err);
+/* ALTER DATABASE from RENAME TO to (the undo of a swap's rename). */
+int pgdb_rename_database(const char *url, const char *from, const char *to, double deadline,
+                         struct tt_err *err);
+
+/* The changes a swap makes to databases, each told to a pgdb_swap_hook before it is made. */
+enum pgdb_change {
+    PGDB_CHANGE_DENY_CONNECTIONS, /* db refuses new sessions */
+    PGDB_CHANGE_RENAME,           /* db is renamed to */
+};
+struct pgdb_swap_hook {
+    /* Before each change: -1 (err set) stops the swap before it, undoing what was done. */
+    int (*before)(void *ctx, enum pgdb_change change, const char *db, const char *to,
+                  struct tt_err *err);
+    /* After the swap undid a change it had made (live's name back, its connections allowed). */
+    void (*undone)(void *ctx, enum pgdb_change change);
+    void *ctx;
+};
+
 /*
  * Puts replacement in the place of live: new sessions on live are refused,
  * open ones ended, *writes (may be NULL) receives live's final write
  * count, live is renamed keep_as (kept, not dropped) and replacement
  * renamed live.  When live is already gone (a swap interrupted half way)
  * only the second rename runs.  When a step fails, live is put back as it
- * was (its name, its connections allowed) and err says so.
+ * was (its name, its connections allowed) and err says so.  hook (may be
+ * NULL) is told before each change, so the caller can record its undo.
  */
 int pgdb_swap_database(const char *url, const char *live, const char *replacement,
-                       const char *keep_as, long long *writes, double deadline, struct tt_err *err);
+                       const char *keep_as, long long *writes, double deadline,
+                       const struct pgdb_swap_hook *hook, struct tt_err *err);
 
 /*
  * The database's own tables (schema and name, sorted): ordinary tables and

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #ifndef TTDEPLOY_VERSION
 #define TTDEPLOY_VERSION "0.1.0"
@@ -57,6 +58,7 @@ static int check_output(int rc)
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN); /* a write to a closed pipe or socket is an error, not death */
+    umask(077); /* backups, the store, reports: readable by their owner alone */
     if (argc < 2) {
         usage(stderr);
         return EXIT_BAD_INPUT;

@@ -11,6 +11,7 @@
  * begins a deployment, and picks up one a crash interrupted.
  */
 #include "run.h"
+#include "dbclean.h"
 #include "gitref.h"
 #include "rollback.h"
 
@@ -181,6 +182,8 @@ enum apply_outcome apply_recover(const struct apply_options *o, struct tt_err *e
                  a.state <= DEPLOY_VERIFY;
     if (adopt_interrupted(&a, on_crash) < 0) {
         res = run_outcome(&a, APPLY_BAD_INPUT);
+    } else if (dbclean_recover(&a) < 0) { /* scratch databases dropped, live ones put right */
+        res = run_outcome(&a, APPLY_ROLLBACK_BROKE);
     } else if (engine_open(o->host, &a.engine, err) < 0) {
         /* Nothing can be resumed or rolled back without the daemon: leave it for later. */
         char cause[sizeof(err->msg)];

@@ -7,6 +7,7 @@
  * database URL, as an argv (no shell).
  */
 #include "backup.h"
+#include "dbclean.h"
 #include "pgdb.h"
 #include "sha256.h"
 #include "strv.h"
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -49,7 +51,7 @@ static int mkdirs(const char *dir, struct tt_err *err)
     return rc;
 }
 
-/* DIR/PROJECT_DEPLOYMENT_TIMESTAMP.dump, and its .partial twin; makes DIR. */
+/* DIR/PROJECT_DEPLOYMENT_TIMESTAMP.dump, and its .partial twin; makes DIR (0700). */
 static int backup_paths(const char *dir, const char *project, long long deployment,
                         struct buf *path, struct buf *partial, struct tt_err *err)
 {
@@ -66,26 +68,100 @@ static int backup_paths(const char *dir, const char *project, long long deployme
     return 0;
 }
 
+/*
+ * The partial file, created new (O_EXCL: never a file that is there, and
+ * O_NOFOLLOW: never through a symlink) and 0600.  -1 when it cannot be:
+ * whatever is at that name is left alone.
+ */
+static int open_partial(const char *partial, struct tt_err *err)
+{
+    int fd = open(partial, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        tt_error(err,
+                 "cannot create the backup file %s: %s (a file or link already at that name is "
+                 "left alone: remove it if it is not yours to keep, then run again)",
+                 partial, strerror(errno));
+    return fd;
+}
+
+/* Says why writing fd (the partial file) failed: the file, the errno, and what to do. */
+static int write_failed(int fd, const char *partial, const char *why, struct tt_err *err)
+{
+    struct statvfs vfs;
+    int full = fstatvfs(fd, &vfs) == 0 && vfs.f_bavail == 0;
+    return tt_error(err,
+                    "cannot write the backup %s: %s%s; the partial file was removed and the "
+                    "deployment stopped before any migration: %s",
+                    partial, why, full ? " (ENOSPC: its filesystem is full)" : "",
+                    full ? "free space there or point backup.dir at a larger filesystem, then "
+                           "run again"
+                         : "fix the cause, then run again");
+}
+
+/*
+ * Makes the partial file the backup, as pg_basebackup and git's lockfile
+ * do: the file's data on disk (fsync), then renamed to its final name
+ * (never over a file already there), then the directory's entry on disk.
+ * Closes fd.  On failure the partial file is removed.
+ */
+static int commit_partial(int fd, const char *partial, const char *path, struct tt_err *err)
+{
+    int rc = 0;
+    if (fsync(fd) < 0)
+        rc = write_failed(fd, partial, strerror(errno), err);
+    close(fd);
+    if (rc == 0 && renameat2(AT_FDCWD, partial, AT_FDCWD, path, RENAME_NOREPLACE) < 0)
+        rc = tt_error(err,
+                      "cannot rename %s to %s: %s (a file already at the final name is "
+                      "left alone)",
+                      partial, path, strerror(errno));
+    if (rc < 0) {
+        unlink(partial); /* never leave half a backup that looks whole */
+        return -1;
+    }
+    char *dir = xstrdup(path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    int dfd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0 || fsync(dfd) < 0)
+        rc = tt_error(err, "cannot sync the backup directory %s: %s", dir, strerror(errno));
+    if (dfd >= 0)
+        close(dfd);
+    free(dir);
+    return rc;
+}
+
+/* Runs argv with stdout to out_fd (-1: captured in output with stderr); returns its exit code. */
+static int run_host(char *const *argv, int out_fd, struct buf *output, struct tt_err *err);
+
 int backup_take_host(const char *url, const char *dir, const char *project, long long deployment,
                      struct backup_result *out, struct tt_err *err)
 {
     struct buf path = {0}, partial = {0}, output = {0};
     struct stat st;
-    int rc;
+    int rc, fd = -1;
 
     memset(out, 0, sizeof(*out));
     if ((rc = pgdb_url_check(url, err)) == 0 &&
-        (rc = backup_paths(dir, project, deployment, &path, &partial, err)) == 0) {
-        char *argv[] = {"pg_dump", "--format=custom", "-f", partial.data, (char *)url, NULL};
-        int code = backup_run_host(argv, &output, err);
-        if (code != 0)
+        (rc = backup_paths(dir, project, deployment, &path, &partial, err)) == 0 &&
+        (fd = open_partial(partial.data, err)) < 0)
+        rc = -1;
+    if (rc == 0) {
+        char *argv[] = {"pg_dump", "--format=custom", (char *)url, NULL};
+        int code = run_host(argv, fd, &output, err);
+        if (code != 0 && strstr(output.data ? output.data : "", "could not write"))
+            rc = write_failed(fd, partial.data, output.data, err);
+        else if (code != 0)
             rc = code < 0 ? -1
                           : tt_error(err, "pg_dump exited %d: %.500s", code,
                                      output.data ? output.data : "");
-        if (rc == 0 && rename(partial.data, path.data) < 0)
-            rc = tt_error(err, "cannot rename %s: %s", partial.data, strerror(errno));
-        if (rc < 0)
+        if (rc == 0)
+            rc = commit_partial(fd, partial.data, path.data, err);
+        else {
+            close(fd);
             unlink(partial.data);
+        }
     }
     if (rc == 0 && stat(path.data, &st) == 0)
         out->bytes = (long long)st.st_size;
@@ -126,21 +202,21 @@ int backup_take(struct engine *e, const char *container, const char *url, const 
         json_array_append_new(env, json_string(pw.data));
         buf_release(&pw);
     }
-    fd = open(partial.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        tt_error(err, "cannot create %s: %s", partial.data, strerror(errno));
-    } else {
+    if ((fd = open_partial(partial.data, err)) >= 0) {
         rc = engine_exec_to_fd(e, container, argv, env, fd, timeout_ms, &code, &out->bytes, &errout,
                                err);
-        if (fsync(fd) < 0 && rc == 0)
-            rc = tt_error(err, "cannot write %s: %s", partial.data, strerror(errno));
-        close(fd);
-        if (rc == 0 && code != 0)
+        if (rc < 0) {
+            char why[sizeof(err->msg)];
+            snprintf(why, sizeof(why), "%s", err->msg);
+            write_failed(fd, partial.data, why, err);
+        } else if (code != 0)
             rc = tt_error(err, "pg_dump exited %d: %.500s", code, errout.data ? errout.data : "");
-        if (rc == 0 && rename(partial.data, path.data) < 0)
-            rc = tt_error(err, "cannot rename %s: %s", partial.data, strerror(errno));
-        if (rc < 0)
+        if (rc == 0)
+            rc = commit_partial(fd, partial.data, path.data, err);
+        else {
+            close(fd);
             unlink(partial.data); /* never leave half a backup that looks whole */
+        }
     }
     if (rc == 0)
         rc = backup_file_sha256(path.data, out->sha256, err);
@@ -159,6 +235,11 @@ int backup_take(struct engine *e, const char *container, const char *url, const 
 
 int backup_run_host(char *const *argv, struct buf *output, struct tt_err *err)
 {
+    return run_host(argv, -1, output, err);
+}
+
+static int run_host(char *const *argv, int out_fd, struct buf *output, struct tt_err *err)
+{
     posix_spawn_file_actions_t fa;
     int pipefd[2], status;
     pid_t pid;
@@ -168,7 +249,7 @@ int backup_run_host(char *const *argv, struct buf *output, struct tt_err *err)
     if (pipe2(pipefd, O_CLOEXEC) < 0)
         return tt_error(err, "pipe: %s", strerror(errno));
     posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, out_fd >= 0 ? out_fd : pipefd[1], 1);
     posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2);
     int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
@@ -312,21 +393,31 @@ static int verify_list(struct backup_result *b, const char *url, double deadline
 int backup_verify(struct backup_result *b, const char *mode, const char *url, double deadline,
                   struct tt_err *err)
 {
-    struct buf out = {0};
-    int rc = 0;
-
     free(b->verified);
     b->verified = xstrdup(mode);
     if (!strcmp(mode, "none"))
         return 0;
     if (!strcmp(mode, "list"))
         return verify_list(b, url, deadline, err);
-    /* restore: into a scratch database, then compare row counts with the live one. */
+    return tt_error(err, "backup verify: %s is not list or none (restore: backup_verify_restore)",
+                    mode);
+}
+
+int backup_verify_restore(struct backup_result *b, const struct dbscratch *s, double deadline,
+                          struct tt_err *err)
+{
+    struct buf out = {0};
+    const char *url = s->url;
+    int rc = 0;
+
+    free(b->verified);
+    b->verified = xstrdup("restore");
+    /* Into a scratch database, then compare row counts with the live one. */
     char *db = pgdb_url_db(url);
     char *scratch = pgdb_scratch_name("verify", db, b->path);
     char *scratch_url = NULL, *live_counts = NULL, *copy_counts = NULL;
     struct pgdb *live = NULL, *copy = NULL;
-    rc = pgdb_create_database(url, scratch, deadline, err);
+    rc = dbscratch_create(s, "verify", scratch, 0, deadline, err);
     if (rc == 0 && !(scratch_url = pgdb_conninfo_with_db(url, scratch, err)))
         rc = -1;
     if (rc == 0) {
@@ -355,9 +446,11 @@ int backup_verify(struct backup_result *b, const char *mode, const char *url, do
         pgdb_close(copy);
     if (live)
         pgdb_close(live);
-    {
+    if (rc == 0 && dbscratch_drop(s, scratch, deadline, err) < 0)
+        rc = -1;
+    else if (rc < 0) {
         struct tt_err e2 = {0};
-        pgdb_drop_database(url, scratch, deadline, &e2);
+        dbscratch_drop(s, scratch, deadline, &e2);
     }
     free(live_counts);
     free(copy_counts);
@@ -376,9 +469,10 @@ int backup_file_sha256(const char *path, char hex[65], struct tt_err *err)
     return rc;
 }
 
-int backup_restore_into(const char *path, const char *sha256, const char *url, const char *db,
-                        double deadline, struct tt_err *err)
+int backup_restore_into(const char *path, const char *sha256, const struct dbscratch *s,
+                        const char *db, double deadline, struct tt_err *err)
 {
+    const char *url = s->url;
     char hex[65];
     struct buf out = {0};
     int rc;
@@ -390,7 +484,7 @@ int backup_restore_into(const char *path, const char *sha256, const char *url, c
                         "the backup %s has changed since it was taken (sha256 %.16s, recorded "
                         "%.16s): not restoring it",
                         path, hex, sha256);
-    rc = pgdb_create_database(url, db, deadline, err);
+    rc = dbscratch_create(s, "restore", db, 0, deadline, err);
     char *target = rc == 0 ? pgdb_conninfo_with_db(url, db, err) : NULL;
     if (rc == 0 && !target)
         rc = -1;
@@ -406,7 +500,7 @@ int backup_restore_into(const char *path, const char *sha256, const char *url, c
     free(target);
     if (rc < 0) {
         struct tt_err e2 = {0};
-        pgdb_drop_database(url, db, deadline, &e2);
+        dbscratch_drop(s, db, deadline, &e2);
     }
     buf_release(&out);
     return rc;

@@ -12,6 +12,8 @@
 #include "engine.h"
 #include "tterr.h"
 
+struct dbscratch;
+
 struct backup_result {
     char *path;
     long long bytes;
@@ -31,9 +33,16 @@ int backup_take(struct engine *e, const char *container, const char *url, const 
 /* The same with the host's pg_dump against url (container and engine are not needed). */
 int backup_take_host(const char *url, const char *dir, const char *project, long long deployment,
                      struct backup_result *out, struct tt_err *err);
-/* mode "list": pg_restore --list; "restore": restore into a scratch database and compare rows. */
+/* mode "list": pg_restore --list and every data block read back; "none": nothing. */
 int backup_verify(struct backup_result *b, const char *mode, const char *url, double deadline,
                   struct tt_err *err);
+/*
+ * Restores the backup into a scratch database (recorded in the store
+ * before it is created, dropped after) and compares its row counts with
+ * the live database's.
+ */
+int backup_verify_restore(struct backup_result *b, const struct dbscratch *s, double deadline,
+                          struct tt_err *err);
 void backup_result_clear(struct backup_result *b);
 
 /* Runs argv (argv[0] looked up in PATH) with stdout and stderr captured; returns its exit code. */
@@ -42,12 +51,13 @@ int backup_run_host(char *const *argv, struct buf *output, struct tt_err *err);
 /* The SHA-256 of a backup file, read in chunks. */
 int backup_file_sha256(const char *path, char hex[65], struct tt_err *err);
 /*
- * Restores the backup at path into a new database db (dropped first if it
- * exists) on url's server with the host's pg_restore, after checking the
- * file still has the recorded sha256 (NULL: not checked).  A failed
- * restore drops db again.
+ * Restores the backup at path into a new scratch database db (recorded in
+ * s's store before it is created; never one that exists unrecorded) on
+ * s's server with the host's pg_restore, after checking the file still
+ * has the recorded sha256 (NULL: not checked).  A failed restore drops db
+ * again.
  */
-int backup_restore_into(const char *path, const char *sha256, const char *url, const char *db,
-                        double deadline, struct tt_err *err);
+int backup_restore_into(const char *path, const char *sha256, const struct dbscratch *s,
+                        const char *db, double deadline, struct tt_err *err);
 
 #endif

@@ -8,6 +8,7 @@
  */
 #include "run.h"
 #include "backup.h"
+#include "dbclean.h"
 #include "monotime.h"
 #include "pgdb.h"
 
@@ -98,9 +99,13 @@ int phase_backup(struct run *a)
         rc = backup_take(a->engine, container, pl->db_url, dir, a->project->name, a->id, 3600000,
                          &b, a->err);
     double took = monotime_now() - t0;
-    if (rc == 0)
+    double vdeadline = monotime_now() + pl->healthy_timeout_ms / 1000.0;
+    struct dbscratch scratch = {a->store, a->id, pl->db_url};
+    if (rc == 0 && pl->backup.verify && !strcmp(pl->backup.verify, "restore"))
+        rc = backup_verify_restore(&b, &scratch, vdeadline, a->err);
+    else if (rc == 0)
         rc = backup_verify(&b, pl->backup.verify ? pl->backup.verify : "list", pl->db_url,
-                           monotime_now() + pl->healthy_timeout_ms / 1000.0, a->err);
+                           vdeadline, a->err);
     if (rc == 0) {
         struct buf detail = {0};
         buf_printf(&detail, "%s: %lld bytes in %.2f s, sha256 %.16s; %s", b.path, b.bytes, took,

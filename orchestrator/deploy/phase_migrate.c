@@ -9,6 +9,7 @@
  */
 #include "run.h"
 #include "backup.h"
+#include "dbclean.h"
 #include "monotime.h"
 #include "pgdb.h"
 
@@ -38,10 +39,11 @@ static int rehearsal_copy(struct run *a, double deadline, char **copy_name, char
         free(db);
         return -1;
     }
-    rc = pgdb_copy_database(pl->db_url, *copy_name, deadline, err);
+    struct dbscratch s = {a->store, a->id, pl->db_url};
+    rc = dbscratch_create(&s, "rehearsal", *copy_name, 1, deadline, err);
     if (rc < 0 && a->backup_path && strstr(err->msg, "being accessed by other users")) {
         *how = "restore of this deployment's backup (the database has open sessions)";
-        rc = pgdb_create_database(pl->db_url, *copy_name, deadline, err);
+        rc = dbscratch_create(&s, "rehearsal", *copy_name, 0, deadline, err);
         if (rc == 0) {
             char *argv[] = {"pg_restore",   "--no-owner", "--exit-on-error", "-d", *copy_url,
                             a->backup_path, NULL};
@@ -76,7 +78,9 @@ static int rehearse(struct run *a, const struct pgdb_migrations *m, double deadl
     } else {
         rc = -1;
     }
-    pgdb_drop_database(a->plan->db_url, copy, deadline, &e2);
+    struct dbscratch s = {a->store, a->id, a->plan->db_url};
+    if (dbscratch_drop(&s, copy, deadline, &e2) < 0 && rc == 0)
+        rc = tt_error(&rerr, "%s", e2.msg);
     if (rc < 0) {
         tt_error(a->err, "rehearsal on %s failed, the real database was not touched: %s", copy,
                  rerr.msg);
@@ -230,7 +234,9 @@ static int rehearse_command(struct run *a, const char *before, double deadline, 
                           "does not work",
                           down_rev, before);
     }
-    pgdb_drop_database(pl->db_url, copy, deadline, &e2);
+    struct dbscratch owner = {a->store, a->id, pl->db_url};
+    if (dbscratch_drop(&owner, copy, deadline, &e2) < 0 && rc == 0)
+        rc = tt_error(&rerr, "%s", e2.msg);
     if (rc < 0) {
         tt_error(a->err, "rehearsal on %s failed, the real database was not touched: %s", copy,
                  rerr.msg);

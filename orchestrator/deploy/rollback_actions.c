@@ -20,6 +20,7 @@
  */
 #include "rollback.h"
 #include "backup.h"
+#include "dbclean.h"
 #include "monotime.h"
 #include "pgdb.h"
 
@@ -196,13 +197,14 @@ enum action_result rollback_restore(struct run *a, json_t *b, struct buf *detail
     snprintf(purpose, sizeof(purpose), "pre_restore_%lld", a->id);
     scratch = pgdb_scratch_name("restore", db, id);
     keep = pgdb_scratch_name(purpose, db, id);
+    struct dbscratch s = {a->store, a->id, pl->db_url};
     rc = pgdb_database_exists(pl->db_url, db, deadline, &live_exists, a->err);
     /* A swap a crash cut in half: the restored copy waits for its name. */
     if (rc == 0 && live_exists)
-        rc = backup_restore_into(path, json_string_value(json_object_get(b, "sha256")), pl->db_url,
-                                 scratch, deadline, a->err);
-    if (rc == 0)
-        rc = pgdb_swap_database(pl->db_url, db, scratch, keep, &writes, deadline, a->err);
+        rc = backup_restore_into(path, json_string_value(json_object_get(b, "sha256")), &s, scratch,
+                                 deadline, a->err);
+    if (rc == 0) /* each change to the live database recorded with its undo first */
+        rc = dbscratch_swap(&s, db, scratch, keep, &writes, deadline, a->err);
     if (rc < 0)
         goto out;
     json_t *facts = json_object();

@@ -272,7 +272,7 @@ Test(pgdb, a_swap_whose_rename_fails_leaves_live_accepting_connections)
     char *url = url_of("shop", NULL);
     long long writes = -1;
     cr_assert_eq(pgdb_swap_database(url, "shop", "tt_restore_a", "tt_pre_restore_a", &writes,
-                                    monotime_now() + 10, &err),
+                                    monotime_now() + 10, NULL, &err),
                  -1);
     cr_assert(strstr(err.msg, "already exists"), "%s", err.msg);
     cr_assert(strstr(err.msg, "left as it was"), "%s", err.msg);
@@ -288,7 +288,7 @@ Test(pgdb, a_swap_whose_second_rename_fails_puts_live_back)
     char *url = url_of("shop", NULL);
     /* no tt_restore_b: the rename of the replacement fails after live was renamed */
     cr_assert_eq(pgdb_swap_database(url, "shop", "tt_restore_b", "tt_pre_restore_b", NULL,
-                                    monotime_now() + 10, &err),
+                                    monotime_now() + 10, NULL, &err),
                  -1);
     cr_assert(strstr(err.msg, "left as it was"), "%s", err.msg);
     assert_live_whole("shop");

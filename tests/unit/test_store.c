@@ -332,7 +332,8 @@ Test(store, version_1_file_is_migrated_forward)
     struct tt_err err = {0};
     long long id = begin("p");
     store_close(st);
-    poke("DROP TABLE backups; DROP TABLE migrations; ALTER TABLE deployments DROP COLUMN kind; "
+    poke("DROP TABLE scratch_databases; DROP TABLE database_changes; " /* version 4's */
+         "DROP TABLE backups; DROP TABLE migrations; ALTER TABLE deployments DROP COLUMN kind; "
          "ALTER TABLE deployments DROP COLUMN notes; PRAGMA user_version = 1");
     cr_assert_eq(store_open(path, &st, &err), 0, "%s", err.msg);
     cr_assert_eq(store_schema_version(st), STORE_SCHEMA_VERSION);
@@ -469,4 +470,95 @@ Test(store, record_refuses_what_it_cannot_read)
     cr_assert_null(r->steps);
     store_record_free(r);
     store_record_free(NULL);
+}
+
+/* ==== scratch databases and changes to live databases (store_scratch.c) ==== */
+
+Test(store, scratch_is_owned_from_its_record_until_its_drop)
+{
+    struct tt_err err = {0};
+    long long d1 = begin("shop"), d2 = begin("shop");
+    cr_assert_eq(store_scratch_owned(st, d1, "tt_verify_a", "db:5432", &err), 0, "%s", err.msg);
+    cr_assert_eq(store_scratch_record(st, d1, "tt_verify_a", "verify", "db:5432", &err), 0, "%s",
+                 err.msg);
+    cr_assert_eq(store_scratch_owned(st, d1, "tt_verify_a", "db:5432", &err), 1);
+    /* another deployment, or the same name on another server, does not own it */
+    cr_assert_eq(store_scratch_owned(st, d2, "tt_verify_a", "db:5432", &err), 0);
+    cr_assert_eq(store_scratch_owned(st, d1, "tt_verify_a", "other:5432", &err), 0);
+    struct store_scratch_list l = {0};
+    cr_assert_eq(store_scratch_pending(st, d1, &l, &err), 0, "%s", err.msg);
+    cr_assert_eq(l.n, 1);
+    cr_assert_str_eq(l.v[0].name, "tt_verify_a");
+    cr_assert_str_eq(l.v[0].purpose, "verify");
+    cr_assert_str_eq(l.v[0].server, "db:5432");
+    store_scratch_list_clear(&l);
+    cr_assert_eq(store_scratch_dropped(st, d1, "tt_verify_a", "db:5432", &err), 0, "%s", err.msg);
+    cr_assert_eq(store_scratch_owned(st, d1, "tt_verify_a", "db:5432", &err), 0);
+    cr_assert_eq(store_scratch_pending(st, d1, &l, &err), 0, "%s", err.msg);
+    cr_assert_eq(l.n, 0);
+    store_scratch_list_clear(&l);
+}
+
+Test(store, scratch_record_needs_a_deployment_and_a_writable_store)
+{
+    struct tt_err err = {0};
+    /* no deployment 999: the foreign key refuses, and nothing is owned */
+    cr_assert_eq(store_scratch_record(st, 999, "tt_verify_b", "verify", "db:5432", &err), -1);
+    cr_assert(strstr(err.msg, "state store"), "%s", err.msg);
+    cr_assert_eq(store_scratch_owned(st, 999, "tt_verify_b", "db:5432", &err), 0);
+    long long d = begin("shop");
+    poke("CREATE TRIGGER no_scratch BEFORE INSERT ON scratch_databases BEGIN SELECT "
+         "RAISE(FAIL, 'disk I/O error'); END;");
+    memset(&err, 0, sizeof(err));
+    cr_assert_eq(store_scratch_record(st, d, "tt_verify_c", "verify", "db:5432", &err), -1);
+    cr_assert(strstr(err.msg, "disk I/O error"), "%s", err.msg);
+    cr_assert_eq(store_scratch_owned(st, d, "tt_verify_c", "db:5432", &err), 0);
+}
+
+Test(store, database_changes_pending_newest_first_until_undone_or_kept)
+{
+    struct tt_err err = {0};
+    long long d = begin("shop"), deny = 0, ren = 0;
+    cr_assert_eq(store_db_change_record(st, d, "db:5432", "shop", STORE_DB_DENY_CONNECTIONS, NULL,
+                                        &deny, &err),
+                 0, "%s", err.msg);
+    cr_assert_eq(store_db_change_record(st, d, "db:5432", "shop", STORE_DB_RENAMED_TO,
+                                        "tt_pre_restore_x", &ren, &err),
+                 0, "%s", err.msg);
+    cr_assert(deny > 0 && ren > deny);
+    struct store_db_change_list l = {0};
+    cr_assert_eq(store_db_change_pending(st, d, &l, &err), 0, "%s", err.msg);
+    cr_assert_eq(l.n, 2);
+    cr_assert_eq(l.v[0].id, ren); /* the order to undo them in */
+    cr_assert_eq(l.v[0].change, STORE_DB_RENAMED_TO);
+    cr_assert_str_eq(l.v[0].target, "tt_pre_restore_x");
+    cr_assert_eq(l.v[1].change, STORE_DB_DENY_CONNECTIONS);
+    cr_assert_null(l.v[1].target);
+    cr_assert_str_eq(l.v[1].database, "shop");
+    cr_assert_str_eq(l.v[1].server, "db:5432");
+    store_db_change_list_clear(&l);
+    cr_assert_eq(store_db_change_end(st, ren, 1, &err), 0, "%s", err.msg);
+    cr_assert_eq(store_db_change_end(st, deny, 0, &err), 0, "%s", err.msg);
+    cr_assert_eq(store_db_change_pending(st, d, &l, &err), 0, "%s", err.msg);
+    cr_assert_eq(l.n, 0);
+    store_db_change_list_clear(&l);
+    cr_assert_str_eq(store_db_change_name(STORE_DB_RENAMED_TO), "renamed_to");
+    cr_assert_str_eq(store_db_change_name(STORE_DB_DENY_CONNECTIONS), "deny_connections");
+}
+
+Test(store, an_unknown_database_change_is_an_error)
+{
+    struct tt_err err = {0};
+    long long d = begin("shop");
+    struct buf sql = {0};
+    buf_printf(&sql,
+               "INSERT INTO database_changes (deployment_id, server, database, change, made_at) "
+               "VALUES (%lld, 'db:5432', 'shop', 'set_owner', 1)",
+               d);
+    poke(sql.data);
+    buf_release(&sql);
+    struct store_db_change_list l = {0};
+    cr_assert_eq(store_db_change_pending(st, d, &l, &err), -1);
+    cr_assert(strstr(err.msg, "set_owner") && strstr(err.msg, "upgrade ttdeploy"), "%s", err.msg);
+    cr_assert_eq(l.n, 0);
 }
