@@ -73,6 +73,13 @@ char *compose_dir_of(const char *path)
     return dir;
 }
 
+char *compose_dir_for(const struct compose_loader *l, const struct ynode *n)
+{
+    if (!n || strv_contains(&l->proj->files, n->file))
+        return xstrdup(l->proj->dir);
+    return compose_dir_of(n->file);
+}
+
 /* ---- documents ---------------------------------------------------------- */
 
 /* Parses and interpolates one file; the project keeps the document. */
@@ -280,7 +287,7 @@ static int check_service(struct compose_loader *l, struct compose_service *s)
     for (size_t i = 0; i < s->env_file.n; i++) {
         const char *f = s->env_file.v[i];
         int required = f[0] != '?';
-        char *path = compose_path_join(p->dir, required ? f : f + 1);
+        char *path = xstrdup(required ? f : f + 1); /* made absolute when parsed */
         struct vars ev = {0};
         int rc = vars_load_dotenv(&ev, path, required, 1, l->r.err);
         for (size_t j = 0; rc == 0 && j < ev.names.n; j++)

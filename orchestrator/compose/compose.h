@@ -153,12 +153,24 @@ struct compose_service *compose_find_service(const struct compose_project *p, co
 const char *compose_closest_service(const struct compose_project *p, const char *name);
 const char *compose_condition_name(enum compose_condition c);
 
-/* "1m30s", "500ms", "2h", "1.5s" → ns.  Returns -1 on a bad string. */
+/* The largest values the parsers below accept (hostile input gets a range, never overflow). */
+#define COMPOSE_MAX_DURATION_NS 9000000000000000000LL /* 2500000h, about 285 years */
+#define COMPOSE_MAX_DURATION_TEXT "2500000h"
+#define COMPOSE_MAX_BYTES 9000000000000000000LL /* about 7.8 EiB: an int64 of bytes */
+#define COMPOSE_MAX_BYTES_TEXT "8000000t"
+#define COMPOSE_MAX_CPUS 1000000.0
+
+/*
+ * "1m30s", "500ms", "2h", "1.5s" → ns.  Returns -1 on a bad string, -2
+ * when it is over COMPOSE_MAX_DURATION_NS.
+ */
 int compose_parse_duration(const char *s, compose_ns *out);
 /* Formats ns the way Go does ("1m30s", "500ms"), into buf of size n. */
 void compose_format_duration(compose_ns ns, char *buf, size_t n);
-/* "2G", "512m", "1gb", "1024" → bytes.  Returns -1 on a bad string. */
+/* "2G", "512m", "1gb", "1024" → bytes.  -1 on a bad string, -2 over COMPOSE_MAX_BYTES. */
 int compose_parse_bytes(const char *s, long long *out);
+/* "0.5", "2" → CPUs.  -1 on a bad string (nan, inf, a sign), -2 outside (0, COMPOSE_MAX_CPUS]. */
+int compose_parse_cpus(const char *s, double *out);
 /* Splits a command string the way a POSIX shell would split words (quotes, backslashes). */
 int compose_split_words(const char *s, struct strv *out);
 

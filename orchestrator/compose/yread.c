@@ -93,6 +93,9 @@ int yread_int(const struct yread *r, const struct ynode *n, const char *what, in
         *out = (int)v;
         return 0;
     }
+    if (end != s && !*end)
+        return yread_error(r, n, "%s must be a whole number from %d to %d, not \"%s\"", what, min,
+                           INT_MAX, s);
     if (min == 0)
         return yread_error(r, n, "%s must be a whole number, not \"%s\"", what, s);
     return yread_error(r, n, "%s must be a whole number of at least %d, not \"%s\"", what, min, s);
@@ -104,7 +107,11 @@ int yread_duration(const struct yread *r, const struct ynode *n, const char *wha
     compose_ns v;
     if (scalar_as(r, n, what, "a duration such as 10s", &s) < 0)
         return -1;
-    if (compose_parse_duration(s, &v) < 0)
+    int rc = compose_parse_duration(s, &v);
+    if (rc == -2)
+        return yread_error(r, n, "duration \"%s\" for %s is out of range: it must be from 0 to %s",
+                           s, what, COMPOSE_MAX_DURATION_TEXT);
+    if (rc < 0)
         return yread_error(r, n,
                            "invalid duration \"%s\" for %s: write a number with a unit, such as "
                            "500ms, 10s or 1m30s",

@@ -4,6 +4,7 @@
  */
 #include <criterion/criterion.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "compose.h"
 #include "testutil.h"
@@ -704,4 +705,96 @@ Test(compose, error_after_dropping_an_optional_dependency)
                              "      a: {condition: service_started}\n",
                              NULL);
     cr_assert(strstr(m, "service \"a\" depends on itself") != NULL, "%s", m);
+}
+
+/* Numbers out of range or not numbers at all: an error at the value's line naming the range. */
+Test(compose, numbers_are_checked)
+{
+    static const struct {
+        const char *line, *want;
+    } cases[] = {
+        {"cpus: nan", "compose.yml:4:11: cpus must be a number above 0 and at most 1000000"},
+        {"cpus: inf", "compose.yml:4:11: cpus must be a number above 0 and at most 1000000"},
+        {"cpus: -1", "compose.yml:4:11: cpus must be a number above 0 and at most 1000000"},
+        {"cpus: 1e300", "compose.yml:4:11: cpus \"1e300\" is out of range"},
+        {"mem_limit: 99999999999999999999g",
+         "compose.yml:4:16: mem_limit \"99999999999999999999g\" is out of range: it must be from 0 "
+         "to 8000000t"},
+        {"shm_size: 1e400", "compose.yml:4:15: shm_size \"1e400\" is out of range"},
+        {"memswap_limit: -2",
+         "compose.yml:4:20: invalid memswap_limit \"-2\": write a number from 0"},
+        {"stop_grace_period: 9999999999h",
+         "compose.yml:4:24: duration \"9999999999h\" for stop_grace_period is out of range: it "
+         "must be from 0 to 2500000h"},
+        {"healthcheck: {interval: 1e400s}", "compose.yml:4:29: duration \"1e400s\" for healthcheck "
+                                            "interval is out of range"},
+        {"healthcheck: {timeout: 0x10s}", "compose.yml:4:28: invalid duration \"0x10s\""},
+        {"deploy: {resources: {limits: {cpus: nan}}}",
+         "compose.yml:4:41: cpus must be a number above 0"},
+        {"deploy: {resources: {limits: {memory: 1e300}}}",
+         "compose.yml:4:43: memory size \"1e300\" is out of range"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char text[256];
+        snprintf(text, sizeof(text), "services:\n  a:\n    image: x\n    %s\n", cases[i].line);
+        const char *m = load_err(text, NULL);
+        cr_assert(strncmp(m, cases[i].want, strlen(cases[i].want)) == 0, "%s\ngave %s",
+                  cases[i].line, m);
+    }
+    struct compose_project *p = load_ok("services:\n  a:\n    image: x\n    cpus: 0.5\n"
+                                        "    memswap_limit: -1\n    mem_limit: 8000000t\n",
+                                        NULL);
+    compose_project_free(p);
+}
+
+/*
+ * Relative paths of a service reached through extends: file: resolve
+ * against that file's folder (env_file, bind sources, build context);
+ * the extending file's own stay against the project folder.
+ */
+Test(compose, extends_file_paths_resolve_in_its_folder)
+{
+    char *dir = tu_tmpdir(), sub[512];
+    snprintf(sub, sizeof(sub), "%s/sub", dir);
+    cr_assert_eq(mkdir(sub, 0700), 0);
+    char *env = tu_write(sub, "base.env", "FROM_BASE=1\n");
+    char *base = tu_write(sub, "base.yml",
+                          "services:\n"
+                          "  b:\n"
+                          "    image: x\n"
+                          "    env_file: base.env\n"
+                          "    volumes: [./data:/data, {type: bind, source: conf, target: /c}]\n"
+                          "    build: {context: ./app}\n");
+    char *main = tu_write(dir, "compose.yml",
+                          "services:\n"
+                          "  a:\n"
+                          "    extends: {file: sub/base.yml, service: b}\n"
+                          "    volumes: [./mine:/mine]\n");
+    struct compose_options o = {0};
+    struct vars v = {0};
+    struct compose_project *p = NULL;
+    struct tt_err err = {0};
+    strv_push(&o.files, main);
+    o.environ = &v;
+    cr_assert_eq(compose_load(&o, &p, &err), 0, "%s", err.msg);
+    struct compose_service *a = compose_find_service(p, "a");
+    cr_assert_str_eq(env_of(a, "FROM_BASE"), "1");
+    cr_assert_eq(a->nvolumes, 3);
+    cr_assert(strstr(a->volumes[0].source, "/sub/data") != NULL, "%s", a->volumes[0].source);
+    cr_assert(strstr(a->volumes[1].source, "/sub/conf") != NULL, "%s", a->volumes[1].source);
+    cr_assert(strstr(a->volumes[2].source, "/sub/") == NULL, "%s", a->volumes[2].source);
+    const struct ynode *ctx = ynode_get(a->build, "context");
+    cr_assert(ctx && strstr(ctx->str, "/sub/app") != NULL && ctx->str[0] == '/', "%s",
+              ctx ? ctx->str : "(none)");
+    compose_project_free(p);
+    unlink(env);
+    unlink(base);
+    unlink(main);
+    rmdir(sub);
+    rmdir(dir);
+    free(env);
+    free(base);
+    free(main);
+    free(dir);
+    strv_clear(&o.files);
 }
