@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 
+#include "strindex.h"
 #include "strv.h"
 #include "tterr.h"
 #include "vars.h"
@@ -52,6 +53,7 @@ struct compose_kv {
 struct compose_kvlist {
     struct compose_kv *v;
     size_t n, cap;
+    struct strindex index; /* key → position: thousands of keys stay linear */
 };
 
 struct compose_port {
@@ -113,7 +115,8 @@ struct compose_service {
     struct compose_resources reservations;
     struct compose_extra *extras;
     size_t nextras;
-    const char *file; /* where the service was (last) defined */
+    struct strindex extras_index; /* key → position in extras */
+    const char *file;             /* where the service was (last) defined */
     int line, col;
 };
 
@@ -159,6 +162,9 @@ const char *compose_condition_name(enum compose_condition c);
 #define COMPOSE_MAX_BYTES 9000000000000000000LL /* about 7.8 EiB: an int64 of bytes */
 #define COMPOSE_MAX_BYTES_TEXT "8000000t"
 #define COMPOSE_MAX_CPUS 1000000.0
+/* Services in one project, and bytes of the keys kept as written over all of them. */
+#define COMPOSE_MAX_SERVICES 10000
+#define COMPOSE_MAX_KEPT_BYTES (64u << 20)
 
 /*
  * "1m30s", "500ms", "2h", "1.5s" → ns.  Returns -1 on a bad string, -2

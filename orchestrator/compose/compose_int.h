@@ -21,7 +21,8 @@ struct compose_loader {
     const struct compose_options *opts;
     struct compose_project *proj;
     struct vars vars;
-    struct yread r; /* errors to the caller's err; warnings to proj->warnings */
+    struct yread r;           /* errors to the caller's err; warnings to proj->warnings */
+    struct strindex services; /* proj->services by name, while the files are loaded */
 };
 
 /* compose.c */

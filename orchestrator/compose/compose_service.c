@@ -100,6 +100,7 @@ static void kv_clear(struct compose_kvlist *kv)
         free(kv->v[i].value);
     }
     free(kv->v);
+    strindex_clear(&kv->index);
     memset(kv, 0, sizeof(*kv));
 }
 
@@ -133,6 +134,7 @@ void compose_service_clear(struct compose_service *s)
     for (size_t i = 0; i < s->nextras; i++)
         free(s->extras[i].key);
     free(s->extras);
+    strindex_clear(&s->extras_index);
 }
 
 void compose_service_free(struct compose_service *s)
@@ -143,30 +145,40 @@ void compose_service_free(struct compose_service *s)
     free(s);
 }
 
+static const char *extra_key(const void *ctx, size_t pos)
+{
+    return ((const struct compose_service *)ctx)->extras[pos].key;
+}
+
 void compose_extra_set(struct compose_service *s, const char *key, const struct ynode *v)
 {
-    for (size_t i = 0; i < s->nextras; i++) {
-        if (!strcmp(s->extras[i].key, key)) {
-            s->extras[i].value = v;
-            return;
-        }
+    strindex_reserve(&s->extras_index, s->nextras, 1, extra_key, s);
+    size_t *slot = strindex_slot(&s->extras_index, key, extra_key, s);
+    if (*slot) {
+        s->extras[*slot - 1].value = v;
+        return;
     }
     s->extras = xrealloc(s->extras, (s->nextras + 1) * sizeof(*s->extras));
     s->extras[s->nextras].key = xstrdup(key);
     s->extras[s->nextras].value = v;
-    s->nextras++;
+    *slot = ++s->nextras;
 }
 
 /* ---- key/value lists ---------------------------------------------------- */
 
+static const char *kv_key(const void *ctx, size_t pos)
+{
+    return ((const struct compose_kvlist *)ctx)->v[pos].key;
+}
+
 void compose_kv_set(struct compose_kvlist *kv, const char *key, const char *value)
 {
-    for (size_t i = 0; i < kv->n; i++) {
-        if (strcmp(kv->v[i].key, key) == 0) {
-            free(kv->v[i].value);
-            kv->v[i].value = value ? xstrdup(value) : NULL;
-            return;
-        }
+    strindex_reserve(&kv->index, kv->n, 1, kv_key, kv);
+    size_t *slot = strindex_slot(&kv->index, key, kv_key, kv);
+    if (*slot) {
+        free(kv->v[*slot - 1].value);
+        kv->v[*slot - 1].value = value ? xstrdup(value) : NULL;
+        return;
     }
     if (kv->n == kv->cap) {
         kv->cap = kv->cap ? 2 * kv->cap : 8;
@@ -174,15 +186,13 @@ void compose_kv_set(struct compose_kvlist *kv, const char *key, const char *valu
     }
     kv->v[kv->n].key = xstrdup(key);
     kv->v[kv->n].value = value ? xstrdup(value) : NULL;
-    kv->n++;
+    *slot = ++kv->n;
 }
 
 const struct compose_kv *compose_kv_find(const struct compose_kvlist *kv, const char *key)
 {
-    for (size_t i = 0; i < kv->n; i++)
-        if (strcmp(kv->v[i].key, key) == 0)
-            return &kv->v[i];
-    return NULL;
+    size_t pos = strindex_find(&kv->index, key, kv_key, kv);
+    return pos ? &kv->v[pos - 1] : NULL;
 }
 
 /* One "KEY=value" or "KEY" entry of the list form. */

@@ -16,40 +16,15 @@
 
 extern char **environ;
 
-/* FNV-1a: the slot a name starts probing from. */
-static size_t name_hash(const char *name)
+static const char *var_name(const void *ctx, size_t pos)
 {
-    size_t h = 2166136261u;
-    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
-        h = (h ^ *p) * 16777619u;
-    return h;
-}
-
-/* The slot holding name, or the empty slot where it would go. */
-static size_t *slot_of(const struct vars *v, const char *name)
-{
-    size_t mask = v->nslots - 1, i = name_hash(name) & mask;
-    while (v->slots[i] && strcmp(v->names.v[v->slots[i] - 1], name) != 0)
-        i = (i + 1) & mask;
-    return &v->slots[i];
-}
-
-/* Keeps the index at most half full, so a probe ends soon: lookups stay O(1). */
-static void index_grow(struct vars *v)
-{
-    if (2 * (v->names.n + 1) <= v->nslots)
-        return;
-    free(v->slots);
-    v->nslots = v->nslots ? 2 * v->nslots : 64;
-    v->slots = xcalloc(v->nslots, sizeof(*v->slots));
-    for (size_t i = 0; i < v->names.n; i++)
-        *slot_of(v, v->names.v[i]) = i + 1;
+    return ((const struct vars *)ctx)->names.v[pos];
 }
 
 void vars_set(struct vars *v, const char *name, const char *value)
 {
-    index_grow(v);
-    size_t *slot = slot_of(v, name);
+    strindex_reserve(&v->index, v->names.n, 1, var_name, v);
+    size_t *slot = strindex_slot(&v->index, name, var_name, v);
     if (*slot) {
         free(v->values.v[*slot - 1]);
         v->values.v[*slot - 1] = xstrdup(value);
@@ -62,19 +37,15 @@ void vars_set(struct vars *v, const char *name, const char *value)
 
 const char *vars_get(const struct vars *v, const char *name)
 {
-    if (!v->nslots)
-        return NULL;
-    size_t slot = *slot_of(v, name);
-    return slot ? v->values.v[slot - 1] : NULL;
+    size_t pos = strindex_find(&v->index, name, var_name, v);
+    return pos ? v->values.v[pos - 1] : NULL;
 }
 
 void vars_clear(struct vars *v)
 {
     strv_clear(&v->names);
     strv_clear(&v->values);
-    free(v->slots);
-    v->slots = NULL;
-    v->nslots = 0;
+    strindex_clear(&v->index);
 }
 
 void vars_add_environ(struct vars *v)
@@ -140,7 +111,7 @@ int vars_parse_dotenv(struct vars *v, const char *name, const char *data, size_t
 {
     struct buf val = {0}, line = {0};
     int lineno = 0, rc = 0;
-    size_t pos = 0;
+    size_t pos = 0, nset = 0;
 
     while (pos < len && rc == 0) {
         const char *nl = memchr(data + pos, '\n', len - pos);
@@ -175,6 +146,12 @@ int vars_parse_dotenv(struct vars *v, const char *name, const char *data, size_t
         }
         if (*p == '\0')
             continue; /* a bare NAME passes the environment's value through */
+        if (++nset > VARS_MAX_DOTENV) {
+            rc = tt_error_at(err, name, lineno, 1,
+                             "more than %d variables in one env file: is it an env file?",
+                             VARS_MAX_DOTENV);
+            break;
+        }
         *key_end = '\0';
         buf_reset(&val);
         if (dotenv_value(p + 1, &val, name, lineno, err) < 0) {

@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "buf.h"
+#include "strindex.h"
 #include "strv.h"
 #include "tterr.h"
 #include "yamltree.h"
@@ -17,15 +18,14 @@
 struct vars {
     struct strv names;
     struct strv values;
-    /* A hash index over names (position + 1, 0: empty), built as names are set. */
-    size_t *slots;
-    size_t nslots;
+    struct strindex index; /* names → position, so a big .env file stays linear */
 };
 
 /* Limits on what one value or document may make interpolation do (hostile input). */
 #define VARS_MAX_NESTING 64            /* "${" inside "${" */
 #define VARS_MAX_EXPANSION (64u << 20) /* bytes substituted into one document */
 #define VARS_MAX_UNSET_WARNINGS 100    /* "variable X is not set" warnings kept */
+#define VARS_MAX_DOTENV 100000         /* NAME=value lines in one env file */
 
 void vars_set(struct vars *v, const char *name, const char *value);
 const char *vars_get(const struct vars *v, const char *name); /* NULL when unset */

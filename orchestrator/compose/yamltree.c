@@ -9,6 +9,7 @@
  */
 #include "yamltree.h"
 #include "buf.h"
+#include "strindex.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -18,18 +19,8 @@
 #include <sys/stat.h>
 #include <yaml.h>
 
-/*
- * An open-addressing index over strings kept elsewhere (anchor names, a
- * mapping's keys): a slot holds a position + 1, 0 when empty, and the
- * index is kept at most half full.  It keeps a file with a million
- * anchors or keys linear, where a scan per name would be quadratic.
- */
-struct strindex {
-    size_t *slots;
-    size_t nslots; /* a power of two */
-    const char *(*name)(const void *ctx, size_t pos);
-    const void *ctx;
-};
+/* Mappings with more pairs than this keep their key index; smaller ones are scanned. */
+#define YMAP_INDEX_FROM 16
 
 struct anchor {
     char *name;
@@ -92,10 +83,20 @@ int ynode_is_null(const struct ynode *n)
            strcmp(n->str, "Null") == 0 || strcmp(n->str, "NULL") == 0;
 }
 
+static const char *pair_key(const void *ctx, size_t pos)
+{
+    return ((struct ynode *const *)ctx)[2 * pos]->str;
+}
+
 struct ynode *ynode_get(const struct ynode *map, const char *key)
 {
     if (!map || map->kind != YNODE_MAP)
         return NULL;
+    if (map->nkey_slots) {
+        const struct strindex x = {map->key_slots, map->nkey_slots};
+        size_t pos = strindex_find(&x, key, pair_key, map->items);
+        return pos ? map->items[2 * pos - 1] : NULL;
+    }
     for (size_t i = 0; i < map->n; i++) {
         const struct ynode *k = map->items[2 * i];
         if (k->kind == YNODE_SCALAR && strcmp(k->str, key) == 0)
@@ -119,37 +120,6 @@ const char *ynode_kind_name(const struct ynode *n)
     return "?";
 }
 
-static size_t str_hash(const char *s)
-{
-    size_t h = 2166136261u;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        h = (h ^ *p) * 16777619u;
-    return h;
-}
-
-/* The slot of key: the one holding it, or the empty one where it would go. */
-static size_t *strindex_slot(const struct strindex *x, const char *key)
-{
-    size_t mask = x->nslots - 1, i = str_hash(key) & mask;
-    while (x->slots[i] && strcmp(x->name(x->ctx, x->slots[i] - 1), key) != 0)
-        i = (i + 1) & mask;
-    return &x->slots[i];
-}
-
-/* Makes room for more names, count being the positions indexed so far. */
-static void strindex_reserve(struct strindex *x, size_t count, size_t more)
-{
-    if (2 * (count + more) <= x->nslots)
-        return;
-    free(x->slots);
-    x->nslots = x->nslots ? 2 * x->nslots : 16;
-    while (x->nslots < 2 * (count + more))
-        x->nslots *= 2;
-    x->slots = xcalloc(x->nslots, sizeof(*x->slots));
-    for (size_t i = 0; i < count; i++)
-        *strindex_slot(x, x->name(x->ctx, i)) = i + 1;
-}
-
 static const char *anchor_name(const void *ctx, size_t pos)
 {
     return ((const struct builder *)ctx)->anchors[pos].name;
@@ -157,8 +127,8 @@ static const char *anchor_name(const void *ctx, size_t pos)
 
 static void anchor_set(struct builder *b, const char *name, struct ynode *node)
 {
-    strindex_reserve(&b->anchor_index, b->nanchors, 1);
-    size_t *slot = strindex_slot(&b->anchor_index, name);
+    strindex_reserve(&b->anchor_index, b->nanchors, 1, anchor_name, b);
+    size_t *slot = strindex_slot(&b->anchor_index, name, anchor_name, b);
     if (*slot) {
         b->anchors[*slot - 1].node = node;
         return;
@@ -174,7 +144,7 @@ static void anchor_set(struct builder *b, const char *name, struct ynode *node)
 
 static struct ynode *anchor_get(struct builder *b, const char *name)
 {
-    size_t slot = *strindex_slot(&b->anchor_index, name);
+    size_t slot = strindex_find(&b->anchor_index, name, anchor_name, b);
     return slot ? b->anchors[slot - 1].node : NULL;
 }
 
@@ -267,16 +237,11 @@ static int is_merge_key(const struct ynode *k)
     return k->kind == YNODE_SCALAR && !k->quoted && strcmp(k->str, "<<") == 0;
 }
 
-static const char *pair_key(const void *ctx, size_t pos)
-{
-    return ((struct ynode *const *)ctx)[2 * pos]->str;
-}
-
 /* Adds the pair at items[2*i] to out (indexed by keys) unless out has its key; 1 if added. */
 static int pair_add(struct ynode **out, size_t *npairs, struct strindex *keys,
                     struct ynode *const *items, size_t i)
 {
-    size_t *slot = strindex_slot(keys, items[2 * i]->str);
+    size_t *slot = strindex_slot(keys, items[2 * i]->str, pair_key, out);
     if (*slot)
         return 0;
     out[2 * *npairs] = items[2 * i];
@@ -340,13 +305,13 @@ static int finish_map(struct builder *b, struct ynode *m, struct ynode **items, 
         }
     }
     struct ynode **out = arena_alloc(&b->doc->arena, (2 * room + 1) * sizeof(*out));
-    struct strindex keys = {NULL, 0, pair_key, out};
-    strindex_reserve(&keys, 0, room);
+    struct strindex keys = {0};
+    strindex_reserve(&keys, 0, room, pair_key, out);
     for (size_t i = 0; rc == 0 && i < npairs; i++) {
         if (is_merge_key(items[2 * i]) || pair_add(out, &n, &keys, items, i))
             continue;
         const struct ynode *k = items[2 * i];
-        const struct ynode *first = out[2 * (*strindex_slot(&keys, k->str) - 1)];
+        const struct ynode *first = out[2 * (strindex_find(&keys, k->str, pair_key, out) - 1)];
         rc = tt_error_at(b->err, k->file, k->line, k->col,
                          "key \"%s\" is defined twice in this mapping (first at line %d): "
                          "remove one",
@@ -355,7 +320,12 @@ static int finish_map(struct builder *b, struct ynode *m, struct ynode **items, 
     for (size_t i = 0; rc == 0 && i < nmerges; i++)
         for (size_t j = 0; j < merges[i]->n; j++)
             pair_add(out, &n, &keys, merges[i]->items, j);
-    free(keys.slots);
+    if (n > YMAP_INDEX_FROM) { /* kept for ynode_get: a 10,000-service file stays linear */
+        m->key_slots = arena_alloc(&b->doc->arena, keys.nslots * sizeof(*keys.slots));
+        memcpy(m->key_slots, keys.slots, keys.nslots * sizeof(*keys.slots));
+        m->nkey_slots = keys.nslots;
+    }
+    strindex_clear(&keys);
     m->items = out;
     m->n = n;
     return rc;
@@ -475,9 +445,6 @@ struct ydoc *ydoc_parse(const char *file, const char *data, size_t len, size_t m
     b.doc = xcalloc(1, sizeof(*b.doc));
     b.doc->file = xstrdup(file);
     b.max_weight = max_weight ? max_weight : YDOC_MAX_WEIGHT;
-    b.anchor_index.name = anchor_name;
-    b.anchor_index.ctx = &b;
-    strindex_reserve(&b.anchor_index, 0, 1);
     b.err = err;
     if (!yaml_parser_initialize(&parser)) {
         ydoc_free(b.doc);
@@ -501,7 +468,7 @@ struct ydoc *ydoc_parse(const char *file, const char *data, size_t len, size_t m
     }
     free(b.stack);
     free(b.anchors);
-    free(b.anchor_index.slots);
+    strindex_clear(&b.anchor_index);
     if (rc != 0) {
         ydoc_free(b.doc);
         return NULL;

@@ -35,6 +35,9 @@ struct ynode {
     size_t n;      /* number of items, or of pairs for a mapping */
     size_t weight; /* node count with every alias expanded */
     size_t bytes;  /* bytes of scalars with every alias expanded */
+    /* big mappings: a hash index of the keys (strindex.h slots), for ynode_get */
+    size_t *key_slots;
+    size_t nkey_slots;
 };
 
 struct ydoc {
@@ -44,7 +47,7 @@ struct ydoc {
 };
 
 /* Default cap on the expanded size of a document, in nodes. */
-#define YDOC_MAX_WEIGHT 1000000
+#define YDOC_MAX_WEIGHT 250000 /* about 60 MB once loaded: fits 256 MB with the output */
 /* Cap on the bytes of a document's scalars with every alias expanded. */
 #define YDOC_MAX_BYTES (64u << 20)
 /* Cap on the size of a file read: a compose file, an env file, a plan. */

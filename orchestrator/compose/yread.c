@@ -31,8 +31,12 @@ void yread_warn(const struct yread *r, const struct ynode *n, const char *fmt, .
     struct buf b = {0};
     char msg[1024];
     va_list ap;
-    if (!r->warnings)
+    if (!r->warnings || r->warnings->n > YREAD_MAX_WARNINGS)
         return;
+    if (r->warnings->n == YREAD_MAX_WARNINGS) {
+        strv_push(r->warnings, "more warnings are left out: only the first 1000 are shown");
+        return;
+    }
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);

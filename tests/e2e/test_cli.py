@@ -188,6 +188,11 @@ def hostile_files(d):
         ("health.yml", svc + "    healthcheck: {interval: 9999999999h}\n", "from 0 to 2500000h"),
         ("big.yml", 16 * 1024 * 1024 + 1, "16777217 bytes, more than the 16777216 (16 MB)"),
         ("envbig.yml", svc + "    env_file: big.env\n", "16777217 bytes, more than the 16777216"),
+        ("envmany.yml", svc + "    env_file: many.env\n", "more than 100000 variables"),
+        ("keys.yml", svc + "    labels:\n" + "".join(f"      k{i}: v\n" for i in range(400000)),
+         "more than 250000 nodes"),
+        ("services.yml", "services:\n" + "".join(f"  s{i}: {{image: x}}\n" for i in range(10001)),
+         "more than 10000 services"),
     ]
 
 
@@ -204,6 +209,8 @@ def test_hostile_inputs_exit_2_fast_and_small():
     with tempfile.TemporaryDirectory() as d:
         with open(os.path.join(d, "big.env"), "w") as f:
             f.truncate(16 * 1024 * 1024 + 1)
+        with open(os.path.join(d, "many.env"), "w") as f:
+            f.write("".join(f"V{i}=x\n" for i in range(100001)))
         for name, text, want in hostile_files(d):
             path = os.path.join(d, name)
             with open(path, "w") as f:
@@ -217,7 +224,7 @@ def test_hostile_inputs_exit_2_fast_and_small():
             took = time.monotonic() - start
             assert p.returncode == 2, (name, p.returncode, p.stderr[:300])
             assert want in p.stderr, (name, p.stderr[:300])
-            where = "big.env" if name == "envbig.yml" else name
+            where = {"envbig.yml": "big.env", "envmany.yml": "many.env"}.get(name, name)
             located = re.search(re.escape(where) + r"(:\d+:\d+)?: ", p.stderr)
             assert located, (name, p.stderr[:300])
             if not isinstance(text, int) and name != "envbig.yml":

@@ -798,3 +798,41 @@ Test(compose, extends_file_paths_resolve_in_its_folder)
     free(dir);
     strv_clear(&o.files);
 }
+
+/* 10,000 services load quickly (lookups were linear: quadratic in all); one more is refused. */
+Test(compose, services_are_bounded, .timeout = 5)
+{
+    struct buf b = {0};
+    buf_adds(&b, "services:\n  s00000: {image: x}\n");
+    for (int i = 1; i < COMPOSE_MAX_SERVICES; i++)
+        buf_printf(&b, "  s%05d: {image: x, depends_on: [s%05d]}\n", i, i - 1);
+    struct compose_project *p = load_ok(b.data, NULL);
+    cr_assert_eq(p->nservices, COMPOSE_MAX_SERVICES);
+    cr_assert_str_eq(compose_find_service(p, "s09999")->deps[0].service, "s09998");
+    cr_assert_null(compose_find_service(p, "s10000"));
+    compose_project_free(p);
+    buf_adds(&b, "  extra: {image: x}\n");
+    cr_assert_str_eq(load_err(b.data, NULL), "compose.yml:2:3: more than 10000 services in one "
+                                             "project: split it into several projects");
+    buf_release(&b);
+}
+
+/* extends can lay one service's long aliased values under many: the kept bytes are capped. */
+Test(compose, extends_cannot_multiply_bytes)
+{
+    struct buf b = {0};
+    buf_adds(&b, "x-l: &l \"");
+    for (int i = 0; i < 1000000; i++)
+        buf_addc(&b, 'y');
+    buf_adds(&b, "\"\nservices:\n  base: {image: x, dns: [*l, *l, *l, *l, *l, *l, *l, *l, *l, "
+                 "*l]}\n");
+    for (int i = 0; i < 5; i++)
+        buf_printf(&b, "  s%d: {extends: base}\n", i);
+    compose_project_free(load_ok(b.data, NULL)); /* 6 x 10 MB */
+    buf_adds(&b, "  s5: {extends: base}\n");
+    const char *m = load_err(b.data, NULL);
+    cr_assert(strstr(m, "compose.yml:") == m && strstr(m, "brings the project's keys to more than "
+                                                          "67108864 bytes (64 MB)") != NULL,
+              "%s", m);
+    buf_release(&b);
+}

@@ -225,3 +225,16 @@ Test(vars, unset_warnings_are_bounded)
     buf_release(&out);
     strv_clear(&w);
 }
+
+/* An env file of more than VARS_MAX_DOTENV variables is refused at the line that passes it. */
+Test(vars, dotenv_entries_are_bounded)
+{
+    struct buf t = {0};
+    struct tt_err err = {0};
+    for (int i = 0; i <= VARS_MAX_DOTENV; i++)
+        buf_printf(&t, "V%d=%d\n", i, i);
+    cr_assert_eq(vars_parse_dotenv(&v, "big.env", t.data, t.len, 0, &err), -1);
+    cr_assert_str_eq(err.msg, "big.env:100001:1: more than 100000 variables in one env file: is "
+                              "it an env file?");
+    buf_release(&t);
+}

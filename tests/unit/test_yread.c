@@ -142,3 +142,15 @@ Test(yread, key_tables)
     cr_assert_str_eq(warnings.v[0], "t.yml:1:2: unknown healthcheck key \"zzzzzz\" ignored");
     free(dir);
 }
+
+/* Warnings stop at YREAD_MAX_WARNINGS, and one more line says so (a file of 100,000 unknown keys).
+ */
+Test(yread, warnings_are_bounded)
+{
+    const struct ynode *n = value("a: 1", "a");
+    for (int i = 0; i < 5000; i++)
+        yread_warn(&r, n, "unknown key %d", i);
+    cr_assert_eq(warnings.n, YREAD_MAX_WARNINGS + 1);
+    cr_assert_str_eq(warnings.v[YREAD_MAX_WARNINGS],
+                     "more warnings are left out: only the first 1000 are shown");
+}
