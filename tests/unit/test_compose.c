@@ -30,6 +30,20 @@ static const char *load_err(const char *text, const char *const *vars)
     return at ? at : err.msg;
 }
 
+/* Loads the compose file at path, with no variables. */
+static struct compose_project *load_path_ok(const char *path)
+{
+    struct compose_options o = {0};
+    struct vars v = {0};
+    struct compose_project *p = NULL;
+    struct tt_err err = {0};
+    strv_push(&o.files, path);
+    o.environ = &v;
+    cr_assert_eq(compose_load(&o, &p, &err), 0, "%s", err.msg);
+    strv_clear(&o.files);
+    return p;
+}
+
 static const char *env_of(const struct compose_service *s, const char *key)
 {
     for (size_t i = 0; i < s->environment.n; i++)
@@ -117,29 +131,18 @@ Test(compose, env_file_below_environment)
     char *path = tu_write(dir, "compose.yml",
                           "services:\n  a:\n    image: x\n    env_file: app.env\n"
                           "    environment: {BOTH: inline}\n");
-    struct compose_options o = {0};
-    struct vars v = {0};
-    struct compose_project *p = NULL;
-    struct tt_err err = {0};
-    strv_push(&o.files, path);
-    o.environ = &v;
-    cr_assert_eq(compose_load(&o, &p, &err), 0, "%s", err.msg);
+    struct compose_project *p = load_path_ok(path);
     cr_assert_str_eq(env_of(p->services[0], "FROM_FILE"), "1");
     cr_assert_str_eq(env_of(p->services[0], "BOTH"), "inline");
     compose_project_free(p);
     unlink(envp);
     unlink(path);
-    char *yml =
-        tu_write(dir, "compose.yml", "services:\n  a:\n    image: x\n    env_file: gone.env\n");
-    cr_assert_eq(compose_load(&o, &p, &err), -1);
-    cr_assert(strstr(err.msg, "gone.env: cannot open env file") != NULL, "%s", err.msg);
-    unlink(yml);
+    cr_assert(strstr(load_err("services:\n  a:\n    image: x\n    env_file: gone.env\n", NULL),
+                     "gone.env: cannot open env file") != NULL);
     rmdir(dir);
-    free(yml);
     free(envp);
     free(path);
     free(dir);
-    strv_clear(&o.files);
 }
 
 Test(compose, ports_short_and_long)
@@ -568,13 +571,7 @@ Test(compose, extends_same_and_other_file)
                           "  web2:\n"
                           "    extends: web\n"
                           "    image: web2:1\n");
-    struct compose_options o = {0};
-    struct vars v = {0};
-    struct compose_project *p = NULL;
-    struct tt_err err = {0};
-    strv_push(&o.files, main);
-    o.environ = &v;
-    cr_assert_eq(compose_load(&o, &p, &err), 0, "%s", err.msg);
+    struct compose_project *p = load_path_ok(main);
     struct compose_service *w = compose_find_service(p, "web");
     struct compose_service *w2 = compose_find_service(p, "web2");
     cr_assert_str_eq(w->image, "base:1");
@@ -591,7 +588,6 @@ Test(compose, extends_same_and_other_file)
     free(common);
     free(main);
     free(dir);
-    strv_clear(&o.files);
 }
 
 Test(compose, extends_cycle)
@@ -770,13 +766,7 @@ Test(compose, extends_file_paths_resolve_in_its_folder)
                           "  a:\n"
                           "    extends: {file: sub/base.yml, service: b}\n"
                           "    volumes: [./mine:/mine]\n");
-    struct compose_options o = {0};
-    struct vars v = {0};
-    struct compose_project *p = NULL;
-    struct tt_err err = {0};
-    strv_push(&o.files, main);
-    o.environ = &v;
-    cr_assert_eq(compose_load(&o, &p, &err), 0, "%s", err.msg);
+    struct compose_project *p = load_path_ok(main);
     struct compose_service *a = compose_find_service(p, "a");
     cr_assert_str_eq(env_of(a, "FROM_BASE"), "1");
     cr_assert_eq(a->nvolumes, 3);
@@ -796,7 +786,6 @@ Test(compose, extends_file_paths_resolve_in_its_folder)
     free(base);
     free(main);
     free(dir);
-    strv_clear(&o.files);
 }
 
 /* 10,000 services load quickly (lookups were linear: quadratic in all); one more is refused. */
