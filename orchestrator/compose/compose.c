@@ -73,6 +73,13 @@ char *compose_dir_of(const char *path)
     return dir;
 }
 
+char *compose_dir_for(const struct compose_loader *l, const struct ynode *n)
+{
+    if (!n || strv_contains(&l->proj->files, n->file))
+        return xstrdup(l->proj->dir);
+    return compose_dir_of(n->file);
+}
+
 /* ---- documents ---------------------------------------------------------- */
 
 /* Parses and interpolates one file; the project keeps the document. */
@@ -115,9 +122,19 @@ struct compose_service *compose_find_in(struct compose_service **v, size_t n, co
     return NULL;
 }
 
+static int cmp_name_service(const void *key, const void *elem)
+{
+    return strcmp(key, (*(struct compose_service *const *)elem)->name);
+}
+
+/* Binary search: compose_load sorts the enabled services by name before anyone asks. */
 struct compose_service *compose_find_service(const struct compose_project *p, const char *name)
 {
-    return compose_find_in(p->services, p->nservices, name);
+    if (!p->nservices)
+        return NULL;
+    struct compose_service **s =
+        bsearch(name, p->services, p->nservices, sizeof(*p->services), cmp_name_service);
+    return s ? *s : NULL;
 }
 
 const char *compose_closest_service(const struct compose_project *p, const char *name)
@@ -137,6 +154,27 @@ static void add_names(struct strv *dst, const struct ynode *map)
     for (size_t i = 0; i < map->n; i++)
         if (map->items[2 * i]->str && !strv_contains(dst, map->items[2 * i]->str))
             strv_push(dst, map->items[2 * i]->str);
+}
+
+static const char *service_name(const void *ctx, size_t pos)
+{
+    return ((const struct compose_project *)ctx)->services[pos]->name;
+}
+
+/* Adds s to the project, or lays it over the service of that name an earlier file had. */
+static void add_service(struct compose_loader *l, struct compose_service *s)
+{
+    struct compose_project *p = l->proj;
+    strindex_reserve(&l->services, p->nservices, 1, service_name, p);
+    size_t *slot = strindex_slot(&l->services, s->name, service_name, p);
+    if (*slot) {
+        compose_service_merge(p->services[*slot - 1], s);
+        compose_service_free(s);
+        return;
+    }
+    p->services = xrealloc(p->services, (p->nservices + 1) * sizeof(*p->services));
+    p->services[p->nservices] = s;
+    *slot = ++p->nservices;
 }
 
 static int load_file(struct compose_loader *l, const char *path, int use_inline)
@@ -169,6 +207,11 @@ static int load_file(struct compose_loader *l, const char *path, int use_inline)
         return 0;
     if (yread_map(&l->r, services, "services") < 0)
         return -1;
+    if (services->n + l->proj->nservices > COMPOSE_MAX_SERVICES)
+        return yread_error(&l->r, services,
+                           "more than %d services in one project: split it into several "
+                           "projects",
+                           COMPOSE_MAX_SERVICES);
     for (size_t i = 0; i < services->n; i++) {
         const char *name = services->items[2 * i]->str;
         struct compose_service *s = xcalloc(1, sizeof(*s));
@@ -177,15 +220,7 @@ static int load_file(struct compose_loader *l, const char *path, int use_inline)
             strv_clear(&chain);
             return -1;
         }
-        struct compose_service *have = compose_find_in(l->proj->services, l->proj->nservices, name);
-        if (have) {
-            compose_service_merge(have, s);
-            compose_service_free(s);
-        } else {
-            l->proj->services =
-                xrealloc(l->proj->services, (l->proj->nservices + 1) * sizeof(*l->proj->services));
-            l->proj->services[l->proj->nservices++] = s;
-        }
+        add_service(l, s);
     }
     strv_clear(&chain);
     return 0;
@@ -252,6 +287,25 @@ static void apply_profiles(struct compose_loader *l)
     strv_clear(&active);
 }
 
+/*
+ * Adds the bytes of s's keys kept as written (which `config` prints) to
+ * *kept.  Each document is capped at YDOC_MAX_BYTES, but extends can lay
+ * one service's 60 MB of aliased text under two thousand others.
+ */
+static int check_kept_bytes(struct compose_loader *l, const struct compose_service *s, size_t *kept)
+{
+    for (size_t i = 0; i < s->nextras; i++)
+        *kept = ydoc_bytes_add(*kept, s->extras[i].value->bytes);
+    if (s->build)
+        *kept = ydoc_bytes_add(*kept, s->build->bytes);
+    if (*kept <= COMPOSE_MAX_KEPT_BYTES)
+        return 0;
+    return tt_error_at(l->r.err, s->file, s->line, s->col,
+                       "service \"%s\" brings the project's keys to more than %u bytes (64 MB) "
+                       "of text: does it extend a service with long aliased values?",
+                       s->name, COMPOSE_MAX_KEPT_BYTES);
+}
+
 static int check_service(struct compose_loader *l, struct compose_service *s)
 {
     struct compose_project *p = l->proj;
@@ -280,7 +334,7 @@ static int check_service(struct compose_loader *l, struct compose_service *s)
     for (size_t i = 0; i < s->env_file.n; i++) {
         const char *f = s->env_file.v[i];
         int required = f[0] != '?';
-        char *path = compose_path_join(p->dir, required ? f : f + 1);
+        char *path = xstrdup(required ? f : f + 1); /* made absolute when parsed */
         struct vars ev = {0};
         int rc = vars_load_dotenv(&ev, path, required, 1, l->r.err);
         for (size_t j = 0; rc == 0 && j < ev.names.n; j++)
@@ -366,8 +420,11 @@ int compose_load(const struct compose_options *opts, struct compose_project **ou
         if (p->volumes.n)
             qsort(p->volumes.v, p->volumes.n, sizeof(char *), cmp_str);
     }
+    size_t kept = 0;
     for (size_t i = 0; rc == 0 && i < p->nservices; i++)
         rc = check_service(&l, p->services[i]);
+    for (size_t i = 0; rc == 0 && i < p->nservices; i++)
+        rc = check_kept_bytes(&l, p->services[i], &kept);
     if (rc == 0) {
         const char *name = opts->project_name ? opts->project_name : p->name;
         if (!name)
@@ -382,6 +439,7 @@ int compose_load(const struct compose_options *opts, struct compose_project **ou
         p->name = norm;
     }
     vars_clear(&l.vars);
+    strindex_clear(&l.services);
     if (rc < 0) {
         compose_project_free(p);
         return -1;

@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 
+#include "strindex.h"
 #include "strv.h"
 #include "tterr.h"
 #include "vars.h"
@@ -52,6 +53,7 @@ struct compose_kv {
 struct compose_kvlist {
     struct compose_kv *v;
     size_t n, cap;
+    struct strindex index; /* key → position: thousands of keys stay linear */
 };
 
 struct compose_port {
@@ -113,7 +115,8 @@ struct compose_service {
     struct compose_resources reservations;
     struct compose_extra *extras;
     size_t nextras;
-    const char *file; /* where the service was (last) defined */
+    struct strindex extras_index; /* key → position in extras */
+    const char *file;             /* where the service was (last) defined */
     int line, col;
 };
 
@@ -153,12 +156,27 @@ struct compose_service *compose_find_service(const struct compose_project *p, co
 const char *compose_closest_service(const struct compose_project *p, const char *name);
 const char *compose_condition_name(enum compose_condition c);
 
-/* "1m30s", "500ms", "2h", "1.5s" → ns.  Returns -1 on a bad string. */
+/* The largest values the parsers below accept (hostile input gets a range, never overflow). */
+#define COMPOSE_MAX_DURATION_NS 9000000000000000000LL /* 2500000h, about 285 years */
+#define COMPOSE_MAX_DURATION_TEXT "2500000h"
+#define COMPOSE_MAX_BYTES 9000000000000000000LL /* about 7.8 EiB: an int64 of bytes */
+#define COMPOSE_MAX_BYTES_TEXT "8000000t"
+#define COMPOSE_MAX_CPUS 1000000.0
+/* Services in one project, and bytes of the keys kept as written over all of them. */
+#define COMPOSE_MAX_SERVICES 10000
+#define COMPOSE_MAX_KEPT_BYTES (64u << 20)
+
+/*
+ * "1m30s", "500ms", "2h", "1.5s" → ns.  Returns -1 on a bad string, -2
+ * when it is over COMPOSE_MAX_DURATION_NS.
+ */
 int compose_parse_duration(const char *s, compose_ns *out);
 /* Formats ns the way Go does ("1m30s", "500ms"), into buf of size n. */
 void compose_format_duration(compose_ns ns, char *buf, size_t n);
-/* "2G", "512m", "1gb", "1024" → bytes.  Returns -1 on a bad string. */
+/* "2G", "512m", "1gb", "1024" → bytes.  -1 on a bad string, -2 over COMPOSE_MAX_BYTES. */
 int compose_parse_bytes(const char *s, long long *out);
+/* "0.5", "2" → CPUs.  -1 on a bad string (nan, inf, a sign), -2 outside (0, COMPOSE_MAX_CPUS]. */
+int compose_parse_cpus(const char *s, double *out);
 /* Splits a command string the way a POSIX shell would split words (quotes, backslashes). */
 int compose_split_words(const char *s, struct strv *out);
 

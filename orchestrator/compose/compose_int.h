@@ -21,7 +21,8 @@ struct compose_loader {
     const struct compose_options *opts;
     struct compose_project *proj;
     struct vars vars;
-    struct yread r; /* errors to the caller's err; warnings to proj->warnings */
+    struct yread r;           /* errors to the caller's err; warnings to proj->warnings */
+    struct strindex services; /* proj->services by name, while the files are loaded */
 };
 
 /* compose.c */
@@ -31,6 +32,14 @@ const struct ynode *compose_load_doc(struct compose_loader *l, const char *path,
 char *compose_path_join(const char *dir, const char *rel);
 /* The absolute directory of path; the caller frees. */
 char *compose_dir_of(const char *path);
+/*
+ * The directory n's relative paths (env_file, build context, bind
+ * sources) resolve against: the project directory for the -f files, the
+ * file's own directory for a file reached through extends: file:, as the
+ * Compose Specification says ("relative paths ... still point to the same
+ * file when used by the extending service").  The caller frees.
+ */
+char *compose_dir_for(const struct compose_loader *l, const struct ynode *n);
 struct compose_service *compose_find_in(struct compose_service **v, size_t n, const char *name);
 
 /* compose_service.c */

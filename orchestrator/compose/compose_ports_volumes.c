@@ -216,7 +216,9 @@ static int mount_parse_short(struct compose_loader *l, const struct ynode *n,
         const char *src = parts.v[0];
         int bind = src[0] == '/' || src[0] == '.' || src[0] == '~';
         m->type = xstrdup(bind ? "bind" : "volume");
-        m->source = bind ? compose_path_join(l->proj->dir, src) : xstrdup(src);
+        char *dir = compose_dir_for(l, n);
+        m->source = bind ? compose_path_join(dir, src) : xstrdup(src);
+        free(dir);
         m->target = xstrdup(parts.v[1]);
         if (parts.n == 3)
             mount_mode(m, parts.v[2]);
@@ -251,7 +253,9 @@ static int mount_parse_long(struct compose_loader *l, const struct ynode *n,
     if (!strcmp(m->type, "bind")) {
         if (!m->source)
             return yread_error(&l->r, n, "a bind mount needs source: the path on the host");
-        char *abs = compose_path_join(l->proj->dir, m->source);
+        char *dir = compose_dir_for(l, n);
+        char *abs = compose_path_join(dir, m->source);
+        free(dir);
         free(m->source);
         m->source = abs;
     }

@@ -100,6 +100,7 @@ static void kv_clear(struct compose_kvlist *kv)
         free(kv->v[i].value);
     }
     free(kv->v);
+    strindex_clear(&kv->index);
     memset(kv, 0, sizeof(*kv));
 }
 
@@ -133,6 +134,7 @@ void compose_service_clear(struct compose_service *s)
     for (size_t i = 0; i < s->nextras; i++)
         free(s->extras[i].key);
     free(s->extras);
+    strindex_clear(&s->extras_index);
 }
 
 void compose_service_free(struct compose_service *s)
@@ -143,30 +145,40 @@ void compose_service_free(struct compose_service *s)
     free(s);
 }
 
+static const char *extra_key(const void *ctx, size_t pos)
+{
+    return ((const struct compose_service *)ctx)->extras[pos].key;
+}
+
 void compose_extra_set(struct compose_service *s, const char *key, const struct ynode *v)
 {
-    for (size_t i = 0; i < s->nextras; i++) {
-        if (!strcmp(s->extras[i].key, key)) {
-            s->extras[i].value = v;
-            return;
-        }
+    strindex_reserve(&s->extras_index, s->nextras, 1, extra_key, s);
+    size_t *slot = strindex_slot(&s->extras_index, key, extra_key, s);
+    if (*slot) {
+        s->extras[*slot - 1].value = v;
+        return;
     }
     s->extras = xrealloc(s->extras, (s->nextras + 1) * sizeof(*s->extras));
     s->extras[s->nextras].key = xstrdup(key);
     s->extras[s->nextras].value = v;
-    s->nextras++;
+    *slot = ++s->nextras;
 }
 
 /* ---- key/value lists ---------------------------------------------------- */
 
+static const char *kv_key(const void *ctx, size_t pos)
+{
+    return ((const struct compose_kvlist *)ctx)->v[pos].key;
+}
+
 void compose_kv_set(struct compose_kvlist *kv, const char *key, const char *value)
 {
-    for (size_t i = 0; i < kv->n; i++) {
-        if (strcmp(kv->v[i].key, key) == 0) {
-            free(kv->v[i].value);
-            kv->v[i].value = value ? xstrdup(value) : NULL;
-            return;
-        }
+    strindex_reserve(&kv->index, kv->n, 1, kv_key, kv);
+    size_t *slot = strindex_slot(&kv->index, key, kv_key, kv);
+    if (*slot) {
+        free(kv->v[*slot - 1].value);
+        kv->v[*slot - 1].value = value ? xstrdup(value) : NULL;
+        return;
     }
     if (kv->n == kv->cap) {
         kv->cap = kv->cap ? 2 * kv->cap : 8;
@@ -174,15 +186,13 @@ void compose_kv_set(struct compose_kvlist *kv, const char *key, const char *valu
     }
     kv->v[kv->n].key = xstrdup(key);
     kv->v[kv->n].value = value ? xstrdup(value) : NULL;
-    kv->n++;
+    *slot = ++kv->n;
 }
 
 const struct compose_kv *compose_kv_find(const struct compose_kvlist *kv, const char *key)
 {
-    for (size_t i = 0; i < kv->n; i++)
-        if (strcmp(kv->v[i].key, key) == 0)
-            return &kv->v[i];
-    return NULL;
+    size_t pos = strindex_find(&kv->index, key, kv_key, kv);
+    return pos ? &kv->v[pos - 1] : NULL;
 }
 
 /* One "KEY=value" or "KEY" entry of the list form. */
@@ -274,6 +284,18 @@ static int parse_networks(struct compose_loader *l, const struct ynode *n,
     return 0;
 }
 
+/* Adds path (made absolute against n's directory), marked "?path" when optional. */
+static void env_file_push(struct compose_loader *l, const struct ynode *n, int required,
+                          const char *path, struct strv *out)
+{
+    char *dir = compose_dir_for(l, n), *abs = compose_path_join(dir, path);
+    struct buf b = {0};
+    buf_printf(&b, "%s%s", required ? "" : "?", abs);
+    strv_push_owned(out, buf_detach(&b));
+    free(abs);
+    free(dir);
+}
+
 /* One env_file entry: a path, or {path:, required:}.  An optional file is marked "?path". */
 static int env_file_entry(struct compose_loader *l, const struct ynode *e, struct strv *out)
 {
@@ -291,11 +313,8 @@ static int env_file_entry(struct compose_loader *l, const struct ynode *e, struc
     } else {
         rc = yread_string(&l->r, e, "env_file entry", &path);
     }
-    if (rc == 0) {
-        struct buf b = {0};
-        buf_printf(&b, "%s%s", required ? "" : "?", path);
-        strv_push_owned(out, buf_detach(&b));
-    }
+    if (rc == 0)
+        env_file_push(l, e, required, path, out);
     free(path);
     return rc;
 }
@@ -306,7 +325,7 @@ static int parse_env_file(struct compose_loader *l, const struct ynode *n,
     if (ynode_is_null(n))
         return 0;
     if (n->kind == YNODE_SCALAR) {
-        strv_push(&s->env_file, n->str);
+        env_file_push(l, n, 1, n->str, &s->env_file);
         return 0;
     }
     if (n->kind != YNODE_SEQ)
@@ -318,34 +337,84 @@ static int parse_env_file(struct compose_loader *l, const struct ynode *n,
     return 0;
 }
 
+/* A CPU count (cpus: at service level or under deploy.resources): a number in range. */
+static int read_cpus(struct compose_loader *l, const struct ynode *n, double *out)
+{
+    const char *s;
+    if (yread_scalar(&l->r, n, "cpus", &s) < 0)
+        return -1;
+    int rc = compose_parse_cpus(s, out);
+    if (rc == -2)
+        return yread_error(&l->r, n,
+                           "cpus \"%s\" is out of range: it must be above 0 and at most "
+                           "%.0f",
+                           s, COMPOSE_MAX_CPUS);
+    if (rc < 0)
+        return yread_error(&l->r, n,
+                           "cpus must be a number above 0 and at most %.0f, such as 0.5, not "
+                           "\"%s\"",
+                           COMPOSE_MAX_CPUS, s);
+    return 0;
+}
+
+/* A byte size (memory, mem_limit, shm_size...); what names the key; -1 allowed when unlimited. */
+static int read_bytes(struct compose_loader *l, const struct ynode *n, const char *what,
+                      int unlimited, long long *out)
+{
+    const char *s;
+    if (yread_scalar(&l->r, n, what, &s) < 0)
+        return -1;
+    if (unlimited && !strcmp(s, "-1")) {
+        *out = -1;
+        return 0;
+    }
+    int rc = compose_parse_bytes(s, out);
+    if (rc == -2)
+        return yread_error(&l->r, n, "%s \"%s\" is out of range: it must be from 0 to %s%s", what,
+                           s, COMPOSE_MAX_BYTES_TEXT, unlimited ? ", or -1 for no limit" : "");
+    if (rc < 0)
+        return yread_error(&l->r, n,
+                           "invalid %s \"%s\": write a number from 0 to %s with b, k, m or g, "
+                           "such as 512m or 2G",
+                           what, s, COMPOSE_MAX_BYTES_TEXT);
+    return 0;
+}
+
 /* deploy.resources.limits or .reservations: cpus and memory; other keys are not modelled. */
 static int parse_resources(struct compose_loader *l, const struct ynode *n,
                            struct compose_resources *r)
 {
     const struct ynode *cpus = ynode_get(n, "cpus"), *memory = ynode_get(n, "memory");
-    const char *s;
-    char *end;
     if (ynode_is_null(n))
         return 0;
     if (yread_map(&l->r, n, "deploy resources") < 0)
         return -1;
-    if (cpus) {
-        if (yread_scalar(&l->r, cpus, "cpus", &s) < 0)
-            return -1;
-        r->cpus = strtod(s, &end);
-        if (*end || end == s || r->cpus <= 0)
-            return yread_error(&l->r, cpus,
-                               "cpus must be a positive number such as 0.5, not \"%s\"", s);
-    }
-    if (memory) {
-        if (yread_scalar(&l->r, memory, "memory", &s) < 0)
-            return -1;
-        if (compose_parse_bytes(s, &r->memory) < 0)
-            return yread_error(&l->r, memory,
-                               "invalid memory size \"%s\": write a number with b, k, m or g, "
-                               "such as 512m or 2G",
-                               s);
-    }
+    if (cpus && read_cpus(l, cpus, &r->cpus) < 0)
+        return -1;
+    if (memory && read_bytes(l, memory, "memory size", 0, &r->memory) < 0)
+        return -1;
+    return 0;
+}
+
+/*
+ * The numbers among the keys kept as written: checked here so that a
+ * value Docker would refuse, or one that overflows, is an error at its
+ * line rather than at run time (or undefined behaviour on the way).
+ */
+static int check_number(struct compose_loader *l, const char *k, const struct ynode *v)
+{
+    static const char *const sizes[] = {"mem_limit", "mem_reservation", "shm_size", NULL};
+    double cpus;
+    long long bytes;
+    if (ynode_is_null(v))
+        return 0;
+    if (!strcmp(k, "cpus"))
+        return read_cpus(l, v, &cpus);
+    if (!strcmp(k, "memswap_limit"))
+        return read_bytes(l, v, k, 1, &bytes);
+    for (size_t i = 0; sizes[i]; i++)
+        if (!strcmp(k, sizes[i]))
+            return read_bytes(l, v, k, 0, &bytes);
     return 0;
 }
 
@@ -377,8 +446,37 @@ static int parse_extra(struct compose_loader *l, const struct ynode *kn, const s
         known = !strcmp(k, passthrough_keys[j]);
     if (!known)
         yread_warn(&l->r, kn, "service \"%s\": unknown key \"%s\" kept but not used", s->name, k);
+    if (check_number(l, k, v) < 0)
+        return -1;
     compose_extra_set(s, k, v);
     return strcmp(k, "deploy") ? 0 : parse_deploy(l, v, s);
+}
+
+/*
+ * build as written, with a relative context made absolute when the service
+ * comes from a file reached through extends: file: (elsewhere it stays as
+ * written, relative to the project directory).  New nodes go into the
+ * arena of the project's latest document, which the project keeps.
+ */
+static const struct ynode *build_resolved(struct compose_loader *l, const struct ynode *v)
+{
+    const struct ynode *ctx = v->kind == YNODE_SCALAR ? v : ynode_get(v, "context");
+    if (!ctx || ctx->kind != YNODE_SCALAR || ynode_is_null(ctx) ||
+        strv_contains(&l->proj->files, v->file))
+        return v;
+    struct arena *a = &l->proj->docs[l->proj->ndocs - 1]->arena;
+    char *dir = compose_dir_of(v->file), *abs = compose_path_join(dir, ctx->str);
+    struct ynode *nctx = ynode_new_scalar(a, ctx, abs);
+    free(abs);
+    free(dir);
+    if (v->kind == YNODE_SCALAR)
+        return nctx;
+    struct ynode *copy = arena_alloc(a, sizeof(*copy));
+    *copy = *v;
+    copy->items = arena_alloc(a, (2 * v->n + 1) * sizeof(*copy->items));
+    for (size_t i = 0; i < 2 * v->n; i++)
+        copy->items[i] = v->items[i] == ctx ? nctx : v->items[i];
+    return copy;
 }
 
 /* The keys that are neither a single value nor kept as written. */
@@ -387,7 +485,7 @@ static int parse_key(struct compose_loader *l, const struct ynode *kn, const str
 {
     const char *k = kn->str ? kn->str : "";
     if (!strcmp(k, "build")) {
-        s->build = v;
+        s->build = build_resolved(l, v);
         return 0;
     }
     if (!strcmp(k, "command")) {

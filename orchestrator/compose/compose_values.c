@@ -29,10 +29,14 @@ int compose_parse_duration(const char *s, compose_ns *out)
         char *end;
         if (!isdigit((unsigned char)*p) && *p != '.')
             return -1;
+        if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
+            return -1; /* strtod would read hexadecimal */
         errno = 0;
         double v = strtod(p, &end);
-        if (end == p || errno)
+        if (end == p)
             return -1;
+        if (errno)
+            return -2;
         p = end;
         size_t best = 0, bestlen = 0;
         for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
@@ -47,8 +51,8 @@ int compose_parse_duration(const char *s, compose_ns *out)
         total += v * units[best].ns;
         p += bestlen;
     }
-    if (total > 9.2e18)
-        return -1;
+    if (!(total <= (double)COMPOSE_MAX_DURATION_NS))
+        return -2; /* llround of more would not fit */
     *out = (compose_ns)llround(total);
     return 0;
 }
@@ -99,8 +103,10 @@ int compose_parse_bytes(const char *s, long long *out)
         return -1;
     errno = 0;
     v = strtod(s, &end);
-    if (errno || end == s)
+    if (end == s || (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')))
         return -1;
+    if (errno)
+        return -2;
     double mult = 1;
     char u = (char)tolower((unsigned char)*end);
     if (u == 'b' && end[1] == '\0') {
@@ -113,9 +119,25 @@ int compose_parse_bytes(const char *s, long long *out)
         else if (tolower((unsigned char)*end) == 'b')
             end++;
     }
-    if (*end != '\0' || v * mult > 9.2e18)
+    if (*end != '\0')
         return -1;
+    if (!isfinite(v) || !(v * mult <= (double)COMPOSE_MAX_BYTES))
+        return -2; /* llround of more would not fit */
     *out = (long long)llround(v * mult);
+    return 0;
+}
+
+int compose_parse_cpus(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end || (!isdigit((unsigned char)*s) && *s != '.') ||
+        (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')))
+        return -1; /* "nan", "inf", "-1", "0x1p4": not the decimal number Compose means */
+    if (errno || !isfinite(v) || v <= 0 || v > COMPOSE_MAX_CPUS)
+        return -2;
+    *out = v;
     return 0;
 }
 

@@ -12,34 +12,40 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 extern char **environ;
 
+static const char *var_name(const void *ctx, size_t pos)
+{
+    return ((const struct vars *)ctx)->names.v[pos];
+}
+
 void vars_set(struct vars *v, const char *name, const char *value)
 {
-    for (size_t i = 0; i < v->names.n; i++) {
-        if (strcmp(v->names.v[i], name) == 0) {
-            free(v->values.v[i]);
-            v->values.v[i] = xstrdup(value);
-            return;
-        }
+    strindex_reserve(&v->index, v->names.n, 1, var_name, v);
+    size_t *slot = strindex_slot(&v->index, name, var_name, v);
+    if (*slot) {
+        free(v->values.v[*slot - 1]);
+        v->values.v[*slot - 1] = xstrdup(value);
+        return;
     }
     strv_push(&v->names, name);
     strv_push(&v->values, value);
+    *slot = v->names.n;
 }
 
 const char *vars_get(const struct vars *v, const char *name)
 {
-    for (size_t i = 0; i < v->names.n; i++)
-        if (strcmp(v->names.v[i], name) == 0)
-            return v->values.v[i];
-    return NULL;
+    size_t pos = strindex_find(&v->index, name, var_name, v);
+    return pos ? v->values.v[pos - 1] : NULL;
 }
 
 void vars_clear(struct vars *v)
 {
     strv_clear(&v->names);
     strv_clear(&v->values);
+    strindex_clear(&v->index);
 }
 
 void vars_add_environ(struct vars *v)
@@ -105,7 +111,7 @@ int vars_parse_dotenv(struct vars *v, const char *name, const char *data, size_t
 {
     struct buf val = {0}, line = {0};
     int lineno = 0, rc = 0;
-    size_t pos = 0;
+    size_t pos = 0, nset = 0;
 
     while (pos < len && rc == 0) {
         const char *nl = memchr(data + pos, '\n', len - pos);
@@ -140,6 +146,12 @@ int vars_parse_dotenv(struct vars *v, const char *name, const char *data, size_t
         }
         if (*p == '\0')
             continue; /* a bare NAME passes the environment's value through */
+        if (++nset > VARS_MAX_DOTENV) {
+            rc = tt_error_at(err, name, lineno, 1,
+                             "more than %d variables in one env file: is it an env file?",
+                             VARS_MAX_DOTENV);
+            break;
+        }
         *key_end = '\0';
         buf_reset(&val);
         if (dotenv_value(p + 1, &val, name, lineno, err) < 0) {
@@ -157,20 +169,15 @@ int vars_parse_dotenv(struct vars *v, const char *name, const char *data, size_t
 int vars_load_dotenv(struct vars *v, const char *path, int required, int override,
                      struct tt_err *err)
 {
-    FILE *f = fopen(path, "rb");
     struct buf data = {0};
-    char chunk[8192];
-    size_t n;
 
-    if (!f) {
-        if (!required && errno == ENOENT)
-            return 0;
-        return tt_error_at(err, path, 0, 0, "cannot open env file: %s", strerror(errno));
+    if (!required && access(path, F_OK) != 0 && errno == ENOENT)
+        return 0;
+    if (yfile_read(path, "env file", &data, err) < 0) {
+        buf_release(&data);
+        return -1;
     }
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        buf_add(&data, chunk, n);
-    fclose(f);
-    int rc = vars_parse_dotenv(v, path, data.data ? data.data : "", data.len, override, err);
+    int rc = vars_parse_dotenv(v, path, data.data, data.len, override, err);
     buf_release(&data);
     return rc;
 }
@@ -181,17 +188,26 @@ struct interp {
     int line, col;
     struct strv *warnings;
     struct tt_err *err;
+    size_t budget;  /* bytes of values that may still be substituted */
+    size_t *nunset; /* unset-variable warnings given so far */
 };
 
 static int interp_text(struct interp *in, const char *s, size_t len, struct buf *out);
 
-/* Finds the '}' matching the "${" whose body starts at s; returns its offset or -1. */
+/*
+ * Finds the '}' matching the "${" whose body starts at s; returns its
+ * offset, -1 when there is none, -2 when "${" nests deeper than
+ * VARS_MAX_NESTING inside it.  Refusing the depth here, before any
+ * recursion, keeps the stack bounded and the work linear: each level
+ * scans its body once, so a value costs at most VARS_MAX_NESTING passes.
+ */
 static long matching_brace(const char *s, size_t len)
 {
     int depth = 1;
     for (size_t i = 0; i < len; i++) {
         if (s[i] == '$' && i + 1 < len && s[i + 1] == '{') {
-            depth++;
+            if (++depth > VARS_MAX_NESTING)
+                return -2;
             i++;
         } else if (s[i] == '}' && --depth == 0) {
             return (long)i;
@@ -200,10 +216,31 @@ static long matching_brace(const char *s, size_t len)
     return -1;
 }
 
+/* Appends a variable's value, within the budget of substituted bytes. */
+static int add_value(struct interp *in, const char *val, struct buf *out)
+{
+    size_t n = strlen(val);
+    if (n > in->budget)
+        return tt_error_at(in->err, in->file, in->line, in->col,
+                           "variables expand to more than %u bytes (64 MB) in this file: is a "
+                           "variable used in a loop of aliases, or is its value a whole file?",
+                           VARS_MAX_EXPANSION);
+    in->budget -= n;
+    buf_add(out, val, n);
+    return 0;
+}
+
+/* Warns that name is unset; past VARS_MAX_UNSET_WARNINGS, says once that more are left out. */
 static void warn_unset(struct interp *in, const char *name)
 {
     if (!in->warnings)
         return;
+    if (++*in->nunset > VARS_MAX_UNSET_WARNINGS) {
+        if (*in->nunset == VARS_MAX_UNSET_WARNINGS + 1)
+            strv_push(in->warnings, "more variables are not set: only the first 100 such "
+                                    "warnings are shown");
+        return;
+    }
     struct buf b = {0};
     buf_printf(&b,
                "%s:%d:%d: variable %s is not set, using an empty string (set it or give a "
@@ -234,9 +271,9 @@ static int interp_braced(struct interp *in, const char *s, size_t len, struct bu
         if (!val)
             warn_unset(in, name);
         else
-            buf_adds(out, val);
+            rc = add_value(in, val, out);
         free(name);
-        return 0;
+        return rc;
     }
     int colon = s[i] == ':';
     if (colon)
@@ -251,7 +288,7 @@ static int interp_braced(struct interp *in, const char *s, size_t len, struct bu
         if (missing)
             rc = interp_text(in, arg, arglen, out);
         else
-            buf_adds(out, val);
+            rc = add_value(in, val, out);
         break;
     case '+':
         if (!missing)
@@ -269,7 +306,7 @@ static int interp_braced(struct interp *in, const char *s, size_t len, struct bu
                                  msg.len ? msg.data : "no message given");
             buf_release(&msg);
         } else {
-            buf_adds(out, val);
+            rc = add_value(in, val, out);
         }
         break;
     default:
@@ -299,6 +336,11 @@ static int interp_text(struct interp *in, const char *s, size_t len, struct buf 
             i++;
         } else if (i < len && s[i] == '{') {
             long end = matching_brace(s + i + 1, len - i - 1);
+            if (end == -2)
+                return tt_error_at(in->err, in->file, in->line, in->col,
+                                   "\"${\" nested more than %d deep: write the default without "
+                                   "so many levels",
+                                   VARS_MAX_NESTING);
             if (end < 0)
                 return tt_error_at(in->err, in->file, in->line, in->col,
                                    "unterminated \"${\" in \"%.*s\": close it with '}' or "
@@ -313,11 +355,14 @@ static int interp_text(struct interp *in, const char *s, size_t len, struct buf 
                 j++;
             char *name = xstrndup(s + i, j - i);
             const char *val = vars_get(in->vars, name);
+            int rc = 0;
             if (val)
-                buf_adds(out, val);
+                rc = add_value(in, val, out);
             else
                 warn_unset(in, name);
             free(name);
+            if (rc < 0)
+                return -1;
             i = j;
         } else {
             return tt_error_at(in->err, in->file, in->line, in->col,
@@ -332,40 +377,70 @@ static int interp_text(struct interp *in, const char *s, size_t len, struct buf 
 int vars_interpolate(const struct vars *v, const char *text, struct buf *out, const char *file,
                      int line, int col, struct strv *warnings, struct tt_err *err)
 {
-    struct interp in = {v, file, line, col, warnings, err};
+    size_t nunset = 0;
+    struct interp in = {v, file, line, col, warnings, err, VARS_MAX_EXPANSION, &nunset};
     buf_grow(out, 0);
     return interp_text(&in, text, strlen(text), out);
 }
 
-static int interpolate_node(const struct vars *v, struct ydoc *doc, struct ynode *n,
-                            struct strv *warnings, struct tt_err *err)
+/* Interpolates one scalar in place (once: aliases share it). */
+static int interpolate_scalar(struct interp *in, struct ydoc *doc, struct ynode *n)
+{
+    struct buf out = {0};
+    if (n->interpolated || !memchr(n->str, '$', n->len)) {
+        n->interpolated = 1;
+        return 0;
+    }
+    in->file = n->file;
+    in->line = n->line;
+    in->col = n->col;
+    buf_grow(&out, 0);
+    if (interp_text(in, n->str, n->len, &out) < 0) {
+        buf_release(&out);
+        return -1;
+    }
+    n->str = arena_strndup(&doc->arena, out.data, out.len);
+    n->len = out.len;
+    n->quoted = 1;
+    n->interpolated = 1;
+    buf_release(&out);
+    return 0;
+}
+
+/*
+ * Interpolates the values under n and sets n->bytes to its size with
+ * every alias expanded.  The walk follows aliases, so it visits the
+ * expanded tree, which yamltree.c has capped at YDOC_MAX_WEIGHT nodes.
+ */
+static int interpolate_node(struct interp *in, struct ydoc *doc, struct ynode *n)
 {
     if (n->kind == YNODE_SCALAR) {
-        struct buf out = {0};
-        if (n->interpolated || !memchr(n->str, '$', n->len)) {
-            n->interpolated = 1;
-            return 0;
-        }
-        if (vars_interpolate(v, n->str, &out, n->file, n->line, n->col, warnings, err) < 0) {
-            buf_release(&out);
+        if (interpolate_scalar(in, doc, n) < 0)
             return -1;
-        }
-        n->str = arena_strndup(&doc->arena, out.data, out.len);
-        n->len = out.len;
-        n->quoted = 1;
-        n->interpolated = 1;
-        buf_release(&out);
+        n->bytes = n->len;
         return 0;
     }
     size_t step = n->kind == YNODE_MAP ? 2 : 1, start = n->kind == YNODE_MAP ? 1 : 0;
-    for (size_t i = start; i < n->n * step; i += step)
-        if (interpolate_node(v, doc, n->items[i], warnings, err) < 0)
+    size_t bytes = 0;
+    for (size_t i = 0; i < n->n * step; i++) {
+        struct ynode *c = n->items[i];
+        if (i % step == start % step && interpolate_node(in, doc, c) < 0)
             return -1;
+        bytes = ydoc_bytes_add(bytes, c->bytes);
+    }
+    n->bytes = bytes;
+    if (bytes > YDOC_MAX_BYTES)
+        return tt_error_at(in->err, n->file, n->line, n->col,
+                           "after interpolation this expands to more than %u bytes (64 MB) "
+                           "with its aliases: is a long variable used under an alias?",
+                           YDOC_MAX_BYTES);
     return 0;
 }
 
 int vars_interpolate_doc(const struct vars *v, struct ydoc *doc, struct strv *warnings,
                          struct tt_err *err)
 {
-    return doc->root ? interpolate_node(v, doc, doc->root, warnings, err) : 0;
+    size_t nunset = 0;
+    struct interp in = {v, doc->file, 0, 0, warnings, err, VARS_MAX_EXPANSION, &nunset};
+    return doc->root ? interpolate_node(&in, doc, doc->root) : 0;
 }

@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "buf.h"
+#include "strindex.h"
 #include "strv.h"
 #include "tterr.h"
 #include "yamltree.h"
@@ -17,7 +18,14 @@
 struct vars {
     struct strv names;
     struct strv values;
+    struct strindex index; /* names → position, so a big .env file stays linear */
 };
+
+/* Limits on what one value or document may make interpolation do (hostile input). */
+#define VARS_MAX_NESTING 64            /* "${" inside "${" */
+#define VARS_MAX_EXPANSION (64u << 20) /* bytes substituted into one document */
+#define VARS_MAX_UNSET_WARNINGS 100    /* "variable X is not set" warnings kept */
+#define VARS_MAX_DOTENV 100000         /* NAME=value lines in one env file */
 
 void vars_set(struct vars *v, const char *name, const char *value);
 const char *vars_get(const struct vars *v, const char *name); /* NULL when unset */
@@ -43,13 +51,17 @@ int vars_parse_dotenv(struct vars *v, const char *name, const char *data, size_t
  * ${NAME?err}, ${NAME:+alt}, ${NAME+alt} and $$ in text, appending to out.
  * file/line/col locate text for error messages.  A variable that is unset
  * and has no default becomes "" and a warning is added to warnings.
+ * "${" nested deeper than VARS_MAX_NESTING, or values substituted past
+ * VARS_MAX_EXPANSION bytes, are errors at file:line:col.
  */
 int vars_interpolate(const struct vars *v, const char *text, struct buf *out, const char *file,
                      int line, int col, struct strv *warnings, struct tt_err *err);
 
 /*
  * Interpolates every scalar value (not keys) of doc in place; nodes shared
- * through aliases are interpolated once.
+ * through aliases are interpolated once.  The document with every alias
+ * expanded must stay within YDOC_MAX_BYTES after interpolation too; each
+ * node's bytes are updated.
  */
 int vars_interpolate_doc(const struct vars *v, struct ydoc *doc, struct strv *warnings,
                          struct tt_err *err);

@@ -9,13 +9,18 @@
  */
 #include "yamltree.h"
 #include "buf.h"
+#include "strindex.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <yaml.h>
+
+/* Mappings with more pairs than this keep their key index; smaller ones are scanned. */
+#define YMAP_INDEX_FROM 16
 
 struct anchor {
     char *name;
@@ -28,8 +33,10 @@ struct builder {
     size_t depth, stack_cap;
     struct anchor *anchors;
     size_t nanchors, anchors_cap;
+    struct strindex anchor_index;
     size_t max_weight;
     size_t total_weight;
+    size_t total_bytes; /* bytes the aliases add */
     struct tt_err *err;
 };
 
@@ -59,6 +66,7 @@ struct ynode *ynode_new_scalar(struct arena *a, const struct ynode *where, const
     n->col = where ? where->col : 0;
     n->str = arena_strdup(a, s);
     n->len = strlen(s);
+    n->bytes = n->len;
     n->quoted = 1;
     n->interpolated = 1;
     n->weight = 1;
@@ -75,10 +83,20 @@ int ynode_is_null(const struct ynode *n)
            strcmp(n->str, "Null") == 0 || strcmp(n->str, "NULL") == 0;
 }
 
+static const char *pair_key(const void *ctx, size_t pos)
+{
+    return ((struct ynode *const *)ctx)[2 * pos]->str;
+}
+
 struct ynode *ynode_get(const struct ynode *map, const char *key)
 {
     if (!map || map->kind != YNODE_MAP)
         return NULL;
+    if (map->nkey_slots) {
+        const struct strindex x = {map->key_slots, map->nkey_slots};
+        size_t pos = strindex_find(&x, key, pair_key, map->items);
+        return pos ? map->items[2 * pos - 1] : NULL;
+    }
     for (size_t i = 0; i < map->n; i++) {
         const struct ynode *k = map->items[2 * i];
         if (k->kind == YNODE_SCALAR && strcmp(k->str, key) == 0)
@@ -102,13 +120,18 @@ const char *ynode_kind_name(const struct ynode *n)
     return "?";
 }
 
+static const char *anchor_name(const void *ctx, size_t pos)
+{
+    return ((const struct builder *)ctx)->anchors[pos].name;
+}
+
 static void anchor_set(struct builder *b, const char *name, struct ynode *node)
 {
-    for (size_t i = 0; i < b->nanchors; i++) {
-        if (strcmp(b->anchors[i].name, name) == 0) {
-            b->anchors[i].node = node;
-            return;
-        }
+    strindex_reserve(&b->anchor_index, b->nanchors, 1, anchor_name, b);
+    size_t *slot = strindex_slot(&b->anchor_index, name, anchor_name, b);
+    if (*slot) {
+        b->anchors[*slot - 1].node = node;
+        return;
     }
     if (b->nanchors == b->anchors_cap) {
         b->anchors_cap = b->anchors_cap ? 2 * b->anchors_cap : 16;
@@ -116,21 +139,24 @@ static void anchor_set(struct builder *b, const char *name, struct ynode *node)
     }
     b->anchors[b->nanchors].name = arena_strdup(&b->doc->arena, name);
     b->anchors[b->nanchors].node = node;
-    b->nanchors++;
+    *slot = ++b->nanchors;
 }
 
 static struct ynode *anchor_get(struct builder *b, const char *name)
 {
-    for (size_t i = 0; i < b->nanchors; i++)
-        if (strcmp(b->anchors[i].name, name) == 0)
-            return b->anchors[i].node;
-    return NULL;
+    size_t slot = strindex_find(&b->anchor_index, name, anchor_name, b);
+    return slot ? b->anchors[slot - 1].node : NULL;
 }
 
 /* Adds w to a weight without overflowing: anything past the cap is "too big". */
 static size_t weight_add(size_t a, size_t w)
 {
     return (a > SIZE_MAX / 2 || w > SIZE_MAX / 2) ? SIZE_MAX / 2 : a + w;
+}
+
+size_t ydoc_bytes_add(size_t a, size_t b)
+{
+    return a > SIZE_MAX - b ? SIZE_MAX : a + b;
 }
 
 static void list_push(struct ynode *parent, struct ynode *child)
@@ -159,9 +185,27 @@ static int add_weight(struct builder *b, const struct ynode *n, size_t *weight, 
                        grown, b->max_weight, hedge);
 }
 
+/*
+ * Adds w to *bytes; past YDOC_MAX_BYTES, fails: aliases that repeat a long
+ * string would make the document (and `config`'s output) gigabytes while
+ * staying under the node cap.
+ */
+static int add_bytes(struct builder *b, const struct ynode *n, size_t *bytes, size_t w)
+{
+    *bytes = ydoc_bytes_add(*bytes, w);
+    if (*bytes <= YDOC_MAX_BYTES)
+        return 0;
+    return tt_error_at(b->err, n->file, n->line, n->col,
+                       "aliases expand to more than %u bytes (64 MB) of text; this looks like a "
+                       "\"billion laughs\" document: flatten the aliases",
+                       YDOC_MAX_BYTES);
+}
+
 static int attach(struct builder *b, struct ynode *n, int is_alias)
 {
     if (is_alias && add_weight(b, n, &b->total_weight, n->weight, "aliases expand to", "") < 0)
+        return -1;
+    if (is_alias && add_bytes(b, n, &b->total_bytes, n->bytes) < 0)
         return -1;
     if (b->depth == 0) {
         if (!b->doc->root)
@@ -171,6 +215,8 @@ static int attach(struct builder *b, struct ynode *n, int is_alias)
     struct ynode *parent = b->stack[b->depth - 1];
     if (add_weight(b, n, &parent->weight, n->weight, "document expands to",
                    "if it uses aliases, ") < 0)
+        return -1;
+    if (add_bytes(b, n, &parent->bytes, n->bytes) < 0)
         return -1;
     list_push(parent, n);
     return 0;
@@ -191,94 +237,98 @@ static int is_merge_key(const struct ynode *k)
     return k->kind == YNODE_SCALAR && !k->quoted && strcmp(k->str, "<<") == 0;
 }
 
-static int map_has_key(struct ynode **items, size_t npairs, const char *key)
+/* Adds the pair at items[2*i] to out (indexed by keys) unless out has its key; 1 if added. */
+static int pair_add(struct ynode **out, size_t *npairs, struct strindex *keys,
+                    struct ynode *const *items, size_t i)
 {
-    for (size_t i = 0; i < npairs; i++) {
-        const struct ynode *k = items[2 * i];
-        if (k->kind == YNODE_SCALAR && strcmp(k->str, key) == 0)
-            return 1;
+    size_t *slot = strindex_slot(keys, items[2 * i]->str, pair_key, out);
+    if (*slot)
+        return 0;
+    out[2 * *npairs] = items[2 * i];
+    out[2 * *npairs + 1] = items[2 * i + 1];
+    *slot = ++*npairs;
+    return 1;
+}
+
+/* Checks the "<<" value v and adds the mappings it merges to merges; room grows by their pairs. */
+static int merge_sources(struct builder *b, const struct ynode *v, const struct ynode **merges,
+                         size_t *nmerges, size_t *room)
+{
+    const struct ynode *const *list = (const struct ynode *const *)&v;
+    size_t n = 1;
+    if (v->kind == YNODE_SEQ) {
+        list = (const struct ynode *const *)v->items;
+        n = v->n;
+    } else if (v->kind != YNODE_MAP) {
+        return tt_error_at(b->err, v->file, v->line, v->col,
+                           "\"<<\" must be followed by an alias of a mapping (<<: *name) "
+                           "or a list of them, not %s",
+                           ynode_kind_name(v));
+    }
+    for (size_t j = 0; j < n; j++) {
+        if (list[j]->kind != YNODE_MAP)
+            return tt_error_at(b->err, v->file, list[j]->line, list[j]->col,
+                               "a \"<<\" merge list may hold only mappings (aliases "
+                               "of mappings), not %s",
+                               ynode_kind_name(list[j]));
+        if (*nmerges == 64)
+            return tt_error_at(b->err, v->file, v->line, v->col,
+                               "more than 64 \"<<\" merges in one mapping: split it");
+        merges[(*nmerges)++] = list[j];
+        *room += list[j]->n;
     }
     return 0;
 }
 
-/* Appends the pairs of src missing from out (out has room: caller sized it). */
-static void merge_from(struct ynode **out, size_t *npairs, const struct ynode *src)
-{
-    for (size_t i = 0; i < src->n; i++) {
-        const struct ynode *k = src->items[2 * i];
-        if (k->kind == YNODE_SCALAR && map_has_key(out, *npairs, k->str))
-            continue;
-        out[2 * *npairs] = src->items[2 * i];
-        out[2 * *npairs + 1] = src->items[2 * i + 1];
-        (*npairs)++;
-    }
-}
-
-/* Closes a mapping: checks duplicate keys, applies "<<" merges. */
+/*
+ * Closes a mapping: checks its keys (single values, none twice), then
+ * applies "<<" merges: the merged pairs whose keys it lacks are appended.
+ * The keys are indexed as they are added, so this is linear in the pairs.
+ */
 static int finish_map(struct builder *b, struct ynode *m, struct ynode **items, size_t count)
 {
-    size_t npairs = count / 2, room = npairs;
+    size_t npairs = count / 2, room = npairs, n = 0;
     const struct ynode *merges[64];
     size_t nmerges = 0;
+    int rc = 0;
 
     for (size_t i = 0; i < npairs; i++) {
         struct ynode *k = items[2 * i], *v = items[2 * i + 1];
         if (is_merge_key(k)) {
-            if (v->kind == YNODE_MAP) {
-                if (nmerges == 64)
-                    return tt_error_at(b->err, v->file, v->line, v->col,
-                                       "more than 64 \"<<\" merges in one mapping: split it");
-                merges[nmerges++] = v;
-                room += v->n;
-            } else if (v->kind == YNODE_SEQ) {
-                for (size_t j = 0; j < v->n; j++) {
-                    if (v->items[j]->kind != YNODE_MAP)
-                        return tt_error_at(b->err, v->file, v->items[j]->line, v->items[j]->col,
-                                           "a \"<<\" merge list may hold only mappings (aliases "
-                                           "of mappings), not %s",
-                                           ynode_kind_name(v->items[j]));
-                    if (nmerges == 64)
-                        return tt_error_at(b->err, v->file, v->line, v->col,
-                                           "more than 64 \"<<\" merges in one mapping: split it");
-                    merges[nmerges++] = v->items[j];
-                    room += v->items[j]->n;
-                }
-            } else {
-                return tt_error_at(b->err, v->file, v->line, v->col,
-                                   "\"<<\" must be followed by an alias of a mapping (<<: *name) "
-                                   "or a list of them, not %s",
-                                   ynode_kind_name(v));
-            }
-            continue;
-        }
-        if (k->kind != YNODE_SCALAR)
+            if (merge_sources(b, v, merges, &nmerges, &room) < 0)
+                return -1;
+        } else if (k->kind != YNODE_SCALAR) {
             return tt_error_at(b->err, k->file, k->line, k->col,
                                "a mapping key must be a single value, not %s: write the key "
                                "as plain text",
                                ynode_kind_name(k));
-        for (size_t j = 0; j < i; j++) {
-            const struct ynode *o = items[2 * j];
-            if (o->kind == YNODE_SCALAR && !is_merge_key(o) && strcmp(o->str, k->str) == 0)
-                return tt_error_at(b->err, k->file, k->line, k->col,
-                                   "key \"%s\" is defined twice in this mapping (first at line "
-                                   "%d): remove one",
-                                   k->str, o->line);
         }
     }
     struct ynode **out = arena_alloc(&b->doc->arena, (2 * room + 1) * sizeof(*out));
-    size_t n = 0;
-    for (size_t i = 0; i < npairs; i++) {
-        if (is_merge_key(items[2 * i]))
+    struct strindex keys = {0};
+    strindex_reserve(&keys, 0, room, pair_key, out);
+    for (size_t i = 0; rc == 0 && i < npairs; i++) {
+        if (is_merge_key(items[2 * i]) || pair_add(out, &n, &keys, items, i))
             continue;
-        out[2 * n] = items[2 * i];
-        out[2 * n + 1] = items[2 * i + 1];
-        n++;
+        const struct ynode *k = items[2 * i];
+        const struct ynode *first = out[2 * (strindex_find(&keys, k->str, pair_key, out) - 1)];
+        rc = tt_error_at(b->err, k->file, k->line, k->col,
+                         "key \"%s\" is defined twice in this mapping (first at line %d): "
+                         "remove one",
+                         k->str, first->line);
     }
-    for (size_t i = 0; i < nmerges; i++)
-        merge_from(out, &n, merges[i]);
+    for (size_t i = 0; rc == 0 && i < nmerges; i++)
+        for (size_t j = 0; j < merges[i]->n; j++)
+            pair_add(out, &n, &keys, merges[i]->items, j);
+    if (n > YMAP_INDEX_FROM) { /* kept for ynode_get: a 10,000-service file stays linear */
+        m->key_slots = arena_alloc(&b->doc->arena, keys.nslots * sizeof(*keys.slots));
+        memcpy(m->key_slots, keys.slots, keys.nslots * sizeof(*keys.slots));
+        m->nkey_slots = keys.nslots;
+    }
+    strindex_clear(&keys);
     m->items = out;
     m->n = n;
-    return 0;
+    return rc;
 }
 
 static int pop(struct builder *b)
@@ -330,6 +380,7 @@ static int handle_event(struct builder *b, yaml_event_t *ev, int *done)
         n->str = arena_strndup(&b->doc->arena, (const char *)ev->data.scalar.value,
                                ev->data.scalar.length);
         n->len = ev->data.scalar.length;
+        n->bytes = n->len;
         n->quoted = ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE;
         anchor = (const char *)ev->data.scalar.anchor;
         if (anchor)
@@ -384,6 +435,13 @@ struct ydoc *ydoc_parse(const char *file, const char *data, size_t len, size_t m
     struct builder b = {0};
     int done = 0, rc = 0;
 
+    if (len > YFILE_MAX_BYTES) {
+        tt_error_at(err, file, 0, 0,
+                    "the file is %zu bytes, more than the %u (16 MB) a YAML file may have: "
+                    "split it",
+                    len, YFILE_MAX_BYTES);
+        return NULL;
+    }
     b.doc = xcalloc(1, sizeof(*b.doc));
     b.doc->file = xstrdup(file);
     b.max_weight = max_weight ? max_weight : YDOC_MAX_WEIGHT;
@@ -410,6 +468,7 @@ struct ydoc *ydoc_parse(const char *file, const char *data, size_t len, size_t m
     }
     free(b.stack);
     free(b.anchors);
+    strindex_clear(&b.anchor_index);
     if (rc != 0) {
         ydoc_free(b.doc);
         return NULL;
@@ -417,27 +476,50 @@ struct ydoc *ydoc_parse(const char *file, const char *data, size_t len, size_t m
     return b.doc;
 }
 
-struct ydoc *ydoc_load_file(const char *path, struct tt_err *err)
+int yfile_read(const char *path, const char *what, struct buf *out, struct tt_err *err)
 {
     FILE *f = fopen(path, "rb");
-    struct buf data = {0};
     char chunk[65536];
     size_t n;
 
-    if (!f) {
-        tt_error_at(err, path, 0, 0, "cannot open: %s", strerror(errno));
-        return NULL;
-    }
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        buf_add(&data, chunk, n);
+    if (!f)
+        return tt_error_at(err, path, 0, 0, "cannot open %s: %s", what, strerror(errno));
+    while (out->len <= YFILE_MAX_BYTES && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        buf_add(out, chunk, n);
     if (ferror(f)) {
-        tt_error_at(err, path, 0, 0, "cannot read: %s", strerror(errno));
+        int e = errno;
         fclose(f);
+        return tt_error_at(err, path, 0, 0, "cannot read %s: %s", what, strerror(e));
+    }
+    if (out->len > YFILE_MAX_BYTES) {
+        struct stat st;
+        long long size =
+            fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) ? (long long)st.st_size : -1;
+        fclose(f);
+        if (size < 0)
+            return tt_error_at(err, path, 0, 0,
+                               "the %s is more than %u bytes (16 MB), the most a file read "
+                               "here may have",
+                               what, YFILE_MAX_BYTES);
+        return tt_error_at(err, path, 0, 0,
+                           "the %s is %lld bytes, more than the %u (16 MB) a file read here may "
+                           "have: split it",
+                           what, size, YFILE_MAX_BYTES);
+    }
+    fclose(f);
+    buf_add(out, "", 0); /* a NUL-terminated "" for an empty file */
+    return 0;
+}
+
+struct ydoc *ydoc_load_file(const char *path, struct tt_err *err)
+{
+    struct buf data = {0};
+
+    if (yfile_read(path, "file", &data, err) < 0) {
         buf_release(&data);
         return NULL;
     }
-    fclose(f);
-    struct ydoc *doc = ydoc_parse(path, data.data ? data.data : "", data.len, 0, err);
+    struct ydoc *doc = ydoc_parse(path, data.data, data.len, 0, err);
     buf_release(&data);
     return doc;
 }

@@ -31,8 +31,12 @@ void yread_warn(const struct yread *r, const struct ynode *n, const char *fmt, .
     struct buf b = {0};
     char msg[1024];
     va_list ap;
-    if (!r->warnings)
+    if (!r->warnings || r->warnings->n > YREAD_MAX_WARNINGS)
         return;
+    if (r->warnings->n == YREAD_MAX_WARNINGS) {
+        strv_push(r->warnings, "more warnings are left out: only the first 1000 are shown");
+        return;
+    }
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
@@ -93,6 +97,9 @@ int yread_int(const struct yread *r, const struct ynode *n, const char *what, in
         *out = (int)v;
         return 0;
     }
+    if (end != s && !*end)
+        return yread_error(r, n, "%s must be a whole number from %d to %d, not \"%s\"", what, min,
+                           INT_MAX, s);
     if (min == 0)
         return yread_error(r, n, "%s must be a whole number, not \"%s\"", what, s);
     return yread_error(r, n, "%s must be a whole number of at least %d, not \"%s\"", what, min, s);
@@ -104,7 +111,11 @@ int yread_duration(const struct yread *r, const struct ynode *n, const char *wha
     compose_ns v;
     if (scalar_as(r, n, what, "a duration such as 10s", &s) < 0)
         return -1;
-    if (compose_parse_duration(s, &v) < 0)
+    int rc = compose_parse_duration(s, &v);
+    if (rc == -2)
+        return yread_error(r, n, "duration \"%s\" for %s is out of range: it must be from 0 to %s",
+                           s, what, COMPOSE_MAX_DURATION_TEXT);
+    if (rc < 0)
         return yread_error(r, n,
                            "invalid duration \"%s\" for %s: write a number with a unit, such as "
                            "500ms, 10s or 1m30s",

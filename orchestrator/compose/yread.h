@@ -30,6 +30,9 @@
 #include "tterr.h"
 #include "yamltree.h"
 
+/* Warnings kept in one yread's list; past it, one line says more were left out. */
+#define YREAD_MAX_WARNINGS 1000
+
 struct yread {
     struct tt_err *err;
     const char *file;      /* named when there is no node to point at */

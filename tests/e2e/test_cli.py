@@ -170,5 +170,67 @@ def test_a_closed_pipe_is_an_error_not_a_kill():
     assert "writing the output failed" in p.stderr, p.stderr
 
 
+def hostile_files(d):
+    """The crafted inputs of issue 14, each as (file, text or size, what its message names)."""
+    deep = "${A:-" * 60000 + "x" + "}" * 60000
+    long = "x" * 100000
+    laughs = [f'x-a: &a "{long}"', "x-b: &b [" + ",".join(["*a"] * 100) + "]",
+              "x-c: &c [" + ",".join(["*b"] * 100) + "]", "x-d: &d [*c, *c, *c]"]
+    svc = "services:\n  a:\n    image: x\n"
+    return [
+        ("nested.yml", f'{svc}    command: "{deep}"\n', 'nested more than 64 deep'),
+        ("laughs.yml", "\n".join(laughs) + f"\n{svc}    dns: *d\n", "bytes (64 MB)"),
+        ("cpus.yml", svc + "    cpus: nan\n", "above 0 and at most"),
+        ("inf.yml", svc + "    deploy: {resources: {limits: {cpus: inf}}}\n", "above 0 and at most"),
+        ("huge.yml", svc + "    cpus: 1e300\n", "out of range"),
+        ("mem.yml", svc + "    mem_limit: 99999999999999999999g\n", "from 0 to 8000000t"),
+        ("grace.yml", svc + "    stop_grace_period: 9999999999h\n", "from 0 to 2500000h"),
+        ("health.yml", svc + "    healthcheck: {interval: 9999999999h}\n", "from 0 to 2500000h"),
+        ("big.yml", 16 * 1024 * 1024 + 1, "16777217 bytes, more than the 16777216 (16 MB)"),
+        ("envbig.yml", svc + "    env_file: big.env\n", "16777217 bytes, more than the 16777216"),
+        ("envmany.yml", svc + "    env_file: many.env\n", "more than 100000 variables"),
+        ("keys.yml", svc + "    labels:\n" + "".join(f"      k{i}: v\n" for i in range(400000)),
+         "more than 250000 nodes"),
+        ("services.yml", "services:\n" + "".join(f"  s{i}: {{image: x}}\n" for i in range(10001)),
+         "more than 10000 services"),
+    ]
+
+
+def limit_memory():
+    import resource
+    resource.setrlimit(resource.RLIMIT_AS, (256 << 20, 256 << 20))
+
+
+def test_hostile_inputs_exit_2_fast_and_small():
+    """Each crafted file fails with exit 2 and a message naming the file (and line where there
+    is one), within 2 s and 256 MB of address space."""
+    import re
+    import time
+    with tempfile.TemporaryDirectory() as d:
+        with open(os.path.join(d, "big.env"), "w") as f:
+            f.truncate(16 * 1024 * 1024 + 1)
+        with open(os.path.join(d, "many.env"), "w") as f:
+            f.write("".join(f"V{i}=x\n" for i in range(100001)))
+        for name, text, want in hostile_files(d):
+            path = os.path.join(d, name)
+            with open(path, "w") as f:
+                if isinstance(text, int):
+                    f.truncate(text)
+                else:
+                    f.write(text)
+            start = time.monotonic()
+            p = subprocess.run([TTDEPLOY, "config", "-f", path], capture_output=True, text=True,
+                               timeout=30, preexec_fn=limit_memory)
+            took = time.monotonic() - start
+            assert p.returncode == 2, (name, p.returncode, p.stderr[:300])
+            assert want in p.stderr, (name, p.stderr[:300])
+            where = {"envbig.yml": "big.env", "envmany.yml": "many.env"}.get(name, name)
+            located = re.search(re.escape(where) + r"(:\d+:\d+)?: ", p.stderr)
+            assert located, (name, p.stderr[:300])
+            if not isinstance(text, int) and name != "envbig.yml":
+                assert located.group(1), ("no line", name, p.stderr[:300])
+            assert took < 2.0, (name, took)
+
+
 if __name__ == "__main__":
     run(globals())

@@ -4,6 +4,7 @@
  */
 #include <criterion/criterion.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "compose.h"
 #include "testutil.h"
@@ -27,6 +28,20 @@ static const char *load_err(const char *text, const char *const *vars)
     cr_assert_null(p);
     const char *at = strstr(err.msg, "compose.yml:");
     return at ? at : err.msg;
+}
+
+/* Loads the compose file at path, with no variables. */
+static struct compose_project *load_path_ok(const char *path)
+{
+    struct compose_options o = {0};
+    struct vars v = {0};
+    struct compose_project *p = NULL;
+    struct tt_err err = {0};
+    strv_push(&o.files, path);
+    o.environ = &v;
+    cr_assert_eq(compose_load(&o, &p, &err), 0, "%s", err.msg);
+    strv_clear(&o.files);
+    return p;
 }
 
 static const char *env_of(const struct compose_service *s, const char *key)
@@ -116,29 +131,18 @@ Test(compose, env_file_below_environment)
     char *path = tu_write(dir, "compose.yml",
                           "services:\n  a:\n    image: x\n    env_file: app.env\n"
                           "    environment: {BOTH: inline}\n");
-    struct compose_options o = {0};
-    struct vars v = {0};
-    struct compose_project *p = NULL;
-    struct tt_err err = {0};
-    strv_push(&o.files, path);
-    o.environ = &v;
-    cr_assert_eq(compose_load(&o, &p, &err), 0, "%s", err.msg);
+    struct compose_project *p = load_path_ok(path);
     cr_assert_str_eq(env_of(p->services[0], "FROM_FILE"), "1");
     cr_assert_str_eq(env_of(p->services[0], "BOTH"), "inline");
     compose_project_free(p);
     unlink(envp);
     unlink(path);
-    char *yml =
-        tu_write(dir, "compose.yml", "services:\n  a:\n    image: x\n    env_file: gone.env\n");
-    cr_assert_eq(compose_load(&o, &p, &err), -1);
-    cr_assert(strstr(err.msg, "gone.env: cannot open env file") != NULL, "%s", err.msg);
-    unlink(yml);
+    cr_assert(strstr(load_err("services:\n  a:\n    image: x\n    env_file: gone.env\n", NULL),
+                     "gone.env: cannot open env file") != NULL);
     rmdir(dir);
-    free(yml);
     free(envp);
     free(path);
     free(dir);
-    strv_clear(&o.files);
 }
 
 Test(compose, ports_short_and_long)
@@ -567,13 +571,7 @@ Test(compose, extends_same_and_other_file)
                           "  web2:\n"
                           "    extends: web\n"
                           "    image: web2:1\n");
-    struct compose_options o = {0};
-    struct vars v = {0};
-    struct compose_project *p = NULL;
-    struct tt_err err = {0};
-    strv_push(&o.files, main);
-    o.environ = &v;
-    cr_assert_eq(compose_load(&o, &p, &err), 0, "%s", err.msg);
+    struct compose_project *p = load_path_ok(main);
     struct compose_service *w = compose_find_service(p, "web");
     struct compose_service *w2 = compose_find_service(p, "web2");
     cr_assert_str_eq(w->image, "base:1");
@@ -590,7 +588,6 @@ Test(compose, extends_same_and_other_file)
     free(common);
     free(main);
     free(dir);
-    strv_clear(&o.files);
 }
 
 Test(compose, extends_cycle)
@@ -704,4 +701,127 @@ Test(compose, error_after_dropping_an_optional_dependency)
                              "      a: {condition: service_started}\n",
                              NULL);
     cr_assert(strstr(m, "service \"a\" depends on itself") != NULL, "%s", m);
+}
+
+/* Numbers out of range or not numbers at all: an error at the value's line naming the range. */
+Test(compose, numbers_are_checked)
+{
+    static const struct {
+        const char *line, *want;
+    } cases[] = {
+        {"cpus: nan", "compose.yml:4:11: cpus must be a number above 0 and at most 1000000"},
+        {"cpus: inf", "compose.yml:4:11: cpus must be a number above 0 and at most 1000000"},
+        {"cpus: -1", "compose.yml:4:11: cpus must be a number above 0 and at most 1000000"},
+        {"cpus: 1e300", "compose.yml:4:11: cpus \"1e300\" is out of range"},
+        {"mem_limit: 99999999999999999999g",
+         "compose.yml:4:16: mem_limit \"99999999999999999999g\" is out of range: it must be from 0 "
+         "to 8000000t"},
+        {"shm_size: 1e400", "compose.yml:4:15: shm_size \"1e400\" is out of range"},
+        {"memswap_limit: -2",
+         "compose.yml:4:20: invalid memswap_limit \"-2\": write a number from 0"},
+        {"stop_grace_period: 9999999999h",
+         "compose.yml:4:24: duration \"9999999999h\" for stop_grace_period is out of range: it "
+         "must be from 0 to 2500000h"},
+        {"healthcheck: {interval: 1e400s}", "compose.yml:4:29: duration \"1e400s\" for healthcheck "
+                                            "interval is out of range"},
+        {"healthcheck: {timeout: 0x10s}", "compose.yml:4:28: invalid duration \"0x10s\""},
+        {"deploy: {resources: {limits: {cpus: nan}}}",
+         "compose.yml:4:41: cpus must be a number above 0"},
+        {"deploy: {resources: {limits: {memory: 1e300}}}",
+         "compose.yml:4:43: memory size \"1e300\" is out of range"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char text[256];
+        snprintf(text, sizeof(text), "services:\n  a:\n    image: x\n    %s\n", cases[i].line);
+        const char *m = load_err(text, NULL);
+        cr_assert(strncmp(m, cases[i].want, strlen(cases[i].want)) == 0, "%s\ngave %s",
+                  cases[i].line, m);
+    }
+    struct compose_project *p = load_ok("services:\n  a:\n    image: x\n    cpus: 0.5\n"
+                                        "    memswap_limit: -1\n    mem_limit: 8000000t\n",
+                                        NULL);
+    compose_project_free(p);
+}
+
+/*
+ * Relative paths of a service reached through extends: file: resolve
+ * against that file's folder (env_file, bind sources, build context);
+ * the extending file's own stay against the project folder.
+ */
+Test(compose, extends_file_paths_resolve_in_its_folder)
+{
+    char *dir = tu_tmpdir(), sub[512];
+    snprintf(sub, sizeof(sub), "%s/sub", dir);
+    cr_assert_eq(mkdir(sub, 0700), 0);
+    char *env = tu_write(sub, "base.env", "FROM_BASE=1\n");
+    char *base = tu_write(sub, "base.yml",
+                          "services:\n"
+                          "  b:\n"
+                          "    image: x\n"
+                          "    env_file: base.env\n"
+                          "    volumes: [./data:/data, {type: bind, source: conf, target: /c}]\n"
+                          "    build: {context: ./app}\n");
+    char *main = tu_write(dir, "compose.yml",
+                          "services:\n"
+                          "  a:\n"
+                          "    extends: {file: sub/base.yml, service: b}\n"
+                          "    volumes: [./mine:/mine]\n");
+    struct compose_project *p = load_path_ok(main);
+    struct compose_service *a = compose_find_service(p, "a");
+    cr_assert_str_eq(env_of(a, "FROM_BASE"), "1");
+    cr_assert_eq(a->nvolumes, 3);
+    cr_assert(strstr(a->volumes[0].source, "/sub/data") != NULL, "%s", a->volumes[0].source);
+    cr_assert(strstr(a->volumes[1].source, "/sub/conf") != NULL, "%s", a->volumes[1].source);
+    cr_assert(strstr(a->volumes[2].source, "/sub/") == NULL, "%s", a->volumes[2].source);
+    const struct ynode *ctx = ynode_get(a->build, "context");
+    cr_assert(ctx && strstr(ctx->str, "/sub/app") != NULL && ctx->str[0] == '/', "%s",
+              ctx ? ctx->str : "(none)");
+    compose_project_free(p);
+    unlink(env);
+    unlink(base);
+    unlink(main);
+    rmdir(sub);
+    rmdir(dir);
+    free(env);
+    free(base);
+    free(main);
+    free(dir);
+}
+
+/* 10,000 services load quickly (lookups were linear: quadratic in all); one more is refused. */
+Test(compose, services_are_bounded, .timeout = 5)
+{
+    struct buf b = {0};
+    buf_adds(&b, "services:\n  s00000: {image: x}\n");
+    for (int i = 1; i < COMPOSE_MAX_SERVICES; i++)
+        buf_printf(&b, "  s%05d: {image: x, depends_on: [s%05d]}\n", i, i - 1);
+    struct compose_project *p = load_ok(b.data, NULL);
+    cr_assert_eq(p->nservices, COMPOSE_MAX_SERVICES);
+    cr_assert_str_eq(compose_find_service(p, "s09999")->deps[0].service, "s09998");
+    cr_assert_null(compose_find_service(p, "s10000"));
+    compose_project_free(p);
+    buf_adds(&b, "  extra: {image: x}\n");
+    cr_assert_str_eq(load_err(b.data, NULL), "compose.yml:2:3: more than 10000 services in one "
+                                             "project: split it into several projects");
+    buf_release(&b);
+}
+
+/* extends can lay one service's long aliased values under many: the kept bytes are capped. */
+Test(compose, extends_cannot_multiply_bytes)
+{
+    struct buf b = {0};
+    buf_adds(&b, "x-l: &l \"");
+    for (int i = 0; i < 1000000; i++)
+        buf_addc(&b, 'y');
+    buf_adds(&b, "\"\nservices:\n  base: {image: x, dns: [*l, *l, *l, *l, *l, *l, *l, *l, *l, "
+                 "*l]}\n");
+    for (int i = 0; i < 5; i++)
+        buf_printf(&b, "  s%d: {extends: base}\n", i);
+    compose_project_free(load_ok(b.data, NULL)); /* 6 x 10 MB */
+    buf_adds(&b, "  s5: {extends: base}\n");
+    const char *m = load_err(b.data, NULL);
+    cr_assert(strstr(m, "compose.yml:") == m && strstr(m, "brings the project's keys to more than "
+                                                          "67108864 bytes (64 MB)") != NULL,
+              "%s", m);
+    buf_release(&b);
 }

@@ -199,8 +199,9 @@ static size_t decide_crash(const struct plan *p, const char *phase)
 Test(matrix, a_crash_is_not_a_decision)
 {
     /* A catch-all, even one that rolls back, is not taken for a crash: images are. */
-    struct plan *p = parse("    - when: {}\n      severity: low\n      do: [none]\n"
-                           "    - when: {phase: verify}\n      severity: high\n      do: [images]\n");
+    struct plan *p =
+        parse("    - when: {}\n      severity: low\n      do: [none]\n"
+              "    - when: {phase: verify}\n      severity: high\n      do: [images]\n");
     cr_assert_eq(decide_crash(p, "app_healthy"), 0);
     plan_free(p);
     /* A rule naming the phase is taken, unless it would leave the release (none, abort). */

@@ -108,8 +108,7 @@ Test(step, an_intent_the_store_cannot_record_stops_the_step)
     cr_assert_not(acted, "the step acted although its intent was not recorded");
     cr_assert(strstr(e.msg, "could not record the intent of migrate sql") != NULL, "%s", e.msg);
     cr_assert(strstr(e.msg, "nothing was done") != NULL, "%s", e.msg);
-    cr_assert(strstr(run.store_err.msg, "disk full (simulated)") != NULL, "%s",
-              run.store_err.msg);
+    cr_assert(strstr(run.store_err.msg, "disk full (simulated)") != NULL, "%s", run.store_err.msg);
     buf_release(&detail);
 }
 
@@ -123,8 +122,7 @@ Test(step, an_outcome_the_store_cannot_record_fails_the_step)
     cr_assert_eq(step_run(&run, &d, act, NULL, &detail, &e), ACTION_FAILED);
     cr_assert(acted);
     cr_assert(strstr(e.msg, "could not record the outcome") != NULL, "%s", e.msg);
-    cr_assert(strstr(run.store_err.msg, "disk full (simulated)") != NULL, "%s",
-              run.store_err.msg);
+    cr_assert(strstr(run.store_err.msg, "disk full (simulated)") != NULL, "%s", run.store_err.msg);
     buf_release(&detail);
 }
 
@@ -141,8 +139,7 @@ Test(step, the_first_store_error_is_kept)
 
 Test(step, skipped_phases_are_recorded)
 {
-    cr_assert_eq(step_skipped(&run, DEPLOY_MIGRATE, "no migrate: in the plan"), 0, "%s",
-                 err.msg);
+    cr_assert_eq(step_skipped(&run, DEPLOY_MIGRATE, "no migrate: in the plan"), 0, "%s", err.msg);
     struct store_record *r = record();
     cr_assert_eq(r->nsteps, 1);
     cr_assert_eq(r->steps[0].status, STEP_SKIPPED);

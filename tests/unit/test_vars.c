@@ -153,3 +153,88 @@ Test(vars, dotenv_errors)
     free(path2);
     free(dir);
 }
+
+/* "${A:-${A:-...}}" deeper than VARS_MAX_NESTING: an error at file:line, never a stack overflow. */
+Test(vars, nesting_is_bounded)
+{
+    struct buf text = {0};
+    for (int i = 0; i < VARS_MAX_NESTING; i++)
+        buf_adds(&text, "${NOPE:-");
+    buf_adds(&text, "deep");
+    for (int i = 0; i < VARS_MAX_NESTING; i++)
+        buf_addc(&text, '}');
+    cr_assert_str_eq(interp(text.data), "deep", "64 levels are allowed");
+    buf_reset(&text);
+    for (int i = 0; i < 60000; i++) /* segfaulted before: one stack frame pair per level */
+        buf_adds(&text, "${A:-");
+    buf_adds(&text, "x");
+    for (int i = 0; i < 60000; i++)
+        buf_addc(&text, '}');
+    const char *m = interp(text.data);
+    cr_assert(strncmp(m, "ERR:c.yml:4:9: \"${\" nested more than 64 deep", 44) == 0, "%.200s", m);
+    buf_release(&text);
+}
+
+/* A long value substituted over and over stops at VARS_MAX_EXPANSION bytes. */
+Test(vars, expansion_is_bounded)
+{
+    struct buf big = {0}, text = {0}, out = {0};
+    struct tt_err err = {0};
+    for (int i = 0; i < (1 << 20); i++)
+        buf_addc(&big, 'x');
+    vars_set(&v, "BIG", big.data);
+    for (int i = 0; i < 65; i++)
+        buf_adds(&text, "$BIG");
+    cr_assert_eq(vars_interpolate(&v, text.data, &out, "c.yml", 4, 9, NULL, &err), -1);
+    cr_assert(strstr(err.msg, "c.yml:4:9: variables expand to more than 67108864 bytes") != NULL,
+              "%s", err.msg);
+    buf_release(&big);
+    buf_release(&text);
+    buf_release(&out);
+}
+
+/* Many variables: set, replaced and found again through the index. */
+Test(vars, many_names)
+{
+    char name[32], val[32];
+    for (int i = 0; i < 100000; i++) {
+        snprintf(name, sizeof(name), "V%d", i);
+        snprintf(val, sizeof(val), "%d", i);
+        vars_set(&v, name, val);
+    }
+    vars_set(&v, "V77", "again");
+    cr_assert_eq(v.names.n, 100002);
+    cr_assert_str_eq(vars_get(&v, "V99999"), "99999");
+    cr_assert_str_eq(vars_get(&v, "V77"), "again");
+    cr_assert_str_eq(vars_get(&v, "SET"), "value");
+    cr_assert_null(vars_get(&v, "V100000"));
+}
+
+/* Unset-variable warnings stop at VARS_MAX_UNSET_WARNINGS, plus one saying so. */
+Test(vars, unset_warnings_are_bounded)
+{
+    struct buf text = {0}, out = {0};
+    struct strv w = {0};
+    struct tt_err err = {0};
+    for (int i = 0; i < 5000; i++)
+        buf_printf(&text, "$U%d", i);
+    cr_assert_eq(vars_interpolate(&v, text.data, &out, "c.yml", 1, 1, &w, &err), 0);
+    cr_assert_eq(w.n, VARS_MAX_UNSET_WARNINGS + 1);
+    cr_assert(strstr(w.v[w.n - 1], "only the first 100") != NULL, "%s", w.v[w.n - 1]);
+    buf_release(&text);
+    buf_release(&out);
+    strv_clear(&w);
+}
+
+/* An env file of more than VARS_MAX_DOTENV variables is refused at the line that passes it. */
+Test(vars, dotenv_entries_are_bounded)
+{
+    struct buf t = {0};
+    struct tt_err err = {0};
+    for (int i = 0; i <= VARS_MAX_DOTENV; i++)
+        buf_printf(&t, "V%d=%d\n", i, i);
+    cr_assert_eq(vars_parse_dotenv(&v, "big.env", t.data, t.len, 0, &err), -1);
+    cr_assert_str_eq(err.msg, "big.env:100001:1: more than 100000 variables in one env file: is "
+                              "it an env file?");
+    buf_release(&t);
+}

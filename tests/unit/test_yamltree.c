@@ -3,7 +3,9 @@
  * errors a user can meet.
  */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "yamltree.h"
@@ -173,4 +175,76 @@ Test(yamltree, complex_key_is_refused)
     cr_assert(strstr(err.msg, "t.yml:2:5: a mapping key must be a single value, not a list") !=
                   NULL,
               "%s", err.msg);
+}
+
+/* Aliases that repeat a long string: few nodes, gigabytes of text; refused by bytes. */
+Test(yamltree, alias_bytes_are_bounded)
+{
+    struct buf t = {0};
+    struct tt_err err = {0};
+    buf_adds(&t, "a: &a \"");
+    for (int i = 0; i < 100000; i++)
+        buf_addc(&t, 'x');
+    buf_adds(&t, "\"\nb: &b [");
+    for (int i = 0; i < 100; i++)
+        buf_adds(&t, i ? ",*a" : "*a");
+    buf_adds(&t, "]\nc: &c [");
+    for (int i = 0; i < 100; i++)
+        buf_adds(&t, i ? ",*b" : "*b");
+    buf_adds(&t, "]\n"); /* 30,000 nodes, 1 GB */
+    cr_assert_null(parse(t.data, &err));
+    cr_assert(strstr(err.msg, "t.yml:2:4: ") == err.msg, "%s", err.msg); /* the anchor aliased */
+    cr_assert(strstr(err.msg, "aliases expand to more than 67108864 bytes (64 MB)") != NULL, "%s",
+              err.msg);
+    buf_release(&t);
+}
+
+/* A file over YFILE_MAX_BYTES is refused with its size, before it is parsed. */
+Test(yamltree, file_size_is_bounded)
+{
+    char path[] = "/tmp/ttdeploy-unit-bigXXXXXX";
+    int fd = mkstemp(path);
+    struct tt_err err = {0};
+    cr_assert(fd >= 0);
+    cr_assert_eq(ftruncate(fd, YFILE_MAX_BYTES + 1), 0);
+    close(fd);
+    cr_assert_null(ydoc_load_file(path, &err));
+    char want[256];
+    snprintf(want, sizeof(want), "%s: the file is 16777217 bytes, more than the 16777216 (16 MB)",
+             path);
+    cr_assert(strstr(err.msg, want) == err.msg, "%s", err.msg);
+    unlink(path);
+    cr_assert_null(ydoc_parse("mem.yml", "", YFILE_MAX_BYTES + 1, 0, &err));
+    cr_assert(strstr(err.msg, "mem.yml: the file is 16777217 bytes") == err.msg, "%s", err.msg);
+}
+
+/* A mapping with many keys and a file with many anchors stay linear (were quadratic). */
+Test(yamltree, many_keys_and_anchors, .timeout = 3)
+{
+    struct buf t = {0};
+    struct tt_err err = {0};
+    buf_adds(&t, "m:\n");
+    for (int i = 0; i < 120000; i++)
+        buf_printf(&t, "  k%d: &a%d v\n", i, i);
+    buf_adds(&t, "last: *a119999\ndup:\n  k1: 1\n  k2: 2\n  k1: 3\n");
+    cr_assert_null(parse(t.data, &err));
+    cr_assert_str_eq(err.msg, "t.yml:120006:3: key \"k1\" is defined twice in this mapping (first "
+                              "at line 120004): remove one");
+    buf_release(&t);
+}
+
+/* A big mapping keeps its key index: ynode_get finds the last of 100,000 keys, and misses. */
+Test(yamltree, big_mapping_lookup)
+{
+    struct buf t = {0};
+    struct tt_err err = {0};
+    for (int i = 0; i < 100000; i++)
+        buf_printf(&t, "k%d: v%d\n", i, i);
+    struct ydoc *d = parse(t.data, &err);
+    cr_assert_not_null(d, "%s", err.msg);
+    cr_assert_str_eq(ynode_get(d->root, "k99999")->str, "v99999");
+    cr_assert_str_eq(ynode_get(d->root, "k0")->str, "v0");
+    cr_assert_null(ynode_get(d->root, "k100000"));
+    ydoc_free(d);
+    buf_release(&t);
 }

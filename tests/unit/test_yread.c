@@ -59,10 +59,11 @@ Test(yread, scalars)
     cr_assert_eq(yread_int(&r, value("a: 12", "a"), "a", 0, &i), 0);
     cr_assert_eq(i, 12);
     cr_assert_eq(yread_int(&r, value("a: -1", "a"), "retries", 0, &i), -1);
-    cr_assert_str_eq(err.msg, "t.yml:1:4: retries must be a whole number, not \"-1\"");
+    cr_assert_str_eq(err.msg,
+                     "t.yml:1:4: retries must be a whole number from 0 to 2147483647, not \"-1\"");
     cr_assert_eq(yread_int(&r, value("a: 1", "a"), "keep last", 2, &i), -1);
     cr_assert_str_eq(err.msg,
-                     "t.yml:1:4: keep last must be a whole number of at least 2, not \"1\"");
+                     "t.yml:1:4: keep last must be a whole number from 2 to 2147483647, not \"1\"");
 
     cr_assert_eq(yread_duration(&r, value("a: 1m30s", "a"), "a", &ns), 0);
     cr_assert_eq(ns, 90000000000LL);
@@ -140,4 +141,16 @@ Test(yread, key_tables)
     cr_assert_eq(warnings.n, 1);
     cr_assert_str_eq(warnings.v[0], "t.yml:1:2: unknown healthcheck key \"zzzzzz\" ignored");
     free(dir);
+}
+
+/* Warnings stop at YREAD_MAX_WARNINGS, and one more line says so (a file of 100,000 unknown keys).
+ */
+Test(yread, warnings_are_bounded)
+{
+    const struct ynode *n = value("a: 1", "a");
+    for (int i = 0; i < 5000; i++)
+        yread_warn(&r, n, "unknown key %d", i);
+    cr_assert_eq(warnings.n, YREAD_MAX_WARNINGS + 1);
+    cr_assert_str_eq(warnings.v[YREAD_MAX_WARNINGS],
+                     "more warnings are left out: only the first 1000 are shown");
 }
