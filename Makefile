@@ -87,6 +87,7 @@ fuzz: $(FUZZ_BINS)
 	  name=$$(basename $$f); mkdir -p build-fuzz/corpus-$$name; \
 	  if [ "$(FUZZ_SECONDS)" -gt 0 ]; then \
 	    $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
+	      $$(test -f tests/fuzz/$${name#fuzz_}.dict && echo -dict=tests/fuzz/$${name#fuzz_}.dict) \
 	      -print_final_stats=1 -artifact_prefix=build-fuzz/ build-fuzz/corpus-$$name tests/fuzz/corpus/$${name#fuzz_} \
 	      $$(test -d ../shared/corpus/$${name#fuzz_} && echo ../shared/corpus/$${name#fuzz_}) \
 	      || exit 1; \
