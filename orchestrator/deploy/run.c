@@ -202,10 +202,23 @@ enum apply_outcome run_load(struct run *a, const struct apply_options *o, struct
     return APPLY_OK;
 }
 
-/* The newest step of record: the one in flight when a stop signal came, or the last done. */
-static const struct store_step *last_step(const struct store_record *r)
+/*
+ * The step a stop signal cut short: the newest interrupted one that says
+ * why (a wait that ended with "interrupted by SIGINT"), else the newest
+ * interrupted, else the last step of record (the signal came between
+ * steps).
+ */
+static const struct store_step *cut_step(const struct store_record *r)
 {
-    return r && r->nsteps ? &r->steps[r->nsteps - 1] : NULL;
+    const struct store_step *any = NULL;
+    for (size_t i = r ? r->nsteps : 0; i-- > 0;) {
+        const struct store_step *st = &r->steps[i];
+        if (st->status == STEP_INTERRUPTED && st->error && strstr(st->error, "interrupted by"))
+            return st;
+        if (st->status == STEP_INTERRUPTED && !any)
+            any = st;
+    }
+    return any ? any : r && r->nsteps ? &r->steps[r->nsteps - 1] : NULL;
 }
 
 enum apply_outcome run_interrupted(struct run *a)
@@ -223,7 +236,7 @@ enum apply_outcome run_interrupted(struct run *a)
         (store_steps_interrupt(a->store, a->id, &e) < 0 ||
          store_record_load(a->store, a->id, &r, &e) < 0))
         run_store_failed(a, &e);
-    const struct store_step *st = last_step(r);
+    const struct store_step *st = cut_step(r);
     buf_printf(&msg, "interrupted by %s during %s", sig, deploy_state_name(a->state));
     if (st)
         buf_printf(&msg, ", %sstep %lld %s%s%s", st->status == STEP_INTERRUPTED ? "" : "after ",

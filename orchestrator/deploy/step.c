@@ -35,8 +35,8 @@ int step_end(struct run *a, long long step, enum step_status status, const char 
              const char *error)
 {
     struct tt_err e = {0};
-    if (status == STEP_FAILED && interrupt_signal())
-        status = STEP_INTERRUPTED; /* it failed because the user asked ttdeploy to stop */
+    if ((status == STEP_FAILED || status == STEP_SKIPPED) && interrupt_signal())
+        status = STEP_INTERRUPTED; /* cut short, or never reached, because of a stop signal */
     if (store_step_end(a->store, step, status, detail, error, &e) == 0)
         return 0;
     run_store_failed(a, &e);
