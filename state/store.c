@@ -1,7 +1,7 @@
 /*
  * store.c - SQLite behind the audit store: the file and its schema, the
- * writes of a deployment, the names of states and statuses, the lock.
- * The queries are in store_query.c and store_record.c.
+ * writes of a deployment, the names of states and statuses.  The queries
+ * are in store_query.c and store_record.c, the lock in store_lock.c.
  *
  * Schema migrations are an ordered list of SQL scripts; script i brings
  * the file from user_version i-1 to i inside one transaction, so a file is
@@ -16,7 +16,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -99,6 +98,11 @@ static const char *const migrations[] = {
     "  server TEXT NOT NULL, database TEXT NOT NULL, change TEXT NOT NULL, target TEXT,"
     "  made_at REAL NOT NULL, undo_done_at REAL, kept_at REAL);"
     "CREATE INDEX database_changes_deployment ON database_changes(deployment_id, id);",
+    /* 5: the lock is held by a live deployment: its token, process start, boot, PID namespace */
+    "ALTER TABLE lock ADD COLUMN token TEXT;"
+    "ALTER TABLE lock ADD COLUMN start_ticks INTEGER;"
+    "ALTER TABLE lock ADD COLUMN boot_id TEXT;"
+    "ALTER TABLE lock ADD COLUMN pid_ns TEXT;",
 };
 
 static double now_s(void)
@@ -406,6 +410,12 @@ int store_deployment_finish(struct store *s, long long id, enum deploy_state fin
                     err, "ttdi", deploy_state_name(final), error, now_s(), id);
 }
 
+int store_deployment_error(struct store *s, long long id, const char *error, struct tt_err *err)
+{
+    return run_stmt(s, "UPDATE deployments SET error = ? WHERE id = ? AND status = 'running'", err,
+                    "ti", error, id);
+}
+
 int store_deployment_note(struct store *s, long long id, const char *key, json_t *value,
                           struct tt_err *err)
 {
@@ -502,129 +512,6 @@ int store_release_record(struct store *s, long long deployment, const struct sto
                     "digest, config_hash, container_id, environment) VALUES (?,?,?,?,?,?,?,?)",
                     err, "ittttttt", deployment, r->service, r->image, r->image_id, r->digest,
                     r->config_hash, r->container_id, r->environment);
-}
-
-/* ---- the lock ----------------------------------------------------------- */
-
-static void this_host(char *host, size_t n)
-{
-    if (gethostname(host, n) < 0)
-        snprintf(host, n, "unknown");
-    host[n - 1] = '\0';
-}
-
-static int read_holder(struct store *s, const char *project, struct store_lock_owner *h,
-                       double *heartbeat)
-{
-    sqlite3_stmt *st;
-    int found = 0;
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT host, pid, started_at, heartbeat_at, deployment_id FROM lock "
-                           "WHERE project = ?",
-                           -1, &st, NULL) != SQLITE_OK)
-        return -1;
-    sqlite3_bind_text(st, 1, project, -1, SQLITE_TRANSIENT);
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        found = 1;
-        snprintf(h->host, sizeof(h->host), "%s", (const char *)sqlite3_column_text(st, 0));
-        h->pid = (long)sqlite3_column_int64(st, 1);
-        h->started_at = sqlite3_column_double(st, 2);
-        if (heartbeat)
-            *heartbeat = sqlite3_column_double(st, 3);
-        h->deployment_id = sqlite3_column_int64(st, 4);
-    }
-    sqlite3_finalize(st);
-    return found;
-}
-
-int store_lock_holder(struct store *s, const char *project, struct store_lock_owner *holder,
-                      struct tt_err *err)
-{
-    int found = read_holder(s, project, holder, NULL);
-    if (found < 0)
-        return store_db_error(s, err, "read lock");
-    return found;
-}
-
-static int holder_is_stale(const struct store_lock_owner *h, double heartbeat)
-{
-    char host[256];
-    this_host(host, sizeof(host));
-    if (!strcmp(host, h->host))
-        return h->pid <= 0 || (kill((pid_t)h->pid, 0) < 0 && errno == ESRCH);
-    return now_s() - heartbeat > 3600;
-}
-
-/* One attempt: 0 taken, 1 held by someone else. */
-static int lock_try(struct store *s, const char *project, struct store_lock_owner *holder,
-                    struct tt_err *err)
-{
-    double heartbeat = 0;
-    int found, rc;
-    char host[256];
-
-    if (exec_sql(s, "BEGIN IMMEDIATE", err) < 0)
-        return -1;
-    found = read_holder(s, project, holder, &heartbeat);
-    if (found < 0) {
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-        return store_db_error(s, err, "read lock");
-    }
-    this_host(host, sizeof(host));
-    int ours = found && holder->pid == (long)getpid() && !strcmp(holder->host, host);
-    if (found && !ours && !holder_is_stale(holder, heartbeat)) {
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-        return 1;
-    }
-    rc = run_stmt(s,
-                  "INSERT OR REPLACE INTO lock (project, host, pid, started_at, heartbeat_at, "
-                  "deployment_id) VALUES (?, ?, ?, ?, ?, NULL)",
-                  err, "ttidd", project, host, (long long)getpid(), now_s(), now_s());
-    if (rc < 0) {
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-        return -1;
-    }
-    return exec_sql(s, "COMMIT", err) < 0 ? -1 : 0;
-}
-
-int store_lock_acquire(struct store *s, const char *project, double timeout_s,
-                       struct store_lock_owner *holder, struct tt_err *err)
-{
-    double deadline = now_s() + timeout_s;
-    for (;;) {
-        int rc = lock_try(s, project, holder, err);
-        if (rc <= 0)
-            return rc;
-        if (now_s() >= deadline)
-            return 1;
-        usleep(200000); /* another process holds it: SQLite has no notification to wait on */
-    }
-}
-
-int store_lock_set_deployment(struct store *s, const char *project, long long deployment,
-                              struct tt_err *err)
-{
-    return run_stmt(s, "UPDATE lock SET deployment_id = ? WHERE project = ? AND pid = ?", err,
-                    "iti", deployment, project, (long long)getpid());
-}
-
-int store_lock_heartbeat(struct store *s, const char *project, struct tt_err *err)
-{
-    return run_stmt(s, "UPDATE lock SET heartbeat_at = ? WHERE project = ? AND pid = ?", err, "dti",
-                    now_s(), project, (long long)getpid());
-}
-
-int store_lock_release(struct store *s, const char *project, struct tt_err *err)
-{
-    return run_stmt(s, "DELETE FROM lock WHERE project = ? AND pid = ?", err, "ti", project,
-                    (long long)getpid());
-}
-
-int store_lock_force(struct store *s, const char *project, int *had, struct tt_err *err)
-{
-    int rc = run_stmt(s, "DELETE FROM lock WHERE project = ?", err, "t", project);
-    *had = sqlite3_changes(s->db) > 0;
-    return rc;
 }
 
 int store_is_secret_name(const char *name)

@@ -25,7 +25,7 @@
 #include "arena.h"
 #include "tterr.h"
 
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 
 struct store;
 
@@ -99,12 +99,14 @@ struct store_release {
     const char *environment; /* JSON object, secrets already redacted */
 };
 
-/* Who holds a lock. */
+/* Who holds a lock, as its row says. */
 struct store_lock_owner {
     char host[256];
-    long pid;
-    double started_at;
-    long long deployment_id;
+    long pid;          /* in its own PID namespace */
+    char pid_ns[64];   /* "pid:[4026531836]"; "" when the holder could not tell */
+    double started_at; /* unix time it took the lock */
+    double heartbeat_at;
+    long long deployment_id; /* 0: none yet */
 };
 
 struct store_history_filter {
@@ -134,6 +136,9 @@ int store_deployment_set_state(struct store *s, long long id, enum deploy_state 
 /* Its status becomes final: succeeded, failed, rolled_back or rollback_failed. */
 int store_deployment_finish(struct store *s, long long id, enum deploy_state final,
                             const char *error, struct tt_err *err);
+
+/* Sets the error of a deployment that stays unfinished (status "running": a stop signal). */
+int store_deployment_error(struct store *s, long long id, const char *error, struct tt_err *err);
 
 /* Sets notes.KEY of a deployment to value (JSON, borrowed): its rollback decision and facts. */
 int store_deployment_note(struct store *s, long long id, const char *key, json_t *value,
@@ -171,24 +176,50 @@ int store_migration_record(struct store *s, long long deployment, const char *ki
 int store_release_record(struct store *s, long long deployment, const struct store_release *r,
                          struct tt_err *err);
 
+/* ---- the deployment lock (store_lock.c) ----------------------------------- */
+
+/* How often the holder refreshes its heartbeat, and when a silent holder is stale (seconds). */
+#define STORE_LOCK_HEARTBEAT_S 2
+#define STORE_LOCK_STALE_S 30
+
+/* A project's lock held by this process: its token, own connection and heartbeat thread. */
+struct store_lock;
+
 /*
- * Takes the project's deployment lock for the calling process, waiting up
- * to timeout_s.  A lock whose owner process is gone (same host) or whose
- * heartbeat is older than an hour (other host) is stale and taken over.
- * Returns 0 when taken, 1 when still held after the wait (holder filled),
- * -1 on error.
+ * Takes the project's deployment lock, waiting up to timeout_s.  A holder
+ * is stale when its heartbeat is older than STORE_LOCK_STALE_S, or when it
+ * is on this host, boot and PID namespace and its pid is gone or runs
+ * another process; a holder in another PID namespace is judged by its
+ * heartbeat only.  Returns 0 when taken (*out: the lock, which refreshes
+ * its heartbeat every STORE_LOCK_HEARTBEAT_S until store_lock_release()),
+ * 1 when still held after the wait (holder filled), -1 on error.
  */
 int store_lock_acquire(struct store *s, const char *project, double timeout_s,
-                       struct store_lock_owner *holder, struct tt_err *err);
-int store_lock_set_deployment(struct store *s, const char *project, long long deployment,
-                              struct tt_err *err);
-int store_lock_heartbeat(struct store *s, const char *project, struct tt_err *err);
-int store_lock_release(struct store *s, const char *project, struct tt_err *err);
+                       struct store_lock **out, struct store_lock_owner *holder,
+                       struct tt_err *err);
+/* Records the deployment that holds l; -1 when l is lost (see store_lock_check). */
+int store_lock_set_deployment(struct store_lock *l, long long deployment, struct tt_err *err);
+/*
+ * Refreshes the heartbeat now; -1 with err when the lock is no longer
+ * this holder's (removed by `unlock --force`, or its heartbeat could not
+ * be written for half the stale bound): the deployment must stop.
+ */
+int store_lock_check(struct store_lock *l, struct tt_err *err);
+/* Whether the heartbeat found l lost (no I/O). */
+int store_lock_lost(struct store_lock *l);
+/* Stops the heartbeat, deletes l's row (never another holder's) and frees l; NULL: no-op. */
+int store_lock_release(struct store_lock *l, struct tt_err *err);
 /* Removes the lock whoever holds it; *had says whether there was one. */
 int store_lock_force(struct store *s, const char *project, int *had, struct tt_err *err);
 /* The current holder, if any: returns 1 and fills holder, 0 when free. */
 int store_lock_holder(struct store *s, const char *project, struct store_lock_owner *holder,
                       struct tt_err *err);
+struct buf;
+/*
+ * Appends who h is, for a message: "HOST pid PID (deployment ID) since
+ * TIME UTC, pid namespace NS, heartbeat N s ago".
+ */
+void store_lock_owner_describe(const struct store_lock_owner *h, struct buf *out);
 
 /* The project's newest deployment still "running", as JSON (NULL when none). */
 json_t *store_unfinished(struct store *s, const char *project, struct tt_err *err);

@@ -3,7 +3,8 @@
  * SQLite handle behind struct store and the helpers every query uses.
  * Nothing outside state/ includes it; store.h is the store's contract.
  *
- *   store.c         the file, its schema and migrations, the writes, the lock
+ *   store.c         the file, its schema and migrations, the writes
+ *   store_lock.c    the deployment lock: its holder record and heartbeat thread
  *   store_query.c   the audit queries that return rows as JSON (history, show)
  *   store_record.c  one deployment as typed C structs (store_record_load)
  *

@@ -7,12 +7,14 @@
  */
 #include "cmd.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "interrupt.h"
 #include "plan.h"
 #include "progress.h"
 #include "stack.h"
@@ -284,6 +286,8 @@ int cli_apply_exit(const struct cli_args *a, enum apply_outcome outcome, const s
         return EXIT_LOCKED;
     case APPLY_UNREACHABLE:
         return EXIT_UNREACHABLE;
+    case APPLY_INTERRUPTED:
+        return interrupt_signal() == SIGTERM ? EXIT_SIGTERM : EXIT_SIGINT;
     }
     return EXIT_FAILED;
 }

@@ -32,6 +32,8 @@ enum {
     EXIT_ROLLBACK_FAILED = 3,
     EXIT_LOCKED = 4,
     EXIT_UNREACHABLE = 5, /* Docker engine or database unreachable */
+    EXIT_SIGINT = 130,    /* stopped by SIGINT (128 + 2): left unfinished for `recover` */
+    EXIT_SIGTERM = 143,   /* stopped by SIGTERM (128 + 15): the same */
 };
 
 /* What an option is to the commands: cli_arg() looks its value up by it. */

@@ -2,7 +2,8 @@
  * cmd_apply.c - `ttdeploy apply plan.yml`: the command CI runs on a git
  * tag.  Deploys the plan's release phase by phase and records every step;
  * `--dry-run` prints what would change and touches nothing, not even the
- * state store.
+ * state store.  SIGINT/SIGTERM stop it before its next step; it is left
+ * unfinished for `recover` and exits 130/143.
  */
 #include "cmd.h"
 
@@ -29,6 +30,8 @@ const struct cmd_entry cmd_apply_entry = {
     .min_args = 1,
     .max_args = 1,
     .notes = "exit codes: 0 succeeded, 1 failed, 2 bad input, 3 rollback failed,\n"
-             "            4 locked (or an interrupted deployment needs `recover`), 5 unreachable\n",
+             "            4 locked (or an interrupted deployment needs `recover`), 5 unreachable,\n"
+             "            130 SIGINT, 143 SIGTERM (stopped before its next step, left for\n"
+             "            `recover`; a second signal exits at once)\n",
     .exec = cmd_apply_exec,
 };

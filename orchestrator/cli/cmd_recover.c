@@ -17,5 +17,8 @@ const struct cmd_entry cmd_recover_entry = {
     .options = {cli_deploy_options, cli_host_option, cli_readiness_option, cli_progress_options},
     .min_args = 1,
     .max_args = 1,
+    .notes = "exit codes: 0 resumed to succeeded (or nothing to recover), 1 rolled back or\n"
+             "            failed, 2 bad input, 3 rollback failed, 4 locked, 5 unreachable,\n"
+             "            130 SIGINT, 143 SIGTERM (stopped; run recover again)\n",
     .exec = cmd_apply_exec,
 };

@@ -148,6 +148,7 @@ const struct cmd_entry cmd_rollback_entry = {
                 cli_readiness_option, cli_progress_options},
     .min_args = 1,
     .max_args = 1,
-    .notes = "exit codes: 0 rolled back, 1 failed, 2 bad input, 4 locked, 5 unreachable\n",
+    .notes = "exit codes: 0 rolled back, 1 failed, 2 bad input, 4 locked, 5 unreachable,\n"
+             "            130 SIGINT, 143 SIGTERM (stopped, left for `recover`)\n",
     .exec = cmd_rollback_exec,
 };

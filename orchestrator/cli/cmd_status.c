@@ -2,9 +2,12 @@
  * cmd_status.c - `ttdeploy status`: what each service runs per the store
  * (the newest succeeded deployment), and whether the daemon agrees: a
  * container missing, stopped, or running another image or configuration
- * than recorded is drift.
+ * than recorded is drift.  Also who holds the project's deployment lock
+ * (host, pid, PID namespace, heartbeat age), and a deployment left
+ * unfinished for `recover`.
  */
 #include "cmd.h"
+#include "buf.h"
 #include "container_spec.h"
 #include "stack.h"
 #include "store.h"
@@ -12,6 +15,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+/* Seconds since the lock's holder last refreshed its heartbeat. */
+static double lock_heartbeat_age(const struct store_lock_owner *h)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return (double)now.tv_sec + now.tv_nsec / 1e9 - h->heartbeat_at;
+}
 
 static int cmd_status_exec(const struct cli_args *a)
 {
@@ -31,6 +43,8 @@ static int cmd_status_exec(const struct cli_args *a)
     json_t *rel = store_current_releases(st, project, &err);
     json_t *unfinished = rel ? store_unfinished(st, project, &err) : NULL;
     json_t *live = NULL;
+    struct store_lock_owner h = {0};
+    int locked = err.msg[0] ? 0 : store_lock_holder(st, project, &h, &err);
     if (err.msg[0]) { /* the store could not answer: no status is better than a wrong one */
         fprintf(stderr, "ttdeploy: %s\n", err.msg);
         json_decref(rel);
@@ -87,6 +101,13 @@ static int cmd_status_exec(const struct cli_args *a)
             json_pack("{s:s, s:O, s:b}", "project", project, "services", out, "drift", drift);
         if (unfinished)
             json_object_set(doc, "unfinished", unfinished);
+        if (locked > 0)
+            json_object_set_new(doc, "lock",
+                                json_pack("{s:s, s:I, s:s?, s:I, s:f, s:f}", "host", h.host, "pid",
+                                          (json_int_t)h.pid, "pid_ns",
+                                          h.pid_ns[0] ? h.pid_ns : NULL, "deployment",
+                                          (json_int_t)h.deployment_id, "started_at", h.started_at,
+                                          "heartbeat_age_s", lock_heartbeat_age(&h)));
         cli_print_json(doc, 0);
         json_decref(doc);
     } else {
@@ -101,11 +122,20 @@ static int cmd_status_exec(const struct cli_args *a)
                    json_string_value(json_object_get(r, "version")) ?: "-",
                    json_integer_value(json_object_get(r, "deployment")),
                    json_string_value(json_object_get(r, "daemon")));
-        if (unfinished)
+        if (locked > 0) {
+            struct buf who = {0};
+            store_lock_owner_describe(&h, &who);
+            printf("locked by %s\n", who.data);
+            buf_release(&who);
+        }
+        json_int_t uid = json_integer_value(json_object_get(unfinished, "id"));
+        if (unfinished && locked > 0 && h.deployment_id == uid)
+            printf("deployment %" JSON_INTEGER_FORMAT " is running (state %s)\n", uid,
+                   json_string_value(json_object_get(unfinished, "state")));
+        else if (unfinished)
             printf("warning: deployment %" JSON_INTEGER_FORMAT " is unfinished (state %s): run "
                    "`ttdeploy recover`\n",
-                   json_integer_value(json_object_get(unfinished, "id")),
-                   json_string_value(json_object_get(unfinished, "state")));
+                   uid, json_string_value(json_object_get(unfinished, "state")));
     }
     json_decref(out);
     json_decref(rel);

@@ -1,11 +1,13 @@
 /*
  * cmd_unlock.c - `ttdeploy unlock --force`: removes a project's deployment
- * lock.  ttdeploy takes over locks whose owner process is gone on the same
- * host by itself; this is for the rest (a lost CI runner on another host).
+ * lock.  ttdeploy takes over a lock by itself when its holder's heartbeat
+ * is older than STORE_LOCK_STALE_S, or at once when the holder was on this
+ * host and PID namespace and its process is gone; this is for the rest.
  * It requires --force and prints who held the lock, so nobody breaks a
  * live deployment's lock by accident.
  */
 #include "cmd.h"
+#include "buf.h"
 #include "store.h"
 
 #include <stdio.h>
@@ -22,7 +24,10 @@ static int cmd_unlock_exec(const struct cli_args *a)
 
     if (rc != EXIT_OK)
         return rc;
+    struct buf who = {0};
     int held = store_lock_holder(st, project, &h, &err);
+    if (held > 0)
+        store_lock_owner_describe(&h, &who);
     if (held == 0) {
         printf("project %s is not locked\n", project);
     } else if (held < 0) {
@@ -30,17 +35,17 @@ static int cmd_unlock_exec(const struct cli_args *a)
         rc = EXIT_FAILED;
     } else if (!cli_arg(a, CLI_OPT_FORCE)) {
         fprintf(stderr,
-                "ttdeploy unlock: project %s is locked by %s pid %ld (deployment %lld); if that "
-                "deployment is gone, run again with --force\n",
-                project, h.host, h.pid, h.deployment_id);
+                "ttdeploy unlock: project %s is locked by %s; if that deployment is gone, run "
+                "again with --force\n",
+                project, who.data);
         rc = EXIT_LOCKED;
     } else if (store_lock_force(st, project, &had, &err) < 0) {
         fprintf(stderr, "ttdeploy: %s\n", err.msg);
         rc = EXIT_FAILED;
     } else {
-        printf("removed the lock on %s held by %s pid %ld (deployment %lld)\n", project, h.host,
-               h.pid, h.deployment_id);
+        printf("removed the lock on %s held by %s\n", project, who.data);
     }
+    buf_release(&who);
     store_close(st);
     free(project);
     return rc;

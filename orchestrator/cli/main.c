@@ -2,14 +2,23 @@
  * main.c - ttdeploy's entry point: finds the subcommand in the table and
  * runs it.  Everything a command does lives in its cmd_*.c file; its
  * options are parsed by cli_run() from its entry's tables.
+ *
+ * Signals: SIGPIPE is ignored (a closed reader is a write error).  The
+ * first SIGINT or SIGTERM is only recorded (base/interrupt.h): waits end
+ * early, no new step begins, the deployment is recorded unfinished, its
+ * lock released, and the command exits 130 (SIGINT) or 143 (SIGTERM).  A
+ * second one exits at once from the handler, like a crash: `recover`
+ * takes the lock back at once (its holder's pid is gone) and finishes.
  */
 #include "cmd.h"
+#include "interrupt.h"
 
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #ifndef TTDEPLOY_VERSION
 #define TTDEPLOY_VERSION "0.1.0"
@@ -55,10 +64,30 @@ static int check_output(int rc)
     return rc == EXIT_OK ? EXIT_FAILED : rc;
 }
 
+/* Async-signal-safe: records the signal; the second one ends the process at once. */
+static void on_stop_signal(int sig)
+{
+    if (interrupt_note(sig) >= 2)
+        _exit(128 + sig);
+}
+
+/* SIGINT and SIGTERM to on_stop_signal, without SA_RESTART: a blocking call returns EINTR. */
+static void install_stop_handlers(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN); /* a write to a closed pipe or socket is an error, not death */
     umask(077); /* backups, the store, reports: readable by their owner alone */
+    install_stop_handlers();
     if (argc < 2) {
         usage(stderr);
         return EXIT_BAD_INPUT;

@@ -136,7 +136,7 @@ static int adopt_interrupted(struct run *a, const char *on_crash)
     struct tt_err e = {0};
     int rc = 0;
 
-    if (store_lock_set_deployment(a->store, a->project->name, a->id, &e) < 0 ||
+    if (store_lock_set_deployment(a->lock, a->id, &e) < 0 ||
         store_steps_interrupt(a->store, a->id, &e) < 0) {
         run_store_failed(a, &e);
         return tt_error(a->err, "the store could not take over deployment %lld: %s", a->id, e.msg);

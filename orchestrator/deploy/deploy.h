@@ -13,7 +13,10 @@
  *
  * Every state change and every step is written to the store: the intent
  * before acting, the outcome after.  The deployment lock is held from
- * "locked" to the end.
+ * "locked" to the end.  SIGINT or SIGTERM (base/interrupt.h) stops it
+ * before its next step: the step in flight ends "interrupted", the
+ * deployment stays unfinished (status "running") and `recover` finishes it
+ * as after a crash.
  *
  * Layer: deploy/ may include docker/, plans/, state/, compose/, adapters/
  * and base/; cli/ includes this header and no other of deploy/.  What the
@@ -36,6 +39,7 @@ enum apply_outcome {
     APPLY_ROLLBACK_BROKE, /* failed, and rolling back failed too */
     APPLY_LOCK_HELD,
     APPLY_UNREACHABLE,
+    APPLY_INTERRUPTED, /* SIGINT/SIGTERM: stopped, left unfinished for `recover` (no rollback) */
 };
 
 struct apply_options {

@@ -16,6 +16,7 @@
  * `ttdeploy recover` could trust.
  */
 #include "rollback.h"
+#include "interrupt.h"
 #include "matrix.h"
 #include "monotime.h"
 
@@ -144,6 +145,10 @@ enum apply_outcome rollback_after_failure(struct run *a)
     static const enum plan_action fix_forward = PLAN_ACTION_NONE, go_back = PLAN_ACTION_IMAGES;
     enum apply_outcome res = APPLY_DEPLOY_FAILED;
 
+    /* A stop signal is not a failure to judge: recorded unfinished, `recover` goes as after a
+     * crash. */
+    if (interrupt_signal())
+        return run_interrupted(a);
     a->err = &e2; /* the cause stays in *cause; bookkeeping errors go to e2 */
     if (!a->failed_at)
         a->failed_at = monotime_now();

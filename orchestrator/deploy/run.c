@@ -5,12 +5,22 @@
  * The transition table is the contract: run_enter() refuses any move it
  * does not list, so a phase can never be skipped or repeated by accident.
  * Every move is written to the store before the phase acts.
+ *
+ * A stop signal (SIGINT, SIGTERM: base/interrupt.h) is not a failure to
+ * decide about: no forward state is entered and no step begins once it
+ * arrived; the deployment is recorded unfinished (run_interrupted) and
+ * `recover` finishes it per on_crash, as after a crash.  The lock is held
+ * by a live deployment (state/store_lock.c): its heartbeat thread keeps it
+ * fresh, and a lock found lost stops the deployment like a store that
+ * cannot record.
  */
 #include "run.h"
+#include "interrupt.h"
 #include "monotime.h"
 #include "sha256.h"
 
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +88,36 @@ int run_store_failed(struct run *a, const struct tt_err *e)
     return -1;
 }
 
+/* "SIGINT" for SIGINT. */
+static void signal_name(int sig, char out[16])
+{
+    const char *abbrev = sigabbrev_np(sig);
+    snprintf(out, 16, "SIG%s", abbrev ? abbrev : "?");
+}
+
+int run_may_act(struct run *a, enum deploy_state phase, const char *service, const char *action)
+{
+    struct tt_err e = {0};
+    char sig[16];
+
+    if (interrupt_signal()) {
+        signal_name(interrupt_signal(), sig);
+        if (!a->err->msg[0]) /* a cause already there stays first */
+            tt_error(a->err, "interrupted by %s: %s %s%s%s was not begun", sig,
+                     deploy_state_name(phase), action, service ? " of " : "",
+                     service ? service : "");
+        return -1;
+    }
+    if (a->lock && store_lock_lost(a->lock)) {
+        store_lock_check(a->lock, &e);
+        run_store_failed(a, &e);
+        if (!a->err->msg[0])
+            tt_error(a->err, "%s: %s %s was not begun", e.msg, deploy_state_name(phase), action);
+        return -1;
+    }
+    return 0;
+}
+
 /* Moves the machine to state to, recording it; an unlisted move is a bug, reported as such. */
 int run_enter(struct run *a, enum deploy_state to)
 {
@@ -86,14 +126,21 @@ int run_enter(struct run *a, enum deploy_state to)
     if (!apply_transition_allowed(a->state, to))
         return tt_error(a->err, "internal error: deployment %lld cannot go from %s to %s", a->id,
                         deploy_state_name(a->state), deploy_state_name(to));
+    /* After a stop signal, no phase of the forward path begins. */
+    if (to >= DEPLOY_LOCKED && to <= DEPLOY_VERIFY &&
+        run_may_act(a, to, NULL, deploy_state_name(to)) < 0)
+        return -1;
     a->state = to;
     if (!a->store)
         return 0;
-    if (store_deployment_set_state(a->store, a->id, to, &e) < 0 ||
-        store_lock_heartbeat(a->store, a->project->name, &e) < 0) {
+    if (store_deployment_set_state(a->store, a->id, to, &e) < 0) {
         run_store_failed(a, &e);
         return tt_error(a->err, "the store could not record state %s: %s", deploy_state_name(to),
                         e.msg);
+    }
+    if (a->lock && store_lock_check(a->lock, &e) < 0) {
+        run_store_failed(a, &e);
+        return tt_error(a->err, "%s: stopped in state %s", e.msg, deploy_state_name(to));
     }
     return 0;
 }
@@ -103,6 +150,10 @@ int run_finish(struct run *a, enum deploy_state to, const char *error)
     struct tt_err e = {0};
     int rc = 0;
 
+    if (interrupt_signal() && to != DEPLOY_SUCCEEDED) {
+        run_interrupted(a); /* the user asked it to stop: `recover` decides, not this run */
+        return -1;
+    }
     if (a->state != to && run_enter(a, to) < 0)
         rc = -1;
     if (store_deployment_finish(a->store, a->id, to, error, &e) < 0)
@@ -151,11 +202,66 @@ enum apply_outcome run_load(struct run *a, const struct apply_options *o, struct
     return APPLY_OK;
 }
 
+/*
+ * The step a stop signal cut short: the newest interrupted one that says
+ * why (a wait that ended with "interrupted by SIGINT"), else the newest
+ * interrupted, else the last step of record (the signal came between
+ * steps).
+ */
+static const struct store_step *cut_step(const struct store_record *r)
+{
+    const struct store_step *any = NULL;
+    for (size_t i = r ? r->nsteps : 0; i-- > 0;) {
+        const struct store_step *st = &r->steps[i];
+        if (st->status == STEP_INTERRUPTED && st->error && strstr(st->error, "interrupted by"))
+            return st;
+        if (st->status == STEP_INTERRUPTED && !any)
+            any = st;
+    }
+    return any ? any : r && r->nsteps ? &r->steps[r->nsteps - 1] : NULL;
+}
+
+enum apply_outcome run_interrupted(struct run *a)
+{
+    struct tt_err e = {0};
+    struct store_record *r = NULL;
+    struct buf msg = {0};
+    char sig[16];
+
+    if (a->interrupted)
+        return APPLY_INTERRUPTED;
+    a->interrupted = 1;
+    signal_name(interrupt_signal(), sig);
+    if (a->store && a->id > 0 &&
+        (store_steps_interrupt(a->store, a->id, &e) < 0 ||
+         store_record_load(a->store, a->id, &r, &e) < 0))
+        run_store_failed(a, &e);
+    const struct store_step *st = cut_step(r);
+    buf_printf(&msg, "interrupted by %s during %s", sig, deploy_state_name(a->state));
+    if (st)
+        buf_printf(&msg, ", %sstep %lld %s%s%s", st->status == STEP_INTERRUPTED ? "" : "after ",
+                   st->seq, st->action, st->service ? " of " : "", st->service ? st->service : "");
+    buf_printf(&msg, ": run `ttdeploy recover %s`", a->o->plan_path);
+    if (a->store && a->id > 0) {
+        json_t *note =
+            json_pack("{s:s, s:s, s:I, s:s?}", "signal", sig, "state", deploy_state_name(a->state),
+                      "step", st ? (json_int_t)st->seq : 0, "action", st ? st->action : NULL);
+        if (store_deployment_error(a->store, a->id, msg.data, &e) < 0 ||
+            store_deployment_note(a->store, a->id, "interrupted", note, &e) < 0)
+            run_store_failed(a, &e);
+        json_decref(note);
+    }
+    tt_error(a->err, "%s", msg.data);
+    buf_release(&msg);
+    store_record_free(r);
+    return APPLY_INTERRUPTED;
+}
+
 void run_free(struct run *a)
 {
     struct tt_err e = {0};
-    if (a->locked)
-        store_lock_release(a->store, a->project->name, &e);
+    store_lock_release(a->lock, &e);
+    a->lock = NULL;
     baselines_reset(a);
     free(a->backup_path);
     free(a->migrate_image);
@@ -177,20 +283,14 @@ enum apply_outcome run_open_store(struct run *a)
     return rc < 0 ? APPLY_BAD_INPUT : APPLY_OK;
 }
 
-static void format_since(double started_at, char since[32])
-{
-    time_t t = (time_t)started_at;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(since, 32, "%Y-%m-%d %H:%M:%S UTC", &tm);
-}
-
 enum apply_outcome run_outcome(struct run *a, enum apply_outcome res)
 {
     struct tt_err e = {0};
-    if (a->locked && store_lock_release(a->store, a->project->name, &e) < 0)
+    if (store_lock_release(a->lock, &e) < 0)
         run_store_failed(a, &e); /* the lock stays: `ttdeploy unlock` names its holder */
-    a->locked = 0;
+    a->lock = NULL;
+    if (a->interrupted)
+        res = APPLY_INTERRUPTED;
     size_t len = strlen(a->err->msg);
     if (a->store_err.msg[0] && !strstr(a->err->msg, a->store_err.msg))
         snprintf(a->err->msg + len, sizeof(a->err->msg) - len, "%sthe store could not record: %s",
@@ -202,29 +302,37 @@ enum apply_outcome run_outcome(struct run *a, enum apply_outcome res)
 enum apply_outcome run_open_and_lock(struct run *a)
 {
     struct store_lock_owner h = {0};
-    char since[32];
+    struct buf who = {0};
+    char sig[16];
     enum apply_outcome res = run_open_store(a);
     if (res != APPLY_OK)
         return res;
-    int rc = store_lock_acquire(a->store, a->project->name, 0, &h, a->err);
+    int rc = store_lock_acquire(a->store, a->project->name, 0, &a->lock, &h, a->err);
     if (rc == 1) {
-        format_since(h.started_at, since);
-        run_say(a, "waiting up to %.0f s for the lock on %s, held by %s pid %ld since %s",
-                a->o->lock_timeout_s, a->project->name, h.host, h.pid, since);
-        rc = store_lock_acquire(a->store, a->project->name, a->o->lock_timeout_s, &h, a->err);
-        if (rc == 1) {
-            format_since(h.started_at, since);
-            tt_error(a->err,
-                     "project %s is locked by %s pid %ld (deployment %lld) since %s: wait for it, "
-                     "or if it is gone, run `ttdeploy unlock --force`",
-                     a->project->name, h.host, h.pid, h.deployment_id, since);
-            return APPLY_LOCK_HELD;
-        }
+        store_lock_owner_describe(&h, &who);
+        run_say(a, "waiting up to %.0f s for the lock on %s, held by %s", a->o->lock_timeout_s,
+                a->project->name, who.data);
+        rc = store_lock_acquire(a->store, a->project->name, a->o->lock_timeout_s, &a->lock, &h,
+                                a->err);
     }
-    if (rc < 0)
-        return APPLY_BAD_INPUT;
-    a->locked = 1;
-    return APPLY_OK;
+    if (rc == 1) {
+        buf_release(&who);
+        store_lock_owner_describe(&h, &who);
+        signal_name(interrupt_signal(), sig);
+        if (interrupt_signal())
+            tt_error(a->err, "interrupted by %s while waiting for the lock on %s, held by %s", sig,
+                     a->project->name, who.data);
+        else
+            tt_error(a->err,
+                     "project %s is locked by %s: wait for it, or if it is gone, run `ttdeploy "
+                     "unlock --force`",
+                     a->project->name, who.data);
+        res = interrupt_signal() ? APPLY_INTERRUPTED : APPLY_LOCK_HELD;
+    } else if (rc < 0) {
+        res = APPLY_BAD_INPUT;
+    }
+    buf_release(&who);
+    return res;
 }
 
 enum apply_outcome run_refuse_unfinished(struct run *a)
@@ -301,7 +409,7 @@ int run_begin(struct run *a, const char *version, const char *git_tag, const cha
     int rc = store_deployment_begin(a->store, &d, &a->id, a->err);
     free(ci);
     if (rc == 0)
-        rc = store_lock_set_deployment(a->store, a->project->name, a->id, a->err);
+        rc = store_lock_set_deployment(a->lock, a->id, a->err);
     if (rc < 0)
         return run_store_failed(a, a->err);
     run_say(a, "deployment %lld: %s%s %s", a->id, strcmp(kind, "apply") ? "rollback of " : "",

@@ -84,7 +84,8 @@ struct run {
     char *migrate_image; /* the release's image of the migration service (for downgrades) */
     struct tt_err *err;
     struct tt_err store_err; /* the first error of the store, when it could not record */
-    int locked;
+    struct store_lock *lock; /* the project's lock while this run holds it, or NULL */
+    int interrupted;         /* a stop signal ended it: recorded unfinished, for `recover` */
     int manual;  /* a manual rollback: a failure ends it failed, it is not rolled back again */
     int crashed; /* recover found it interrupted: a crash, not a measured failure */
     /* What failed, for the rollback matrix. */
@@ -107,8 +108,27 @@ void run_say(struct run *a, const char *fmt, ...) __attribute__((format(printf, 
 int apply_transition_allowed(enum deploy_state from, enum deploy_state to);
 /* Moves the machine to state to, recording it; a move the table does not list is an error. */
 int run_enter(struct run *a, enum deploy_state to);
-/* Ends the deployment in state to (failed, rolled_back, rollback_failed, succeeded). */
+/*
+ * Ends the deployment in state to (failed, rolled_back, rollback_failed,
+ * succeeded).  After a stop signal only succeeded is recorded: any other
+ * end is run_interrupted() instead (the user asked it to stop, not to
+ * decide), and returns -1.
+ */
 int run_finish(struct run *a, enum deploy_state to, const char *error);
+/*
+ * Records that a stop signal ended the deployment (SIGINT, SIGTERM): its
+ * running steps "interrupted", its status still "running" (unfinished:
+ * `recover` finishes it per on_crash, as after a crash), its error and
+ * notes.interrupted saying the signal, state and step.  a->err gets that
+ * message; returns APPLY_INTERRUPTED.
+ */
+enum apply_outcome run_interrupted(struct run *a);
+/*
+ * 0 when a new step may begin: -1 with a->err set once a stop signal
+ * arrived or the lock is lost (a lost lock is kept as the store's error:
+ * nothing more may change).
+ */
+int run_may_act(struct run *a, enum deploy_state phase, const char *service, const char *action);
 
 /* Opens the store (no lock: the dry run of a manual rollback reads it only). */
 enum apply_outcome run_open_store(struct run *a);
@@ -244,7 +264,8 @@ extern const size_t apply_phase_count;
 
 /*
  * Releases the lock, and adds to the final message what the store could
- * not record (if anything); returns res.
+ * not record (if anything); returns res, or APPLY_INTERRUPTED when a stop
+ * signal ended the run.
  */
 enum apply_outcome run_outcome(struct run *a, enum apply_outcome res);
 

@@ -5,9 +5,12 @@
  * A crash between the two leaves a "running" step that says exactly
  * where the deployment stopped; `ttdeploy recover` reads it.  A store
  * that cannot record is never ignored: the step does not run, the error
- * is kept in run->store_err, and the deployment stops with it.
+ * is kept in run->store_err, and the deployment stops with it.  After a
+ * stop signal no step begins, and the step it cut short ends
+ * "interrupted".
  */
 #include "run.h"
+#include "interrupt.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +19,8 @@ int step_begin(struct run *a, enum deploy_state phase, const char *service, cons
                const char *intent, long long *step)
 {
     struct tt_err e = {0};
+    if (run_may_act(a, phase, service, action) < 0) /* a stop signal, or the lock lost */
+        return -1;
     if (store_step_begin(a->store, a->id, phase, service, action, intent, step, &e) == 0)
         return 0;
     run_store_failed(a, &e);
@@ -30,6 +35,8 @@ int step_end(struct run *a, long long step, enum step_status status, const char 
              const char *error)
 {
     struct tt_err e = {0};
+    if ((status == STEP_FAILED || status == STEP_SKIPPED) && interrupt_signal())
+        status = STEP_INTERRUPTED; /* cut short, or never reached, because of a stop signal */
     if (store_step_end(a->store, step, status, detail, error, &e) == 0)
         return 0;
     run_store_failed(a, &e);

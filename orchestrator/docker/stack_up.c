@@ -9,13 +9,16 @@
  * for: exited 0 when something depends on it with
  * service_completed_successfully, healthy when it has a healthcheck,
  * running otherwise.  A service whose dependency failed is skipped.
- * Every wait has one deadline: the run's --timeout.  What happens before
+ * Every wait has one deadline: the run's --timeout, and ends early when
+ * a stop signal arrives (interrupt.h).  What happens before
  * the first change (images, existing containers) is in stack_prepare.c.
  */
 #include "stack_private.h"
-#include "monotime.h"
 #include "buf.h"
+#include "interrupt.h"
+#include "monotime.h"
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -529,6 +532,22 @@ static void on_deadline(struct up_run *r)
     r->failed = 1;
 }
 
+/* A stop signal: every service still waited on fails, naming it; those not begun are skipped. */
+static void on_interrupt(struct up_run *r, int sig)
+{
+    for (size_t i = 0; i < r->d->n; i++) {
+        struct svc *v = &r->svcs[i];
+        if (v->state == SVC_WAITING || v->state == SVC_STARTING) {
+            svc_fail(r, v, "was not %s yet: interrupted by SIG%s",
+                     v->need == NEED_EXIT0 ? "done" : "healthy", sigabbrev_np(sig));
+        } else if (v->state == SVC_PENDING) {
+            v->state = SVC_SKIPPED;
+            progress_set(r->pr, v->row, "skipped", "interrupted");
+        }
+    }
+    r->failed = 1;
+}
+
 int stack_up(struct engine *e, const struct compose_project *p, const struct dag *d,
              const struct stack_options *o, struct stack_report *report, struct tt_err *err)
 {
@@ -562,6 +581,8 @@ int stack_up(struct engine *e, const struct compose_project *p, const struct dag
         schedule_probes(&r);
         if (monotime_now() > r.deadline && !r.failed)
             on_deadline(&r);
+        if (interrupt_signal() && !r.failed)
+            on_interrupt(&r, interrupt_signal());
         if (engine_pump(e, changed ? 0 : 100, err) < 0) {
             rc = -1;
             break;

@@ -303,7 +303,8 @@ def test_unlock_force():
         p = s.apply()
         assert p.returncode == 0
         con = sqlite3.connect(s.db)
-        con.execute("INSERT INTO lock VALUES ('tte2e-unlock', 'other-host', 1, 0, strftime('%s','now'), 7)")
+        con.execute("INSERT INTO lock (project, host, pid, started_at, heartbeat_at, deployment_id) "
+                    "VALUES ('tte2e-unlock', 'other-host', 1, 0, strftime('%s','now'), 7)")
         con.commit()
         con.close()
         p = s.apply("--lock-timeout", "1s")

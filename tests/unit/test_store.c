@@ -1,10 +1,12 @@
 /*
  * test_store.c - the SQLite audit store: schema and its version, file
- * permissions, deployments and steps with intent and outcome, the lock,
+ * permissions, deployments and steps with intent and outcome, the lock
+ * (held by a live deployment: its token, heartbeat and PID namespace),
  * queries, the typed record of a deployment, and secret-looking names.
  */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <sqlite3.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -278,42 +280,164 @@ Test(store, lock_is_exclusive_and_stale_lock_is_taken_over)
 {
     struct tt_err err = {0};
     struct store_lock_owner h = {0};
-    cr_assert_eq(store_lock_acquire(st, "p", 0, &h, &err), 0, "%s", err.msg);
-    cr_assert_eq(store_lock_acquire(st, "p", 0, &h, &err), 0, "a lock we hold is ours");
+    struct store_lock *l = NULL, *again = NULL;
+    cr_assert_eq(store_lock_acquire(st, "p", 0, &l, &h, &err), 0, "%s", err.msg);
+    cr_assert_eq(store_lock_acquire(st, "p", 0, &again, &h, &err), 1,
+                 "a live holder's lock is not taken again, not even by its own process");
+    cr_assert_eq(h.pid, getpid());
+    cr_assert_str_neq(h.pid_ns, "", "the holder records its PID namespace");
     /* Another live process holds it: a child that sleeps. */
     pid_t child = fork();
     if (child == 0) {
         struct store *s2 = NULL;
         struct tt_err e2 = {0};
         struct store_lock_owner h2 = {0};
+        struct store_lock *l2 = NULL;
         if (store_open(path, &s2, &e2) < 0)
             _exit(3);
         store_lock_force(s2, "q", &(int){0}, &e2);
-        _exit(store_lock_acquire(s2, "p", 0.3, &h2, &e2) == 1 && h2.pid == getppid() ? 0 : 1);
+        _exit(store_lock_acquire(s2, "p", 0.3, &l2, &h2, &e2) == 1 && h2.pid == getppid() ? 0 : 1);
     }
     int status;
     waitpid(child, &status, 0);
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "a second process waits, then fails");
-    /* A lock left by a dead process is stale. */
+    /* A lock left by a dead process (same host, boot and PID namespace) is stale at once. */
     child = fork();
     if (child == 0) {
         struct store *s2 = NULL;
         struct tt_err e2 = {0};
         struct store_lock_owner h2 = {0};
+        struct store_lock *l2 = NULL;
         store_open(path, &s2, &e2);
-        _exit(store_lock_acquire(s2, "dead", 0, &h2, &e2) == 0 ? 0 : 1);
+        _exit(store_lock_acquire(s2, "dead", 0, &l2, &h2, &e2) == 0 ? 0 : 1);
     }
     waitpid(child, &status, 0);
     cr_assert_eq(WEXITSTATUS(status), 0);
     cr_assert_eq(store_lock_holder(st, "dead", &h, &err), 1);
     cr_assert_eq(h.pid, child);
-    cr_assert_eq(store_lock_acquire(st, "dead", 0, &h, &err), 0, "the dead owner's lock is stale");
+    struct store_lock *dead = NULL;
+    cr_assert_eq(store_lock_acquire(st, "dead", 0, &dead, &h, &err), 0,
+                 "the dead owner's lock is stale");
     int had = 0;
     cr_assert_eq(store_lock_force(st, "dead", &had, &err), 0);
     cr_assert(had);
     cr_assert_eq(store_lock_holder(st, "dead", &h, &err), 0);
-    cr_assert_eq(store_lock_release(st, "p", &err), 0);
+    cr_assert_eq(store_lock_release(dead, &err), 0, "%s", err.msg);
+    cr_assert_eq(store_lock_release(l, &err), 0, "%s", err.msg);
     cr_assert_eq(store_lock_holder(st, "p", &h, &err), 0);
+}
+
+/* Writes a lock row as another holder would (heartbeat age seconds ago). */
+static void lock_row(const char *project, const char *host, long pid, const char *pid_ns,
+                     double heartbeat_age)
+{
+    sqlite3 *db;
+    sqlite3_stmt *s;
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    cr_assert_eq(
+        sqlite3_prepare_v2(
+            db,
+            "INSERT OR REPLACE INTO lock (project, host, pid, started_at, "
+            "heartbeat_at, deployment_id, token, start_ticks, boot_id, "
+            "pid_ns) VALUES (?1, ?2, ?3, ((julianday('now') - 2440587.5) * 86400.0) - 100, "
+            "((julianday('now') - 2440587.5) * 86400.0) - ?4, 7, 'theirs', 1, "
+            "(SELECT boot_id FROM lock WHERE project = 'me'), ?5)",
+            -1, &s, NULL),
+        SQLITE_OK, "%s", sqlite3_errmsg(db));
+    sqlite3_bind_text(s, 1, project, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, host, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, pid);
+    sqlite3_bind_double(s, 4, heartbeat_age);
+    sqlite3_bind_text(s, 5, pid_ns, -1, SQLITE_STATIC);
+    cr_assert_eq(sqlite3_step(s), SQLITE_DONE, "%s", sqlite3_errmsg(db));
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+}
+
+static void this_host(char *host, size_t n)
+{
+    cr_assert_eq(gethostname(host, n), 0);
+}
+
+Test(store, lock_release_deletes_only_its_own_row)
+{
+    struct tt_err err = {0};
+    struct store_lock_owner h = {0};
+    struct store_lock *first = NULL, *second = NULL;
+    int had = 0;
+    cr_assert_eq(store_lock_acquire(st, "p", 0, &first, &h, &err), 0, "%s", err.msg);
+    /* `unlock --force`, then another deployment takes it: the first one's release must not
+     * delete the second one's lock (it did, by pid, when both had the same pid). */
+    cr_assert_eq(store_lock_force(st, "p", &had, &err), 0);
+    cr_assert_eq(store_lock_acquire(st, "p", 0, &second, &h, &err), 0, "%s", err.msg);
+    cr_assert_eq(store_lock_check(first, &err), -1, "the first holder sees its lock is lost");
+    cr_assert(strstr(err.msg, "no longer held by this deployment"), "%s", err.msg);
+    cr_assert(store_lock_lost(first));
+    cr_assert_eq(store_lock_set_deployment(first, 5, &err), -1);
+    cr_assert_eq(store_lock_release(first, &err), 0, "%s", err.msg);
+    cr_assert_eq(store_lock_holder(st, "p", &h, &err), 1, "the second holder's lock stays");
+    cr_assert_neq(h.deployment_id, 5, "nor did the first holder write into it");
+    cr_assert_eq(store_lock_check(second, &err), 0, "%s", err.msg);
+    cr_assert_eq(store_lock_release(second, &err), 0, "%s", err.msg);
+    cr_assert_eq(store_lock_holder(st, "p", &h, &err), 0);
+}
+
+Test(store, lock_heartbeat_keeps_it_fresh_and_a_silent_holder_is_stale)
+{
+    struct tt_err err = {0};
+    struct store_lock_owner h = {0};
+    struct store_lock *me = NULL, *l = NULL;
+    /* The heartbeat thread refreshes the row while the holder works (here: sleeps). */
+    cr_assert_eq(store_lock_acquire(st, "me", 0, &me, &h, &err), 0, "%s", err.msg);
+    cr_assert_eq(store_lock_holder(st, "me", &h, &err), 1);
+    double first = h.heartbeat_at;
+    sleep(STORE_LOCK_HEARTBEAT_S + 1);
+    cr_assert_eq(store_lock_holder(st, "me", &h, &err), 1);
+    cr_assert_gt(h.heartbeat_at, first, "the heartbeat thread refreshed it");
+    /* Another host's holder, silent for longer than the bound: stale. */
+    lock_row("other", "elsewhere", 1, "pid:[1]", STORE_LOCK_STALE_S + 5);
+    cr_assert_eq(store_lock_acquire(st, "other", 0, &l, &h, &err), 0, "%s", err.msg);
+    cr_assert_eq(store_lock_release(l, &err), 0);
+    /* The same, heard from a second ago: held. */
+    lock_row("other", "elsewhere", 1, "pid:[1]", 1);
+    cr_assert_eq(store_lock_acquire(st, "other", 0.3, &l, &h, &err), 1);
+    cr_assert_str_eq(h.host, "elsewhere");
+    struct buf who = {0};
+    store_lock_owner_describe(&h, &who);
+    cr_assert(strstr(who.data, "elsewhere pid 1 (deployment 7) since "), "%s", who.data);
+    cr_assert(strstr(who.data, "pid namespace pid:[1], heartbeat 1 s ago"), "%s", who.data);
+    buf_release(&who);
+    cr_assert_eq(store_lock_release(me, &err), 0);
+}
+
+Test(store, lock_holder_in_another_pid_namespace_is_judged_by_its_heartbeat)
+{
+    struct tt_err err = {0};
+    struct store_lock_owner h = {0};
+    struct store_lock *me = NULL, *l = NULL;
+    char host[256];
+    this_host(host, sizeof(host));
+    cr_assert_eq(store_lock_acquire(st, "me", 0, &me, &h, &err), 0, "%s", err.msg); /* boot_id */
+    /* This host, a pid that does not exist here, another PID namespace, a fresh heartbeat:
+     * a live deployment in a container; kill(pid, 0) here says nothing about it. */
+    lock_row("p", host, 999999, "pid:[1]", 1);
+    cr_assert_eq(store_lock_acquire(st, "p", 0.3, &l, &h, &err), 1,
+                 "a live holder in another PID namespace keeps its lock");
+    /* The same pid as ours, in another namespace: not ours either. */
+    lock_row("p", host, getpid(), "pid:[1]", 1);
+    cr_assert_eq(store_lock_acquire(st, "p", 0, &l, &h, &err), 1);
+    /* In our namespace, its pid gone: stale at once, whatever the heartbeat says. */
+    cr_assert_eq(store_lock_holder(st, "me", &h, &err), 1);
+    lock_row("p", host, 999999, h.pid_ns, 1);
+    cr_assert_eq(store_lock_acquire(st, "p", 0, &l, &h, &err), 0, "%s", err.msg);
+    cr_assert_eq(store_lock_release(l, &err), 0);
+    /* In our namespace, our own pid but another start time: the pid was reused, stale. */
+    cr_assert_eq(store_lock_holder(st, "me", &h, &err), 1);
+    lock_row("p", host, getpid(), h.pid_ns, 1);
+    cr_assert_eq(store_lock_acquire(st, "p", 0, &l, &h, &err), 0, "%s", err.msg);
+    cr_assert_eq(store_lock_release(l, &err), 0);
+    cr_assert_eq(store_lock_release(me, &err), 0);
 }
 
 Test(store, secret_names)
@@ -328,13 +452,15 @@ Test(store, secret_names)
 
 Test(store, version_1_file_is_migrated_forward)
 {
-    /* A store written by a ttdeploy of schema 1 gains the tables of 2 and the columns of 3. */
+    /* A store written by a ttdeploy of schema 1 gains the tables of 2 and the columns of 3, 4. */
     struct tt_err err = {0};
     long long id = begin("p");
     store_close(st);
     poke("DROP TABLE scratch_databases; DROP TABLE database_changes; " /* version 4's */
          "DROP TABLE backups; DROP TABLE migrations; ALTER TABLE deployments DROP COLUMN kind; "
-         "ALTER TABLE deployments DROP COLUMN notes; PRAGMA user_version = 1");
+         "ALTER TABLE deployments DROP COLUMN notes; ALTER TABLE lock DROP COLUMN token; "
+         "ALTER TABLE lock DROP COLUMN start_ticks; ALTER TABLE lock DROP COLUMN boot_id; "
+         "ALTER TABLE lock DROP COLUMN pid_ns; PRAGMA user_version = 1");
     cr_assert_eq(store_open(path, &st, &err), 0, "%s", err.msg);
     cr_assert_eq(store_schema_version(st), STORE_SCHEMA_VERSION);
     cr_assert_eq(store_backup_record(st, id, "p", "/b/p_1.dump", 1234, "ab", "list", &err), 0, "%s",
