@@ -8,12 +8,16 @@
  */
 #include "backup.h"
 #include "dbclean.h"
+#include "interrupt.h"
+#include "monotime.h"
 #include "pgdb.h"
 #include "sha256.h"
 #include "strv.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,6 +137,8 @@ static int commit_partial(int fd, const char *partial, const char *path, struct 
 }
 
 /* Runs argv with stdout to out_fd (-1: captured in output with stderr); returns its exit code. */
+/* A host pg_dump silent this long, its file not growing, is stopped. */
+#define HOST_STALL_S 60
 static int run_host(char *const *argv, int out_fd, struct buf *output, struct tt_err *err);
 
 int backup_take_host(const char *url, const char *dir, const char *project, long long deployment,
@@ -238,13 +244,43 @@ int backup_run_host(char *const *argv, struct buf *output, struct tt_err *err)
     return run_host(argv, -1, output, err);
 }
 
+/* The size of fd's file, or -1 (a pipe, or none). */
+static off_t fd_size(int fd)
+{
+    struct stat sb;
+    return fd >= 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) ? sb.st_size : -1;
+}
+
+/* Stops the child: SIGTERM, then SIGKILL after 2 s; reaps it. */
+static void stop_child(pid_t pid)
+{
+    int status;
+    kill(pid, SIGTERM);
+    for (int i = 0; i < 20; i++) {
+        if (waitpid(pid, &status, WNOHANG) == pid)
+            return;
+        usleep(100000);
+    }
+    kill(pid, SIGKILL);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+}
+
+/*
+ * Runs argv on the host: stdout to out_fd (or, with stderr, into output),
+ * keeping the first 64 KiB of what it says.  A stop signal stops the
+ * child; so do, when it writes a file (pg_dump), HOST_STALL_S seconds in
+ * which it neither speaks nor grows the file (a frozen server).  A
+ * restore or psql may be silent for long (an index build): those are
+ * bounded by the server's statement_timeout.
+ */
 static int run_host(char *const *argv, int out_fd, struct buf *output, struct tt_err *err)
 {
     posix_spawn_file_actions_t fa;
     int pipefd[2], status;
     pid_t pid;
     char chunk[4096];
-    ssize_t n;
+    ssize_t n = 1;
 
     if (pipe2(pipefd, O_CLOEXEC) < 0)
         return tt_error(err, "pipe: %s", strerror(errno));
@@ -259,12 +295,42 @@ static int run_host(char *const *argv, int out_fd, struct buf *output, struct tt
         return tt_error(err, "cannot run %s: %s (install postgresql-client)", argv[0],
                         strerror(rc));
     }
-    while ((n = read(pipefd[0], chunk, sizeof(chunk))) > 0)
-        if (output->len < 65536)
-            buf_add(output, chunk, (size_t)n);
+    off_t size = fd_size(out_fd);
+    double last_progress = monotime_now();
+    while (n != 0) {
+        struct pollfd p = {.fd = pipefd[0], .events = POLLIN};
+        int ready = poll(&p, 1, 500);
+        int stalled = out_fd >= 0 && monotime_now() - last_progress > HOST_STALL_S;
+        if (interrupt_signal() || stalled) {
+            close(pipefd[0]);
+            stop_child(pid);
+            if (interrupt_signal())
+                return tt_error(err, "%s was stopped: interrupted by %s", argv[0],
+                                interrupt_signal() == SIGTERM ? "SIGTERM" : "SIGINT");
+            return tt_error(err,
+                            "%s made no progress for %d s and was stopped: is the database "
+                            "server frozen or unreachable?",
+                            argv[0], HOST_STALL_S);
+        }
+        if (fd_size(out_fd) != size) {
+            size = fd_size(out_fd);
+            last_progress = monotime_now();
+        }
+        if (ready <= 0)
+            continue;
+        n = read(pipefd[0], chunk, sizeof(chunk));
+        if (n < 0 && errno != EINTR && errno != EAGAIN)
+            break;
+        if (n > 0) {
+            last_progress = monotime_now();
+            if (output->len < 65536)
+                buf_add(output, chunk, (size_t)n);
+        }
+    }
     close(pipefd[0]);
-    if (waitpid(pid, &status, 0) < 0)
-        return tt_error(err, "waiting for %s: %s", argv[0], strerror(errno));
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return tt_error(err, "waiting for %s: %s", argv[0], strerror(errno));
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
