@@ -299,6 +299,11 @@ static int parse_top(struct ploader *l, const struct ynode *root)
     struct yfield timeouts[] = {
         yfield_millis("healthy", &p->healthy_timeout_ms, "timeouts healthy"),
         yfield_millis("verify", &p->verify_timeout_ms, "timeouts verify"),
+        yfield_millis("connect", &p->timeouts.connect_ms, "timeouts connect"),
+        yfield_millis("statement", &p->timeouts.statement_ms, "timeouts statement"),
+        yfield_millis("lock", &p->timeouts.lock_ms, "timeouts lock"),
+        yfield_millis("request", &p->timeouts.request_ms, "timeouts request"),
+        yfield_millis("stall", &p->timeouts.stall_ms, "timeouts stall"),
         yfield_end(),
     };
     struct yfield fields[] = {
@@ -320,6 +325,9 @@ static int parse_top(struct ploader *l, const struct ynode *root)
     };
     p->healthy_timeout_ms = 120000;
     p->verify_timeout_ms = 60000;
+    p->timeouts = (struct plan_timeouts){PLAN_CONNECT_DEFAULT_MS, PLAN_STATEMENT_DEFAULT_MS,
+                                         PLAN_LOCK_DEFAULT_MS, PLAN_REQUEST_DEFAULT_MS,
+                                         PLAN_STALL_DEFAULT_MS};
     if (yread_fields(&l->r, root, "the plan", fields) < 0)
         return -1;
     const struct ynode *v = ynode_get(root, "version");

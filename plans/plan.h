@@ -105,6 +105,21 @@ struct plan_migrate {
     int rehearse;
 };
 
+/*
+ * The bounds of every wait on PostgreSQL and the Docker daemon
+ * (timeouts: in the plan; the defaults below are documented in
+ * plans/README.md).  All in milliseconds, each above zero.
+ */
+#define PLAN_CONNECT_DEFAULT_MS 10000L    /* libpq connect_timeout, Engine API connect */
+#define PLAN_STATEMENT_DEFAULT_MS 300000L /* libpq statement_timeout */
+#define PLAN_LOCK_DEFAULT_MS 30000L       /* libpq lock_timeout, the migration lock's wait */
+#define PLAN_REQUEST_DEFAULT_MS 60000L    /* one Engine API request that is not a stream */
+#define PLAN_STALL_DEFAULT_MS 60000L      /* a stream that sends nothing for this long fails */
+
+struct plan_timeouts {
+    long connect_ms, statement_ms, lock_ms, request_ms, stall_ms;
+};
+
 struct plan {
     char *path;
     char *dir;
@@ -127,7 +142,8 @@ struct plan {
     size_t nchecks;
     long healthy_timeout_ms;
     long verify_timeout_ms;
-    char *on_crash; /* "rollback" (default) or "resume" */
+    struct plan_timeouts timeouts; /* connect, statement, lock, request, stall */
+    char *on_crash;                /* "rollback" (default) or "resume" */
     struct plan_rule *rules;
     size_t nrules;
     struct strv warnings;

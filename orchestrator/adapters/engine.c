@@ -9,6 +9,7 @@
  * bytes go to the caller as they arrive (exec: engine_exec.c).
  */
 #include "engine.h"
+#include "interrupt.h"
 #include "monotime.h"
 
 #include <curl/curl.h>
@@ -33,6 +34,15 @@ struct engine_req {
     char *error; /* formatted on demand */
     void *tag;
     int is_events;
+    char *what;              /* "POST /containers/x/start", for messages */
+    long deadline_ms;        /* CURLOPT_TIMEOUT_MS */
+    int by_request;          /* the deadline is timeouts.request's */
+    int signalled;           /* a stop signal had arrived before it started */
+    int interrupted;         /* ended by a stop signal */
+    int timed_out;           /* ended by its deadline */
+    double stall;            /* seconds without a byte that end it (0: none) */
+    double last_byte;        /* monotonic seconds */
+    int stalled;             /* ended by silence */
     struct engine_req *next; /* in the done queue */
 };
 
@@ -51,16 +61,75 @@ struct engine {
     struct engine_req *events;
     struct buf events_partial;
     struct event_node *ev_head, *ev_tail;
-    long stall_ms; /* a stream with no bytes for this long fails */
+    long stall_ms;   /* a stream with no bytes for this long fails */
+    long connect_ms; /* connecting to the socket */
+    long request_ms; /* a request that is not a stream nor one of the daemon's own waits */
 };
 
 static int curl_ready;
+static struct engine_timeouts defaults = {ENGINE_CONNECT_DEFAULT_MS, ENGINE_REQUEST_DEFAULT_MS,
+                                          ENGINE_STALL_DEFAULT_MS};
+
+void engine_set_default_timeouts(const struct engine_timeouts *t)
+{
+    defaults.connect_ms = t->connect_ms > 0 ? t->connect_ms : ENGINE_CONNECT_DEFAULT_MS;
+    defaults.request_ms = t->request_ms > 0 ? t->request_ms : ENGINE_REQUEST_DEFAULT_MS;
+    defaults.stall_ms = t->stall_ms > 0 ? t->stall_ms : ENGINE_STALL_DEFAULT_MS;
+}
+
+/* Whether path (its query cut off) ends with suffix. */
+static int path_ends(const char *path, const char *suffix)
+{
+    size_t n = strcspn(path, "?"), k = strlen(suffix);
+    return n > k && !strncmp(path + n - k, suffix, k);
+}
+
+/*
+ * Whether the daemon answers method path only when something it waits
+ * for is over: a stop or restart (the container's grace period), a wait
+ * for a container to exit, an exec's run, a pull or a build.  Those keep
+ * the caller's bound, which knows how long that may be; every other
+ * request is the daemon's own bookkeeping and ends at timeouts.request.
+ */
+static int waits_by_design(const char *method, const char *path)
+{
+    if (strcmp(method, "POST"))
+        return 0;
+    if (!strncmp(path, "/exec/", 6))
+        return path_ends(path, "/start");
+    return !strncmp(path, "/images/create", 14) || !strncmp(path, "/build", 6) ||
+           path_ends(path, "/stop") || path_ends(path, "/restart") || path_ends(path, "/wait");
+}
+
+/* A pull or a build reports progress as it goes: silence for the stall limit ends it. */
+static int reports_progress(const char *path)
+{
+    return !strncmp(path, "/images/create", 14) || !strncmp(path, "/build", 6);
+}
+
+/* Ends a transfer that was under way when SIGINT or SIGTERM arrived (libcurl asks about once a
+ * second). */
+static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    struct engine_req *r = userdata;
+    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    if (r->stall > 0 && monotime_now() - r->last_byte >= r->stall) {
+        r->stalled = 1;
+        return 1;
+    }
+    if (r->signalled || r->is_events || !interrupt_signal())
+        return 0;
+    r->interrupted = 1;
+    return 1;
+}
 
 static size_t on_data(char *ptr, size_t size, size_t n, void *userdata)
 {
     struct engine_req *r = userdata;
     size_t len = size * n;
 
+    r->last_byte = monotime_now();
     if (!r->is_events) {
         buf_add(&r->resp, ptr, len);
         return len;
@@ -117,9 +186,23 @@ static struct engine_req *req_new(struct engine *e, const char *method, const ch
     curl_easy_setopt(r->curl, CURLOPT_ERRORBUFFER, r->curl_err);
     curl_easy_setopt(r->curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(r->curl, CURLOPT_PRIVATE, r);
-    if (timeout_ms > 0)
-        curl_easy_setopt(r->curl, CURLOPT_TIMEOUT_MS, timeout_ms);
-    curl_easy_setopt(r->curl, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+    r->what = xstrdup(method);
+    r->what = xrealloc(r->what, strlen(method) + strlen(path) + 2);
+    sprintf(r->what + strlen(method), " %s", path);
+    /* A deadline for every request: the caller's when shorter, or for one of the daemon's waits. */
+    r->deadline_ms = timeout_ms;
+    if (!waits_by_design(method, path) || timeout_ms <= 0) {
+        r->by_request = timeout_ms <= 0 || timeout_ms > e->request_ms;
+        r->deadline_ms = r->by_request ? e->request_ms : timeout_ms;
+    }
+    curl_easy_setopt(r->curl, CURLOPT_TIMEOUT_MS, r->deadline_ms);
+    curl_easy_setopt(r->curl, CURLOPT_CONNECTTIMEOUT_MS, e->connect_ms);
+    r->signalled = interrupt_signal() != 0;
+    r->stall = reports_progress(path) ? e->stall_ms / 1000.0 : 0;
+    r->last_byte = monotime_now();
+    curl_easy_setopt(r->curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(r->curl, CURLOPT_XFERINFODATA, r);
+    curl_easy_setopt(r->curl, CURLOPT_NOPROGRESS, 0L);
     if (body) {
         r->body_text = json_dumps(body, JSON_COMPACT);
         r->headers = curl_slist_append(r->headers, "Content-Type: application/json");
@@ -139,6 +222,7 @@ static void req_finish(struct engine_req *r, CURLcode rc)
         curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &r->status);
     else {
         r->status = -1;
+        r->timed_out = rc == CURLE_OPERATION_TIMEDOUT;
         if (!r->curl_err[0])
             snprintf(r->curl_err, sizeof(r->curl_err), "%s", curl_easy_strerror(rc));
     }
@@ -155,6 +239,7 @@ void engine_req_free(struct engine_req *r)
     buf_release(&r->resp);
     json_decref(r->json);
     free(r->error);
+    free(r->what);
     free(r);
 }
 
@@ -212,8 +297,20 @@ const char *engine_req_error(struct engine_req *r)
 
     if (r->error)
         return r->error;
-    if (r->status < 0) {
-        buf_printf(&b, "cannot talk to the Docker engine at %s: %s", r->e->host, r->curl_err);
+    if (r->interrupted) {
+        buf_printf(&b, "%s to the Docker daemon at %s: interrupted", r->what, r->e->host);
+    } else if (r->stalled) {
+        buf_printf(&b,
+                   "the Docker daemon at %s sent nothing for %g s (timeouts.stall) on %s: is it "
+                   "frozen?",
+                   r->e->host, r->stall, r->what);
+    } else if (r->timed_out) {
+        buf_printf(&b, "the Docker daemon at %s did not answer %s within %g s%s: is it frozen?",
+                   r->e->host, r->what, r->deadline_ms / 1000.0,
+                   r->by_request ? " (timeouts.request)" : "");
+    } else if (r->status < 0) {
+        buf_printf(&b, "cannot talk to the Docker engine at %s (%s): %s", r->e->host, r->what,
+                   r->curl_err);
     } else {
         json_t *j = engine_req_json(r);
         const char *msg = j ? json_string_value(json_object_get(j, "message")) : NULL;
@@ -300,12 +397,14 @@ int engine_open(const char *host, struct engine **out, struct tt_err *err)
     e->host = xstrdup(host);
     e->socket_path = xstrdup(host + 7);
     e->multi = curl_multi_init();
-    e->stall_ms = ENGINE_STALL_DEFAULT_MS;
+    e->stall_ms = defaults.stall_ms;
+    e->connect_ms = defaults.connect_ms;
+    e->request_ms = defaults.request_ms;
     if (socket_problem(e->socket_path, host, err) < 0) {
         engine_close(e);
         return -1;
     }
-    long status = engine_call(e, "GET", "/version", NULL, 10000, &v, NULL, err);
+    long status = engine_call(e, "GET", "/version", NULL, 0, &v, NULL, err);
     if (status != 200 || !v) {
         if (status > 0)
             tt_error(err, "the Docker engine at %s answered /version with HTTP %ld", host, status);
@@ -395,7 +494,9 @@ int engine_call_ok(struct engine *e, const char *method, const char *path, const
 
     req_finish(r, rc);
     ok = r->status >= 200 && r->status < 300;
-    if (!ok)
+    if (!ok && r->status < 0) /* the message names the request */
+        tt_error(err, "%s", engine_req_error(r));
+    else if (!ok)
         tt_error(err, "%s %s: %s", method, path, engine_req_error(r));
     if (resp) {
         *resp = ok ? engine_req_json(r) : NULL;
@@ -491,6 +592,7 @@ int engine_events_start(struct engine *e, const json_t *filters, struct tt_err *
     }
     e->events = req_new(e, "GET", path.data, NULL, 0, NULL);
     e->events->is_events = 1;
+    curl_easy_setopt(e->events->curl, CURLOPT_TIMEOUT_MS, 0L); /* quiet is normal here */
     buf_release(&path);
     if (curl_multi_add_handle(e->multi, e->events->curl) != CURLM_OK) {
         engine_req_free(e->events);
@@ -590,7 +692,8 @@ static int on_stream_progress(void *userdata, curl_off_t dltotal, curl_off_t dln
 {
     struct stream *s = userdata;
 
-    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    if (on_progress(s->r, dltotal, dlnow, ultotal, ulnow))
+        return 1; /* interrupted */
     if (monotime_now() - s->last_byte < s->stall)
         return 0;
     s->stalled = 1;
@@ -605,6 +708,7 @@ int engine_stream(struct engine *e, const char *method, const char *path, const 
     int rc = 0;
 
     s.r = req_new(e, method, path, body, timeout_ms, NULL);
+    curl_easy_setopt(s.r->curl, CURLOPT_TIMEOUT_MS, timeout_ms > 0 ? timeout_ms : 0L);
     curl_easy_setopt(s.r->curl, CURLOPT_WRITEFUNCTION, on_stream_data);
     curl_easy_setopt(s.r->curl, CURLOPT_WRITEDATA, &s);
     curl_easy_setopt(s.r->curl, CURLOPT_XFERINFOFUNCTION, on_stream_progress);
@@ -615,6 +719,8 @@ int engine_stream(struct engine *e, const char *method, const char *path, const 
     req_finish(s.r, cc);
     if (s.stopped)
         rc = tt_error(err, "%s: the stream was refused by its reader", what);
+    else if (s.r->interrupted)
+        rc = tt_error(err, "%s: interrupted", what);
     else if (s.stalled)
         rc = tt_error(err,
                       "%s: its stream from the Docker engine at %s sent nothing for %g s (the "

@@ -24,13 +24,36 @@
 #include "tterr.h"
 
 #define ENGINE_DEFAULT_HOST "unix:///var/run/docker.sock"
-/* A stream (exec, attach) that sends no byte for this long fails (timeouts.stall). */
+/* A stream (exec, attach, a pull's progress) that sends no byte for this long fails
+ * (timeouts.stall). */
 #define ENGINE_STALL_DEFAULT_MS 60000L
+/* Connecting to the daemon's socket (timeouts.connect). */
+#define ENGINE_CONNECT_DEFAULT_MS 10000L
+/* A request that is not a stream nor one of the daemon's own waits (timeouts.request). */
+#define ENGINE_REQUEST_DEFAULT_MS 60000L
 /* engine_exec keeps at most this much of a command's output. */
 #define ENGINE_EXEC_OUTPUT_MAX (1024 * 1024)
 
 struct engine;
 struct engine_req;
+
+/*
+ * The bounds of every wait on the daemon (the plan's timeouts:), in ms.
+ * Each request gets a deadline: the caller's timeout_ms when it is
+ * shorter than request_ms, else request_ms; the daemon's own waits (POST
+ * .../stop, .../restart, .../wait, /exec/ID/start, /images/create,
+ * /build) keep the caller's timeout_ms, which knows how long they may
+ * take.  A pull or build, and every engine_stream(), also fails after
+ * stall_ms without a byte.  The /events stream has no deadline (quiet is
+ * normal there).  A transfer in flight when SIGINT or SIGTERM arrives
+ * (interrupt.h) ends at once with "interrupted"; one started after it
+ * (the undo of the step in flight) runs to its deadline.
+ */
+struct engine_timeouts {
+    long connect_ms, request_ms, stall_ms;
+};
+/* The bounds of the engines opened from now on (a value <= 0: its default). */
+void engine_set_default_timeouts(const struct engine_timeouts *t);
 
 /*
  * Connects to host ("unix:///path"; NULL: $DOCKER_HOST, else the default)
@@ -48,7 +71,7 @@ const char *engine_host(const struct engine *e);
  * ("/containers/json?all=1").  body (borrowed) may be NULL.  Returns the
  * HTTP status, or -1 when the daemon could not be reached.  *resp (may be
  * NULL) receives the parsed JSON response or NULL; raw (may be NULL) the
- * bytes.  timeout_ms 0 means no limit.
+ * bytes.  timeout_ms 0 means timeouts.request (see struct engine_timeouts).
  */
 long engine_call(struct engine *e, const char *method, const char *path, const json_t *body,
                  long timeout_ms, json_t **resp, struct buf *raw, struct tt_err *err);

@@ -184,19 +184,20 @@ struct pgdb *pgdb_connect_db(const char *url, const char *db, double deadline, s
     if (url_params(url, db, &opts, &kw, &val, err) < 0)
         return NULL;
     for (;;) {
-        PGconn *conn = PQconnectdbParams(kw, val, 0);
-        if (PQstatus(conn) == CONNECTION_OK) {
+        char msg[512];
+        int timed_out;
+        PGconn *conn = pgdb_connect_attempt(kw, val, &timed_out, msg, sizeof(msg));
+        if (!timed_out && PQstatus(conn) == CONNECTION_OK) {
             struct pgdb *c = xcalloc(1, sizeof(*c));
             PQsetNoticeProcessor(conn, quiet, NULL);
             c->conn = conn;
             params_free(opts, kw, val);
             return c;
         }
-        char msg[512];
-        snprintf(msg, sizeof(msg), "%s", PQerrorMessage(conn));
         PQfinish(conn);
         trim(msg);
-        int final = strstr(msg, "password authentication failed") ||
+        /* A server that does not answer is not retried: it is frozen, not starting. */
+        int final = timed_out || strstr(msg, "password authentication failed") ||
                     (strstr(msg, "database \"") && strstr(msg, "does not exist")) ||
                     strstr(msg, "invalid connection option") || strstr(msg, "invalid URI");
         if (final || monotime_now() >= deadline) {
@@ -223,9 +224,11 @@ void pgdb_close(struct pgdb *c)
 
 int pgdb_value(struct pgdb *c, const char *sql, char **value, struct tt_err *err)
 {
-    PGresult *r = PQexec(c->conn, sql);
+    PGresult *r = pgdb_query(c, sql, err);
     int rc = 0;
     *value = NULL;
+    if (!r)
+        return -1;
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         char msg[512];
         snprintf(msg, sizeof(msg), "%s", PQresultErrorMessage(r));
@@ -240,8 +243,10 @@ int pgdb_value(struct pgdb *c, const char *sql, char **value, struct tt_err *err
 
 int pgdb_exec(struct pgdb *c, const char *sql, struct tt_err *err)
 {
-    PGresult *r = PQexec(c->conn, sql);
+    PGresult *r = pgdb_query(c, sql, err);
     int rc = 0;
+    if (!r)
+        return -1;
     ExecStatusType st = PQresultStatus(r);
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY) {
         char msg[1024];
@@ -255,11 +260,15 @@ int pgdb_exec(struct pgdb *c, const char *sql, struct tt_err *err)
 
 int pgdb_row_counts(struct pgdb *c, char **out, struct tt_err *err)
 {
-    PGresult *r = PQexec(c->conn, "SELECT table_schema, table_name FROM information_schema.tables "
-                                  "WHERE table_type = 'BASE TABLE' AND table_schema NOT IN "
-                                  "('pg_catalog', 'information_schema') ORDER BY 1, 2");
+    PGresult *r = pgdb_query(c,
+                             "SELECT table_schema, table_name FROM information_schema.tables "
+                             "WHERE table_type = 'BASE TABLE' AND table_schema NOT IN "
+                             "('pg_catalog', 'information_schema') ORDER BY 1, 2",
+                             err);
     struct buf b = {0};
     int rc = 0;
+    if (!r)
+        return -1;
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         PQclear(r);
         return tt_error(err, "cannot list tables: %s", PQerrorMessage(c->conn));
@@ -576,12 +585,16 @@ int pgdb_user_tables(struct pgdb *c, struct strv *schemas, struct strv *names, s
     /* Ordinary tables (partitions included) outside the system schemas and extensions: each
      * gets a TABLE DATA entry in a pg_dump archive. */
     PGresult *r =
-        PQexec(c->conn, "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON "
-                        "n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname NOT IN "
-                        "('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' "
-                        "AND n.nspname NOT LIKE 'pg\\_temp\\_%' AND NOT EXISTS (SELECT 1 FROM "
-                        "pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid "
-                        "AND d.deptype = 'e') ORDER BY 1, 2");
+        pgdb_query(c,
+                   "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON "
+                   "n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname NOT IN "
+                   "('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' "
+                   "AND n.nspname NOT LIKE 'pg\\_temp\\_%' AND NOT EXISTS (SELECT 1 FROM "
+                   "pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid "
+                   "AND d.deptype = 'e') ORDER BY 1, 2",
+                   err);
+    if (!r)
+        return -1;
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         tt_error(err, "cannot list the database's tables: %s", PQerrorMessage(c->conn));
         PQclear(r);

@@ -13,6 +13,22 @@
 struct pgdb;
 
 /*
+ * The bounds of every wait on PostgreSQL, in ms (the plan's timeouts:):
+ * one connection attempt (libpq connect_timeout), one statement (the
+ * server's statement_timeout; ttdeploy waits for an answer at most this
+ * plus connect_ms, since a frozen server enforces nothing) and a lock
+ * (lock_timeout, and the wait for the migration lock).
+ */
+struct pgdb_timeouts {
+    long connect_ms, statement_ms, lock_ms;
+};
+#define PGDB_CONNECT_DEFAULT_MS 10000L
+#define PGDB_STATEMENT_DEFAULT_MS 300000L
+#define PGDB_LOCK_DEFAULT_MS 30000L
+/* Sets the bounds of the connections opened from now on (a value <= 0: its default). */
+void pgdb_set_timeouts(const struct pgdb_timeouts *t);
+
+/*
  * Checks a database url: it parses (libpq's PQconninfoParse), names its
  * database in the path, and no ?option (dbname=, service=) names another.
  * Every connection checks its url so; scratch connections replace the
@@ -21,8 +37,10 @@ struct pgdb;
 int pgdb_url_check(const char *url, struct tt_err *err);
 /*
  * Connects to url, retrying until deadline (monotonic seconds) while the
- * server refuses or is starting; a wrong password or a missing database
- * fails at once.  The caller pgdb_close()s the connection.
+ * server refuses or is starting; a wrong password, a missing database or
+ * a server that does not answer within timeouts.connect fails at once.
+ * Every query on the connection is bounded (struct pgdb_timeouts).  The
+ * caller pgdb_close()s the connection.
  */
 struct pgdb *pgdb_connect(const char *url, double deadline, struct tt_err *err);
 /* The same to database db on url's server, as url's user (db NULL: url's own). */

@@ -3,13 +3,15 @@
  * .down.sql), applied and reverted in order.
  *
  * The version table is ttdeploy_schema_migrations (version, name,
- * checksum, applied_at).  Migrations run under pg_advisory_lock on a fixed
- * key, so two deployers never apply the same migration twice, and each in
+ * checksum, applied_at).  Migrations run under an advisory lock on a fixed
+ * key (taken within timeouts.lock, or the error names its holder), so two
+ * deployers never apply the same migration twice, and each in
  * its own transaction together with its row in the version table: a
  * migration is applied and recorded, or neither.
  */
 #include "pgdb.h"
 #include "buf.h"
+#include "monotime.h"
 #include "sha256.h"
 
 #include <libpq-fe.h>
@@ -135,9 +137,12 @@ int pgdb_migrations_current(struct pgdb *c, char **version, struct tt_err *err)
 static int diff_applied(struct pgdb *c, const struct pgdb_migrations *m, size_t *pending,
                         size_t *npending, struct tt_err *err)
 {
-    PGresult *r = PQexec(c->conn, "SELECT version, name, checksum FROM ttdeploy_schema_migrations");
+    PGresult *r =
+        pgdb_query(c, "SELECT version, name, checksum FROM ttdeploy_schema_migrations", err);
     int rc = 0;
     *npending = 0;
+    if (!r)
+        return -1;
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         PQclear(r);
         return tt_error(err, "cannot read ttdeploy_schema_migrations: %s", PQerrorMessage(c->conn));
@@ -227,12 +232,68 @@ static int run_migration(struct pgdb *c, const struct pgdb_migration *mg, int up
     return rc;
 }
 
-/* Takes (lock) or gives back the advisory lock of ttdeploy migrations. */
-static int advisory_lock(struct pgdb *c, int lock, struct tt_err *err)
+/* Who holds the migration lock on c's database, as a phrase for a message; NULL: nobody. */
+static char *lock_holder(struct pgdb *c)
+{
+    static const char who_sql[] =
+        "SELECT format('pid %s (application %s, from %s, connected since %s, %s); if it is "
+        "stuck, end it with SELECT pg_terminate_backend(%s)', a.pid, coalesce(nullif("
+        "a.application_name, ''), 'unnamed'), coalesce(host(a.client_addr), 'a local socket'), "
+        "to_char(a.backend_start, 'YYYY-MM-DD HH24:MI:SS TZ'), coalesce(a.state, 'state "
+        "unknown'), a.pid) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE "
+        "l.locktype = 'advisory' AND l.granted AND l.classid = 0 AND l.objsubid = 1 AND "
+        "l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND "
+        "l.objid = ";
+    struct buf q = {0};
+    struct tt_err e = {0};
+    char *who = NULL;
+    buf_printf(&q, "%s%d LIMIT 1", who_sql, PGDB_LOCK_KEY);
+    if (pgdb_value(c, q.data, &who, &e) < 0) {
+        free(who);
+        who = NULL;
+    }
+    buf_release(&q);
+    return who;
+}
+
+/*
+ * Takes the advisory lock of ttdeploy migrations, trying until
+ * timeouts.lock: another deployment migrating the same database makes
+ * this one fail, naming the session that holds the lock, instead of
+ * waiting for it without end.
+ */
+static int advisory_lock(struct pgdb *c, struct tt_err *err)
+{
+    double limit = pgdb_timeouts_now()->lock_ms / 1000.0, until = monotime_now() + limit;
+    char sql[64];
+    snprintf(sql, sizeof(sql), "SELECT pg_try_advisory_lock(%d)", PGDB_LOCK_KEY);
+    for (;;) {
+        char *got = NULL;
+        if (pgdb_value(c, sql, &got, err) < 0)
+            return -1;
+        int taken = got && !strcmp(got, "t");
+        free(got);
+        if (taken)
+            return 0;
+        if (monotime_now() >= until)
+            break;
+        usleep(200000);
+    }
+    char *who = lock_holder(c);
+    tt_error(err,
+             "the migration lock (PostgreSQL advisory lock %d on database %s) was not free "
+             "within %g s (timeouts.lock): %s%s",
+             PGDB_LOCK_KEY, PQdb(c->conn), limit,
+             who ? "it is held by " : "another session held it",
+             who ? who : "; another deployment may be migrating: try again when it is done");
+    free(who);
+    return -1;
+}
+
+static int advisory_unlock(struct pgdb *c, struct tt_err *err)
 {
     char sql[64];
-    snprintf(sql, sizeof(sql), "SELECT pg_advisory_%s(%d)", lock ? "lock" : "unlock",
-             PGDB_LOCK_KEY);
+    snprintf(sql, sizeof(sql), "SELECT pg_advisory_unlock(%d)", PGDB_LOCK_KEY);
     return pgdb_exec(c, sql, err);
 }
 
@@ -241,7 +302,7 @@ int pgdb_migrations_apply(struct pgdb *c, const struct pgdb_migrations *m, struc
 {
     size_t *idx = xcalloc(m->n + 1, sizeof(size_t)), n = 0;
     struct tt_err e3 = {0};
-    int rc = advisory_lock(c, 1, err);
+    int rc = advisory_lock(c, err);
 
     if (rc == 0)
         rc = pgdb_exec(c, version_table, err);
@@ -249,7 +310,7 @@ int pgdb_migrations_apply(struct pgdb *c, const struct pgdb_migrations *m, struc
         rc = diff_applied(c, m, idx, &n, err);
     for (size_t i = 0; rc == 0 && i < n; i++)
         rc = run_migration(c, &m->v[idx[i]], 1, applied, err);
-    advisory_lock(c, 0, &e3);
+    advisory_unlock(c, &e3);
     free(idx);
     return rc;
 }
@@ -259,7 +320,7 @@ int pgdb_migrations_downgrade(struct pgdb *c, const struct pgdb_migrations *m, l
 {
     struct tt_err e3 = {0};
     char *current = NULL;
-    int rc = advisory_lock(c, 1, err);
+    int rc = advisory_lock(c, err);
 
     if (rc == 0)
         rc = pgdb_migrations_current(c, &current, err);
@@ -278,7 +339,7 @@ int pgdb_migrations_downgrade(struct pgdb *c, const struct pgdb_migrations *m, l
     for (size_t i = m->n; rc == 0 && i-- > 0;)
         if (m->v[i].version <= at && m->v[i].version > target)
             rc = run_migration(c, &m->v[i], 0, reverted, err);
-    advisory_lock(c, 0, &e3);
+    advisory_unlock(c, &e3);
     free(current);
     return rc;
 }

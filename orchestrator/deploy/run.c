@@ -17,6 +17,7 @@
 #include "run.h"
 #include "interrupt.h"
 #include "monotime.h"
+#include "pgdb.h"
 #include "sha256.h"
 
 #include <math.h>
@@ -186,6 +187,15 @@ void run_use_release(struct run *a, struct release *rel)
         a->p95_before[i] = NAN;
 }
 
+/* The plan's timeouts: bound every connection and request this run makes from now on. */
+static void run_set_bounds(const struct plan_timeouts *t)
+{
+    struct pgdb_timeouts pg = {t->connect_ms, t->statement_ms, t->lock_ms};
+    struct engine_timeouts en = {t->connect_ms, t->request_ms, t->stall_ms};
+    pgdb_set_timeouts(&pg);
+    engine_set_default_timeouts(&en);
+}
+
 enum apply_outcome run_load(struct run *a, const struct apply_options *o, struct tt_err *err)
 {
     struct release *rel;
@@ -196,6 +206,7 @@ enum apply_outcome run_load(struct run *a, const struct apply_options *o, struct
     if (release_load(o->plan_path, NULL, &rel, err) < 0)
         return APPLY_BAD_INPUT;
     run_use_release(a, rel);
+    run_set_bounds(&a->plan->timeouts);
     if (a->plan->migrate.present && a->plan->migrate.service)
         a->migrate_image =
             xstrdup(compose_find_service(a->project, a->plan->migrate.service)->image);

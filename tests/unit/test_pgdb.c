@@ -9,6 +9,7 @@
  * missing.
  */
 #include <criterion/criterion.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -297,4 +298,153 @@ Test(pgdb, a_swap_whose_second_rename_fails_puts_live_back)
     cr_assert_str_eq(kept, "0");
     free(kept);
     free(url);
+}
+
+/* ---- bounded waits (issue 13): a frozen server never holds ttdeploy -------- */
+
+/* Bounds of a second or two for the tests below; the defaults come back after. */
+static void short_bounds(long connect_ms, long statement_ms, long lock_ms)
+{
+    struct pgdb_timeouts t = {connect_ms, statement_ms, lock_ms};
+    pgdb_set_timeouts(&t);
+}
+
+static void default_bounds(void)
+{
+    struct pgdb_timeouts t = {0, 0, 0};
+    pgdb_set_timeouts(&t);
+}
+
+/* The postmaster's pid, from the first line of postmaster.pid. */
+static pid_t postmaster_pid(void)
+{
+    struct buf path = {0};
+    buf_printf(&path, "%s/data/postmaster.pid", dir);
+    FILE *f = fopen(path.data, "r");
+    long pid = 0;
+    cr_assert_not_null(f);
+    cr_assert_eq(fscanf(f, "%ld", &pid), 1);
+    fclose(f);
+    buf_release(&path);
+    return (pid_t)pid;
+}
+
+Test(pgdb, every_connection_carries_the_bounds_and_a_name)
+{
+    need_server();
+    short_bounds(3000, 1500, 700);
+    char *url = url_of("postgres", NULL), *v = NULL;
+    struct tt_err err = {0};
+    struct pgdb *c = pgdb_connect(url, monotime_now() + 5, &err);
+    cr_assert_not_null(c, "%s", err.msg);
+    cr_assert_eq(pgdb_value(c, "SHOW statement_timeout", &v, &err), 0, "%s", err.msg);
+    cr_assert_str_eq(v, "1500ms");
+    free(v);
+    cr_assert_eq(pgdb_value(c, "SHOW lock_timeout", &v, &err), 0, "%s", err.msg);
+    cr_assert_str_eq(v, "700ms");
+    free(v);
+    cr_assert_eq(pgdb_value(c, "SHOW application_name", &v, &err), 0, "%s", err.msg);
+    cr_assert_str_eq(v, "ttdeploy");
+    free(v);
+    /* the server ends a statement that runs too long */
+    double t0 = monotime_now();
+    cr_assert_eq(pgdb_exec(c, "SELECT pg_sleep(5)", &err), -1);
+    cr_assert(strstr(err.msg, "statement timeout"), "%s", err.msg);
+    cr_assert_lt(monotime_now() - t0, 3.0);
+    pgdb_close(c);
+    free(url);
+    default_bounds();
+}
+
+Test(pgdb, a_frozen_backend_fails_the_query_in_bounded_time)
+{
+    need_server();
+    short_bounds(1000, 1000, 1000);
+    char *url = url_of("postgres", NULL), *pid = NULL;
+    struct tt_err err = {0};
+    struct pgdb *c = pgdb_connect(url, monotime_now() + 5, &err);
+    cr_assert_not_null(c, "%s", err.msg);
+    cr_assert_eq(pgdb_value(c, "SELECT pg_backend_pid()", &pid, &err), 0, "%s", err.msg);
+    kill((pid_t)atol(pid), SIGSTOP); /* the server can enforce nothing now */
+    double t0 = monotime_now();
+    int rc = pgdb_exec(c, "SELECT 1", &err);
+    double waited = monotime_now() - t0;
+    kill((pid_t)atol(pid), SIGCONT);
+    cr_assert_eq(rc, -1);
+    cr_assert_geq(waited, 1.9);
+    cr_assert_lt(waited, 4.0, "waited %g s", waited);
+    char want[128];
+    snprintf(want, sizeof(want),
+             "PostgreSQL at 127.0.0.1:%d did not answer for 2 s while running "
+             "\"SELECT 1\": is it frozen or overloaded?",
+             port);
+    cr_assert(strstr(err.msg, want), "%s", err.msg);
+    /* the connection is not used again */
+    cr_assert_eq(pgdb_exec(c, "SELECT 1", &err), -1);
+    cr_assert(strstr(err.msg, "dropped"), "%s", err.msg);
+    pgdb_close(c);
+    free(pid);
+    free(url);
+    default_bounds();
+}
+
+Test(pgdb, a_frozen_server_fails_the_connection_in_bounded_time)
+{
+    need_server();
+    short_bounds(1000, 1000, 1000);
+    char *url = url_of("postgres", NULL);
+    struct tt_err err = {0};
+    pid_t pm = postmaster_pid();
+    kill(pm, SIGSTOP);
+    double t0 = monotime_now();
+    /* a frozen server is not retried until the deadline: it is not starting */
+    struct pgdb *c = pgdb_connect(url, monotime_now() + 30, &err);
+    double waited = monotime_now() - t0;
+    kill(pm, SIGCONT);
+    cr_assert_null(c);
+    cr_assert_lt(waited, 3.0, "waited %g s", waited);
+    cr_assert(strstr(err.msg, "did not answer within 1 s (timeouts.connect): is it frozen"), "%s",
+              err.msg);
+    free(url);
+    default_bounds();
+}
+
+Test(pgdb, a_held_migration_lock_fails_naming_its_holder)
+{
+    need_server();
+    short_bounds(3000, 5000, 1000);
+    make_live("shop");
+    char *url = url_of("shop", NULL), *holder_pid = NULL;
+    char *mdir = tu_tmpdir();
+    free(tu_write(mdir, "0001_a.up.sql", "CREATE TABLE a (id int);"));
+    struct tt_err err = {0};
+    struct pgdb *holder = pgdb_connect(url, monotime_now() + 5, &err);
+    struct pgdb *c = pgdb_connect(url, monotime_now() + 5, &err);
+    cr_assert(holder && c, "%s", err.msg);
+    cr_assert_eq(pgdb_value(holder, "SELECT pg_backend_pid()", &holder_pid, &err), 0);
+    cr_assert_eq(pgdb_exec(holder, "SELECT pg_advisory_lock(7331000)", &err), 0, "%s", err.msg);
+    struct pgdb_migrations m = {0};
+    struct strv applied = {0};
+    cr_assert_eq(pgdb_migrations_load(mdir, &m, &err), 0, "%s", err.msg);
+    double t0 = monotime_now();
+    cr_assert_eq(pgdb_migrations_apply(c, &m, &applied, &err), -1);
+    double waited = monotime_now() - t0;
+    cr_assert_lt(waited, 2.5, "waited %g s", waited);
+    cr_assert(strstr(err.msg, "was not free within 1 s (timeouts.lock): it is held by pid "), "%s",
+              err.msg);
+    cr_assert(strstr(err.msg, holder_pid), "names pid %s: %s", holder_pid, err.msg);
+    cr_assert(strstr(err.msg, "(application ttdeploy, from 127.0.0.1"), "%s", err.msg);
+    cr_assert_eq(applied.n, 0);
+    /* once it is free, the migrations run */
+    cr_assert_eq(pgdb_exec(holder, "SELECT pg_advisory_unlock(7331000)", &err), 0);
+    cr_assert_eq(pgdb_migrations_apply(c, &m, &applied, &err), 0, "%s", err.msg);
+    cr_assert_eq(applied.n, 1);
+    strv_clear(&applied);
+    pgdb_migrations_clear(&m);
+    pgdb_close(holder);
+    pgdb_close(c);
+    free(holder_pid);
+    free(url);
+    free(mdir);
+    default_bounds();
 }

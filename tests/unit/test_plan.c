@@ -130,6 +130,44 @@ Test(plan, defaults)
     plan_free(p);
 }
 
+/* timeouts: each bound of a wait on PostgreSQL or dockerd has a documented default and is settable.
+ */
+Test(plan, wait_bounds_default_and_settable)
+{
+    struct plan *p = load_ok(HEAD);
+    cr_assert_eq(p->timeouts.connect_ms, 10000);
+    cr_assert_eq(p->timeouts.statement_ms, 300000);
+    cr_assert_eq(p->timeouts.lock_ms, 30000);
+    cr_assert_eq(p->timeouts.request_ms, 60000);
+    cr_assert_eq(p->timeouts.stall_ms, 60000);
+    plan_free(p);
+    p = load_ok(HEAD "timeouts: {connect: 3s, statement: 2m, lock: 1500ms, request: 20s, "
+                     "stall: 45s, healthy: 30s}\n");
+    cr_assert_eq(p->timeouts.connect_ms, 3000);
+    cr_assert_eq(p->timeouts.statement_ms, 120000);
+    cr_assert_eq(p->timeouts.lock_ms, 1500);
+    cr_assert_eq(p->timeouts.request_ms, 20000);
+    cr_assert_eq(p->timeouts.stall_ms, 45000);
+    cr_assert_eq(p->healthy_timeout_ms, 30000);
+    cr_assert_eq(p->verify_timeout_ms, 60000);
+    plan_free(p);
+}
+
+Test(plan, wait_bounds_errors)
+{
+    cr_assert_str_eq(load_err(HEAD "timeouts: {stal: 5s}\n"),
+                     "plan.yml:3:12: unknown key \"stal\" in timeouts (did you mean \"stall\"?)");
+    cr_assert_str_eq(load_err(HEAD "timeouts:\n  connect: 10s\n  statment: 5m\n"),
+                     "plan.yml:5:3: unknown key \"statment\" in timeouts (did you mean "
+                     "\"statement\"?)");
+    cr_assert_str_eq(load_err(HEAD "timeouts: {lock: 0s}\n"),
+                     "plan.yml:3:18: timeouts lock must be longer than zero, such as 90s or 2m");
+    cr_assert_str_eq(
+        load_err(HEAD "timeouts: {request: forever}\n"),
+        "plan.yml:3:21: invalid duration \"forever\" for timeouts request: write a number with "
+        "a unit, such as 500ms, 10s or 1m30s");
+}
+
 Test(plan, errors)
 {
     cr_assert_str_eq(load_err("release: {version: v1}\n"),
