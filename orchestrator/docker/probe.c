@@ -121,6 +121,15 @@ static enum probe_result attempt_failed(struct probe *p, double now)
     return PROBE_FAILED;
 }
 
+/* The daemon did not answer r at all: the probe stops, its output saying why. */
+static enum probe_result no_daemon(struct probe *p, struct engine_req *r)
+{
+    buf_reset(&p->output);
+    buf_adds(&p->output, engine_req_error(r));
+    p->step = STEP_IDLE;
+    return PROBE_NO_DAEMON;
+}
+
 enum probe_result probe_on_done(struct probe *p, struct engine *e, struct engine_req *r, double now)
 {
     long st = engine_req_status(r);
@@ -130,6 +139,8 @@ enum probe_result probe_on_done(struct probe *p, struct engine *e, struct engine
     p->req = NULL;
     switch (p->step) {
     case STEP_CREATE:
+        if (st < 0)
+            return no_daemon(p, r);
         if (st != 201) {
             res = attempt_failed(p, now);
             break;
@@ -161,6 +172,8 @@ enum probe_result probe_on_done(struct probe *p, struct engine *e, struct engine
         p->step = STEP_INSPECT;
         break;
     case STEP_INSPECT: {
+        if (st < 0)
+            return no_daemon(p, r);
         json_t *j = engine_req_json(r);
         json_t *code = json_object_get(j, "ExitCode");
         if (st == 200 && json_is_integer(code) && json_integer_value(code) == 0 &&

@@ -21,7 +21,12 @@
 
 #include "engine.h"
 
-enum probe_result { PROBE_RUNNING, PROBE_PASSED, PROBE_FAILED };
+/*
+ * PROBE_NO_DAEMON: a request of the probe got no answer from the daemon at
+ * all (a timeout, a refused connection): not a health result, a daemon
+ * that cannot be reached; probe_last_output() says what happened.
+ */
+enum probe_result { PROBE_RUNNING, PROBE_PASSED, PROBE_FAILED, PROBE_NO_DAEMON };
 
 struct probe;
 

@@ -308,6 +308,8 @@ static void on_probe_done(struct up_run *r, struct svc *v, struct engine_req *re
     engine_req_free(req);
     if (res == PROBE_PASSED && v->state == SVC_WAITING)
         svc_ready(r, v, "healthy", "probe");
+    else if (res == PROBE_NO_DAEMON && v->state == SVC_WAITING)
+        svc_fail(r, v, "could not be health-checked: %s", probe_last_output(v->probe));
 }
 
 /* What a lifecycle request answers when it worked, and what its failure says. */
