@@ -416,17 +416,11 @@ int plan_parse(const char *path, const char *data, size_t len, const struct vars
 
 int plan_load(const char *path, const struct vars *env, struct plan **out, struct tt_err *err)
 {
-    FILE *f = fopen(path, "rb");
     struct buf data = {0};
-    char chunk[8192];
-    size_t n;
 
     *out = NULL;
-    if (!f)
-        return tt_error_at(err, path, 0, 0, "cannot open the plan: %s", strerror(errno));
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        buf_add(&data, chunk, n);
-    fclose(f);
+    if (yfile_read(path, "plan", &data, err) < 0) /* bounded: /dev/zero is refused, not read */
+        return -1;
     int rc = plan_parse(path, data.data ? data.data : "", data.len, env, out, err);
     buf_release(&data);
     return rc;

@@ -137,8 +137,8 @@ static int commit_partial(int fd, const char *partial, const char *path, struct 
 }
 
 /* Runs argv with stdout to out_fd (-1: captured in output with stderr); returns its exit code. */
-/* A host pg_dump silent this long, its file not growing, is stopped. */
-#define HOST_STALL_S 60
+/* A host pg_dump silent this long, its file not growing, is stopped (timeouts.stall). */
+static double host_stall_s = 60;
 static int run_host(char *const *argv, int out_fd, struct buf *output, struct tt_err *err);
 
 int backup_take_host(const char *url, const char *dir, const char *project, long long deployment,
@@ -239,6 +239,11 @@ int backup_take(struct engine *e, const char *container, const char *url, const 
     return rc;
 }
 
+void backup_set_stall(long ms)
+{
+    host_stall_s = ms > 0 ? ms / 1000.0 : 60;
+}
+
 int backup_run_host(char *const *argv, struct buf *output, struct tt_err *err)
 {
     return run_host(argv, -1, output, err);
@@ -269,7 +274,7 @@ static void stop_child(pid_t pid)
 /*
  * Runs argv on the host: stdout to out_fd (or, with stderr, into output),
  * keeping the first 64 KiB of what it says.  A stop signal stops the
- * child; so do, when it writes a file (pg_dump), HOST_STALL_S seconds in
+ * child; so do, when it writes a file (pg_dump), host_stall_s seconds in
  * which it neither speaks nor grows the file (a frozen server).  A
  * restore or psql may be silent for long (an index build): those are
  * bounded by the server's statement_timeout.
@@ -300,7 +305,7 @@ static int run_host(char *const *argv, int out_fd, struct buf *output, struct tt
     while (n != 0) {
         struct pollfd p = {.fd = pipefd[0], .events = POLLIN};
         int ready = poll(&p, 1, 500);
-        int stalled = out_fd >= 0 && monotime_now() - last_progress > HOST_STALL_S;
+        int stalled = out_fd >= 0 && monotime_now() - last_progress > host_stall_s;
         if (interrupt_signal() || stalled) {
             close(pipefd[0]);
             stop_child(pid);
@@ -308,9 +313,9 @@ static int run_host(char *const *argv, int out_fd, struct buf *output, struct tt
                 return tt_error(err, "%s was stopped: interrupted by %s", argv[0],
                                 interrupt_signal() == SIGTERM ? "SIGTERM" : "SIGINT");
             return tt_error(err,
-                            "%s made no progress for %d s and was stopped: is the database "
-                            "server frozen or unreachable?",
-                            argv[0], HOST_STALL_S);
+                            "%s made no progress for %.0f s (timeouts.stall) and was stopped: "
+                            "is the database server frozen or unreachable?",
+                            argv[0], host_stall_s);
         }
         if (fd_size(out_fd) != size) {
             size = fd_size(out_fd);

@@ -46,6 +46,8 @@ int backup_verify_restore(struct backup_result *b, const struct dbscratch *s, do
 void backup_result_clear(struct backup_result *b);
 
 /* Runs argv (argv[0] looked up in PATH) with stdout and stderr captured; returns its exit code. */
+/* A host pg_dump whose file stops growing for ms (timeouts.stall; 0: 60 s) is stopped. */
+void backup_set_stall(long ms);
 int backup_run_host(char *const *argv, struct buf *output, struct tt_err *err);
 
 /* The SHA-256 of a backup file, read in chunks. */

@@ -15,6 +15,7 @@
  * cannot record.
  */
 #include "run.h"
+#include "backup.h"
 #include "interrupt.h"
 #include "monotime.h"
 #include "pgdb.h"
@@ -194,6 +195,7 @@ static void run_set_bounds(const struct plan_timeouts *t)
     struct engine_timeouts en = {t->connect_ms, t->request_ms, t->stall_ms};
     pgdb_set_timeouts(&pg);
     engine_set_default_timeouts(&en);
+    backup_set_stall(t->stall_ms);
 }
 
 enum apply_outcome run_load(struct run *a, const struct apply_options *o, struct tt_err *err)

@@ -327,3 +327,13 @@ Test(plan, backup_via)
     cr_assert_str_eq(load_err(HEAD "backup: {via: ssh}\n"),
                      "plan.yml:3:15: unknown backup via \"ssh\": use one of container, host");
 }
+
+/* A plan that never ends (/dev/zero) is refused at the size bound, not read into memory. */
+Test(plan, endless_file_is_refused)
+{
+    struct plan *p = NULL;
+    struct tt_err err = {0};
+    cr_assert_eq(plan_load("/dev/zero", NULL, &p, &err), -1);
+    cr_assert_null(p);
+    cr_assert(strstr(err.msg, "/dev/zero") && strstr(err.msg, "16 MB"), "%s", err.msg);
+}
