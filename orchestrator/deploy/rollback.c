@@ -23,6 +23,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ---- the decision -------------------------------------------------------- */
 
@@ -122,6 +123,73 @@ static void actions_join(const struct actions *l, struct buf *out)
 
 static enum apply_outcome run_actions(struct run *a, const struct actions *actions,
                                       json_t *previous, int resume, struct buf *summary);
+
+/* ---- the daemon a rollback needs ---------------------------------------------- */
+
+/* Whether the Docker daemon answers /_ping now (within 2 s); why says what it said if not. */
+static int daemon_answers(struct run *a, struct tt_err *why)
+{
+    return engine_call(a->engine, "GET", "/_ping", NULL, 2000, NULL, NULL, why) == 200;
+}
+
+/*
+ * Waits, up to the plan's healthy timeout, for a Docker daemon that does
+ * not answer (one restarted mid-deploy comes back).  0 when it answers,
+ * with how long it was away in summary; -1 when it did not come back
+ * (or SIGINT/SIGTERM), summary saying so.
+ */
+static int daemon_wait(struct run *a, struct buf *summary)
+{
+    struct tt_err why = {0};
+    double t0 = monotime_now(), deadline = t0 + a->plan->healthy_timeout_ms / 1000.0;
+    struct timespec pause = {0, 500 * 1000 * 1000};
+
+    if (daemon_answers(a, &why))
+        return 0;
+    run_say(a, "rolling back: the Docker daemon at %s does not answer; waiting up to %.0f s",
+            engine_host(a->engine), deadline - t0);
+    while (monotime_now() < deadline && !interrupt_signal()) {
+        nanosleep(&pause, NULL);
+        if (daemon_answers(a, &why)) {
+            buf_printf(summary, "%sthe Docker daemon at %s did not answer for %.1f s",
+                       summary->len ? "; " : "", engine_host(a->engine), monotime_now() - t0);
+            return 0;
+        }
+    }
+    buf_printf(summary, "%sthe Docker daemon at %s does not answer (%s)", summary->len ? "; " : "",
+               engine_host(a->engine), why.msg[0] ? why.msg : "no answer");
+    return -1;
+}
+
+/*
+ * run_actions() once the daemon answers, and once more (the actions not
+ * done yet) when one failed because the daemon went away meanwhile.
+ * APPLY_UNREACHABLE when it did not come back: nothing is decided, the
+ * deployment stays in rolling_back for `ttdeploy recover`.
+ */
+static enum apply_outcome run_actions_with_daemon(struct run *a, const struct actions *actions,
+                                                  json_t *previous, int resume, struct buf *summary)
+{
+    struct tt_err why = {0};
+    if (daemon_wait(a, summary) < 0)
+        return APPLY_UNREACHABLE;
+    enum apply_outcome res = run_actions(a, actions, previous, resume, summary);
+    if (res != APPLY_ROLLBACK_BROKE || a->store_err.msg[0] || daemon_answers(a, &why))
+        return res;
+    if (daemon_wait(a, summary) < 0)
+        return APPLY_UNREACHABLE;
+    buf_adds(summary, "; then ");
+    return run_actions(a, actions, previous, 1, summary);
+}
+
+/* The end of a message when the daemon did not come back: how to finish. */
+static void stays_interrupted(struct run *a, struct buf *error)
+{
+    buf_printf(error,
+               "; deployment %lld stays in rolling_back: when the daemon is back, `ttdeploy "
+               "recover %s` finishes the rollback",
+               a->id, a->o->plan_path);
+}
 
 /* The newest succeeded deployment before this one (store_show), or NULL. */
 static json_t *previous_deployment(struct run *a)
@@ -253,9 +321,12 @@ enum apply_outcome rollback_after_failure(struct run *a)
         goto out;
     }
     struct buf summary = {0};
-    res = run_actions(a, &actions, previous, 0, &summary);
+    res = run_actions_with_daemon(a, &actions, previous, 0, &summary);
     json_decref(previous);
-    if (res == APPLY_OK) {
+    if (res == APPLY_UNREACHABLE) {
+        buf_printf(&error, "; the rollback could not run: %s", summary.data);
+        stays_interrupted(a, &error);
+    } else if (res == APPLY_OK) {
         buf_printf(&error, "; rolled back: %s", summary.data);
         run_finish(a, DEPLOY_ROLLED_BACK, error.data);
         res = APPLY_DEPLOY_FAILED;
@@ -407,14 +478,20 @@ enum apply_outcome rollback_resume(struct run *a)
     } else {
         a->failed_at = monotime_now();
         json_t *previous = previous_deployment(a);
-        res = run_actions(a, &actions, previous, 1, &summary);
+        res = run_actions_with_daemon(a, &actions, previous, 1, &summary);
         json_decref(previous);
+        if (res == APPLY_UNREACHABLE) {
+            buf_printf(&error, "; the rollback could not run: %s", summary.data);
+            stays_interrupted(a, &error);
+            goto out;
+        }
         buf_printf(&error, "; %s: %s",
                    res == APPLY_OK ? "rollback finished by recover" : "rollback failed",
                    summary.data);
         run_finish(a, res == APPLY_OK ? DEPLOY_ROLLED_BACK : DEPLOY_ROLLBACK_FAILED, error.data);
         res = res == APPLY_OK ? APPLY_DEPLOY_FAILED : APPLY_ROLLBACK_BROKE;
     }
+out:
     tt_error(a->err, "%s", error.data);
     json_decref(notes);
     json_decref(d);

@@ -156,6 +156,13 @@ int step_begin(struct run *a, enum deploy_state phase, const char *service, cons
 /* Writes a step's outcome; -1 with a->err set when the store cannot record it. */
 int step_end(struct run *a, long long step, enum step_status status, const char *detail,
              const char *error);
+/*
+ * A test hook: with TTDEPLOY_CRASH_AT=N the N-th step write (intents and
+ * outcomes counted together, from 1) is followed by raise(SIGKILL); with
+ * TTDEPLOY_CRASH_AT=list each write prints its number and fmt on stderr.
+ * crashpoint.c says more.
+ */
+void crashpoint(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* STEP_OK, STEP_SKIPPED or STEP_FAILED for an action's result. */
 enum step_status step_status_of(enum action_result r);
 /* A step that is over as soon as it is written (a decision, a skipped phase). */

@@ -21,8 +21,11 @@ int step_begin(struct run *a, enum deploy_state phase, const char *service, cons
     struct tt_err e = {0};
     if (run_may_act(a, phase, service, action) < 0) /* a stop signal, or the lock lost */
         return -1;
-    if (store_step_begin(a->store, a->id, phase, service, action, intent, step, &e) == 0)
+    if (store_step_begin(a->store, a->id, phase, service, action, intent, step, &e) == 0) {
+        crashpoint("intent of step %lld: %s %s %s", *step, deploy_state_name(phase), action,
+                   service ? service : "-");
         return 0;
+    }
     run_store_failed(a, &e);
     if (!a->err->msg[0]) /* a cause already there stays first: the final message adds this */
         tt_error(
@@ -37,8 +40,10 @@ int step_end(struct run *a, long long step, enum step_status status, const char 
     struct tt_err e = {0};
     if ((status == STEP_FAILED || status == STEP_SKIPPED) && interrupt_signal())
         status = STEP_INTERRUPTED; /* cut short, or never reached, because of a stop signal */
-    if (store_step_end(a->store, step, status, detail, error, &e) == 0)
+    if (store_step_end(a->store, step, status, detail, error, &e) == 0) {
+        crashpoint("outcome of step %lld %s", step, step_status_name(status));
         return 0;
+    }
     run_store_failed(a, &e);
     if (!a->err->msg[0])
         tt_error(a->err, "the store could not record the outcome of step %lld (%s): %s", step,
