@@ -322,6 +322,28 @@ void store_db_bind(sqlite3_stmt *st, const char *types, va_list ap)
     }
 }
 
+sqlite3_stmt *store_db_prepare_v(struct store *s, struct tt_err *err, const char *sql,
+                                 const char *types, va_list ap)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        store_db_error(s, err, "prepare");
+        return NULL;
+    }
+    store_db_bind(st, types, ap);
+    return st;
+}
+
+sqlite3_stmt *store_db_prepare(struct store *s, struct tt_err *err, const char *sql,
+                               const char *types, ...)
+{
+    va_list ap;
+    va_start(ap, types);
+    sqlite3_stmt *st = store_db_prepare_v(s, err, sql, types, ap);
+    va_end(ap);
+    return st;
+}
+
 /* Runs one write with its parameters bound per types (see store_db_bind). */
 static int run_stmt(struct store *s, const char *sql, struct tt_err *err, const char *types, ...)
 {

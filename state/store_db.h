@@ -34,5 +34,10 @@ int store_db_error(struct store *s, struct tt_err *err, const char *what);
  * 'i' long long.
  */
 void store_db_bind(struct sqlite3_stmt *st, const char *types, va_list ap);
+/* Prepares sql with its parameters bound per types (store_db_bind); NULL with err set. */
+struct sqlite3_stmt *store_db_prepare(struct store *s, struct tt_err *err, const char *sql,
+                                      const char *types, ...);
+struct sqlite3_stmt *store_db_prepare_v(struct store *s, struct tt_err *err, const char *sql,
+                                        const char *types, va_list ap);
 
 #endif

@@ -43,13 +43,11 @@ static json_t *query_rows(struct store *s, struct tt_err *err, const char *sql, 
     json_t *rows;
     int rc;
 
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
-        store_db_error(s, err, "prepare");
-        return NULL;
-    }
     va_start(ap, types);
-    store_db_bind(st, types, ap);
+    st = store_db_prepare_v(s, err, sql, types, ap);
     va_end(ap);
+    if (!st)
+        return NULL;
     rows = json_array();
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
         json_array_append_new(rows, row_json(st));

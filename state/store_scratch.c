@@ -38,23 +38,6 @@ static double now_s(void)
     return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
 }
 
-/* Prepares sql with its parameters bound per types (store_db_bind); NULL with err set. */
-static sqlite3_stmt *prepare(struct store *s, struct tt_err *err, const char *sql,
-                             const char *types, ...)
-{
-    sqlite3_stmt *st;
-    va_list ap;
-
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
-        store_db_error(s, err, "prepare");
-        return NULL;
-    }
-    va_start(ap, types);
-    store_db_bind(st, types, ap);
-    va_end(ap);
-    return st;
-}
-
 /* Steps a write to its end and finalizes it. */
 static int finish_write(struct store *s, sqlite3_stmt *st, struct tt_err *err)
 {
@@ -76,32 +59,34 @@ int store_scratch_record(struct store *s, long long deployment, const char *name
 {
     return finish_write(
         s,
-        prepare(s, err,
-                "INSERT INTO scratch_databases (deployment_id, name, purpose, server, "
-                "created_at) VALUES (?,?,?,?,?)",
-                "itttd", deployment, name, purpose, server, now_s()),
+        store_db_prepare(s, err,
+                         "INSERT INTO scratch_databases (deployment_id, name, purpose, server, "
+                         "created_at) VALUES (?,?,?,?,?)",
+                         "itttd", deployment, name, purpose, server, now_s()),
         err);
 }
 
 int store_scratch_dropped(struct store *s, long long deployment, const char *name,
                           const char *server, struct tt_err *err)
 {
-    return finish_write(s,
-                        prepare(s, err,
-                                "UPDATE scratch_databases SET dropped_at = ? WHERE "
-                                "deployment_id = ? AND name = ? AND server = ? AND dropped_at "
-                                "IS NULL",
-                                "ditt", now_s(), deployment, name, server),
-                        err);
+    return finish_write(
+        s,
+        store_db_prepare(s, err,
+                         "UPDATE scratch_databases SET dropped_at = ? WHERE "
+                         "deployment_id = ? AND name = ? AND server = ? AND dropped_at "
+                         "IS NULL",
+                         "ditt", now_s(), deployment, name, server),
+        err);
 }
 
 int store_scratch_owned(struct store *s, long long deployment, const char *name, const char *server,
                         struct tt_err *err)
 {
-    sqlite3_stmt *st = prepare(s, err,
-                               "SELECT count(*) FROM scratch_databases WHERE deployment_id = ? "
-                               "AND name = ? AND server = ? AND dropped_at IS NULL",
-                               "itt", deployment, name, server);
+    sqlite3_stmt *st =
+        store_db_prepare(s, err,
+                         "SELECT count(*) FROM scratch_databases WHERE deployment_id = ? "
+                         "AND name = ? AND server = ? AND dropped_at IS NULL",
+                         "itt", deployment, name, server);
     if (!st)
         return -1;
     int rc = sqlite3_step(st);
@@ -141,13 +126,14 @@ int store_scratch_pending(struct store *s, long long deployment, struct store_sc
                           struct tt_err *err)
 {
     memset(out, 0, sizeof(*out));
-    int rc = read_rows(s,
-                       prepare(s, err,
-                               "SELECT name, purpose, server FROM scratch_databases WHERE "
-                               "deployment_id = ? AND dropped_at IS NULL GROUP BY name, server "
-                               "ORDER BY min(id)",
-                               "i", deployment),
-                       add_scratch, out, err);
+    int rc =
+        read_rows(s,
+                  store_db_prepare(s, err,
+                                   "SELECT name, purpose, server FROM scratch_databases WHERE "
+                                   "deployment_id = ? AND dropped_at IS NULL GROUP BY name, server "
+                                   "ORDER BY min(id)",
+                                   "i", deployment),
+                  add_scratch, out, err);
     if (rc < 0)
         store_scratch_list_clear(out);
     return rc;
@@ -168,25 +154,27 @@ int store_db_change_record(struct store *s, long long deployment, const char *se
                            const char *database, enum store_db_change change, const char *target,
                            long long *id, struct tt_err *err)
 {
-    int rc = finish_write(s,
-                          prepare(s, err,
-                                  "INSERT INTO database_changes (deployment_id, server, database, "
-                                  "change, target, made_at) VALUES (?,?,?,?,?,?)",
-                                  "ittttd", deployment, server, database,
-                                  store_db_change_name(change), target, now_s()),
-                          err);
+    int rc = finish_write(
+        s,
+        store_db_prepare(s, err,
+                         "INSERT INTO database_changes (deployment_id, server, database, "
+                         "change, target, made_at) VALUES (?,?,?,?,?,?)",
+                         "ittttd", deployment, server, database, store_db_change_name(change),
+                         target, now_s()),
+        err);
     *id = rc == 0 ? (long long)sqlite3_last_insert_rowid(s->db) : 0;
     return rc;
 }
 
 int store_db_change_end(struct store *s, long long id, int undone, struct tt_err *err)
 {
-    return finish_write(s,
-                        prepare(s, err,
-                                undone ? "UPDATE database_changes SET undo_done_at = ? WHERE id = ?"
-                                       : "UPDATE database_changes SET kept_at = ? WHERE id = ?",
-                                "di", now_s(), id),
-                        err);
+    return finish_write(
+        s,
+        store_db_prepare(s, err,
+                         undone ? "UPDATE database_changes SET undo_done_at = ? WHERE id = ?"
+                                : "UPDATE database_changes SET kept_at = ? WHERE id = ?",
+                         "di", now_s(), id),
+        err);
 }
 
 static int add_change(struct store *s, sqlite3_stmt *st, void *list, struct tt_err *err)
@@ -216,13 +204,14 @@ int store_db_change_pending(struct store *s, long long deployment, struct store_
                             struct tt_err *err)
 {
     memset(out, 0, sizeof(*out));
-    int rc = read_rows(s,
-                       prepare(s, err,
-                               "SELECT id, change, server, database, target FROM "
-                               "database_changes WHERE deployment_id = ? AND undo_done_at IS "
-                               "NULL AND kept_at IS NULL ORDER BY id DESC",
-                               "i", deployment),
-                       add_change, out, err);
+    int rc =
+        read_rows(s,
+                  store_db_prepare(s, err,
+                                   "SELECT id, change, server, database, target FROM "
+                                   "database_changes WHERE deployment_id = ? AND undo_done_at IS "
+                                   "NULL AND kept_at IS NULL ORDER BY id DESC",
+                                   "i", deployment),
+                  add_change, out, err);
     if (rc < 0)
         store_db_change_list_clear(out);
     return rc;

@@ -66,6 +66,12 @@ def api(method, path, body=None):
         return r.status, data
 
 
+def last_deployment(plan):
+    """`show --json` of the newest deployment in plan's store."""
+    h = json.loads(ttdeploy("history", "--plan", plan, "--json", "--limit", "1", check=0).stdout)
+    return json.loads(ttdeploy("show", "--plan", plan, "--json", str(h[0]["id"]), check=0).stdout)
+
+
 def project_filter(project):
     return urllib.parse.quote(json.dumps(
         {"label": [f"com.docker.compose.project={project}"]}))

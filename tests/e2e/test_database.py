@@ -12,7 +12,7 @@ import subprocess
 import tempfile
 import time
 
-from harness import ROOT, api, project_containers, purge_project, run, ttdeploy
+from harness import ROOT, api, last_deployment, project_containers, purge_project, run, ttdeploy
 
 EXAMPLE = os.path.join(ROOT, "examples", "tasktracker")
 PORTS = {"PG_PORT": "26432", "API_PORT": "26001", "HTTP_PORT": "26081"}
@@ -61,10 +61,7 @@ class DbStack:
         return ttdeploy("apply", "--progress", "plain", *args, self.plan, env=PORTS)
 
     def last(self):
-        h = json.loads(ttdeploy("history", "--plan", self.plan, "--json", "--limit", "1",
-                                check=0).stdout)
-        return json.loads(ttdeploy("show", "--plan", self.plan, "--json", str(h[0]["id"]),
-                                   check=0).stdout)
+        return last_deployment(self.plan)
 
     def backups(self):
         return sorted(glob.glob(os.path.join(self.dir, "backups", "*.dump")))

@@ -23,7 +23,7 @@ import tempfile
 import threading
 import time
 
-from harness import ROOT, TTDEPLOY, api, purge_project, run, ttdeploy
+from harness import ROOT, TTDEPLOY, api, last_deployment, purge_project, run, ttdeploy
 
 EXAMPLE = os.path.join(ROOT, "examples", "tasktracker")
 PROJECT = "tte2e-hangs"
@@ -121,10 +121,7 @@ class Stack:
         return row[0] if row else None
 
     def last(self):
-        h = json.loads(ttdeploy("history", "--plan", self.plan, "--json", "--limit", "1",
-                                check=0).stdout)
-        return json.loads(ttdeploy("show", "--plan", self.plan, "--json", str(h[0]["id"]),
-                                   check=0).stdout)
+        return last_deployment(self.plan)
 
     def backups(self):
         return sorted(glob.glob(os.path.join(self.dir, "backups", "*.dump")))
