@@ -44,20 +44,19 @@ static void crash_point(void)
 int dbscratch_drop(const struct dbscratch *s, const char *name, double deadline, struct tt_err *err)
 {
     char *server = pgdb_url_server(s->url);
-    int rc = store_scratch_owned(s->store, s->deployment, name, server, err);
+    int owned = store_scratch_owned(s->store, s->deployment, name, server, err), rc = -1;
 
-    if (rc == 0)
+    if (owned == 0)
         tt_error(err,
                  "refusing to drop database %s on %s: the store does not say deployment %lld "
                  "created it (ttdeploy drops only the scratch databases it recorded before "
                  "creating them); if it is a leftover, drop it yourself",
                  name, server, s->deployment);
-    if (rc == 1)
-        rc = pgdb_drop_database(s->url, name, deadline, err);
-    if (rc == 0 && store_scratch_dropped(s->store, s->deployment, name, server, err) < 0)
-        rc = -1;
+    if (owned == 1 && pgdb_drop_database(s->url, name, deadline, err) == 0 &&
+        store_scratch_dropped(s->store, s->deployment, name, server, err) == 0)
+        rc = 0;
     free(server);
-    return rc < 0 ? -1 : 0;
+    return rc;
 }
 
 /* Refuses name when a database of that name exists that this deployment did not record. */
