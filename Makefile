@@ -4,6 +4,7 @@
 #   make test         every suite (layers, unit, e2e, corpus, dockerd); ends "N passed, N failed"
 #   make test SAN=1   the same under ASan+UBSan (objects go to build-san/)
 #   make fuzz         build libFuzzer targets with clang; FUZZ_SECONDS=N runs each
+#   make fuzz-short   each target replays its corpus, then fuzzes 20 s (part of make test)
 #   make bench        benchmarks (speed targets live here, never in tests)
 #   make install PREFIX=/usr/local
 #
@@ -56,7 +57,7 @@ FUZZ_SECONDS ?= 0
 
 BIN := $(BUILD)/ttdeploy
 
-.PHONY: all test fuzz bench install clean format example layers-graph
+.PHONY: all test fuzz fuzz-short bench install clean format example layers-graph
 
 all: $(BIN) ttdeploy
 
@@ -77,10 +78,19 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
 test: $(BIN) $(UNIT_BINS)
 	@TTDEPLOY=$(CURDIR)/$(BIN) BUILD=$(BUILD) SAN=$(SAN) tests/run-all.sh $(UNIT_BINS)
 
-build-fuzz/%: tests/fuzz/%.c $(LIB_SRCS)
+# The fuzz targets: the library compiled once with clang for coverage
+# (fuzzer-no-link) under ASan+UBSan, each target linked against it.
+FUZZ_CFLAGS := -g -O1 -std=c11 -D_GNU_SOURCE $(ALL_INCS) $(shell pkg-config --cflags $(PKGS)) \
+	-fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_OBJS := $(LIB_SRCS:%.c=build-fuzz/obj/%.o)
+
+build-fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+build-fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS)
 	@mkdir -p build-fuzz
-	clang -g -O1 -std=c11 -D_GNU_SOURCE $(ALL_INCS) $(shell pkg-config --cflags $(PKGS)) \
-	  -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRCS) $(LDLIBS)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) $(LDLIBS)
 
 fuzz: $(FUZZ_BINS)
 	@for f in $(FUZZ_BINS); do \
@@ -95,6 +105,13 @@ fuzz: $(FUZZ_BINS)
 	    $$f -runs=0 tests/fuzz/corpus/$${name#fuzz_} || exit 1; \
 	  fi; \
 	done
+
+# Every target replays its corpus, then fuzzes FUZZ_SHORT seconds (CI: part of make test).
+FUZZ_SHORT ?= 20
+fuzz-short: $(FUZZ_BINS)
+	@FUZZ_SHORT=$(FUZZ_SHORT) tests/fuzz-short.sh $(FUZZ_BINS)
+
+-include $(FUZZ_OBJS:.o=.d)
 
 $(BUILD)/bench/%: bench/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)

@@ -101,6 +101,27 @@ static int waits_by_design(const char *method, const char *path)
            path_ends(path, "/stop") || path_ends(path, "/restart") || path_ends(path, "/wait");
 }
 
+/*
+ * The grace a stop or restart gives the container (its ?t= in seconds),
+ * in ms; -1 when path is neither or names none.  Docker answers once the
+ * grace is over, so the request's deadline is that plus timeouts.request.
+ */
+static long stop_grace_ms(const char *path)
+{
+    const char *q = strchr(path, '?'), *t;
+    size_t n = q ? (size_t)(q - path) : strlen(path);
+    if (!q || n < 5 ||
+        (strncmp(path + n - 5, "/stop", 5) && (n < 8 || strncmp(path + n - 8, "/restart", 8))))
+        return -1;
+    for (t = q + 1; t; t = strchr(t, '&') ? strchr(t, '&') + 1 : NULL)
+        if (!strncmp(t, "t=", 2)) {
+            char *end;
+            long sec = strtol(t + 2, &end, 10);
+            return (*end == '\0' || *end == '&') && sec >= 0 && sec < 86400 ? sec * 1000 : -1;
+        }
+    return -1;
+}
+
 /* A pull or a build reports progress as it goes: silence for the stall limit ends it. */
 static int reports_progress(const char *path)
 {
@@ -191,7 +212,11 @@ static struct engine_req *req_new(struct engine *e, const char *method, const ch
     sprintf(r->what + strlen(method), " %s", path);
     /* A deadline for every request: the caller's when shorter, or for one of the daemon's waits. */
     r->deadline_ms = timeout_ms;
-    if (!waits_by_design(method, path) || timeout_ms <= 0) {
+    long grace_ms = stop_grace_ms(path);
+    if (grace_ms >= 0 && (timeout_ms <= 0 || grace_ms + e->request_ms < timeout_ms)) {
+        r->by_request = 1; /* the grace it was given, then timeouts.request for the daemon */
+        r->deadline_ms = grace_ms + e->request_ms;
+    } else if (!waits_by_design(method, path) || timeout_ms <= 0) {
         r->by_request = timeout_ms <= 0 || timeout_ms > e->request_ms;
         r->deadline_ms = r->by_request ? e->request_ms : timeout_ms;
     }

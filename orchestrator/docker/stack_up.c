@@ -201,15 +201,16 @@ static const char *deps_unmet(struct up_run *r, size_t i, int *blocked)
 }
 
 /*
- * The grace a container that never became healthy gets to stop: its own
- * stop_grace_period when the service sets one, else 2 s, not Docker's
- * default 10 s (a failed release is being replaced; seconds count).
+ * The grace the old container of v gets to stop: the service's
+ * stop_grace_period, else Docker's 10 s, but 2 s for a container that
+ * never became healthy (a failed release being replaced: nothing to
+ * drain, and seconds count).
  */
-static long long unready_grace_s(const struct compose_service *s)
+static long long stop_grace_s(const struct svc *v)
 {
-    if (s->stop_grace_period >= 0)
-        return (long long)((s->stop_grace_period + 999999999) / 1000000000);
-    return 2;
+    if (v->s->stop_grace_period >= 0)
+        return (long long)((v->s->stop_grace_period + 999999999) / 1000000000);
+    return v->old_unready ? 2 : 10;
 }
 
 static void launch(struct up_run *r, size_t i)
@@ -227,9 +228,8 @@ static void launch(struct up_run *r, size_t i)
             start_container(r, v);
         }
     } else if (v->old_id) {
-        buf_printf(&path, "/containers/%s/stop", v->old_id);
-        if (v->old_unready) /* it never became healthy: nothing to drain */
-            buf_printf(&path, "?t=%lld", unready_grace_s(v->s));
+        /* The grace is always named, so the request's deadline can follow from it. */
+        buf_printf(&path, "/containers/%s/stop?t=%lld", v->old_id, stop_grace_s(v));
         request(r, v, SVC_STOPPING, "POST", path.data, NULL, "recreating");
     } else {
         create_container(r, v);

@@ -348,11 +348,14 @@ def test_zz_frozen_dockerd_during_app_up():
     assert p.returncode != 0, p.stdout_text + p.stderr_text
     assert "the Docker daemon at unix://" in p.stderr_text + p.stdout_text, p.stderr_text
     assert "is it frozen?" in p.stderr_text + p.stdout_text, p.stderr_text
-    # the health wait gives up at the first probe the daemon does not answer
-    # (a few requests of timeouts.request, 3 s here), not at timeouts.healthy
-    # (20 s); the rollback's requests then time out one by one the same way
-    assert "could not be health-checked: the Docker daemon at unix://" in p.stderr_text, p.stderr_text
-    assert waited < 45, f"{waited:.1f} s\n{p.stdout_text}\n{p.stderr_text}"
+    # the phase's own error names the daemon: a health probe it does not
+    # answer fails the wait at once (not at timeouts.healthy), a stop it does
+    # not answer fails after the stop's grace plus timeouts.request (not the
+    # tier's 120 s); the rollback then waits for the daemon up to
+    # timeouts.healthy (20 s) and leaves the deployment to `recover`
+    first = p.stderr_text.split("; ")[0]
+    assert "the Docker daemon at unix://" in first, p.stderr_text
+    assert waited < 60, f"{waited:.1f} s\n{p.stdout_text}\n{p.stderr_text}"
 
 
 def test_zzz_longest_waits():
