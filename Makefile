@@ -1,7 +1,7 @@
 # ttdeploy - build, test, fuzz, bench, install.
 #
 #   make              build ./ttdeploy
-#   make test         every suite (layers, unit, e2e, corpus, dockerd); ends "N passed, N failed"
+#   make test         every suite (layers, unit, fuzz-short, e2e); ends "N passed, N failed"
 #   make test SAN=1   the same under ASan+UBSan (objects go to build-san/)
 #   make fuzz         build libFuzzer targets with clang; FUZZ_SECONDS=N runs each
 #   make fuzz-short   each target replays its corpus, then fuzzes 20 s (part of make test)
@@ -54,6 +54,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
 FUZZ_SECONDS ?= 0
+FUZZ_SHORT ?= 20
 
 BIN := $(BUILD)/ttdeploy
 
@@ -75,8 +76,9 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(ALL_INCS) $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS) -lcriterion
 
-test: $(BIN) $(UNIT_BINS)
-	@TTDEPLOY=$(CURDIR)/$(BIN) BUILD=$(BUILD) SAN=$(SAN) tests/run-all.sh $(UNIT_BINS)
+test: $(BIN) $(UNIT_BINS) $(FUZZ_BINS)
+	@TTDEPLOY=$(CURDIR)/$(BIN) BUILD=$(BUILD) SAN=$(SAN) FUZZ_BINS="$(FUZZ_BINS)" \
+	  FUZZ_SHORT=$(FUZZ_SHORT) tests/run-all.sh $(UNIT_BINS)
 
 # The fuzz targets: the library compiled once with clang for coverage
 # (fuzzer-no-link) under ASan+UBSan, each target linked against it.
@@ -86,11 +88,13 @@ FUZZ_OBJS := $(LIB_SRCS:%.c=build-fuzz/obj/%.o)
 
 build-fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+	@echo "  CC (fuzz) $<"
+	@clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
 
 build-fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS)
 	@mkdir -p build-fuzz
-	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) $(LDLIBS)
+	@echo "  LINK (fuzz) $@"
+	@clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) $(LDLIBS)
 
 fuzz: $(FUZZ_BINS)
 	@for f in $(FUZZ_BINS); do \
@@ -107,7 +111,6 @@ fuzz: $(FUZZ_BINS)
 	done
 
 # Every target replays its corpus, then fuzzes FUZZ_SHORT seconds (CI: part of make test).
-FUZZ_SHORT ?= 20
 fuzz-short: $(FUZZ_BINS)
 	@FUZZ_SHORT=$(FUZZ_SHORT) tests/fuzz-short.sh $(FUZZ_BINS)
 

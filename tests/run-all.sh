@@ -22,16 +22,23 @@ add_counts() { # $1 passed, $2 failed, $3 suite
 }
 
 run_py_suite() { # $1 suite file, $2 name
-    "$PYTHON" "$1" >"$log" 2>&1
+    run_cmd_suite "$2" "$PYTHON" "$1"
+}
+
+# A suite that prints "  ok"/"  FAIL" lines and "N passed, N failed": $1 name, the rest its command.
+run_cmd_suite() {
+    name=$1
+    shift
+    "$@" >"$log" 2>&1
     rc=$?
     line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
     if [ -z "$line" ]; then
         cat "$log"
-        add_counts 0 1 "$2 (crashed, exit $rc)"
+        add_counts 0 1 "$name (crashed, exit $rc)"
         return
     fi
     grep -v '^  ok ' "$log" | grep -v -E '^[0-9]+ passed, [0-9]+ failed$' | head -60
-    add_counts "$(echo "$line" | cut -d' ' -f1)" "$(echo "$line" | cut -d' ' -f3)" "$2"
+    add_counts "$(echo "$line" | cut -d' ' -f1)" "$(echo "$line" | cut -d' ' -f3)" "$name"
 }
 
 for suite in tests/static/test_*.py; do
@@ -58,6 +65,12 @@ for t in "$@"; do
     fi
     add_counts "$pass" "$((fail + crash))" "$name"
 done
+
+# The fuzz targets: each replays its corpus, then fuzzes $FUZZ_SHORT seconds.
+if [ -n "${FUZZ_BINS:-}" ]; then
+    # shellcheck disable=SC2086 # a list of paths without spaces
+    run_cmd_suite "fuzz/short (${FUZZ_SHORT:-20} s each)" tests/fuzz-short.sh $FUZZ_BINS
+fi
 
 if tests/infra.sh up >"$log" 2>&1; then
     DOCKER_HOST=$(tests/infra.sh env | sed 's/^DOCKER_HOST=//')
