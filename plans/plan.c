@@ -1,6 +1,6 @@
 /*
  * plan.c - loading and validating plan files: the file, its sections
- * (release, tiers, database, backup, migrate, verify, timeouts) and the
+ * (release, tiers, database, backup, migrate, verify, timeouts, audit) and the
  * checks against the compose project it deploys.  The rollback matrix is
  * plan_rules.c's.
  *
@@ -286,6 +286,46 @@ static int parse_migrate(struct ploader *l, const struct ynode *n)
     return 0;
 }
 
+/* Whether name is an environment variable's name: a letter or _, then letters, digits, _. */
+static int is_env_name(const char *name)
+{
+    if (!((*name >= 'A' && *name <= 'Z') || (*name >= 'a' && *name <= 'z') || *name == '_'))
+        return 0;
+    for (const char *c = name + 1; *c; c++)
+        if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
+              *c == '_'))
+            return 0;
+    return 1;
+}
+
+/*
+ * audit: {public_env: [NAME, ...]}: the environment variables whose values
+ * the audit store keeps in clear (all others: keyed digests).
+ */
+static int parse_audit(struct ploader *l, const struct ynode *n)
+{
+    struct plan *p = l->p;
+    struct yfield fields[] = {
+        yfield_strings("public_env", &p->public_env, "audit public_env"),
+        yfield_end(),
+    };
+    const struct ynode *list;
+    if (yread_fields(&l->r, n, "audit", fields) < 0)
+        return -1;
+    list = ynode_get(n, "public_env");
+    for (size_t i = 0; i < p->public_env.n; i++) {
+        const struct ynode *at =
+            list && list->kind == YNODE_SEQ && i < list->n ? list->items[i] : list;
+        const char *name = p->public_env.v[i];
+        if (!is_env_name(name))
+            return yread_error(&l->r, at,
+                               "audit public_env: \"%s\" is not an environment variable name "
+                               "(a letter or _, then letters, digits or _, such as LOG_LEVEL)",
+                               name);
+    }
+    return 0;
+}
+
 /* The root's values and the sections that are only values; the others are read above. */
 static int parse_top(struct ploader *l, const struct ynode *root)
 {
@@ -321,6 +361,7 @@ static int parse_top(struct ploader *l, const struct ynode *root)
         yfield_section("timeouts", timeouts, "timeouts"),
         yfield_name("on_crash", &p->on_crash, NULL, crash),
         yfield_skip("rollback"),
+        yfield_skip("audit"),
         yfield_end(),
     };
     p->healthy_timeout_ms = 120000;
@@ -366,6 +407,8 @@ static int parse_root(struct ploader *l, const struct ynode *root)
     if ((n = ynode_get(root, "verify")) && parse_verify(l, n) < 0)
         return -1;
     if ((n = ynode_get(root, "rollback")) && plan_rollback_parse(l, n) < 0)
+        return -1;
+    if ((n = ynode_get(root, "audit")) && parse_audit(l, n) < 0)
         return -1;
     return 0;
 }
@@ -521,6 +564,11 @@ int plan_is_infra(const struct plan *p, const char *service)
     return strv_contains(&p->infra, service);
 }
 
+int plan_env_is_public(const struct plan *p, const char *name)
+{
+    return strv_contains(&p->public_env, name);
+}
+
 static void check_clear(struct plan_check *c)
 {
     free(c->name);
@@ -574,6 +622,7 @@ void plan_free(struct plan *p)
     for (size_t i = 0; i < p->nrules; i++)
         plan_rule_clear(&p->rules[i]);
     free(p->rules);
+    strv_clear(&p->public_env);
     strv_clear(&p->warnings);
     free(p);
 }

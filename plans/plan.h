@@ -146,6 +146,7 @@ struct plan {
     char *on_crash;                /* "rollback" (default) or "resume" */
     struct plan_rule *rules;
     size_t nrules;
+    struct strv public_env; /* audit.public_env: names whose values the store keeps in clear */
     struct strv warnings;
 };
 
@@ -180,5 +181,11 @@ char *plan_resolve(const struct plan *p, const char *path);
 /* The image override for service, or NULL. */
 const char *plan_image_for(const struct plan *p, const char *service);
 int plan_is_infra(const struct plan *p, const char *service);
+/*
+ * Whether the plan lists the environment variable name in audit.public_env:
+ * only then is its value stored in clear; every other value is stored as
+ * a keyed digest (state/README.md).
+ */
+int plan_env_is_public(const struct plan *p, const char *name);
 
 #endif

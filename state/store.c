@@ -12,6 +12,7 @@
  */
 #include "store_db.h"
 #include "buf.h"
+#include "utf8.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -302,6 +303,8 @@ void store_close(struct store *s)
         return;
     sqlite3_close(s->db);
     free(s->path);
+    free(s->key_path);
+    explicit_bzero(s->key, sizeof(s->key));
     free(s);
 }
 
@@ -310,16 +313,33 @@ void store_db_bind(sqlite3_stmt *st, const char *types, va_list ap)
     for (int i = 0; types[i]; i++) {
         if (types[i] == 't') {
             const char *v = va_arg(ap, const char *);
-            if (v)
+            if (v && utf8_valid(v, strlen(v))) {
                 sqlite3_bind_text(st, i + 1, v, -1, SQLITE_TRANSIENT);
-            else
+            } else if (v) { /* foreign bytes (exec output, an error): stored as UTF-8 */
+                char *clean = utf8_sanitized(v);
+                sqlite3_bind_text(st, i + 1, clean, -1, SQLITE_TRANSIENT);
+                free(clean);
+            } else {
                 sqlite3_bind_null(st, i + 1);
+            }
         } else if (types[i] == 'd') {
             sqlite3_bind_double(st, i + 1, va_arg(ap, double));
         } else {
             sqlite3_bind_int64(st, i + 1, va_arg(ap, long long));
         }
     }
+}
+
+json_t *store_db_json_text(const char *v)
+{
+    if (!v)
+        return json_null();
+    if (utf8_valid(v, strlen(v)))
+        return json_string(v);
+    char *clean = utf8_sanitized(v);
+    json_t *j = json_string(clean);
+    free(clean);
+    return j;
 }
 
 sqlite3_stmt *store_db_prepare_v(struct store *s, struct tt_err *err, const char *sql,

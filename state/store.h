@@ -96,7 +96,7 @@ struct store_release {
     const char *image, *image_id, *digest; /* the tag, the image ID, the registry digest */
     const char *config_hash;               /* the container's configuration digest */
     const char *container_id;
-    const char *environment; /* JSON object, secrets already redacted */
+    const char *environment; /* JSON object: values public per the plan, others store_hmac() */
 };
 
 /* Who holds a lock, as its row says. */
@@ -419,5 +419,35 @@ void store_db_change_list_clear(struct store_db_change_list *l);
 
 /* Whether an environment variable's name looks like it holds a secret. */
 int store_is_secret_name(const char *name);
+
+/* ---- the audit key and keyed digests (store_key.c) -------------------------- */
+
+#define STORE_KEY_BYTES 32
+#define STORE_HMAC_PREFIX "hmac-sha256:"
+#define STORE_HMAC_TEXT_LEN (12 + 64) /* the prefix and 64 hex digits */
+
+/*
+ * Where the store's audit key lives: beside it, STORE.key for STORE.db
+ * (".ttdeploy/state.key"), never in it.  Owned by s.
+ */
+const char *store_key_path(struct store *s);
+/*
+ * value's keyed digest as the store records it: "hmac-sha256:" and
+ * HMAC-SHA256(key, value) in hex.  The key is read from its file, or made
+ * (32 random bytes, mode 0600, O_EXCL) when there is none; a key file
+ * that is a symbolic link, readable by others or not 64 hex digits is
+ * refused.  Equal values give equal digests in one store, different ones
+ * in another.
+ */
+int store_hmac(struct store *s, const char *value, char out[STORE_HMAC_TEXT_LEN + 1],
+               struct tt_err *err);
+/*
+ * Whether value is what recorded says: 1 yes, 0 no, -1 (err) when recorded
+ * is a digest and the key is missing or refused (never made here: a new
+ * key would match nothing).  A recorded value that is no digest is
+ * compared as written.
+ */
+int store_hmac_matches(struct store *s, const char *recorded, const char *value,
+                       struct tt_err *err);
 
 #endif

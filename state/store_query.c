@@ -20,7 +20,7 @@ static json_t *column_json(sqlite3_stmt *st, int i)
     case SQLITE_FLOAT:
         return json_real(sqlite3_column_double(st, i));
     case SQLITE_TEXT:
-        return json_string((const char *)sqlite3_column_text(st, i));
+        return store_db_json_text((const char *)sqlite3_column_text(st, i));
     default:
         return json_null();
     }

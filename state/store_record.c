@@ -12,6 +12,7 @@
  */
 #include "store_db.h"
 #include "buf.h"
+#include "utf8.h"
 
 #include <math.h>
 #include <sqlite3.h>
@@ -20,11 +21,16 @@
 
 /* ---- columns ------------------------------------------------------------- */
 
-/* Column i as a string of the record's arena, or NULL. */
+/* Column i as a string of the record's arena (UTF-8: see store_db_json_text), or NULL. */
 static const char *col_text(struct store_record *r, sqlite3_stmt *st, int i)
 {
     const char *v = (const char *)sqlite3_column_text(st, i);
-    return v ? arena_strdup(&r->arena, v) : NULL;
+    if (!v || utf8_valid(v, strlen(v)))
+        return v ? arena_strdup(&r->arena, v) : NULL;
+    char *clean = utf8_sanitized(v);
+    const char *kept = arena_strdup(&r->arena, clean);
+    free(clean);
+    return kept;
 }
 
 static double col_real(sqlite3_stmt *st, int i)
@@ -338,13 +344,6 @@ void store_record_free(struct store_record *r)
 
 /* ---- as JSON ---------------------------------------------------------------- */
 
-/* A text column, or null (when it is NULL, or is not UTF-8 that JSON can hold). */
-static json_t *text_json(const char *v)
-{
-    json_t *j = v ? json_string(v) : NULL;
-    return j ? j : json_null();
-}
-
 static json_t *real_json(double v)
 {
     return isnan(v) ? json_null() : json_real(v);
@@ -361,24 +360,24 @@ static json_t *deployment_json(const struct store_record *r)
     const struct store_deployment *d = &r->d;
     json_t *o = json_object();
     json_object_set_new(o, "id", json_integer(r->id));
-    json_object_set_new(o, "project", text_json(d->project));
-    json_object_set_new(o, "version", text_json(d->version));
-    json_object_set_new(o, "git_tag", text_json(d->git_tag));
-    json_object_set_new(o, "git_commit", text_json(d->git_commit));
-    json_object_set_new(o, "plan_path", text_json(d->plan_path));
-    json_object_set_new(o, "plan_sha256", text_json(d->plan_sha256));
-    json_object_set_new(o, "compose_sha256", text_json(d->compose_sha256));
-    json_object_set_new(o, "actor", text_json(d->actor));
-    json_object_set_new(o, "ci", text_json(d->ci));
+    json_object_set_new(o, "project", store_db_json_text(d->project));
+    json_object_set_new(o, "version", store_db_json_text(d->version));
+    json_object_set_new(o, "git_tag", store_db_json_text(d->git_tag));
+    json_object_set_new(o, "git_commit", store_db_json_text(d->git_commit));
+    json_object_set_new(o, "plan_path", store_db_json_text(d->plan_path));
+    json_object_set_new(o, "plan_sha256", store_db_json_text(d->plan_sha256));
+    json_object_set_new(o, "compose_sha256", store_db_json_text(d->compose_sha256));
+    json_object_set_new(o, "actor", store_db_json_text(d->actor));
+    json_object_set_new(o, "ci", store_db_json_text(d->ci));
     json_object_set_new(o, "status", json_string(deploy_state_name(r->status)));
     json_object_set_new(o, "state", json_string(deploy_state_name(r->state)));
-    json_object_set_new(o, "on_crash", text_json(d->on_crash));
+    json_object_set_new(o, "on_crash", store_db_json_text(d->on_crash));
     json_object_set_new(o, "started_at", real_json(r->started_at));
     json_object_set_new(o, "finished_at", real_json(r->finished_at));
-    json_object_set_new(o, "error", text_json(r->error));
+    json_object_set_new(o, "error", store_db_json_text(r->error));
     json_object_set_new(o, "rolled_back_from", int_json(d->rolled_back_from, 0));
-    json_object_set_new(o, "kind", text_json(d->kind));
-    json_object_set_new(o, "notes", text_json(r->notes));
+    json_object_set_new(o, "kind", store_db_json_text(d->kind));
+    json_object_set_new(o, "notes", store_db_json_text(r->notes));
     return o;
 }
 
@@ -386,26 +385,30 @@ static json_t *step_json(const struct store_step *t)
 {
     return json_pack("{s:I, s:s, s:o, s:o, s:o, s:s, s:o, s:o, s:o, s:o}", "seq",
                      (json_int_t)t->seq, "phase", deploy_state_name(t->phase), "service",
-                     text_json(t->service), "action", text_json(t->action), "intent",
-                     text_json(t->intent), "status", step_status_name(t->status), "started_at",
-                     real_json(t->started_at), "finished_at", real_json(t->finished_at), "detail",
-                     text_json(t->detail), "error", text_json(t->error));
+                     store_db_json_text(t->service), "action", store_db_json_text(t->action),
+                     "intent", store_db_json_text(t->intent), "status", step_status_name(t->status),
+                     "started_at", real_json(t->started_at), "finished_at",
+                     real_json(t->finished_at), "detail", store_db_json_text(t->detail), "error",
+                     store_db_json_text(t->error));
 }
 
 static json_t *release_json(const struct store_release *x)
 {
-    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "service", text_json(x->service),
-                     "image", text_json(x->image), "image_id", text_json(x->image_id), "digest",
-                     text_json(x->digest), "config_hash", text_json(x->config_hash), "container_id",
-                     text_json(x->container_id), "environment", text_json(x->environment));
+    return json_pack(
+        "{s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "service", store_db_json_text(x->service), "image",
+        store_db_json_text(x->image), "image_id", store_db_json_text(x->image_id), "digest",
+        store_db_json_text(x->digest), "config_hash", store_db_json_text(x->config_hash),
+        "container_id", store_db_json_text(x->container_id), "environment",
+        store_db_json_text(x->environment));
 }
 
 static json_t *backup_json(const struct store_backup *b)
 {
-    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "path", text_json(b->path), "bytes",
-                     int_json(b->bytes, -1), "sha256", text_json(b->sha256), "verified",
-                     text_json(b->verified), "created_at", real_json(b->created_at), "deleted_at",
-                     real_json(b->deleted_at), "writes", int_json(b->writes, -1));
+    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "path", store_db_json_text(b->path),
+                     "bytes", int_json(b->bytes, -1), "sha256", store_db_json_text(b->sha256),
+                     "verified", store_db_json_text(b->verified), "created_at",
+                     real_json(b->created_at), "deleted_at", real_json(b->deleted_at), "writes",
+                     int_json(b->writes, -1));
 }
 
 json_t *store_record_json(const struct store_record *r)
@@ -421,16 +424,17 @@ json_t *store_record_json(const struct store_record *r)
         json_array_append_new(releases, release_json(&r->releases[i]));
     for (size_t i = 0; i < r->nevents; i++)
         json_array_append_new(events, json_pack("{s:o, s:o, s:o}", "at", real_json(r->events[i].at),
-                                                "kind", text_json(r->events[i].kind), "detail",
-                                                text_json(r->events[i].detail)));
+                                                "kind", store_db_json_text(r->events[i].kind),
+                                                "detail", store_db_json_text(r->events[i].detail)));
     for (size_t i = 0; i < r->nbackups; i++)
         json_array_append_new(backups, backup_json(&r->backups[i]));
     if (m)
-        json_array_append_new(migrations,
-                              json_pack("{s:o, s:o, s:o, s:o, s:o}", "kind", text_json(m->kind),
-                                        "revision_before", text_json(m->revision_before),
-                                        "revision_after", text_json(m->revision_after), "rehearsed",
-                                        text_json(m->rehearsed), "applied", text_json(m->applied)));
+        json_array_append_new(
+            migrations,
+            json_pack("{s:o, s:o, s:o, s:o, s:o}", "kind", store_db_json_text(m->kind),
+                      "revision_before", store_db_json_text(m->revision_before), "revision_after",
+                      store_db_json_text(m->revision_after), "rehearsed",
+                      store_db_json_text(m->rehearsed), "applied", store_db_json_text(m->applied)));
     json_object_set_new(o, "steps", steps);
     json_object_set_new(o, "releases", releases);
     json_object_set_new(o, "events", events);

@@ -1,10 +1,13 @@
 /*
- * sha256.c - a thin wrapper over libcrypto's EVP digest interface.
+ * sha256.c - a thin wrapper over libcrypto's EVP digest interface, and
+ * its HMAC (the keyed digests of the audit store).
  */
 #include "sha256.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,13 +31,19 @@ void sha256_update(struct sha256_ctx *c, const void *data, size_t len)
     EVP_DigestUpdate(c->md, data, len);
 }
 
+/* Lowercase hex of the 32 bytes d. */
+static void to_hex(const unsigned char d[32], char hex[SHA256_HEX_LEN + 1])
+{
+    for (unsigned int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", d[i]);
+}
+
 void sha256_finish(struct sha256_ctx *c, char hex[SHA256_HEX_LEN + 1])
 {
     unsigned char d[32];
     unsigned int n = 0;
     EVP_DigestFinal_ex(c->md, d, &n);
-    for (unsigned int i = 0; i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", d[i]);
+    to_hex(d, hex);
     EVP_MD_CTX_free(c->md);
     free(c);
 }
@@ -59,4 +68,18 @@ void sha256_hex(const void *data, size_t len, char hex[SHA256_HEX_LEN + 1])
     struct sha256_ctx *c = sha256_new();
     sha256_update(c, data, len);
     sha256_finish(c, hex);
+}
+
+void hmac_sha256_hex(const void *key, size_t keylen, const void *data, size_t len,
+                     char hex[SHA256_HEX_LEN + 1])
+{
+    unsigned char d[32];
+    unsigned int n = 0;
+    static const unsigned char none = 0;
+    if (keylen > INT_MAX || !HMAC(EVP_sha256(), key, (int)keylen, len ? data : &none, len, d, &n) ||
+        n != 32) {
+        fputs("ttdeploy: cannot compute HMAC-SHA256\n", stderr);
+        abort();
+    }
+    to_hex(d, hex);
 }

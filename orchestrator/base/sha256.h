@@ -1,7 +1,8 @@
 /*
  * sha256.h - SHA-256 digests as lowercase hex, through OpenSSL's libcrypto
  * (already loaded by libcurl and libpq; a well-kept implementation beats
- * writing our own).  Used for config hashes and, later, backup files.
+ * writing our own).  Used for config hashes, backup files and the audit
+ * store's keyed digests of environment values (HMAC).
  */
 #ifndef SHA256_H
 #define SHA256_H
@@ -21,5 +22,12 @@ void sha256_finish(struct sha256_ctx *c, char hex[SHA256_HEX_LEN + 1]);
 void sha256_hex(const void *data, size_t len, char hex[SHA256_HEX_LEN + 1]);
 /* Feeds the whole file at path to c, in chunks; -1 with err set when it cannot be read. */
 int sha256_update_file(struct sha256_ctx *c, const char *path, struct tt_err *err);
+/*
+ * HMAC-SHA256 (RFC 2104) of data under key, as 64 hex digits and a NUL:
+ * the audit store's keyed digests (equal values give equal digests under
+ * one key; without the key a digest tells nothing about its value).
+ */
+void hmac_sha256_hex(const void *key, size_t keylen, const void *data, size_t len,
+                     char hex[SHA256_HEX_LEN + 1]);
 
 #endif

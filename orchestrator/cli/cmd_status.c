@@ -2,7 +2,10 @@
  * cmd_status.c - `ttdeploy status`: what each service runs per the store
  * (the newest succeeded deployment), and whether the daemon agrees: a
  * container missing, stopped, or running another image or configuration
- * than recorded is drift.  Also who holds the project's deployment lock
+ * than recorded is drift; when the configuration differs, the environment
+ * variables whose values differ from the recorded ones are named (the
+ * store holds keyed digests of non-public values: the live value's
+ * digest is compared, and no value is printed).  Also who holds the project's deployment lock
  * (host, pid, PID namespace, heartbeat age), and a deployment left
  * unfinished for `recover`.
  */
@@ -23,6 +26,61 @@ static double lock_heartbeat_age(const struct store_lock_owner *h)
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     return (double)now.tv_sec + now.tv_nsec / 1e9 - h->heartbeat_at;
+}
+
+/* The value of NAME in a container's Config.Env ("NAME=value" strings), or NULL. */
+static const char *live_env(json_t *env, const char *name)
+{
+    size_t i, n = strlen(name);
+    json_t *kv;
+    json_array_foreach(env, i, kv)
+    {
+        const char *t = json_string_value(kv);
+        if (t && !strncmp(t, name, n) && t[n] == '=')
+            return t + n + 1;
+    }
+    return NULL;
+}
+
+/*
+ * Appends to names the environment variables the release row recorded
+ * whose value in container id differs (a digest compared with the live
+ * value's digest under the store's key).  Values recorded with a URL
+ * password redacted, and variables recorded without a value, are not
+ * compared.  Returns how many differ; -1 with err when the container or
+ * the key cannot be read.
+ */
+static int environment_drift(struct engine *e, struct store *st, json_t *release, const char *id,
+                             struct buf *names, struct tt_err *err)
+{
+    json_t *recorded = json_loads(store_text(release, "environment", "{}"), 0, NULL);
+    json_t *info = NULL;
+    struct buf path = {0};
+    const char *name;
+    json_t *v;
+    int n = 0;
+
+    buf_printf(&path, "/containers/%s/json", id);
+    if (engine_call_ok(e, "GET", path.data, NULL, 0, &info, err) < 0)
+        n = -1;
+    json_t *env = json_object_get(json_object_get(info, "Config"), "Env");
+    json_object_foreach(n < 0 ? NULL : recorded, name, v)
+    {
+        const char *want = json_string_value(v), *have = live_env(env, name);
+        int same = !want || strstr(want, "<redacted>")
+                       ? 1
+                       : (have ? store_hmac_matches(st, want, have, err) : 0);
+        if (same < 0) {
+            n = -1;
+            break;
+        }
+        if (!same)
+            buf_printf(names, "%s%s", n++ ? ", " : "", name);
+    }
+    json_decref(recorded);
+    json_decref(info);
+    buf_release(&path);
+    return n;
 }
 
 static int cmd_status_exec(const struct cli_args *a)
@@ -59,6 +117,7 @@ static int cmd_status_exec(const struct cli_args *a)
     size_t i, k;
     json_t *r, *cont;
     int drift = 0;
+    struct buf verdict_text = {0};
     json_array_foreach(rel, i, r)
     {
         const char *service = json_string_value(json_object_get(r, "service"));
@@ -87,6 +146,20 @@ static int cmd_status_exec(const struct cli_args *a)
                             ?: "",
                         json_string_value(json_object_get(r, "config_hash"))))
             verdict = "drift: another configuration";
+        if (!strcmp(verdict, "drift: another configuration")) {
+            struct buf names = {0};
+            struct tt_err env_err = {0};
+            int n = environment_drift(e, st, r, json_string_value(json_object_get(match, "Id")),
+                                      &names, &env_err);
+            if (n < 0)
+                fprintf(stderr, "ttdeploy: %s\n", env_err.msg);
+            buf_reset(&verdict_text);
+            if (n > 0) {
+                buf_printf(&verdict_text, "drift: another environment (%s)", names.data);
+                verdict = verdict_text.data;
+            }
+            buf_release(&names);
+        }
         drift |= strcmp(verdict, "ok") != 0;
         json_array_append_new(
             out, json_pack("{s:s, s:s?, s:s?, s:I, s:s, s:s?}", "service", service, "image",
@@ -140,6 +213,7 @@ static int cmd_status_exec(const struct cli_args *a)
     json_decref(out);
     json_decref(rel);
     json_decref(unfinished);
+    buf_release(&verdict_text);
     json_decref(live);
     engine_close(e);
     store_close(st);

@@ -8,6 +8,7 @@
  * migrations action.
  */
 #include "run.h"
+#include "utf8.h"
 #include "backup.h"
 #include "dbclean.h"
 #include "monotime.h"
@@ -49,10 +50,10 @@ static int rehearsal_copy(struct run *a, double deadline, char **copy_name, char
                             a->backup_path, NULL};
             int code = backup_run_host(argv, &out, err);
             if (code != 0)
-                rc = code < 0
-                         ? -1
-                         : tt_error(err, "restoring the backup for the rehearsal failed: %.300s",
-                                    out.data ? out.data : "");
+                rc = code < 0 ? -1
+                              : tt_error(err, "restoring the backup for the rehearsal failed: %.*s",
+                                         (int)utf8_cut_len(out.data ? out.data : "", out.len, 300),
+                                         out.data ? out.data : "");
         }
     }
     buf_release(&out);

@@ -10,7 +10,7 @@
  * outcomes, which `ttdeploy recover` reads.
  */
 #include "run.h"
-#include "sha256.h"
+#include "utf8.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -39,27 +39,38 @@ static void redact_url_password(const char *value, struct buf *out)
     }
 }
 
-/* The service's environment as JSON with secret-looking values replaced by a digest prefix. */
-static char *redacted_environment(const struct compose_service *s)
+/*
+ * The service's environment as the audit store records it (JSON, caller
+ * frees): a value whose name the plan lists in audit.public_env as
+ * written (but the password of a URL in it redacted); every other value
+ * as its keyed digest (store_hmac: equal values compare equal, the value
+ * cannot be read back).  NULL with a->err set when the digest cannot be
+ * made (the store's key file refused).
+ */
+static char *recorded_environment(struct run *a, const struct compose_service *s)
 {
     json_t *o = json_object();
+    char *out;
     for (size_t i = 0; i < s->environment.n; i++) {
         const struct compose_kv *kv = &s->environment.v[i];
+        char digest[STORE_HMAC_TEXT_LEN + 1];
+        struct buf v = {0};
         if (!kv->value) {
             json_object_set_new(o, kv->key, json_null());
-        } else if (store_is_secret_name(kv->key)) {
-            char hex[65], shown[64];
-            sha256_hex(kv->value, strlen(kv->value), hex);
-            snprintf(shown, sizeof(shown), "<redacted sha256:%.12s>", hex);
-            json_object_set_new(o, kv->key, json_string(shown));
-        } else {
-            struct buf v = {0};
+        } else if (plan_env_is_public(a->plan, kv->key)) {
             redact_url_password(kv->value, &v);
-            json_object_set_new(o, kv->key, json_string(v.data ? v.data : ""));
-            buf_release(&v);
+            char *text = utf8_sanitized(v.data ? v.data : ""); /* an env_file holds any bytes */
+            json_object_set_new(o, kv->key, json_string(text));
+            free(text);
+        } else if (store_hmac(a->store, kv->value, digest, a->err) == 0) {
+            json_object_set_new(o, kv->key, json_string(digest));
+        } else {
+            json_decref(o);
+            return NULL;
         }
+        buf_release(&v);
     }
-    char *out = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    out = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(o);
     return out;
 }
@@ -238,10 +249,10 @@ int phase_record_releases(struct run *a)
     rc = stack_preview(a->engine, a->project, a->dag, &so, &now, a->err);
     for (size_t i = 0; rc == 0 && i < now.n; i++) {
         const struct stack_result *x = &now.v[i];
-        char *env = redacted_environment(compose_find_service(a->project, x->service));
+        char *env = recorded_environment(a, compose_find_service(a->project, x->service));
         struct store_release r = {x->service,     x->image, x->image_id, NULL,
                                   x->config_hash, NULL,     env};
-        if (store_release_record(a->store, a->id, &r, a->err) < 0)
+        if (!env || store_release_record(a->store, a->id, &r, a->err) < 0)
             rc = run_store_failed(a, a->err);
         free(env);
     }

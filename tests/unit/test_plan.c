@@ -337,3 +337,29 @@ Test(plan, endless_file_is_refused)
     cr_assert_null(p);
     cr_assert(strstr(err.msg, "/dev/zero") && strstr(err.msg, "16 MB"), "%s", err.msg);
 }
+
+/* audit: {public_env: [...]}: only the names listed are stored in clear. */
+Test(plan, audit_public_env)
+{
+    struct plan *p = load_ok(HEAD "audit:\n  public_env: [LOG_LEVEL, _X1]\n");
+    cr_assert(plan_env_is_public(p, "LOG_LEVEL"));
+    cr_assert(plan_env_is_public(p, "_X1"));
+    cr_assert_not(plan_env_is_public(p, "log_level"), "names are matched exactly");
+    cr_assert_not(plan_env_is_public(p, "DB_PASS"));
+    plan_free(p);
+    p = load_ok(HEAD);
+    cr_assert_not(plan_env_is_public(p, "LOG_LEVEL"), "without audit: nothing is public");
+    plan_free(p);
+    cr_assert_str_eq(load_err(HEAD "audit:\n  public_env: [LOG_LEVEL, LOG-LEVEL]\n"),
+                     "plan.yml:4:27: audit public_env: \"LOG-LEVEL\" is not an environment "
+                     "variable name (a letter or _, then letters, digits or _, such as "
+                     "LOG_LEVEL)");
+    cr_assert_str_eq(load_err(HEAD "audit:\n  public_env: [\"1A\"]\n"),
+                     "plan.yml:4:16: audit public_env: \"1A\" is not an environment variable "
+                     "name (a letter or _, then letters, digits or _, such as LOG_LEVEL)");
+    cr_assert_str_eq(load_err(HEAD "audit: {public_envs: [A]}\n"),
+                     "plan.yml:3:9: unknown key \"public_envs\" in audit (did you mean "
+                     "\"public_env\"?)");
+    const char *e = load_err(HEAD "audit: {public_env: {A: 1}}\n");
+    cr_assert(!strncmp(e, "plan.yml:3:21: ", 15), "%s", e);
+}

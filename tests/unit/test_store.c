@@ -688,3 +688,221 @@ Test(store, an_unknown_database_change_is_an_error)
     cr_assert(strstr(err.msg, "set_owner") && strstr(err.msg, "upgrade ttdeploy"), "%s", err.msg);
     cr_assert_eq(l.n, 0);
 }
+
+/* ---- the audit key and keyed digests (store_key.c), UTF-8 in and out -------- */
+
+#include "sha256.h"
+#include "utf8.h"
+
+#include <fcntl.h>
+
+/* The file's content, or "" when it cannot be read (the caller frees). */
+static char *slurp(const char *file)
+{
+    struct buf b = {0};
+    char chunk[4096];
+    size_t n;
+    FILE *f = fopen(file, "rb");
+    while (f && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        buf_add(&b, chunk, n);
+    if (f)
+        fclose(f);
+    return buf_detach(&b);
+}
+
+/* Whether needle occurs in the n bytes of hay. */
+static int holds(const char *hay, size_t n, const char *needle)
+{
+    return memmem(hay, n, needle, strlen(needle)) != NULL;
+}
+
+Test(store, hmac_sha256_matches_rfc_4231)
+{
+    char hex[SHA256_HEX_LEN + 1];
+    unsigned char k1[20], k6[131];
+    memset(k1, 0x0b, sizeof(k1));
+    hmac_sha256_hex(k1, sizeof(k1), "Hi There", 8, hex); /* test case 1 */
+    cr_assert_str_eq(hex, "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+    hmac_sha256_hex("Jefe", 4, "what do ya want for nothing?", 28, hex); /* test case 2 */
+    cr_assert_str_eq(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    memset(k6, 0xaa, sizeof(k6)); /* test case 6: a key longer than the block */
+    const char *m6 = "Test Using Larger Than Block-Size Key - Hash Key First";
+    hmac_sha256_hex(k6, sizeof(k6), m6, strlen(m6), hex);
+    cr_assert_str_eq(hex, "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+}
+
+Test(store, the_audit_key_is_made_0600_beside_the_store_and_never_in_it)
+{
+    struct tt_err err = {0};
+    char d1[STORE_HMAC_TEXT_LEN + 1], d2[STORE_HMAC_TEXT_LEN + 1], hex[SHA256_HEX_LEN + 1];
+    struct buf want = {0};
+    buf_printf(&want, "%s/.ttdeploy/state.key", dir);
+    cr_assert_str_eq(store_key_path(st), want.data, "state.db's key is state.key");
+    cr_assert_neq(access(want.data, F_OK), 0, "no key until a digest is needed");
+    cr_assert_eq(store_hmac(st, "hunter2-secret", d1, &err), 0, "%s", err.msg);
+    struct stat kst;
+    cr_assert_eq(lstat(want.data, &kst), 0);
+    cr_assert(S_ISREG(kst.st_mode));
+    cr_assert_eq(kst.st_mode & 0777, 0600);
+    char *key = slurp(want.data);
+    cr_assert_eq(strlen(key), 65, "64 hex digits and a newline");
+    cr_assert_eq(strncmp(d1, STORE_HMAC_PREFIX, 12), 0, "%s", d1);
+    cr_assert_eq(strlen(d1), STORE_HMAC_TEXT_LEN);
+    /* the digest is HMAC-SHA256 under the key in the file */
+    unsigned char raw[32];
+    for (int i = 0; i < 32; i++)
+        sscanf(key + 2 * i, "%2hhx", &raw[i]);
+    hmac_sha256_hex(raw, 32, "hunter2-secret", 14, hex);
+    cr_assert_str_eq(d1 + 12, hex);
+    /* equal values, equal digests; read back by a second opening */
+    struct store *again;
+    cr_assert_eq(store_open(path, &again, &err), 0, "%s", err.msg);
+    cr_assert_eq(store_hmac(again, "hunter2-secret", d2, &err), 0, "%s", err.msg);
+    cr_assert_str_eq(d1, d2, "the key is read back, not made again");
+    cr_assert_eq(store_hmac_matches(again, d1, "hunter2-secret", &err), 1, "%s", err.msg);
+    cr_assert_eq(store_hmac_matches(again, d1, "hunter3-secret", &err), 0, "%s", err.msg);
+    cr_assert_eq(store_hmac_matches(again, "debug", "debug", &err), 1, "public: as written");
+    store_close(again);
+    /* the key is not in the store, the WAL included */
+    struct store_release rel = {.service = "api", .environment = d1};
+    long long id = begin("shop");
+    cr_assert_eq(store_release_record(st, id, &rel, &err), 0, "%s", err.msg);
+    for (int w = 0; w < 2; w++) {
+        struct buf f = {0};
+        buf_printf(&f, "%s%s", path, w ? "-wal" : "");
+        char *db = slurp(f.data);
+        size_t n = 0;
+        struct stat dst;
+        if (stat(f.data, &dst) == 0)
+            n = (size_t)dst.st_size;
+        cr_assert_not(holds(db, n, key), "the key's hex is not in %s", f.data);
+        cr_assert_not(memmem(db, n, raw, 32), "nor its bytes");
+        cr_assert_not(holds(db, n, "hunter2-secret"));
+        free(db);
+        buf_release(&f);
+    }
+    free(key);
+    buf_release(&want);
+}
+
+Test(store, another_store_has_another_key_so_other_digests)
+{
+    struct tt_err err = {0};
+    char d1[STORE_HMAC_TEXT_LEN + 1], d2[STORE_HMAC_TEXT_LEN + 1];
+    char *other_dir = tu_tmpdir();
+    struct buf other = {0};
+    struct store *o;
+    buf_printf(&other, "%s/audit.sqlite", other_dir);
+    cr_assert_eq(store_open(other.data, &o, &err), 0, "%s", err.msg);
+    cr_assert_eq(store_hmac(st, "hunter2-secret", d1, &err), 0, "%s", err.msg);
+    cr_assert_eq(store_hmac(o, "hunter2-secret", d2, &err), 0, "%s", err.msg);
+    cr_assert_str_neq(d1, d2, "a digest is no oracle across stores");
+    struct buf k = {0};
+    buf_printf(&k, "%s.key", other.data);
+    cr_assert_str_eq(store_key_path(o), k.data, "a name without .db gets .key appended");
+    store_close(o);
+    buf_printf(&k, "; rm -rf '%s'", other_dir);
+    cr_assert_eq(system(k.data + strlen(other.data) + 6), 0);
+    buf_release(&k);
+    buf_release(&other);
+    free(other_dir);
+}
+
+/* Writes text as the store's key file, mode mode (replacing any). */
+static void put_key(struct store *s, const char *text, mode_t mode)
+{
+    unlink(store_key_path(s));
+    int fd = open(store_key_path(s), O_WRONLY | O_CREAT | O_EXCL, mode);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    cr_assert_eq(fchmod(fd, mode), 0);
+    close(fd);
+}
+
+Test(store, a_key_others_can_read_a_link_or_a_bad_key_is_refused)
+{
+    struct tt_err err = {0};
+    char d[STORE_HMAC_TEXT_LEN + 1];
+    const char *good = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n";
+    struct store *s2;
+
+    put_key(st, good, 0644);
+    cr_assert_eq(store_hmac(st, "v", d, &err), -1);
+    cr_assert(strstr(err.msg, "readable by its owner only") && strstr(err.msg, "chmod 600"), "%s",
+              err.msg);
+    put_key(st, "not hex at all\n", 0600);
+    cr_assert_eq(store_hmac(st, "v", d, &err), -1);
+    cr_assert(strstr(err.msg, "not 64 hex digits"), "%s", err.msg);
+    unlink(store_key_path(st));
+    struct buf target = {0};
+    buf_printf(&target, "%s/elsewhere", dir);
+    free(tu_write(dir, "elsewhere", good));
+    cr_assert_eq(symlink(target.data, store_key_path(st)), 0);
+    cr_assert_eq(store_hmac(st, "v", d, &err), -1);
+    cr_assert(strstr(err.msg, "symbolic link"), "%s", err.msg);
+    buf_release(&target);
+    /* a good key, written by hand, is used as it is */
+    put_key(st, good, 0600);
+    cr_assert_eq(store_hmac(st, "v", d, &err), 0, "%s", err.msg);
+    unsigned char raw[32];
+    char hex[SHA256_HEX_LEN + 1];
+    for (int i = 0; i < 32; i++)
+        raw[i] = (unsigned char)i;
+    hmac_sha256_hex(raw, 32, "v", 1, hex);
+    cr_assert_str_eq(d + 12, hex);
+    /* a missing key is never made to compare: nothing recorded would match it */
+    cr_assert_eq(store_open(path, &s2, &err), 0, "%s", err.msg);
+    unlink(store_key_path(s2));
+    cr_assert_eq(store_hmac_matches(s2, d, "v", &err), -1);
+    cr_assert(strstr(err.msg, "is missing"), "%s", err.msg);
+    cr_assert_neq(access(store_key_path(s2), F_OK), 0, "matching made no key");
+    store_close(s2);
+}
+
+Test(store, text_that_is_not_utf8_is_stored_and_read_as_utf8)
+{
+    struct tt_err err = {0};
+    long long id = begin("shop"), step = 0;
+    struct buf detail = {0};
+    buf_adds(&detail, "out: \xFF\xFE ");
+    for (int i = 0; i < 200; i++)
+        buf_adds(&detail, "\xC3\xA9");
+    detail.data[301] = '\0'; /* 8 bytes, then a cut inside the 147th 'é' */
+    cr_assert_eq(store_step_begin(st, id, DEPLOY_VERIFY, NULL, "check", "run \xC3", &step, &err), 0,
+                 "%s", err.msg);
+    cr_assert_eq(store_step_end(st, step, STEP_FAILED, detail.data, "exit 1: \x80", &err), 0, "%s",
+                 err.msg);
+    cr_assert_eq(store_deployment_finish(st, id, DEPLOY_FAILED, "bad \xE2\x82", &err), 0, "%s",
+                 err.msg);
+    json_t *d = store_show(st, id, &err);
+    cr_assert_not_null(d, "%s", err.msg);
+    json_t *s0 = json_array_get(json_object_get(d, "steps"), 0);
+    cr_assert_not_null(s0, "the step is not dropped");
+    const char *got = json_string_value(json_object_get(s0, "detail"));
+    cr_assert_not_null(got, "the detail is a string, not null");
+    cr_assert_eq(strncmp(got, "out: " UTF8_REPLACEMENT UTF8_REPLACEMENT " ", 5 + 6 + 1), 0, "%s",
+                 got);
+    cr_assert(strstr(got, "\xC3\xA9" UTF8_REPLACEMENT), "the cut 'é' is one U+FFFD: %s", got);
+    cr_assert_str_eq(json_string_value(json_object_get(s0, "intent")), "run " UTF8_REPLACEMENT);
+    cr_assert_str_eq(json_string_value(json_object_get(s0, "error")), "exit 1: " UTF8_REPLACEMENT);
+    cr_assert_str_eq(json_string_value(json_object_get(d, "error")), "bad " UTF8_REPLACEMENT);
+    json_decref(d);
+    json_t *h = store_history(st, &(struct store_history_filter){0}, &err);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(h, 0), "error")),
+                     "bad " UTF8_REPLACEMENT);
+    json_decref(h);
+    /* a store written before (raw bytes in the file) still reads as UTF-8 */
+    struct buf sql = {0};
+    buf_printf(&sql, "UPDATE deployments SET error = CAST(X'6F6C64FF' AS TEXT) WHERE id = %lld",
+               id);
+    poke(sql.data);
+    d = store_show(st, id, &err);
+    cr_assert_str_eq(json_string_value(json_object_get(d, "error")), "old" UTF8_REPLACEMENT);
+    json_decref(d);
+    struct store_record *r;
+    cr_assert_eq(store_record_load(st, id, &r, &err), 0, "%s", err.msg);
+    cr_assert_str_eq(r->error, "old" UTF8_REPLACEMENT);
+    store_record_free(r);
+    buf_release(&sql);
+    buf_release(&detail);
+}
