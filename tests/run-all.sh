@@ -72,6 +72,10 @@ if [ -n "${FUZZ_BINS:-}" ]; then
     run_cmd_suite "fuzz/short (${FUZZ_SHORT:-20} s each)" tests/fuzz-short.sh $FUZZ_BINS
 fi
 
+# One run at a time on the private daemon and its test ports: other
+# checkouts of this machine running e2e suites take the same lock.
+exec 9>/tmp/ttdeploy-e2e.lock
+flock 9
 if tests/infra.sh up >"$log" 2>&1; then
     DOCKER_HOST=$(tests/infra.sh env | sed 's/^DOCKER_HOST=//')
     export DOCKER_HOST
