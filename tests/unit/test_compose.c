@@ -789,7 +789,7 @@ Test(compose, extends_file_paths_resolve_in_its_folder)
 }
 
 /* 10,000 services load quickly (lookups were linear: quadratic in all); one more is refused. */
-Test(compose, services_are_bounded, .timeout = 5)
+Test(compose, services_are_bounded, .timeout = 5 * TU_SAN_SLOWDOWN)
 {
     struct buf b = {0};
     buf_adds(&b, "services:\n  s00000: {image: x}\n");

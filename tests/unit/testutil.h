@@ -10,6 +10,17 @@
 #include <string.h>
 #include <unistd.h>
 
+/*
+ * How much slower the sanitizers make code: a test's timeout that guards
+ * against quadratic work (seconds without, hours with) is multiplied by
+ * it, so `make test SAN=1` does not fail on ASan's constant factor.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define TU_SAN_SLOWDOWN 10
+#else
+#define TU_SAN_SLOWDOWN 1
+#endif
+
 #include "buf.h"
 #include "compose.h"
 
