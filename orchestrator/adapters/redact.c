@@ -29,7 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NOT_SHOWN_URL "<a URL that does not parse: not shown>"
+#define NOT_SHOWN_URL "<a url that does not parse: not shown>"
 #define NOT_SHOWN_CONNINFO "<a connection string that does not parse: not shown>"
 
 /* ---- matching a known secret in a text ----------------------------------- */
