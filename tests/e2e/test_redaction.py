@@ -38,7 +38,7 @@ backup: {{dir: backups, verify: restore{via}}}
 migrate: {{kind: sql, dir: migrations}}
 verify:
   - {{name: topics, sql: "SELECT count(*) FROM topics", expect: ">= 1"}}
-  - {{name: health, http: {{url: '{http}', status: 200, probes: 2}}}}
+  - {{name: health, http: {{url: '{http}', status: 200}}, probes: 2}}
 """
 
 TOPICS = ("CREATE TABLE topics (id serial PRIMARY KEY, title text NOT NULL);\n"
