@@ -96,8 +96,8 @@ static int parse_http(struct ploader *l, const struct ynode *n, struct plan_chec
     if (!c->url)
         return yread_error(&l->r, n, "check \"%s\": http needs url:", c->name);
     if (strncmp(c->url, "http://", 7) && strncmp(c->url, "https://", 8))
-        return yread_error(&l->r, ynode_get(n, "url"),
-                           "url \"%s\" must start with http:// or https://", c->url);
+        return yread_error(&l->r, ynode_get(n, "url"), /* not echoed: it may hold a password */
+                           "check \"%s\": url must start with http:// or https://", c->name);
     return 0;
 }
 

@@ -7,6 +7,7 @@
 #include "pgdb.h"
 #include "monotime.h"
 #include "buf.h"
+#include "redact.h"
 #include "sha256.h"
 
 #include <libpq-fe.h>
@@ -55,16 +56,45 @@ static char *url_option(const char *url, const char *keyword)
     return value;
 }
 
+/*
+ * libpq's message on a connection string that does not parse, with every
+ * excerpt of that string it quotes ("...", longer than one byte) left out:
+ * the string did not parse, so where its password is cannot be known.
+ */
+static void unquoted(const char *msg, char *out, size_t size)
+{
+    size_t n = 0;
+    for (const char *p = msg; *p && n + 8 < size; p++) {
+        const char *end = *p == '"' ? strchr(p + 1, '"') : NULL;
+        if (end && end - p > 2) {
+            n += (size_t)snprintf(out + n, size - n, "\"...\"");
+            p = end;
+        } else if (end && (size_t)(end - p) + n + 2 < size) { /* "=": libpq's own words */
+            memcpy(out + n, p, (size_t)(end - p) + 1);
+            n += (size_t)(end - p) + 1;
+            p = end;
+        } else {
+            out[n++] = *p;
+        }
+    }
+    out[n] = '\0';
+}
+
 int pgdb_url_check(const char *url, struct tt_err *err)
 {
     char *msg = NULL;
     PQconninfoOption *opts = PQconninfoParse(url, &msg);
     if (!opts) {
         char m[512];
-        snprintf(m, sizeof(m), "%s", msg ? msg : "out of memory");
+        unquoted(msg ? msg : "out of memory", m, sizeof(m));
         PQfreemem(msg);
         trim(m);
-        return tt_error(err, "database.url does not parse: %s", m);
+        return tt_error(err,
+                        "database.url does not parse: %s (the part of the url libpq quoted is not "
+                        "shown: it may hold the password); write it as "
+                        "postgresql://USER:PASSWORD@HOST:PORT/DB with every reserved character "
+                        "of the password %%-encoded (@ as %%40, / as %%2F, ...)",
+                        m);
     }
     PQconninfoFree(opts);
     /* The database named by the path alone, and by the whole url with its ?options. */
@@ -125,14 +155,20 @@ static void params_free(PQconninfoOption *opts, const char **keywords, const cha
     free(values);
 }
 
-char *pgdb_conninfo_with_db(const char *url, const char *db, struct tt_err *err)
+char *pgdb_conninfo_with_db(const char *url, const char *db, char **password, struct tt_err *err)
 {
     PQconninfoOption *opts;
     const char **kw, **val;
     struct buf out = {0};
+    if (password)
+        *password = NULL;
     if (url_params(url, db, &opts, &kw, &val, err) < 0)
         return NULL;
     for (size_t i = 0; kw[i]; i++) {
+        if (password && !strcmp(kw[i], "password")) {
+            *password = xstrdup(val[i]); /* for the child's environment, never its argv */
+            continue;
+        }
         buf_printf(&out, "%s%s='", out.len ? " " : "", kw[i]);
         for (const char *p = val[i]; *p; p++) {
             if (*p == '\\' || *p == '\'')
@@ -177,6 +213,15 @@ char *pgdb_scratch_name(const char *purpose, const char *live, const char *key)
     return buf_detach(&name);
 }
 
+/* The password among the connection parameters kw/val (NULL: none). */
+static const char *url_password(const char **kw, const char **val)
+{
+    for (size_t i = 0; kw[i]; i++)
+        if (!strcmp(kw[i], "password"))
+            return val[i];
+    return NULL;
+}
+
 struct pgdb *pgdb_connect_db(const char *url, const char *db, double deadline, struct tt_err *err)
 {
     PQconninfoOption *opts;
@@ -201,7 +246,10 @@ struct pgdb *pgdb_connect_db(const char *url, const char *db, double deadline, s
                     (strstr(msg, "database \"") && strstr(msg, "does not exist")) ||
                     strstr(msg, "invalid connection option") || strstr(msg, "invalid URI");
         if (final || monotime_now() >= deadline) {
-            tt_error(err, "cannot connect to the database: %s", msg);
+            const char *secrets[] = {url_password(kw, val), NULL};
+            char *clean = redact_text(msg, secrets);
+            tt_error(err, "cannot connect to the database: %s", clean);
+            free(clean);
             params_free(opts, kw, val);
             return NULL;
         }

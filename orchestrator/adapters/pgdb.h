@@ -52,11 +52,15 @@ int pgdb_value(struct pgdb *c, const char *sql, char **value, struct tt_err *err
 /* Runs sql (one or more statements). */
 int pgdb_exec(struct pgdb *c, const char *sql, struct tt_err *err);
 /*
- * A libpq connection string (key='value' ...) for database db on url's
- * server, built from url's parsed parts (for pg_restore -d); the caller
- * frees.  NULL (err says why) when url does not pass pgdb_url_check().
+ * A libpq connection string (key='value' ...) for database db (NULL:
+ * url's own) on url's server, built from url's parsed (so %-decoded)
+ * parts; the caller frees.  With password non-NULL the password is left
+ * out of the string and *password receives it (NULL: none; the caller
+ * frees): the form for a host tool's argv (pg_dump, pg_restore -d), which
+ * anyone may read in ps, the password going in the child's environment.
+ * NULL (err says why) when url does not pass pgdb_url_check().
  */
-char *pgdb_conninfo_with_db(const char *url, const char *db, struct tt_err *err);
+char *pgdb_conninfo_with_db(const char *url, const char *db, char **password, struct tt_err *err);
 /* The user and password in url (each NULL when absent; the caller frees). */
 void pgdb_url_credentials(const char *url, char **user, char **password);
 /* The database name in url (the caller frees), or NULL. */

@@ -4,13 +4,18 @@
  * pg_dump runs in the database's own container (its pg_dump matches its
  * server) and its output streams over the exec connection straight into
  * the file.  The checks run the host's pg_restore against the published
- * database URL, as an argv (no shell).
+ * database URL, as an argv (no shell).  No password is ever in an argv
+ * (anyone may read it in ps, on the host or in the container): the tools
+ * get a connection string without it, rebuilt from the URL's parsed (so
+ * %-decoded) parts, and the password in PGPASSWORD, in the environment of
+ * that child alone; what they print is cleared of it before it is kept.
  */
 #include "backup.h"
 #include "dbclean.h"
 #include "interrupt.h"
 #include "monotime.h"
 #include "pgdb.h"
+#include "redact.h"
 #include "sha256.h"
 #include "strv.h"
 
@@ -139,7 +144,8 @@ static int commit_partial(int fd, const char *partial, const char *path, struct 
 /* Runs argv with stdout to out_fd (-1: captured in output with stderr); returns its exit code. */
 /* A host pg_dump silent this long, its file not growing, is stopped (timeouts.stall). */
 static double host_stall_s = 60;
-static int run_host(char *const *argv, int out_fd, struct buf *output, struct tt_err *err);
+static int run_host(char *const *argv, const char *password, int out_fd, struct buf *output,
+                    struct tt_err *err);
 
 int backup_take_host(const char *url, const char *dir, const char *project, long long deployment,
                      struct backup_result *out, struct tt_err *err)
@@ -148,14 +154,16 @@ int backup_take_host(const char *url, const char *dir, const char *project, long
     struct stat st;
     int rc, fd = -1;
 
+    char *password = NULL, *conninfo = pgdb_conninfo_with_db(url, NULL, &password, err);
+
     memset(out, 0, sizeof(*out));
-    if ((rc = pgdb_url_check(url, err)) == 0 &&
+    if ((rc = conninfo ? 0 : -1) == 0 &&
         (rc = backup_paths(dir, project, deployment, &path, &partial, err)) == 0 &&
         (fd = open_partial(partial.data, err)) < 0)
         rc = -1;
     if (rc == 0) {
-        char *argv[] = {"pg_dump", "--format=custom", (char *)url, NULL};
-        int code = run_host(argv, fd, &output, err);
+        char *argv[] = {"pg_dump", "--format=custom", "--dbname", conninfo, NULL};
+        int code = run_host(argv, password, fd, &output, err);
         if (code != 0 && strstr(output.data ? output.data : "", "could not write"))
             rc = write_failed(fd, partial.data, output.data, err);
         else if (code != 0)
@@ -175,6 +183,8 @@ int backup_take_host(const char *url, const char *dir, const char *project, long
         rc = backup_file_sha256(path.data, out->sha256, err);
     if (rc == 0)
         out->path = buf_detach(&path);
+    free(conninfo);
+    free(password);
     buf_release(&path);
     buf_release(&partial);
     buf_release(&output);
@@ -215,8 +225,12 @@ int backup_take(struct engine *e, const char *container, const char *url, const 
             char why[sizeof(err->msg)];
             snprintf(why, sizeof(why), "%s", err->msg);
             write_failed(fd, partial.data, why, err);
-        } else if (code != 0)
-            rc = tt_error(err, "pg_dump exited %d: %.500s", code, errout.data ? errout.data : "");
+        } else if (code != 0) {
+            const char *secrets[] = {password, NULL};
+            char *said = redact_text(errout.data, secrets);
+            rc = tt_error(err, "pg_dump exited %d: %.500s", code, said);
+            free(said);
+        }
         if (rc == 0)
             rc = commit_partial(fd, partial.data, path.data, err);
         else {
@@ -244,9 +258,32 @@ void backup_set_stall(long ms)
     host_stall_s = ms > 0 ? ms / 1000.0 : 60;
 }
 
-int backup_run_host(char *const *argv, struct buf *output, struct tt_err *err)
+int backup_run_host(char *const *argv, const char *password, struct buf *output, struct tt_err *err)
 {
-    return run_host(argv, -1, output, err);
+    return run_host(argv, password, -1, output, err);
+}
+
+/*
+ * The environment for a host tool: ttdeploy's own, less any PGPASSWORD,
+ * plus PGPASSWORD=password when there is one.  The strings are borrowed
+ * from environ but for the last, *owned (the caller frees both).
+ */
+static char **child_environ(const char *password, char **owned)
+{
+    size_t n = 0, k = 0;
+    while (environ[n])
+        n++;
+    char **env = xcalloc(n + 2, sizeof(char *));
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], "PGPASSWORD=", 11))
+            env[k++] = environ[i];
+    *owned = NULL;
+    if (password) {
+        struct buf b = {0};
+        buf_printf(&b, "PGPASSWORD=%s", password);
+        env[k++] = *owned = buf_detach(&b);
+    }
+    return env;
 }
 
 /* The size of fd's file, or -1 (a pipe, or none). */
@@ -273,14 +310,17 @@ static void stop_child(pid_t pid)
 
 /*
  * Runs argv on the host: stdout to out_fd (or, with stderr, into output),
- * keeping the first 64 KiB of what it says.  A stop signal stops the
+ * keeping the first 64 KiB of what it says, cleared of password (given in
+ * the child's environment only: never in an argv).  A stop signal stops the
  * child; so do, when it writes a file (pg_dump), host_stall_s seconds in
  * which it neither speaks nor grows the file (a frozen server).  A
  * restore or psql may be silent for long (an index build): those are
  * bounded by the server's statement_timeout.
  */
-static int run_host(char *const *argv, int out_fd, struct buf *output, struct tt_err *err)
+static int run_host(char *const *argv, const char *password, int out_fd, struct buf *output,
+                    struct tt_err *err)
 {
+    char *owned = NULL;
     posix_spawn_file_actions_t fa;
     int pipefd[2], status;
     pid_t pid;
@@ -292,8 +332,11 @@ static int run_host(char *const *argv, int out_fd, struct buf *output, struct tt
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, out_fd >= 0 ? out_fd : pipefd[1], 1);
     posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2);
-    int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+    char **env = child_environ(password, &owned);
+    int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, env);
     posix_spawn_file_actions_destroy(&fa);
+    free(env);
+    free(owned);
     close(pipefd[1]);
     if (rc != 0) {
         close(pipefd[0]);
@@ -333,6 +376,13 @@ static int run_host(char *const *argv, int out_fd, struct buf *output, struct tt
         }
     }
     close(pipefd[0]);
+    if (password && output->len) {
+        const char *secrets[] = {password, NULL};
+        char *said = redact_text(output->data, secrets);
+        buf_reset(output);
+        buf_adds(output, said);
+        free(said);
+    }
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR)
             return tt_error(err, "waiting for %s: %s", argv[0], strerror(errno));
@@ -401,7 +451,7 @@ static int pg_restore_refuses(const char *option, const char *more, const char *
 {
     char *argv[] = {"pg_restore", (char *)option, (char *)(more ? more : path),
                     more ? (char *)path : NULL, NULL};
-    int code = backup_run_host(argv, out, err);
+    int code = backup_run_host(argv, NULL, out, err);
     if (code > 0)
         tt_error(err, "pg_restore %s exited %d: %.300s", option, code, out->data ? out->data : "");
     return code < 0 ? -1 : code > 0;
@@ -486,15 +536,15 @@ int backup_verify_restore(struct backup_result *b, const struct dbscratch *s, do
     /* Into a scratch database, then compare row counts with the live one. */
     char *db = pgdb_url_db(url);
     char *scratch = pgdb_scratch_name("verify", db, b->path);
-    char *scratch_url = NULL, *live_counts = NULL, *copy_counts = NULL;
+    char *scratch_url = NULL, *password = NULL, *live_counts = NULL, *copy_counts = NULL;
     struct pgdb *live = NULL, *copy = NULL;
     rc = dbscratch_create(s, "verify", scratch, 0, deadline, err);
-    if (rc == 0 && !(scratch_url = pgdb_conninfo_with_db(url, scratch, err)))
+    if (rc == 0 && !(scratch_url = pgdb_conninfo_with_db(url, scratch, &password, err)))
         rc = -1;
     if (rc == 0) {
         char *argv[] = {"pg_restore", "--no-owner", "--exit-on-error", "-d", scratch_url,
                         b->path,      NULL};
-        int code = backup_run_host(argv, &out, err);
+        int code = backup_run_host(argv, password, &out, err);
         if (code != 0)
             rc = code < 0 ? -1
                           : tt_error(err, "restoring the backup into %s failed (exit %d): %.300s",
@@ -526,6 +576,7 @@ int backup_verify_restore(struct backup_result *b, const struct dbscratch *s, do
     free(live_counts);
     free(copy_counts);
     free(scratch_url);
+    free(password);
     free(scratch);
     free(db);
     buf_release(&out);
@@ -556,19 +607,21 @@ int backup_restore_into(const char *path, const char *sha256, const struct dbscr
                         "%.16s): not restoring it",
                         path, hex, sha256);
     rc = dbscratch_create(s, "restore", db, 0, deadline, err);
-    char *target = rc == 0 ? pgdb_conninfo_with_db(url, db, err) : NULL;
+    char *password = NULL,
+         *target = rc == 0 ? pgdb_conninfo_with_db(url, db, &password, err) : NULL;
     if (rc == 0 && !target)
         rc = -1;
     if (rc == 0) {
         char *argv[] = {"pg_restore", "--no-owner", "--exit-on-error", "-d", target,
                         (char *)path, NULL};
-        int code = backup_run_host(argv, &out, err);
+        int code = backup_run_host(argv, password, &out, err);
         if (code != 0)
             rc = code < 0 ? -1
                           : tt_error(err, "pg_restore of %s into %s exited %d: %.300s", path, db,
                                      code, out.data ? out.data : "");
     }
     free(target);
+    free(password);
     if (rc < 0) {
         struct tt_err e2 = {0};
         dbscratch_drop(s, db, deadline, &e2);

@@ -1,6 +1,6 @@
 /*
  * backup.h - the backup phase: pg_dump run through the Engine API's exec
- * inside the database service's container, streamed to a file on the
+ * inside the database service's container (or on the host), streamed to a file on the
  * host, checked (pg_restore --list, or a full restore into a scratch
  * database whose row counts must equal the live ones), and old backups
  * removed per the plan's retention.
@@ -45,10 +45,16 @@ int backup_verify_restore(struct backup_result *b, const struct dbscratch *s, do
                           struct tt_err *err);
 void backup_result_clear(struct backup_result *b);
 
-/* Runs argv (argv[0] looked up in PATH) with stdout and stderr captured; returns its exit code. */
 /* A host pg_dump whose file stops growing for ms (timeouts.stall; 0: 60 s) is stopped. */
 void backup_set_stall(long ms);
-int backup_run_host(char *const *argv, struct buf *output, struct tt_err *err);
+/*
+ * Runs argv (argv[0] looked up in PATH) with stdout and stderr captured
+ * (cleared of password); returns its exit code.  password (may be NULL)
+ * goes in the child's environment as PGPASSWORD, never in argv: give the
+ * tool a pgdb_conninfo_with_db() string without it.
+ */
+int backup_run_host(char *const *argv, const char *password, struct buf *output,
+                    struct tt_err *err);
 
 /* The SHA-256 of a backup file, read in chunks. */
 int backup_file_sha256(const char *path, char hex[65], struct tt_err *err);

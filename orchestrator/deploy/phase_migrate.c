@@ -34,7 +34,7 @@ static int rehearsal_copy(struct run *a, double deadline, char **copy_name, char
 
     snprintf(id, sizeof(id), "%lld", a->id);
     *copy_name = pgdb_scratch_name("rehearsal", db, id);
-    *copy_url = pgdb_conninfo_with_db(pl->db_url, *copy_name, err);
+    *copy_url = pgdb_conninfo_with_db(pl->db_url, *copy_name, NULL, err); /* in-process only */
     *how = "template copy";
     if (!*copy_url) {
         free(db);
@@ -45,16 +45,21 @@ static int rehearsal_copy(struct run *a, double deadline, char **copy_name, char
     if (rc < 0 && a->backup_path && strstr(err->msg, "being accessed by other users")) {
         *how = "restore of this deployment's backup (the database has open sessions)";
         rc = dbscratch_create(&s, "rehearsal", *copy_name, 0, deadline, err);
-        if (rc == 0) {
-            char *argv[] = {"pg_restore",   "--no-owner", "--exit-on-error", "-d", *copy_url,
+        char *password = NULL, *target = NULL;
+        if (rc == 0 && !(target = pgdb_conninfo_with_db(pl->db_url, *copy_name, &password, err)))
+            rc = -1;
+        if (rc == 0) { /* the password in pg_restore's environment, not in its argv */
+            char *argv[] = {"pg_restore",   "--no-owner", "--exit-on-error", "-d", target,
                             a->backup_path, NULL};
-            int code = backup_run_host(argv, &out, err);
+            int code = backup_run_host(argv, password, &out, err);
             if (code != 0)
                 rc = code < 0 ? -1
                               : tt_error(err, "restoring the backup for the rehearsal failed: %.*s",
                                          (int)utf8_cut_len(out.data ? out.data : "", out.len, 300),
                                          out.data ? out.data : "");
         }
+        free(target);
+        free(password);
     }
     buf_release(&out);
     free(db);

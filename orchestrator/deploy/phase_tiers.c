@@ -10,33 +10,22 @@
  * outcomes, which `ttdeploy recover` reads.
  */
 #include "run.h"
+#include "redact.h"
 #include "utf8.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-/* Appends value with the password of any "scheme://user:password@" in it replaced. */
-static void redact_url_password(const char *value, struct buf *out)
+/*
+ * A public value as it may be shown: a URL with a password gets it
+ * replaced by parsing (redact.h); anything else as written.  Caller frees.
+ */
+static char *public_value(const char *value)
 {
-    const char *p = value;
-    while (*p) {
-        const char *scheme = strstr(p, "://");
-        if (!scheme) {
-            buf_adds(out, p);
-            return;
-        }
-        const char *auth = scheme + 3;
-        size_t span = strcspn(auth, "/?#@ ");
-        const char *colon = memchr(auth, ':', span);
-        if (auth[span] == '@' && colon) {
-            buf_add(out, p, (size_t)(colon + 1 - p));
-            buf_adds(out, "<redacted>");
-            p = auth + span;
-        } else {
-            buf_add(out, p, (size_t)(auth - p));
-            p = auth;
-        }
-    }
+    char *pw = redact_password_of(value);
+    char *shown = pw ? redact_url(value) : xstrdup(value);
+    free(pw);
+    return shown;
 }
 
 /*
@@ -54,21 +43,20 @@ static char *recorded_environment(struct run *a, const struct compose_service *s
     for (size_t i = 0; i < s->environment.n; i++) {
         const struct compose_kv *kv = &s->environment.v[i];
         char digest[STORE_HMAC_TEXT_LEN + 1];
-        struct buf v = {0};
         if (!kv->value) {
             json_object_set_new(o, kv->key, json_null());
         } else if (plan_env_is_public(a->plan, kv->key)) {
-            redact_url_password(kv->value, &v);
-            char *text = utf8_sanitized(v.data ? v.data : ""); /* an env_file holds any bytes */
+            char *shown = public_value(kv->value);
+            char *text = utf8_sanitized(shown); /* an env_file holds any bytes */
             json_object_set_new(o, kv->key, json_string(text));
             free(text);
+            free(shown);
         } else if (store_hmac(a->store, kv->value, digest, a->err) == 0) {
             json_object_set_new(o, kv->key, json_string(digest));
         } else {
             json_decref(o);
             return NULL;
         }
-        buf_release(&v);
     }
     out = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(o);

@@ -9,6 +9,7 @@
  */
 #include "run.h"
 #include "monotime.h"
+#include "redact.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -16,12 +17,14 @@
 void phase_describe_check(const struct plan_check *c, struct buf *b)
 {
     buf_reset(b);
-    if (c->kind == PLAN_CHECK_HTTP)
-        buf_printf(b, "GET %s%s%s expect %d%s, %d probe%s, error rate <= %.1f%%", c->url,
+    if (c->kind == PLAN_CHECK_HTTP) {
+        char *url = redact_url(c->url); /* the intent is stored and printed */
+        buf_printf(b, "GET %s%s%s expect %d%s, %d probe%s, error rate <= %.1f%%", url,
                    c->from ? " from " : "", c->from ? c->from : "", c->status,
                    c->body ? " with body" : "", c->probes, c->probes == 1 ? "" : "s",
                    c->max_error_rate * 100);
-    else if (c->kind == PLAN_CHECK_EXEC)
+        free(url);
+    } else if (c->kind == PLAN_CHECK_EXEC)
         buf_printf(b, "run %s in %s, expect exit %d", c->command.v[0], c->service, c->expect_exit);
     else
         buf_printf(b, "SQL %s expect %s", c->sql, c->expect ? c->expect : "a row");

@@ -1,10 +1,13 @@
 /*
- * verify.c - running verify checks.
+ * verify.c - running verify checks.  A check's url may carry user:pass@:
+ * what is said about a failed request is cleared of that password
+ * (redact.h), as the intent shows the url redacted (phase_verify.c).
  */
 #include "verify.h"
 #include "monotime.h"
 #include "http.h"
 #include "pgdb.h"
+#include "redact.h"
 #include "stack.h"
 
 #include <math.h>
@@ -121,7 +124,12 @@ static int probe_from_host(const struct plan_check *c, long budget, struct buf *
     struct tt_err err = {0};
 
     if (http_get(c->url, budget, &status, body, &err) < 0) {
-        buf_printf(why, "%s", err.msg);
+        char *password = redact_password_of(c->url);
+        const char *secrets[] = {password, NULL};
+        char *said = redact_text(err.msg, secrets); /* libcurl may quote the url */
+        buf_adds(why, said);
+        free(said);
+        free(password);
         return 0;
     }
     if (status != c->status) {

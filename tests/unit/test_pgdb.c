@@ -171,7 +171,7 @@ Test(pgdb, urls_are_parsed_not_edited)
     cr_assert_str_eq(password, "p@ss", "percent-decoded");
     free(user);
     free(password);
-    char *ci = pgdb_conninfo_with_db(url, "tt_verify_x", &err);
+    char *ci = pgdb_conninfo_with_db(url, "tt_verify_x", NULL, &err);
     cr_assert_not_null(ci, "%s", err.msg);
     cr_assert(strstr(ci, "dbname='tt_verify_x'"), "%s", ci);
     cr_assert(strstr(ci, "password='p@ss'"), "%s", ci);
@@ -192,7 +192,7 @@ Test(pgdb, a_url_whose_options_name_the_database_is_refused)
     cr_assert(strstr(err.msg, "service="), "%s", err.msg);
     cr_assert_eq(pgdb_url_check("postgresql://u@h:5432", &err), -1);
     cr_assert(strstr(err.msg, "names no database"), "%s", err.msg);
-    cr_assert_null(pgdb_conninfo_with_db("postgresql://u@h/shop?dbname=other", "tt_x", &err));
+    cr_assert_null(pgdb_conninfo_with_db("postgresql://u@h/shop?dbname=other", "tt_x", NULL, &err));
 }
 
 Test(pgdb, the_plan_refuses_dbname_in_the_url_options)

@@ -193,8 +193,8 @@ Test(plan, errors)
     cr_assert_str_eq(
         load_err(HEAD "verify:\n  - http: {url: 'http://x/'}\n"),
         "plan.yml:4:5: a verify check needs name: so failures and rollback rules can name it");
-    cr_assert_str_eq(load_err(HEAD "verify:\n  - name: a\n    http: {url: 'ftp://x/'}\n"),
-                     "plan.yml:5:17: url \"ftp://x/\" must start with http:// or https://");
+    cr_assert_str_eq(load_err(HEAD "verify:\n  - name: a\n    http: {url: 'ftp://u:pw@x/'}\n"),
+                     "plan.yml:5:17: check \"a\": url must start with http:// or https://");
     cr_assert_str_eq(
         load_err(HEAD "verify:\n  - {name: a, sql: 'SELECT 1', http: {url: 'http://x'}}\n"),
         "plan.yml:4:5: check \"a\" needs exactly one of http:, exec: or sql:");
