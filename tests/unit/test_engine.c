@@ -133,20 +133,27 @@ Test(engine, urlencode)
         "GET /version ", 200, "{\"ApiVersion\":\"1.43\"}"                                          \
     }
 
-/* A fake daemon that answers /version and never answers hung_route (a frozen dockerd). */
-static struct engine *open_frozen(struct fake_http *fake, const char *hung_route,
-                                  const char *stream_hex)
+/* A fake daemon that answers /version, and route with status and body; *e is opened on it. */
+static struct engine *open_route(struct fake_http *fake, const char *route, int status,
+                                 const char *body)
 {
     static struct fake_route routes[3];
     struct fake_route version = VERSION_ROUTE;
     struct tt_err err = {0};
     struct engine *e = NULL;
     routes[0] = version;
-    routes[1] = (struct fake_route){hung_route, stream_hex ? FAKE_STREAM_STALL : 0, stream_hex};
+    routes[1] = (struct fake_route){route, status, body};
     routes[2] = (struct fake_route){NULL, 0, NULL};
     fake_http_start_unix(fake, routes);
     cr_assert_eq(engine_open(fake->url, &e, &err), 0, "%s", err.msg);
     return e;
+}
+
+/* A fake daemon that answers /version and never answers hung_route (a frozen dockerd). */
+static struct engine *open_frozen(struct fake_http *fake, const char *hung_route,
+                                  const char *stream_hex)
+{
+    return open_route(fake, hung_route, stream_hex ? FAKE_STREAM_STALL : 0, stream_hex);
 }
 
 static void set_bounds(long connect_ms, long request_ms, long stall_ms)
@@ -263,26 +270,10 @@ Test(engine, pathf_encodes_each_argument_as_one_segment)
     buf_release(&b);
 }
 
-/* A fake daemon answering /version and route with a big body (FAKE_FILL or FAKE_STREAM_FILL). */
-static struct engine *open_big(struct fake_http *fake, const char *route, int status,
-                               const char *body)
-{
-    static struct fake_route routes[3];
-    struct fake_route version = VERSION_ROUTE;
-    struct tt_err err = {0};
-    struct engine *e = NULL;
-    routes[0] = version;
-    routes[1] = (struct fake_route){route, status, body};
-    routes[2] = (struct fake_route){NULL, 0, NULL};
-    fake_http_start_unix(fake, routes);
-    cr_assert_eq(engine_open(fake->url, &e, &err), 0, "%s", err.msg);
-    return e;
-}
-
 Test(engine, an_answer_over_64_mib_is_an_error_naming_the_request)
 {
     struct fake_http fake = {0};
-    struct engine *e = open_big(&fake, "GET /v1.43/containers/json", FAKE_FILL, "5b|67108864");
+    struct engine *e = open_route(&fake, "GET /v1.43/containers/json", FAKE_FILL, "5b|67108864");
     struct tt_err err = {0};
     json_t *list = NULL;
     cr_assert_eq(engine_call_ok(e, "GET", "/containers/json?all=1", NULL, 0, &list, &err), -1,
@@ -300,8 +291,8 @@ Test(engine, a_100_mb_events_line_costs_bounded_memory)
 {
     struct fake_http fake = {0};
     /* one event, then 100 MiB without a newline */
-    struct engine *e = open_big(&fake, "GET /v1.43/events", FAKE_STREAM_FILL,
-                                "7b2254797065223a22636f6e7461696e6572227d0a|104857600");
+    struct engine *e = open_route(&fake, "GET /v1.43/events", FAKE_STREAM_FILL,
+                                  "7b2254797065223a22636f6e7461696e6572227d0a|104857600");
     struct tt_err err = {0};
     long before = fake_http_peak_rss_mb();
     cr_assert_eq(engine_events_start(e, NULL, &err), 0, "%s", err.msg);
