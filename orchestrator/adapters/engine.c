@@ -4,16 +4,22 @@
  * Every request, blocking or not, is an easy handle; background ones sit
  * on one multi handle with the /events stream.  The daemon answers JSON
  * (or a raw stream for logs and exec); responses are kept whole in a
- * struct buf, except the events stream, which is cut into lines as it
- * arrives and parsed one event per line, and engine_stream()'s, whose
- * bytes go to the caller as they arrive (exec: engine_exec.c).
+ * struct buf up to ENGINE_RESPONSE_MAX (past it the request fails: a
+ * truncated answer is never parsed), except a pull's progress, whose
+ * last bytes are kept, the events stream, which is cut into lines as it
+ * arrives and parsed one event per line (engine_events.c), and the
+ * streams whose bytes go to a sink as they arrive (engine_stream(),
+ * engine_req_stream_to(); exec: engine_exec.c).
  */
 #include "engine.h"
+#include "engine_int.h"
 #include "interrupt.h"
 #include "monotime.h"
 
+#include <assert.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -34,21 +40,22 @@ struct engine_req {
     char *error; /* formatted on demand */
     void *tag;
     int is_events;
-    char *what;              /* "POST /containers/x/start", for messages */
-    long deadline_ms;        /* CURLOPT_TIMEOUT_MS */
-    int by_request;          /* the deadline is timeouts.request's */
-    int signalled;           /* a stop signal had arrived before it started */
-    int interrupted;         /* ended by a stop signal */
-    int timed_out;           /* ended by its deadline */
-    double stall;            /* seconds without a byte that end it (0: none) */
-    double last_byte;        /* monotonic seconds */
-    int stalled;             /* ended by silence */
+    char *what;       /* "POST /containers/x/start", for messages */
+    long deadline_ms; /* CURLOPT_TIMEOUT_MS */
+    int by_request;   /* the deadline is timeouts.request's */
+    int signalled;    /* a stop signal had arrived before it started */
+    int interrupted;  /* ended by a stop signal */
+    int timed_out;    /* ended by its deadline */
+    double stall;     /* seconds without a byte that end it (0: none) */
+    double last_byte; /* monotonic seconds */
+    int stalled;      /* ended by silence */
+    int too_big;      /* ended by an answer over ENGINE_RESPONSE_MAX */
+    int (*sink)(void *ctx, const char *data, size_t len); /* where a 2xx body goes */
+    void *sink_ctx;
+    int sink_stopped;        /* the sink refused the stream */
+    int keeps_tail;          /* a pull's progress: its last bytes are kept */
+    struct engine_tail tail; /* of resp, when keeps_tail */
     struct engine_req *next; /* in the done queue */
-};
-
-struct event_node {
-    json_t *ev;
-    struct event_node *next;
 };
 
 struct engine {
@@ -59,10 +66,9 @@ struct engine {
     size_t inflight;
     struct engine_req *done_head, *done_tail;
     struct engine_req *events;
-    struct buf events_partial;
-    struct event_node *ev_head, *ev_tail;
-    long stall_ms;   /* a stream with no bytes for this long fails */
-    long connect_ms; /* connecting to the socket */
+    struct engine_events *parser; /* of the events stream */
+    long stall_ms;                /* a stream with no bytes for this long fails */
+    long connect_ms;              /* connecting to the socket */
     long request_ms; /* a request that is not a stream nor one of the daemon's own waits */
 };
 
@@ -145,39 +151,41 @@ static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, cur
     return 1;
 }
 
+/* Whether the answer so far is a 2xx one (its bytes are the stream, not an error message). */
+static int answer_ok(struct engine_req *r)
+{
+    long code = 0;
+    curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &code);
+    return code >= 200 && code <= 299;
+}
+
+/* A piece of the answer: to the events parser, to the sink, or kept (within its bound). */
 static size_t on_data(char *ptr, size_t size, size_t n, void *userdata)
 {
     struct engine_req *r = userdata;
     size_t len = size * n;
 
     r->last_byte = monotime_now();
-    if (!r->is_events) {
-        buf_add(&r->resp, ptr, len);
+    if (r->is_events) {
+        engine_events_feed(r->e->parser, ptr, len);
         return len;
     }
-    /* Events: one JSON object per line; keep a partial line for later. */
-    struct engine *e = r->e;
-    buf_add(&e->events_partial, ptr, len);
-    char *start = e->events_partial.data, *nl;
-    while ((nl = memchr(start, '\n',
-                        e->events_partial.len - (size_t)(start - e->events_partial.data)))) {
-        *nl = '\0';
-        json_t *ev = json_loads(start, 0, NULL);
-        if (ev) {
-            struct event_node *node = xcalloc(1, sizeof(*node));
-            node->ev = ev;
-            if (e->ev_tail)
-                e->ev_tail->next = node;
-            else
-                e->ev_head = node;
-            e->ev_tail = node;
+    if (r->sink && answer_ok(r)) {
+        if (r->sink(r->sink_ctx, ptr, len) < 0) {
+            r->sink_stopped = 1;
+            return 0; /* makes libcurl stop with a write error */
         }
-        start = nl + 1;
+        return len;
     }
-    size_t rest = e->events_partial.len - (size_t)(start - e->events_partial.data);
-    memmove(e->events_partial.data, start, rest);
-    e->events_partial.len = rest;
-    e->events_partial.data[rest] = '\0';
+    if (r->keeps_tail && answer_ok(r)) {
+        engine_tail_add(&r->tail, ptr, len);
+        return len;
+    }
+    if (len > (size_t)ENGINE_RESPONSE_MAX - r->resp.len) {
+        r->too_big = 1;
+        return 0;
+    }
+    buf_add(&r->resp, ptr, len);
     return len;
 }
 
@@ -224,6 +232,8 @@ static struct engine_req *req_new(struct engine *e, const char *method, const ch
     curl_easy_setopt(r->curl, CURLOPT_CONNECTTIMEOUT_MS, e->connect_ms);
     r->signalled = interrupt_signal() != 0;
     r->stall = reports_progress(path) ? e->stall_ms / 1000.0 : 0;
+    r->keeps_tail = reports_progress(path);
+    engine_tail_init(&r->tail, &r->resp);
     r->last_byte = monotime_now();
     curl_easy_setopt(r->curl, CURLOPT_XFERINFOFUNCTION, on_progress);
     curl_easy_setopt(r->curl, CURLOPT_XFERINFODATA, r);
@@ -243,6 +253,8 @@ static struct engine_req *req_new(struct engine *e, const char *method, const ch
 
 static void req_finish(struct engine_req *r, CURLcode rc)
 {
+    if (r->keeps_tail)
+        engine_tail_end(&r->tail);
     if (rc == CURLE_OK)
         curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &r->status);
     else {
@@ -322,7 +334,12 @@ const char *engine_req_error(struct engine_req *r)
 
     if (r->error)
         return r->error;
-    if (r->interrupted) {
+    if (r->too_big) {
+        buf_printf(&b,
+                   "%s: the Docker engine at %s answered more than %ld MiB (the limit for one "
+                   "answer): not reading it",
+                   r->what, r->e->host, ENGINE_RESPONSE_MAX >> 20);
+    } else if (r->interrupted) {
         buf_printf(&b, "%s to the Docker daemon at %s: interrupted", r->what, r->e->host);
     } else if (r->stalled) {
         buf_printf(&b,
@@ -422,6 +439,7 @@ int engine_open(const char *host, struct engine **out, struct tt_err *err)
     e->host = xstrdup(host);
     e->socket_path = xstrdup(host + 7);
     e->multi = curl_multi_init();
+    e->parser = engine_events_new();
     e->stall_ms = defaults.stall_ms;
     e->connect_ms = defaults.connect_ms;
     e->request_ms = defaults.request_ms;
@@ -465,15 +483,9 @@ void engine_close(struct engine *e)
         e->done_head = r->next;
         engine_req_free(r);
     }
-    while (e->ev_head) {
-        struct event_node *n = e->ev_head;
-        e->ev_head = n->next;
-        json_decref(n->ev);
-        free(n);
-    }
+    engine_events_free(e->parser);
     /* Requests still in flight belong to their callers, who free them. */
     curl_multi_cleanup(e->multi);
-    buf_release(&e->events_partial);
     free(e->host);
     free(e->socket_path);
     free(e);
@@ -574,7 +586,7 @@ int engine_pump(struct engine *e, long timeout_ms, struct tt_err *err)
     int running;
     CURLMcode mc = curl_multi_perform(e->multi, &running);
 
-    if (mc == CURLM_OK && !e->done_head && !e->ev_head && timeout_ms > 0) {
+    if (mc == CURLM_OK && !e->done_head && timeout_ms > 0) {
         mc = curl_multi_poll(e->multi, NULL, 0, (int)timeout_ms, NULL);
         if (mc == CURLM_OK)
             mc = curl_multi_perform(e->multi, &running);
@@ -643,24 +655,16 @@ int engine_events_start(struct engine *e, const json_t *filters, struct tt_err *
 
 json_t *engine_next_event(struct engine *e)
 {
-    struct event_node *n = e->ev_head;
-    json_t *ev;
-    if (!n)
-        return NULL;
-    e->ev_head = n->next;
-    if (!e->ev_head)
-        e->ev_tail = NULL;
-    ev = n->ev;
-    free(n);
-    return ev;
+    return engine_events_pop(e->parser);
 }
 
-void engine_urlencode(const char *s, struct buf *out)
+/* Percent-encodes s; dots too when encode_dots (a path segment of only dots). */
+static void percent_encode(const char *s, int encode_dots, struct buf *out)
 {
     static const char hex[] = "0123456789ABCDEF";
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-            *p == '-' || *p == '_' || *p == '.' || *p == '~') {
+            *p == '-' || *p == '_' || (*p == '.' && !encode_dots) || *p == '~') {
             buf_addc(out, (char)*p);
         } else {
             buf_addc(out, '%');
@@ -668,6 +672,34 @@ void engine_urlencode(const char *s, struct buf *out)
             buf_addc(out, hex[*p & 15]);
         }
     }
+}
+
+void engine_urlencode(const char *s, struct buf *out)
+{
+    percent_encode(s, 0, out);
+}
+
+void engine_pathf(struct buf *out, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    for (const char *p = fmt; *p; p++) {
+        if (*p != '%') {
+            buf_addc(out, *p);
+            continue;
+        }
+        p++;
+        assert(*p == 's' || *p == '%'); /* the only conversions a path needs */
+        if (*p == '%') {
+            buf_addc(out, '%');
+            continue;
+        }
+        const char *seg = va_arg(ap, const char *);
+        /* libcurl would resolve a "." or ".." segment; encoded, it stays a name */
+        percent_encode(seg ? seg : "", seg && *seg && !seg[strspn(seg, ".")], out);
+    }
+    va_end(ap);
 }
 
 /* ---- streams ------------------------------------------------------------ */
@@ -682,79 +714,39 @@ long engine_stall(const struct engine *e)
     return e->stall_ms;
 }
 
-/* One streamed request: where its bytes go and when one last arrived. */
-struct stream {
-    struct engine_req *r;
-    int (*sink)(void *ctx, const char *data, size_t len);
-    void *ctx;
-    double last_byte; /* monotonic seconds */
-    double stall;     /* seconds */
-    int stalled, stopped;
-};
-
-static size_t on_stream_data(char *ptr, size_t size, size_t n, void *userdata)
+void engine_req_stream_to(struct engine_req *r,
+                          int (*sink)(void *ctx, const char *data, size_t len), void *ctx)
 {
-    struct stream *s = userdata;
-    long code = 0;
-
-    s->last_byte = monotime_now();
-    curl_easy_getinfo(s->r->curl, CURLINFO_RESPONSE_CODE, &code);
-    if (code < 200 || code > 299) { /* an error answer: JSON for the message, not the stream */
-        if (s->r->resp.len < 65536)
-            buf_add(&s->r->resp, ptr, size * n);
-        return size * n;
-    }
-    if (s->sink(s->ctx, ptr, size * n) < 0) {
-        s->stopped = 1;
-        return 0; /* makes libcurl stop with a write error */
-    }
-    return size * n;
-}
-
-/* Called by libcurl about once a second while nothing arrives: ends a stalled stream. */
-static int on_stream_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
-                              curl_off_t ultotal, curl_off_t ulnow)
-{
-    struct stream *s = userdata;
-
-    if (on_progress(s->r, dltotal, dlnow, ultotal, ulnow))
-        return 1; /* interrupted */
-    if (monotime_now() - s->last_byte < s->stall)
-        return 0;
-    s->stalled = 1;
-    return 1;
+    r->sink = sink;
+    r->sink_ctx = ctx;
 }
 
 int engine_stream(struct engine *e, const char *method, const char *path, const json_t *body,
                   long timeout_ms, int (*sink)(void *ctx, const char *data, size_t len), void *ctx,
                   const char *what, struct tt_err *err)
 {
-    struct stream s = {.sink = sink, .ctx = ctx, .stall = e->stall_ms / 1000.0};
+    struct engine_req *r = req_new(e, method, path, body, timeout_ms, NULL);
     int rc = 0;
 
-    s.r = req_new(e, method, path, body, timeout_ms, NULL);
-    curl_easy_setopt(s.r->curl, CURLOPT_TIMEOUT_MS, timeout_ms > 0 ? timeout_ms : 0L);
-    curl_easy_setopt(s.r->curl, CURLOPT_WRITEFUNCTION, on_stream_data);
-    curl_easy_setopt(s.r->curl, CURLOPT_WRITEDATA, &s);
-    curl_easy_setopt(s.r->curl, CURLOPT_XFERINFOFUNCTION, on_stream_progress);
-    curl_easy_setopt(s.r->curl, CURLOPT_XFERINFODATA, &s);
-    curl_easy_setopt(s.r->curl, CURLOPT_NOPROGRESS, 0L);
-    s.last_byte = monotime_now();
-    CURLcode cc = curl_easy_perform(s.r->curl);
-    req_finish(s.r, cc);
-    if (s.stopped)
+    curl_easy_setopt(r->curl, CURLOPT_TIMEOUT_MS, timeout_ms > 0 ? timeout_ms : 0L);
+    engine_req_stream_to(r, sink, ctx);
+    r->stall = e->stall_ms / 1000.0;
+    r->last_byte = monotime_now();
+    CURLcode cc = curl_easy_perform(r->curl);
+    req_finish(r, cc);
+    if (r->sink_stopped)
         rc = tt_error(err, "%s: the stream was refused by its reader", what);
-    else if (s.r->interrupted)
+    else if (r->interrupted)
         rc = tt_error(err, "%s: interrupted", what);
-    else if (s.stalled)
+    else if (r->stalled)
         rc = tt_error(err,
                       "%s: its stream from the Docker engine at %s sent nothing for %g s (the "
                       "stall limit, timeouts.stall): the command or dockerd is hung",
-                      what, e->host, s.stall);
+                      what, e->host, r->stall);
     else if (cc == CURLE_OPERATION_TIMEDOUT)
         rc = tt_error(err, "%s did not finish within %ld ms", what, timeout_ms);
-    else if (s.r->status < 200 || s.r->status > 299)
-        rc = tt_error(err, "%s: %s %s: %s", what, method, path, engine_req_error(s.r));
-    engine_req_free(s.r);
+    else if (r->status < 200 || r->status > 299)
+        rc = tt_error(err, "%s: %s %s: %s", what, method, path, engine_req_error(r));
+    engine_req_free(r);
     return rc;
 }

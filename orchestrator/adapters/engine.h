@@ -31,8 +31,22 @@
 #define ENGINE_CONNECT_DEFAULT_MS 10000L
 /* A request that is not a stream nor one of the daemon's own waits (timeouts.request). */
 #define ENGINE_REQUEST_DEFAULT_MS 60000L
-/* engine_exec keeps at most this much of a command's output. */
-#define ENGINE_EXEC_OUTPUT_MAX (1024 * 1024)
+/*
+ * What is kept of a command's output (an exec, a health check, a one-off
+ * container's log, a pull's progress): its last bytes, this many; a
+ * longer output is cut and starts with "output cut: kept the last 65536
+ * of N bytes" so that whoever shows it says so.
+ */
+#define ENGINE_OUTPUT_KEEP 65536
+/*
+ * The largest answer the daemon may give to a request that is not a
+ * stream.  The largest ttdeploy reads is a list (/containers/json?all=1,
+ * /networks, /volumes: 2 to 5 KB an entry, so some 10,000 containers of a
+ * big host) or an inspect (tens of KB); 64 MiB holds those many times
+ * over and still bounds what a daemon gone wrong costs.  A longer answer
+ * is an error naming the request, never a truncated parse.
+ */
+#define ENGINE_RESPONSE_MAX (64L * 1024 * 1024)
 
 struct engine;
 struct engine_req;
@@ -97,8 +111,31 @@ json_t *engine_req_json(struct engine_req *r);
 /* "HTTP 409: Conflict. The container name ... is already in use" or the transport error. */
 const char *engine_req_error(struct engine_req *r);
 void engine_req_free(struct engine_req *r);
+/*
+ * Hands the 2xx body of r, started and not yet pumped, to sink as it
+ * arrives instead of keeping it (an error answer is still kept, for its
+ * message).  sink returning -1 ends the transfer (an error).
+ */
+void engine_req_stream_to(struct engine_req *r,
+                          int (*sink)(void *ctx, const char *data, size_t len), void *ctx);
 /* Stops a request still in flight and frees it (a finished one is only freed). */
 void engine_req_cancel(struct engine *e, struct engine_req *r);
+
+/*
+ * The /events stream's parser (engine_events.c): bytes in as they come,
+ * one JSON event per line out.  A line longer than ENGINE_EVENT_LINE_MAX
+ * (no event is) or one that is not a JSON object is skipped and counted;
+ * what is kept of a line in progress stays within that bound.
+ */
+#define ENGINE_EVENT_LINE_MAX (1024 * 1024)
+struct engine_events;
+struct engine_events *engine_events_new(void);
+void engine_events_free(struct engine_events *ev);
+void engine_events_feed(struct engine_events *ev, const char *data, size_t len);
+/* The next event parsed (the caller json_decref()s it), or NULL. */
+json_t *engine_events_pop(struct engine_events *ev);
+/* How many lines were skipped (too long, or not a JSON object). */
+size_t engine_events_skipped(const struct engine_events *ev);
 
 /* Opens /events with the given filters (JSON object, borrowed; may be NULL). */
 int engine_events_start(struct engine *e, const json_t *filters, struct tt_err *err);
@@ -124,7 +161,7 @@ int engine_stream(struct engine *e, const char *method, const char *path, const 
 /*
  * Runs argv (a JSON array of strings, borrowed) in a running container and
  * waits for it: *exit_code and out (stdout and stderr, the first
- * ENGINE_EXEC_OUTPUT_MAX bytes) receive what it did.  timeout_ms bounds
+ * last ENGINE_OUTPUT_KEEP bytes, after a note when cut) receive what it did.  timeout_ms bounds
  * the whole run, the stall limit each silence.  Returns -1 when it could
  * not be run or its result cannot be trusted: a stream cut inside a frame,
  * a frame of an unknown stream, an error the daemon put in the stream, an
@@ -135,7 +172,8 @@ int engine_exec(struct engine *e, const char *container, const json_t *argv, lon
 
 /*
  * Like engine_exec, but the command's stdout is streamed to fd as it
- * arrives (never held in memory) and its stderr kept in errout.  env (a
+ * arrives (never held in memory, never cut) and its stderr kept in errout
+ * (its last ENGINE_OUTPUT_KEEP bytes, as engine_exec keeps output).  env (a
  * JSON array of "NAME=value", may be NULL) is added to the command's
  * environment.  *bytes receives how much was written to fd.
  */
@@ -144,15 +182,37 @@ int engine_exec_to_fd(struct engine *e, const char *container, const json_t *arg
                       struct buf *errout, struct tt_err *err);
 
 /*
- * Splits the multiplexed stdout/stderr stream of container logs into text
- * (plain text, as a TTY container writes, is copied); a log cut short
- * keeps what came.  For diagnostics only.
+ * Splits a multiplexed stdout/stderr stream as it arrives, appending the
+ * text to out (its last ENGINE_OUTPUT_KEEP bytes, after a note when cut).
+ * Strict (an exec's stream): engine_demuxer_end() is -1 when the stream
+ * was cut inside a frame, had a frame of an unknown stream or carried the
+ * daemon's own error.  Lenient (container logs): plain text, as a TTY
+ * container writes, is copied, a log cut short keeps what came, and
+ * nothing is an error.  engine_demuxer_feed() fits engine_stream() and
+ * engine_req_stream_to() as their sink; it never stops a stream.
  */
+struct engine_demuxer;
+struct engine_demuxer *engine_demuxer_new(struct buf *out, int lenient);
+int engine_demuxer_feed(void *demuxer, const char *data, size_t len);
+/* Call once, at the end of the stream: trims out to its bound and says whether it was whole. */
+int engine_demuxer_end(struct engine_demuxer *d, struct tt_err *err);
+void engine_demuxer_free(struct engine_demuxer *d);
+/* A whole buffer through a lenient demuxer: container logs.  For diagnostics only. */
 void engine_demux(const struct buf *raw, struct buf *out);
-/* The same for a whole exec stream, strictly: -1 when it is cut or has an unknown frame. */
+/* A whole exec stream through a strict one: -1 when it is cut or has an unknown frame. */
 int engine_demux_exec(const struct buf *raw, struct buf *out, struct tt_err *err);
 
-/* Percent-encodes s for a query string, appending to out. */
+/* Percent-encodes s (everything but A-Z a-z 0-9 - _ . ~) for a query value, appending to out. */
 void engine_urlencode(const char *s, struct buf *out);
+/*
+ * Appends to out the path fmt spells, each %s (the only conversion)
+ * replaced by its argument encoded as one path segment: every byte but
+ * the unreserved ones percent-encoded, and a segment of only dots too, so
+ * a name holding / ? # % or .. stays one segment of the endpoint meant
+ * ("/containers/%s/exec" with "../x?y" is "/containers/..%2Fx%3Fy/exec").
+ * The daemon decodes it; an image reference ("reg:5000/app:1@sha256:...")
+ * is accepted that way.  Query values go through engine_urlencode().
+ */
+void engine_pathf(struct buf *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

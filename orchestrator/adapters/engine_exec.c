@@ -16,6 +16,7 @@
  * "systemerr").
  */
 #include "engine.h"
+#include "engine_int.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -23,77 +24,172 @@
 #include <string.h>
 #include <unistd.h>
 
-struct demux {
+/*
+ * One stream being split.  Whatever the stream's length, what is kept is
+ * bounded: the last ENGINE_OUTPUT_KEEP bytes of the output (and of stderr
+ * when it is kept apart), the first 1 KiB of the daemon's own error.
+ */
+struct engine_demuxer {
     unsigned char header[8];
-    size_t have;        /* header bytes read of the current frame */
-    size_t remaining;   /* payload bytes left in the current frame */
-    int stream;         /* of the current frame */
-    long long offset;   /* bytes read so far, for messages */
-    int fd;             /* stdout goes to fd when >= 0, ... */
-    struct buf *out;    /* ... else here */
-    struct buf *errout; /* stderr goes here; NULL: into out, in order */
-    struct buf daemon;  /* stream 3: the daemon's own error */
-    long long written;  /* bytes written to fd */
+    size_t have;              /* header bytes read of the current frame */
+    size_t remaining;         /* payload bytes left in the current frame */
+    int stream;               /* of the current frame */
+    long long offset;         /* bytes read so far, for messages */
+    int lenient;              /* container logs: plain text copied, a bad frame ends keeping */
+    int plain;                /* lenient, and the stream turned out not multiplexed */
+    int fd;                   /* stdout goes to fd when >= 0, ... */
+    struct engine_tail out;   /* ... else here */
+    struct engine_tail err;   /* stderr, when kept apart (errout) */
+    struct engine_tail *errp; /* &err, or &out: stderr in order with stdout */
+    struct buf daemon;        /* stream 3: the daemon's own error */
+    long long written;        /* bytes written to fd */
     int write_errno;
     char fault[256]; /* why the stream is not whole */
 };
 
-/* Keeps at most ENGINE_EXEC_OUTPUT_MAX bytes in b. */
-static void demux_keep(struct buf *b, const char *p, size_t n)
+#define DAEMON_ERROR_KEEP 1024
+
+void engine_tail_init(struct engine_tail *t, struct buf *b)
 {
-    if (b->len < ENGINE_EXEC_OUTPUT_MAX)
-        buf_add(b, p, n < ENGINE_EXEC_OUTPUT_MAX - b->len ? n : ENGINE_EXEC_OUTPUT_MAX - b->len);
+    t->b = b;
+    t->base = b->len;
+    t->total = 0;
 }
 
-static int demux_payload(struct demux *d, const char *p, size_t n)
+/* Keeps the last `keep` bytes of what t's buffer holds past its base. */
+static void tail_trim(struct engine_tail *t, size_t keep)
 {
-    if (d->stream == 2)
-        demux_keep(d->errout ? d->errout : d->out, p, n);
-    else if (d->stream == 3)
-        demux_keep(&d->daemon, p, n);
-    else if (d->fd < 0)
-        demux_keep(d->out, p, n);
-    else {
-        for (size_t off = 0; off < n;) {
-            ssize_t w = write(d->fd, p + off, n - off);
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w <= 0) {
-                d->write_errno = w < 0 ? errno : EIO;
-                snprintf(d->fault, sizeof(d->fault), "writing its output failed: %s",
-                         strerror(d->write_errno));
-                return -1;
-            }
-            off += (size_t)w;
-        }
-        d->written += (long long)n;
+    struct buf *b = t->b;
+    if (b->len - t->base <= keep)
+        return;
+    memmove(b->data + t->base, b->data + b->len - keep, keep);
+    b->len = t->base + keep;
+    b->data[b->len] = '\0';
+}
+
+void engine_tail_add(struct engine_tail *t, const char *p, size_t n)
+{
+    t->total += (long long)n;
+    if (n >= ENGINE_OUTPUT_KEEP) { /* what was kept falls out anyway */
+        tail_trim(t, 0);
+        p += n - ENGINE_OUTPUT_KEEP;
+        n = ENGINE_OUTPUT_KEEP;
     }
+    buf_add(t->b, p, n);
+    if (t->b->len - t->base > 2 * ENGINE_OUTPUT_KEEP)
+        tail_trim(t, ENGINE_OUTPUT_KEEP);
+}
+
+void engine_tail_end(struct engine_tail *t)
+{
+    struct buf note = {0};
+
+    if (t->total <= ENGINE_OUTPUT_KEEP)
+        return;
+    tail_trim(t, ENGINE_OUTPUT_KEEP);
+    buf_printf(&note, "output cut: kept the last %d of %lld bytes\n", ENGINE_OUTPUT_KEEP, t->total);
+    buf_grow(t->b, note.len);
+    memmove(t->b->data + t->base + note.len, t->b->data + t->base, ENGINE_OUTPUT_KEEP + 1);
+    memcpy(t->b->data + t->base, note.data, note.len);
+    t->b->len += note.len;
+    buf_release(&note);
+}
+
+static void demux_init(struct engine_demuxer *d, int fd, struct buf *out, struct buf *errout)
+{
+    memset(d, 0, sizeof(*d));
+    d->fd = fd;
+    if (out)
+        engine_tail_init(&d->out, out);
+    if (errout)
+        engine_tail_init(&d->err, errout);
+    d->errp = errout ? &d->err : &d->out;
+}
+
+/* Writes stdout's bytes to d->fd; -1 (d->fault says why) when that fails. */
+static int demux_write(struct engine_demuxer *d, const char *p, size_t n)
+{
+    for (size_t off = 0; off < n;) {
+        ssize_t w = write(d->fd, p + off, n - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            d->write_errno = w < 0 ? errno : EIO;
+            snprintf(d->fault, sizeof(d->fault), "writing its output failed: %s",
+                     strerror(d->write_errno));
+            return -1;
+        }
+        off += (size_t)w;
+    }
+    d->written += (long long)n;
     return 0;
 }
 
-/* Feeds the next len bytes of the stream; -1 (d->fault says why) stops it. */
-static int demux_feed(void *ctx, const char *p, size_t len)
+static int demux_payload(struct engine_demuxer *d, const char *p, size_t n)
 {
-    struct demux *d = ctx;
+    if (d->stream == 2)
+        engine_tail_add(d->errp, p, n);
+    else if (d->stream == 3) {
+        if (d->daemon.len < DAEMON_ERROR_KEEP)
+            buf_add(&d->daemon, p,
+                    n < DAEMON_ERROR_KEEP - d->daemon.len ? n : DAEMON_ERROR_KEEP - d->daemon.len);
+    } else if (d->fd < 0)
+        engine_tail_add(&d->out, p, n);
+    else
+        return demux_write(d, p, n);
+    return 0;
+}
+
+/* Whether h starts a frame; lenient (logs) knows only streams 0 to 2, as a TTY's text rarely
+ * starts with those bytes. */
+static int header_ok(const unsigned char *h, int lenient)
+{
+    return h[0] <= (lenient ? 2 : 3) && !h[1] && !h[2] && !h[3];
+}
+
+/* A header whole in d->header: starts its frame, or says why it cannot. */
+static void demux_header(struct engine_demuxer *d)
+{
+    const unsigned char *h = d->header;
+
+    d->have = 0;
+    if (header_ok(h, d->lenient)) {
+        d->stream = h[0];
+        d->remaining = ((size_t)h[4] << 24) | ((size_t)h[5] << 16) | ((size_t)h[6] << 8) | h[7];
+    } else if (d->lenient && d->offset == 8) { /* not multiplexed: a TTY's plain text */
+        d->plain = 1;
+        engine_tail_add(&d->out, (const char *)h, 8);
+    } else {
+        snprintf(d->fault, sizeof(d->fault),
+                 "its output stream has an unknown frame at byte %lld (stream type %u, "
+                 "header %02x %02x %02x %02x)",
+                 d->offset - 8, h[0], h[0], h[1], h[2], h[3]);
+    }
+}
+
+/*
+ * Feeds the next len bytes of the stream.  A stream that goes wrong (an
+ * unknown frame) is read on but no longer kept, so its reader still sees
+ * it end; only a failed write to fd stops it (-1, d->fault says why).
+ */
+int engine_demuxer_feed(void *ctx, const char *p, size_t len)
+{
+    struct engine_demuxer *d = ctx;
     size_t i = 0;
 
-    while (i < len) {
+    if (d->plain) {
+        engine_tail_add(&d->out, p, len);
+        return 0;
+    }
+    while (i < len && !d->fault[0] && !d->plain) {
         if (d->remaining == 0) {
-            d->header[d->have++] = (unsigned char)p[i++];
-            d->offset++;
-            if (d->have < 8)
-                continue;
-            d->have = 0;
-            const unsigned char *h = d->header;
-            if (h[0] > 3 || h[1] || h[2] || h[3]) {
-                snprintf(d->fault, sizeof(d->fault),
-                         "its output stream has an unknown frame at byte %lld (stream type %u, "
-                         "header %02x %02x %02x %02x)",
-                         d->offset - 8, h[0], h[0], h[1], h[2], h[3]);
-                return -1;
-            }
-            d->stream = h[0];
-            d->remaining = ((size_t)h[4] << 24) | ((size_t)h[5] << 16) | ((size_t)h[6] << 8) | h[7];
+            size_t take = 8 - d->have < len - i ? 8 - d->have : len - i;
+            memcpy(d->header + d->have, p + i, take);
+            d->have += take;
+            d->offset += (long long)take;
+            i += take;
+            if (d->have == 8)
+                demux_header(d);
             continue;
         }
         size_t take = len - i < d->remaining ? len - i : d->remaining;
@@ -103,12 +199,27 @@ static int demux_feed(void *ctx, const char *p, size_t len)
         d->offset += (long long)take;
         i += take;
     }
+    if (d->plain && i < len)
+        engine_tail_add(&d->out, p + i, len - i);
     return 0;
 }
 
-/* At the end of the stream: -1 when it ended inside a frame or carried the daemon's error. */
-static int demux_end(struct demux *d)
+/*
+ * At the end of the stream: the kept output trimmed to its bound (a note
+ * says what was cut); -1 when the stream ended inside a frame, had an
+ * unknown frame or carried the daemon's error.  Lenient: a stream too
+ * short for a header is plain text, and nothing is an error.
+ */
+static int demux_end(struct engine_demuxer *d)
 {
+    if (d->lenient && !d->plain && d->offset == (long long)d->have && d->have)
+        engine_tail_add(&d->out, (const char *)d->header, d->have);
+    if (d->out.b)
+        engine_tail_end(&d->out);
+    if (d->errp == &d->err)
+        engine_tail_end(&d->err);
+    if (d->lenient)
+        return 0;
     if (d->fault[0])
         return -1;
     if (d->have || d->remaining)
@@ -121,28 +232,41 @@ static int demux_end(struct demux *d)
     return d->fault[0] ? -1 : 0;
 }
 
+struct engine_demuxer *engine_demuxer_new(struct buf *out, int lenient)
+{
+    struct engine_demuxer *d = xmalloc(sizeof(*d));
+    demux_init(d, -1, out, NULL);
+    d->lenient = lenient;
+    return d;
+}
+
+int engine_demuxer_end(struct engine_demuxer *d, struct tt_err *err)
+{
+    return demux_end(d) < 0 ? tt_error(err, "%s", d->fault) : 0;
+}
+
+void engine_demuxer_free(struct engine_demuxer *d)
+{
+    if (!d)
+        return;
+    buf_release(&d->daemon);
+    free(d);
+}
+
 void engine_demux(const struct buf *raw, struct buf *out)
 {
-    const unsigned char *p = (const unsigned char *)raw->data;
-    struct demux d = {.fd = -1, .out = out};
-
-    /* Logs of a container with a TTY are plain text; a log cut short keeps what came. */
-    if (raw->len < 8 || p[0] > 2 || p[1] || p[2] || p[3]) {
-        buf_add(out, raw->data ? raw->data : "", raw->len);
-        return;
-    }
-    demux_feed(&d, raw->data, raw->len);
-    buf_release(&d.daemon);
+    struct engine_demuxer *d = engine_demuxer_new(out, 1);
+    engine_demuxer_feed(d, raw->data ? raw->data : "", raw->len);
+    engine_demuxer_end(d, NULL);
+    engine_demuxer_free(d);
 }
 
 int engine_demux_exec(const struct buf *raw, struct buf *out, struct tt_err *err)
 {
-    struct demux d = {.fd = -1, .out = out};
-    int rc = 0;
-
-    if (demux_feed(&d, raw->data ? raw->data : "", raw->len) < 0 || demux_end(&d) < 0)
-        rc = tt_error(err, "%s", d.fault);
-    buf_release(&d.daemon);
+    struct engine_demuxer *d = engine_demuxer_new(out, 0);
+    int rc = engine_demuxer_feed(d, raw->data ? raw->data : "", raw->len);
+    rc = engine_demuxer_end(d, err) < 0 ? -1 : rc;
+    engine_demuxer_free(d);
     return rc;
 }
 
@@ -158,7 +282,7 @@ static int exec_create(struct engine *e, const char *container, const json_t *ar
 
     if (env)
         json_object_set(body, "Env", (json_t *)env);
-    buf_printf(&path, "/containers/%s/exec", container);
+    engine_pathf(&path, "/containers/%s/exec", container);
     rc = engine_call_ok(e, "POST", path.data, body, 10000, &created, err);
     if (rc == 0 && !(got = json_string_value(json_object_get(created, "Id"))))
         rc = tt_error(err, "POST %s: the Docker engine answered no exec Id", path.data);
@@ -172,15 +296,17 @@ static int exec_create(struct engine *e, const char *container, const json_t *ar
 
 /* Starts exec id and reads its whole stream into d; what names the command in errors. */
 static int exec_stream(struct engine *e, const char *id, const char *what, long timeout_ms,
-                       struct demux *d, struct tt_err *err)
+                       struct engine_demuxer *d, struct tt_err *err)
 {
     struct buf path = {0};
     json_t *body = json_pack("{s:b, s:b}", "Detach", 0, "Tty", 0);
     int rc;
 
-    buf_printf(&path, "/exec/%s/start", id);
-    rc = engine_stream(e, "POST", path.data, body, timeout_ms, demux_feed, d, what, err);
-    if (d->fault[0] || (rc == 0 && demux_end(d) < 0))
+    engine_pathf(&path, "/exec/%s/start", id);
+    rc = engine_stream(e, "POST", path.data, body, timeout_ms, engine_demuxer_feed, d, what, err);
+    int fed_badly =
+        d->fault[0] != 0; /* else a stream cut by a stall says so, not "inside a frame" */
+    if (demux_end(d) < 0 && (fed_badly || rc == 0))
         rc = tt_error(err, "%s: %s; not trusting its result", what, d->fault);
     json_decref(body);
     buf_release(&path);
@@ -194,7 +320,7 @@ static int exec_exit_code(struct engine *e, const char *id, const char *what, in
     struct buf path = {0};
     json_t *info = NULL, *code = NULL;
 
-    buf_printf(&path, "/exec/%s/json", id);
+    engine_pathf(&path, "/exec/%s/json", id);
     int rc = engine_call_ok(e, "GET", path.data, NULL, 10000, &info, err);
     if (rc == 0 && json_is_true(json_object_get(info, "Running")))
         rc = tt_error(err,
@@ -215,7 +341,7 @@ static int exec_exit_code(struct engine *e, const char *id, const char *what, in
 
 /* Runs argv in container: create, stream into d, read the exit code. */
 static int exec_run(struct engine *e, const char *container, const json_t *argv, const json_t *env,
-                    long timeout_ms, struct demux *d, int *exit_code, struct tt_err *err)
+                    long timeout_ms, struct engine_demuxer *d, int *exit_code, struct tt_err *err)
 {
     struct buf what = {0};
     const char *prog = json_string_value(json_array_get(argv, 0));
@@ -237,7 +363,8 @@ static int exec_run(struct engine *e, const char *container, const json_t *argv,
 int engine_exec(struct engine *e, const char *container, const json_t *argv, long timeout_ms,
                 int *exit_code, struct buf *out, struct tt_err *err)
 {
-    struct demux d = {.fd = -1, .out = out};
+    struct engine_demuxer d;
+    demux_init(&d, -1, out, NULL);
     return exec_run(e, container, argv, NULL, timeout_ms, &d, exit_code, err);
 }
 
@@ -245,7 +372,8 @@ int engine_exec_to_fd(struct engine *e, const char *container, const json_t *arg
                       const json_t *env, int fd, long timeout_ms, int *exit_code, long long *bytes,
                       struct buf *errout, struct tt_err *err)
 {
-    struct demux d = {.fd = fd, .errout = errout};
+    struct engine_demuxer d;
+    demux_init(&d, fd, NULL, errout);
     int rc = exec_run(e, container, argv, env, timeout_ms, &d, exit_code, err);
     *bytes = d.written;
     return rc;

@@ -6,17 +6,48 @@
 #include "http.h"
 
 #include <curl/curl.h>
+#include <string.h>
 
-/* libcurl hands the response over in pieces; they are kept whole. */
+/* The body kept: its first HTTP_BODY_MAX bytes, and how long it was. */
+struct body {
+    struct buf *b;
+    size_t base;     /* b's length before: what was there is not ours */
+    long long total; /* bytes received */
+};
+
+/* libcurl hands the response over in pieces: the first HTTP_BODY_MAX bytes are kept, the rest
+ * read (the request's time is the whole answer's) and counted. */
 static size_t on_data(char *ptr, size_t size, size_t n, void *userdata)
 {
-    buf_add(userdata, ptr, size * n);
-    return size * n;
+    struct body *body = userdata;
+    size_t len = size * n, have = body->b->len - body->base;
+
+    body->total += (long long)len;
+    if (have < HTTP_BODY_MAX)
+        buf_add(body->b, ptr, len < HTTP_BODY_MAX - have ? len : HTTP_BODY_MAX - have);
+    return len;
+}
+
+/* A body cut at HTTP_BODY_MAX starts with a note saying so. */
+static void note_cut(const struct body *body)
+{
+    struct buf note = {0};
+
+    if (body->total <= HTTP_BODY_MAX)
+        return;
+    buf_printf(&note, "body cut: kept the first %d of %lld bytes\n", HTTP_BODY_MAX, body->total);
+    buf_grow(body->b, note.len);
+    memmove(body->b->data + body->base + note.len, body->b->data + body->base,
+            body->b->len - body->base + 1);
+    memcpy(body->b->data + body->base, note.data, note.len);
+    body->b->len += note.len;
+    buf_release(&note);
 }
 
 int http_get(const char *url, long timeout_ms, long *status, struct buf *body, struct tt_err *err)
 {
     CURL *curl = curl_easy_init();
+    struct body kept = {body, body->len, 0};
     char errbuf[CURL_ERROR_SIZE] = "";
 
     *status = 0;
@@ -24,7 +55,7 @@ int http_get(const char *url, long timeout_ms, long *status, struct buf *body, s
         return tt_error(err, "cannot initialise libcurl");
     curl_easy_setopt(curl, CURLOPT_URL, url);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, body);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &kept);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
@@ -32,6 +63,7 @@ int http_get(const char *url, long timeout_ms, long *status, struct buf *body, s
     if (rc == CURLE_OK)
         curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
     curl_easy_cleanup(curl);
+    note_cut(&kept);
     if (rc != CURLE_OK)
         return tt_error(err, "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
     return 0;

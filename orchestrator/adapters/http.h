@@ -10,10 +10,16 @@
 #include "buf.h"
 #include "tterr.h"
 
+/* What is kept of a body: its first bytes, this many. */
+#define HTTP_BODY_MAX (1024 * 1024)
+
 /*
  * GETs url, waiting at most timeout_ms for the whole request (connecting
  * included).  Returns 0 when the server answered, whatever the status:
- * *status receives the HTTP status and body (appended to) what came back.
+ * *status receives the HTTP status and body (appended to) what came back:
+ * its first HTTP_BODY_MAX bytes, after "body cut: kept the first 1048576
+ * of N bytes\n" when it was longer (the rest is read and counted, not
+ * kept, so the request's time is still the whole answer's).
  * Returns -1 when no answer came (refused, timed out, a malformed URL):
  * *status is 0 and err says why, in libcurl's words.
  */

@@ -6,7 +6,9 @@
  * The start request carries the check's timeout; a check that outlives it
  * counts as failed, as Docker counts it.  Only a whole output stream and
  * an exit code of 0 from an exec no longer running count as a pass: a cut
- * stream, an unknown frame or ExitCode null fail the attempt.
+ * stream, an unknown frame or ExitCode null fail the attempt.  The output
+ * is split as it arrives and only its last ENGINE_OUTPUT_KEEP bytes are
+ * kept (after a note saying it was cut), however much a check writes.
  */
 #include "probe.h"
 #include "buf.h"
@@ -27,6 +29,7 @@ struct probe {
     char *exec_id;
     unsigned attempts;
     struct buf output;
+    struct engine_demuxer *demux; /* of the output stream in flight */
     void *tag;
     struct engine_req *req; /* in flight */
 };
@@ -62,6 +65,7 @@ void probe_free(struct probe *p)
     free(p->id);
     json_decref(p->cmd);
     free(p->exec_id);
+    engine_demuxer_free(p->demux);
     buf_release(&p->output);
     free(p);
 }
@@ -92,6 +96,8 @@ void probe_cancel(struct probe *p, struct engine *e)
         engine_req_cancel(e, p->req);
         p->req = NULL;
     }
+    engine_demuxer_free(p->demux);
+    p->demux = NULL;
     p->step = STEP_IDLE;
 }
 
@@ -103,7 +109,7 @@ void probe_start(struct probe *p, struct engine *e, void *tag)
 
     p->tag = tag;
     p->attempts++;
-    buf_printf(&path, "/containers/%s/exec", p->id);
+    engine_pathf(&path, "/containers/%s/exec", p->id);
     p->req = engine_req_start(e, "POST", path.data, body, 10000, tag);
     p->step = STEP_CREATE;
     json_decref(body);
@@ -145,32 +151,45 @@ enum probe_result probe_on_done(struct probe *p, struct engine *e, struct engine
             res = attempt_failed(p, now);
             break;
         }
+        const char *exec_id = json_string_value(json_object_get(engine_req_json(r), "Id"));
+        if (!exec_id) { /* an answer without an exec id: nothing to start */
+            res = attempt_failed(p, now);
+            break;
+        }
         free(p->exec_id);
-        p->exec_id = xstrdup(json_string_value(json_object_get(engine_req_json(r), "Id")));
-        buf_printf(&path, "/exec/%s/start", p->exec_id);
+        p->exec_id = xstrdup(exec_id);
+        engine_pathf(&path, "/exec/%s/start", p->exec_id);
         json_t *body = json_pack("{s:b, s:b}", "Detach", 0, "Tty", 0);
         p->req = engine_req_start(e, "POST", path.data, body, p->timeout_ms, p->tag);
+        buf_reset(&p->output);
+        engine_demuxer_free(p->demux);
+        p->demux = engine_demuxer_new(&p->output, 0);
+        engine_req_stream_to(p->req, engine_demuxer_feed, p->demux);
         json_decref(body);
         p->step = STEP_START;
         break;
-    case STEP_START:
-        buf_reset(&p->output);
+    case STEP_START: {
+        struct tt_err derr = {0};
+        int whole = engine_demuxer_end(p->demux, &derr) == 0;
+        engine_demuxer_free(p->demux);
+        p->demux = NULL;
         if (st != 200) { /* includes a check cut at its timeout */
+            buf_reset(&p->output);
             if (st < 0)
                 buf_printf(&p->output, "health check exceeded its timeout (%ld ms)", p->timeout_ms);
             res = attempt_failed(p, now);
             break;
         }
-        struct tt_err derr = {0};
-        if (engine_demux_exec(engine_req_body(r), &p->output, &derr) < 0) {
+        if (!whole) {
             buf_printf(&p->output, "\n(health check output not whole: %s)", derr.msg);
             res = attempt_failed(p, now); /* a cut stream proves nothing */
             break;
         }
-        buf_printf(&path, "/exec/%s/json", p->exec_id);
+        engine_pathf(&path, "/exec/%s/json", p->exec_id);
         p->req = engine_req_start(e, "GET", path.data, NULL, 10000, p->tag);
         p->step = STEP_INSPECT;
         break;
+    }
     case STEP_INSPECT: {
         if (st < 0)
             return no_daemon(p, r);

@@ -34,7 +34,7 @@ static int run_batch(struct engine *e, struct down_item *items, size_t from, siz
     size_t pending = 0;
     for (size_t i = from; i < to; i++) {
         struct buf path = {0};
-        buf_printf(&path, path_fmt, items[i].id);
+        engine_pathf(&path, path_fmt, items[i].id);
         engine_req_start(e, method, path.data, NULL, 120000, &items[i]);
         buf_release(&path);
         pending++;
@@ -131,7 +131,8 @@ static int remove_resources(struct engine *e, const char *project, const struct 
         struct buf path = {0};
         if (rc < 0)
             break;
-        buf_printf(&path, "%s/%s", kind->path, json_string_value(json_object_get(c, kind->key)));
+        buf_adds(&path, kind->path);
+        engine_pathf(&path, "/%s", json_string_value(json_object_get(c, kind->key)));
         rc = engine_call_ok(e, "DELETE", path.data, NULL, 30000, NULL, err);
         if (rc == 0 && kind->shown) {
             struct buf note = {0};

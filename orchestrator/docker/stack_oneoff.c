@@ -55,18 +55,19 @@ int stack_run_oneoff(struct engine *e, const struct compose_project *p,
         json_t *n = json_array_get(spec->extra_networks, i);
         json_t *b = json_pack("{s:s}", "Container", id);
         buf_reset(&path);
-        buf_printf(&path, "/networks/%s/connect", json_string_value(json_object_get(n, "network")));
+        engine_pathf(&path, "/networks/%s/connect",
+                     json_string_value(json_object_get(n, "network")));
         int r2 = engine_call_ok(e, "POST", path.data, b, 30000, NULL, err);
         json_decref(b);
         if (r2 < 0)
             goto remove;
     }
     buf_reset(&path);
-    buf_printf(&path, "/containers/%s/start", id);
+    engine_pathf(&path, "/containers/%s/start", id);
     if (engine_call_ok(e, "POST", path.data, NULL, 30000, NULL, err) < 0)
         goto remove;
     buf_reset(&path);
-    buf_printf(&path, "/containers/%s/wait", id);
+    engine_pathf(&path, "/containers/%s/wait", id);
     if (engine_call_ok(e, "POST", path.data, NULL, timeout_ms, &waited, err) < 0) {
         tt_error(err, "%s did not finish within %ld s", name.data, timeout_ms / 1000);
         goto remove;
@@ -76,7 +77,7 @@ int stack_run_oneoff(struct engine *e, const struct compose_project *p,
     rc = 0;
 remove:
     buf_reset(&path);
-    buf_printf(&path, "/containers/%s?force=1&v=1", id);
+    engine_pathf(&path, "/containers/%s?force=1&v=1", id);
     {
         struct tt_err e2 = {0};
         engine_call(e, "DELETE", path.data, NULL, 30000, NULL, NULL, &e2);
@@ -99,7 +100,7 @@ int stack_toggle_service(struct engine *e, const char *project, const char *serv
 
     id = stack_service_container(e, project, service, start, err); /* a stopped one, to start it */
     if (id) {
-        buf_printf(&path, "/containers/%s/%s", id, start ? "start" : "stop");
+        engine_pathf(&path, "/containers/%s/%s", id, start ? "start" : "stop");
         long st = engine_call(e, "POST", path.data, NULL, 120000, NULL, NULL, err);
         if (st != 204 && st != 304)
             rc = tt_error(err, "could not %s %s (HTTP %ld)", start ? "start" : "stop", service, st);

@@ -71,9 +71,7 @@ char *stack_container_id(struct engine *e, const char *project, const char *serv
 
 void stack_image_path(const char *image, struct buf *path)
 {
-    buf_adds(path, "/images/");
-    engine_urlencode(image, path);
-    buf_adds(path, "/json");
+    engine_pathf(path, "/images/%s/json", image);
 }
 
 char *stack_recorded_image(struct engine *e, const char *ref, const char *image_id)
@@ -104,7 +102,7 @@ static json_t *inspect_container(struct engine *e, const char *id, long timeout_
     json_t *j = NULL;
     struct tt_err err = {0};
 
-    buf_printf(&path, "/containers/%s/json", id);
+    engine_pathf(&path, "/containers/%s/json", id);
     if (engine_call_ok(e, "GET", path.data, NULL, timeout_ms, &j, &err) < 0)
         j = NULL;
     buf_release(&path);
@@ -135,12 +133,16 @@ char *stack_container_health(struct engine *e, const char *id)
 /* The last lines of a container's log, indented, appended to out. */
 void stack_append_logs(struct engine *e, const char *id, struct buf *out)
 {
-    struct buf path = {0}, raw = {0}, text = {0};
+    struct buf path = {0}, text = {0};
     struct tt_err err = {0};
+    struct engine_demuxer *d = engine_demuxer_new(&text, 1); /* keeps the last 64 KiB */
 
-    buf_printf(&path, "/containers/%s/logs?stdout=1&stderr=1&tail=10", id);
-    if (engine_call(e, "GET", path.data, NULL, 5000, NULL, &raw, &err) == 200) {
-        engine_demux(&raw, &text);
+    engine_pathf(&path, "/containers/%s/logs?stdout=1&stderr=1&tail=10", id);
+    int rc = engine_stream(e, "GET", path.data, NULL, 5000, engine_demuxer_feed, d,
+                           "reading the container's log", &err);
+    engine_demuxer_end(d, NULL);
+    engine_demuxer_free(d);
+    if (rc == 0) {
         if (text.len) {
             buf_adds(out, "\n  last log lines:");
             const char *line = text.data;
@@ -153,7 +155,6 @@ void stack_append_logs(struct engine *e, const char *id, struct buf *out)
         }
     }
     buf_release(&path);
-    buf_release(&raw);
     buf_release(&text);
 }
 

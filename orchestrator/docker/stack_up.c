@@ -104,7 +104,7 @@ static int ensure_resources(struct up_run *r, struct tt_err *err)
     for (size_t i = 0; rc == 0 && i < p->volumes.n; i++) {
         char *full = container_spec_resource_name(p, p->volumes.v[i]);
         struct buf path = {0};
-        buf_printf(&path, "/volumes/%s", full);
+        engine_pathf(&path, "/volumes/%s", full);
         if (engine_call(r->e, "GET", path.data, NULL, 10000, NULL, NULL, err) == 404) {
             json_t *body = container_spec_volume_body(p, p->volumes.v[i]);
             rc = engine_call_ok(r->e, "POST", "/volumes/create", body, 30000, NULL, err);
@@ -130,7 +130,7 @@ static void request(struct up_run *r, struct svc *v, enum svc_state next, const 
 static void start_container(struct up_run *r, struct svc *v)
 {
     struct buf path = {0};
-    buf_printf(&path, "/containers/%s/start", v->id);
+    engine_pathf(&path, "/containers/%s/start", v->id);
     request(r, v, SVC_STARTING, "POST", path.data, NULL, "starting");
     buf_release(&path);
 }
@@ -229,7 +229,8 @@ static void launch(struct up_run *r, size_t i)
         }
     } else if (v->old_id) {
         /* The grace is always named, so the request's deadline can follow from it. */
-        buf_printf(&path, "/containers/%s/stop?t=%lld", v->old_id, stop_grace_s(v));
+        engine_pathf(&path, "/containers/%s/stop", v->old_id);
+        buf_printf(&path, "?t=%lld", stop_grace_s(v));
         request(r, v, SVC_STOPPING, "POST", path.data, NULL, "recreating");
     } else {
         create_container(r, v);
@@ -352,7 +353,7 @@ static void connect_or_start(struct up_run *r, struct svc *v)
     json_t *body = json_pack("{s:s, s:{s:O}}", "Container", v->id, "EndpointConfig", "Aliases",
                              json_object_get(n, "aliases"));
     struct buf path = {0};
-    buf_printf(&path, "/networks/%s/connect", json_string_value(json_object_get(n, "network")));
+    engine_pathf(&path, "/networks/%s/connect", json_string_value(json_object_get(n, "network")));
     request(r, v, SVC_CONNECTING, "POST", path.data, body, NULL);
     json_decref(body);
     buf_release(&path);
@@ -370,7 +371,7 @@ static void on_step_done(struct up_run *r, struct svc *v, struct engine_req *req
     }
     switch (v->state) {
     case SVC_STOPPING:
-        buf_printf(&path, "/containers/%s?force=1", v->old_id);
+        engine_pathf(&path, "/containers/%s?force=1", v->old_id);
         request(r, v, SVC_REMOVING, "DELETE", path.data, NULL, NULL);
         break;
     case SVC_REMOVING:

@@ -2,15 +2,20 @@
 dockerd with the offline images: health-gated start order, failures that
 stop dependants, idempotence, recreate-on-change, clean removal, and the
 error for a daemon that is not there."""
+import hashlib
+import http.server
+import io
 import json
 import os
 import socket
+import tarfile
 import tempfile
+import threading
 import time
 import urllib.parse
 import urllib.request
 
-from harness import (ROOT, api, compose_project, healthcheck, project_containers,
+from harness import (BUSYBOX, ROOT, api, compose_project, healthcheck, project_containers,
                      project_leftovers, purged, run, service, ttdeploy)
 
 EXAMPLE = os.path.join(ROOT, "examples", "tasktracker", "compose.yml")
@@ -167,6 +172,85 @@ def test_json_progress_events():
         states = [e.get("state") for e in events if e.get("service") == "a"]
         assert states[-1] == "running", events
         assert all("time" in e for e in events)
+
+
+def serve_registry(image):
+    """A read-only registry (HTTP API v2) on 127.0.0.1, which dockerd reaches
+    without TLS, holding image (saved from the private daemon) as tt/busybox;
+    returns (server, port, manifest digest).  The caller shuts it down."""
+    _, saved = api("GET", "/images/" + urllib.parse.quote(image, safe="") + "/get")
+    tar = tarfile.open(fileobj=io.BytesIO(saved))
+    entry = json.loads(tar.extractfile("manifest.json").read())[0]
+    blobs = {}
+
+    def blob(data, media):
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        blobs[digest] = data
+        return {"mediaType": media, "size": len(data), "digest": digest}
+
+    config = blob(tar.extractfile(entry["Config"]).read(),
+                  "application/vnd.docker.container.image.v1+json")
+    layers = [blob(tar.extractfile(name).read(), "application/vnd.docker.image.rootfs.diff.tar")
+              for name in entry["Layers"]]
+    manifest = json.dumps({"schemaVersion": 2, "config": config, "layers": layers,
+                           "mediaType": "application/vnd.docker.distribution.manifest.v2+json"}
+                          ).encode()
+    digest = "sha256:" + hashlib.sha256(manifest).hexdigest()
+
+    class Registry(http.server.BaseHTTPRequestHandler):
+        def answer(self, body):
+            parts = self.path.split("/")
+            if self.path == "/v2/":
+                data, media = b"{}", "application/json"
+            elif "manifests" in parts:
+                data, media = manifest, "application/vnd.docker.distribution.manifest.v2+json"
+            elif "blobs" in parts and parts[-1] in blobs:
+                data, media = blobs[parts[-1]], "application/octet-stream"
+            else:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", media)
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Docker-Content-Digest",
+                             digest if "manifests" in parts else parts[-1])
+            self.end_headers()
+            if body:
+                self.wfile.write(data)
+
+        def do_GET(self):
+            self.answer(True)
+
+        def do_HEAD(self):
+            self.answer(False)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Registry)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, server.server_address[1], digest
+
+
+def test_an_image_reference_with_port_tag_and_digest_goes_through_encoded():
+    """registry:port/repo:tag@sha256:... holds every character a path segment
+    must encode (: / @): ttdeploy inspects it (404), pulls it and inspects it
+    again, each time as one encoded segment the daemon decodes."""
+    project = "tte2e-digest"
+    server, port, digest = serve_registry(BUSYBOX)
+    ref = f"127.0.0.1:{port}/tt/busybox:1@{digest}"
+    try:
+        with compose_project(project, service("a", image=ref)) as path:
+            p = up(path, project, "--timeout", "60s")
+            assert p.returncode == 0, p.stdout + p.stderr
+            c = project_containers(project)["a"]
+            assert c["Image"] == ref, c["Image"]
+            _, img = api("GET", "/images/" + urllib.parse.quote(ref, safe="") + "/json")
+            assert f"127.0.0.1:{port}/tt/busybox@{digest}" in img["RepoDigests"], img
+    finally:
+        server.shutdown()
+        api("DELETE", "/images/" + urllib.parse.quote(f"127.0.0.1:{port}/tt/busybox@{digest}",
+                                                     safe="") + "?force=1")
 
 
 def test_missing_image_is_a_clear_error():

@@ -10,7 +10,12 @@
  * daemon answers an exec start: HTTP 200 with no Content-Length, then the
  * body's bytes (written in hex, spaces ignored, so frames can hold NULs),
  * then the connection closed; FAKE_STREAM_STALL the same, then silence
- * instead of the close (a stalled stream).  The child dies with the test.
+ * instead of the close (a stalled stream).  FAKE_FILL and FAKE_STREAM_FILL
+ * answer big bodies: their body is "HEX|N", the bytes hex spells and then
+ * N bytes of 'x', as a 200 answer with its Content-Length or as a stream.
+ * On a unix socket, each request line is appended to DIR/requests
+ * (fake_http_requests() reads them), so a test sees the exact path sent.
+ * The child dies with the test.
  */
 #ifndef FAKE_HTTP_H
 #define FAKE_HTTP_H
@@ -22,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -32,6 +38,8 @@
 
 #define FAKE_STREAM 1200       /* 200, the hex body as raw bytes, then EOF */
 #define FAKE_STREAM_STALL 1201 /* 200, the hex body as raw bytes, then nothing */
+#define FAKE_FILL 1202         /* 200 with a length: "HEX|N", the hex bytes then N 'x' */
+#define FAKE_STREAM_FILL 1203  /* the same as a stream, then EOF */
 
 struct fake_route {
     const char *request; /* a prefix of the request line: "GET /version " */
@@ -66,31 +74,85 @@ static inline size_t fake_http_read(int fd, char *req, size_t size)
     return n;
 }
 
-/* Writes an exec start's answer: headers without a length, then the bytes hex spells. */
-static inline void fake_http_stream(int fd, const char *hex)
+/* Appends the bytes hex spells (up to a '|' or its end) to out. */
+static inline void fake_http_unhex(const char *hex, struct buf *out)
 {
-    struct buf out = {0};
-    buf_adds(&out, "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.docker.multiplexed-stream"
-                   "\r\n\r\n");
-    for (const char *p = hex; p[0] && p[1];) {
+    for (const char *p = hex; p[0] && p[1] && p[0] != '|';) {
         if (*p == ' ') {
             p++;
             continue;
         }
         char byte[3] = {p[0], p[1], 0};
-        buf_addc(&out, (char)strtoul(byte, NULL, 16));
+        buf_addc(out, (char)strtoul(byte, NULL, 16));
         p += 2;
     }
-    if (write(fd, out.data, out.len) < 0)
-        perror("fake_http");
-    buf_release(&out);
 }
 
-static inline void fake_http_answer(int fd, const struct fake_route *routes)
+/* Writes all of p, quietly giving up when the peer has gone (it may stop reading on purpose). */
+static inline void fake_http_write(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w <= 0)
+            return;
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+/* Writes n bytes of 'x'. */
+static inline void fake_http_fill(int fd, size_t n)
+{
+    static char chunk[65536];
+    memset(chunk, 'x', sizeof(chunk));
+    while (n > 0) {
+        size_t k = n < sizeof(chunk) ? n : sizeof(chunk);
+        ssize_t w = write(fd, chunk, k);
+        if (w <= 0)
+            return;
+        n -= (size_t)w;
+    }
+}
+
+/* Writes an exec start's answer (headers without a length) or, when length, a 200 with one:
+ * the bytes hex spells, then the filler its "|N" asks for. */
+static inline void fake_http_stream(int fd, const char *hex, int length)
+{
+    struct buf out = {0}, bytes = {0};
+    const char *bar = strchr(hex, '|');
+    size_t fill = bar ? strtoul(bar + 1, NULL, 10) : 0;
+    fake_http_unhex(hex, &bytes);
+    if (length)
+        buf_printf(&out, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
+                   bytes.len + fill);
+    else
+        buf_adds(&out, "HTTP/1.1 200 OK\r\nContent-Type: "
+                       "application/vnd.docker.multiplexed-stream\r\n\r\n");
+    buf_add(&out, bytes.data ? bytes.data : "", bytes.len);
+    fake_http_write(fd, out.data, out.len);
+    fake_http_fill(fd, fill);
+    buf_release(&out);
+    buf_release(&bytes);
+}
+
+/* Appends the request line of req to log (NULL: none kept). */
+static inline void fake_http_log(const char *log, const char *req)
+{
+    if (!log)
+        return;
+    FILE *f = fopen(log, "a");
+    if (!f)
+        return;
+    fprintf(f, "%.*s\n", (int)strcspn(req, "\r\n"), req);
+    fclose(f);
+}
+
+static inline void fake_http_answer(int fd, const struct fake_route *routes, const char *log)
 {
     char req[65536];
     if (fake_http_read(fd, req, sizeof(req)) == 0)
         return; /* a connect() without a request: the engine's socket check */
+    fake_http_log(log, req);
     const struct fake_route *r = routes;
     while (r->request && strncmp(req, r->request, strlen(r->request)))
         r++;
@@ -100,8 +162,12 @@ static inline void fake_http_answer(int fd, const struct fake_route *routes)
                                              : "{\"message\":\"no route\"}";
     if (status == 0)
         pause(); /* hung: until the test ends */
+    if (status == FAKE_FILL || status == FAKE_STREAM_FILL) {
+        fake_http_stream(fd, body, status == FAKE_FILL);
+        return;
+    }
     if (status == FAKE_STREAM || status == FAKE_STREAM_STALL) {
-        fake_http_stream(fd, body);
+        fake_http_stream(fd, body, 0);
         if (status == FAKE_STREAM_STALL)
             pause();
         return;
@@ -125,11 +191,15 @@ static inline void fake_http_serve(struct fake_http *f, int fd, const struct fak
         return;
     }
     prctl(PR_SET_PDEATHSIG, SIGKILL);
+    signal(SIGPIPE, SIG_IGN); /* a client that stops reading a big answer */
+    struct buf log = {0};
+    if (f->dir)
+        buf_printf(&log, "%s/requests", f->dir);
     for (;;) {
         int c = accept(fd, NULL, NULL);
         if (c < 0)
             _exit(1);
-        fake_http_answer(c, routes);
+        fake_http_answer(c, routes, log.data);
         close(c);
     }
 }
@@ -166,6 +236,30 @@ static inline void fake_http_start_tcp(struct fake_http *f, const struct fake_ro
     fake_http_serve(f, fd, routes);
 }
 
+/* This process's peak resident memory so far, in MiB: a big answer must not raise it much. */
+static inline long fake_http_peak_rss_mb(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss / 1024;
+}
+
+/* The request lines the server on a unix socket received so far, one a line, into out. */
+static inline void fake_http_requests(const struct fake_http *f, struct buf *out)
+{
+    struct buf path = {0};
+    char chunk[4096];
+    size_t n;
+    buf_printf(&path, "%s/requests", f->dir);
+    FILE *in = fopen(path.data, "r");
+    while (in && (n = fread(chunk, 1, sizeof(chunk), in)) > 0)
+        buf_add(out, chunk, n);
+    if (in)
+        fclose(in);
+    buf_add(out, "", 0);
+    buf_release(&path);
+}
+
 static inline void fake_http_stop(struct fake_http *f)
 {
     if (f->pid > 0) {
@@ -175,6 +269,9 @@ static inline void fake_http_stop(struct fake_http *f)
     if (f->dir) {
         struct buf path = {0};
         buf_printf(&path, "%s/docker.sock", f->dir);
+        unlink(path.data);
+        buf_reset(&path);
+        buf_printf(&path, "%s/requests", f->dir);
         unlink(path.data);
         rmdir(f->dir);
         buf_release(&path);

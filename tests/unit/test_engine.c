@@ -133,20 +133,27 @@ Test(engine, urlencode)
         "GET /version ", 200, "{\"ApiVersion\":\"1.43\"}"                                          \
     }
 
-/* A fake daemon that answers /version and never answers hung_route (a frozen dockerd). */
-static struct engine *open_frozen(struct fake_http *fake, const char *hung_route,
-                                  const char *stream_hex)
+/* A fake daemon that answers /version, and route with status and body; *e is opened on it. */
+static struct engine *open_route(struct fake_http *fake, const char *route, int status,
+                                 const char *body)
 {
     static struct fake_route routes[3];
     struct fake_route version = VERSION_ROUTE;
     struct tt_err err = {0};
     struct engine *e = NULL;
     routes[0] = version;
-    routes[1] = (struct fake_route){hung_route, stream_hex ? FAKE_STREAM_STALL : 0, stream_hex};
+    routes[1] = (struct fake_route){route, status, body};
     routes[2] = (struct fake_route){NULL, 0, NULL};
     fake_http_start_unix(fake, routes);
     cr_assert_eq(engine_open(fake->url, &e, &err), 0, "%s", err.msg);
     return e;
+}
+
+/* A fake daemon that answers /version and never answers hung_route (a frozen dockerd). */
+static struct engine *open_frozen(struct fake_http *fake, const char *hung_route,
+                                  const char *stream_hex)
+{
+    return open_route(fake, hung_route, stream_hex ? FAKE_STREAM_STALL : 0, stream_hex);
 }
 
 static void set_bounds(long connect_ms, long request_ms, long stall_ms)
@@ -243,4 +250,82 @@ Test(engine, a_stop_signal_ends_the_transfer_in_flight)
     engine_close(e);
     fake_http_stop(&fake);
     set_bounds(0, 0, 0);
+}
+
+/* ---- hostile names and answers (issue 14) ------------------------------------ */
+
+Test(engine, pathf_encodes_each_argument_as_one_segment)
+{
+    struct buf b = {0};
+    engine_pathf(&b, "/containers/%s/exec", "../../containers/x/kill?signal=9#");
+    cr_assert_str_eq(b.data, "/containers/..%2F..%2Fcontainers%2Fx%2Fkill%3Fsignal%3D9%23/exec");
+    buf_reset(&b);
+    engine_pathf(&b, "/volumes/%s", "..");
+    engine_pathf(&b, "/volumes/%s", ".");
+    engine_pathf(&b, "/volumes/%s?force=1", "a.b%20 c");
+    cr_assert_str_eq(b.data, "/volumes/%2E%2E/volumes/%2E/volumes/a.b%2520%20c?force=1");
+    buf_reset(&b);
+    engine_pathf(&b, "/images/%s/json", "reg:5000/shop/api:1@sha256:0f");
+    cr_assert_str_eq(b.data, "/images/reg%3A5000%2Fshop%2Fapi%3A1%40sha256%3A0f/json");
+    buf_release(&b);
+}
+
+Test(engine, an_answer_over_64_mib_is_an_error_naming_the_request)
+{
+    struct fake_http fake = {0};
+    struct engine *e = open_route(&fake, "GET /v1.43/containers/json", FAKE_FILL, "5b|67108864");
+    struct tt_err err = {0};
+    json_t *list = NULL;
+    cr_assert_eq(engine_call_ok(e, "GET", "/containers/json?all=1", NULL, 0, &list, &err), -1,
+                 "a truncated answer was parsed");
+    cr_assert_null(list);
+    cr_assert(strstr(err.msg, "GET /containers/json?all=1: the Docker engine at unix://") != NULL,
+              "%s", err.msg);
+    cr_assert(strstr(err.msg, "answered more than 64 MiB (the limit for one answer)") != NULL, "%s",
+              err.msg);
+    engine_close(e);
+    fake_http_stop(&fake);
+}
+
+Test(engine, a_100_mb_events_line_costs_bounded_memory)
+{
+    struct fake_http fake = {0};
+    /* one event, then 100 MiB without a newline */
+    struct engine *e = open_route(&fake, "GET /v1.43/events", FAKE_STREAM_FILL,
+                                  "7b2254797065223a22636f6e7461696e6572227d0a|104857600");
+    struct tt_err err = {0};
+    long before = fake_http_peak_rss_mb();
+    cr_assert_eq(engine_events_start(e, NULL, &err), 0, "%s", err.msg);
+    json_t *ev = NULL;
+    for (double end = monotime_now() + 3; monotime_now() < end;) {
+        cr_assert_eq(engine_pump(e, 50, &err), 0, "%s", err.msg);
+        if (!ev)
+            ev = engine_next_event(e);
+    }
+    cr_assert_str_eq(json_string_value(json_object_get(ev, "Type")), "container");
+    long grew = fake_http_peak_rss_mb() - before;
+    cr_assert(grew < 16, "a 100 MiB line raised the peak memory by %ld MiB", grew);
+    json_decref(ev);
+    engine_close(e);
+    fake_http_stop(&fake);
+}
+
+Test(engine, events_parser_skips_long_and_bad_lines)
+{
+    struct engine_events *ev = engine_events_new();
+    char chunk[65536];
+    memset(chunk, 'x', sizeof(chunk));
+    engine_events_feed(ev, "{\"a\":", 5);
+    engine_events_feed(ev, "1}\n[1]\nnot json\n\n", 18);
+    for (int i = 0; i < 32; i++) /* 2 MiB, over ENGINE_EVENT_LINE_MAX */
+        engine_events_feed(ev, chunk, sizeof(chunk));
+    engine_events_feed(ev, "}\n{\"b\":2}\n{\"c\"", 15);
+    json_t *a = engine_events_pop(ev), *b = engine_events_pop(ev);
+    cr_assert_eq(json_integer_value(json_object_get(a, "a")), 1);
+    cr_assert_eq(json_integer_value(json_object_get(b, "b")), 2);
+    cr_assert_null(engine_events_pop(ev), "a line without its newline is not an event yet");
+    cr_assert_eq(engine_events_skipped(ev), 3, "[1], not json, the long line");
+    json_decref(a);
+    json_decref(b);
+    engine_events_free(ev);
 }

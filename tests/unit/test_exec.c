@@ -27,6 +27,12 @@
 #define UNKNOWN "07000000 00000002 6869"           /* stream 7 */
 #define DAEMON_ERR "03000000 00000017 4f43492072756e74696d652065786563206661696c6564"
 
+/* 100 MiB of 'x' in one frame, on stdout or stderr, and 10 MiB on stdout (FAKE_STREAM_FILL). */
+#define OUT_100M "01000000 06400000|104857600"
+#define ERR_100M OUT_PGDMP " 02000000 06400000|104857600"
+#define OUT_10M "01000000 00a00000|10485760"
+#define CUT_NOTE "output cut: kept the last 65536 of 104857600 bytes\n"
+
 #define EXITED_0 "{\"Running\":false,\"ExitCode\":0}"
 #define EXITED_2 "{\"Running\":false,\"ExitCode\":2}"
 #define NO_CODE "{\"Running\":false,\"ExitCode\":null}"
@@ -53,6 +59,14 @@ static const struct fake_route dockerd[] = {
     EXEC_ROUTES("running", FAKE_STREAM, OUT_PGDMP, RUNNING),
     EXEC_ROUTES("silent", 0, NULL, EXITED_0),
     EXEC_ROUTES("stalls", FAKE_STREAM_STALL, OUT_PGDMP, EXITED_0),
+    /* a container and an exec id that, sent as written, would name another endpoint */
+    {"POST /v1.43/containers/..%2F..%2Fcontainers%2Fx%2Fkill%3Fsignal%3D9%23/exec ", 201,
+     "{\"Id\":\"../x?y#\"}"},
+    {"POST /v1.43/exec/..%2Fx%3Fy%23/start ", FAKE_STREAM, OUT_HELLO},
+    {"GET /v1.43/exec/..%2Fx%3Fy%23/json ", 200, EXITED_0},
+    EXEC_ROUTES("big", FAKE_STREAM_FILL, OUT_100M, EXITED_0),
+    EXEC_ROUTES("bigerr", FAKE_STREAM_FILL, ERR_100M, EXITED_0),
+    EXEC_ROUTES("bigdump", FAKE_STREAM_FILL, OUT_10M, EXITED_0),
     {NULL, 0, NULL},
 };
 
@@ -149,19 +163,21 @@ Test(exec, stream_stalls_midway)
     stalls("stalls");
 }
 
-/* engine_exec_to_fd of pg_dump in container into a scratch file; the bytes land in *written. */
-static int run_to_fd(const char *container, struct buf *file, struct tt_err *err)
+/* engine_exec_to_fd of pg_dump in container into a scratch file read back into file; its stderr
+ * goes to errout (NULL: it must be "warn\n"). */
+static int run_to_fd(const char *container, struct buf *file, struct buf *errout,
+                     struct tt_err *err)
 {
     char *dir = tu_tmpdir();
-    struct buf path = {0}, errout = {0};
+    struct buf path = {0}, warn = {0};
     json_t *argv = json_pack("[s]", "pg_dump");
     long long bytes = -1;
     int code = -1;
 
     buf_printf(&path, "%s/out", dir);
     int fd = open(path.data, O_WRONLY | O_CREAT | O_EXCL, 0600);
-    int rc =
-        engine_exec_to_fd(engine, container, argv, NULL, fd, 15000, &code, &bytes, &errout, err);
+    int rc = engine_exec_to_fd(engine, container, argv, NULL, fd, 15000, &code, &bytes,
+                               errout ? errout : &warn, err);
     close(fd);
     FILE *f = fopen(path.data, "r");
     char chunk[256];
@@ -172,14 +188,15 @@ static int run_to_fd(const char *container, struct buf *file, struct tt_err *err
     if (rc == 0) {
         cr_assert_eq(bytes, (long long)file->len);
         cr_assert_eq(code, 0);
-        cr_assert_str_eq(errout.data, "warn\n");
+        if (!errout)
+            cr_assert_str_eq(warn.data, "warn\n");
     }
     unlink(path.data);
     rmdir(dir);
     free(dir);
     json_decref(argv);
     buf_release(&path);
-    buf_release(&errout);
+    buf_release(&warn);
     return rc;
 }
 
@@ -187,12 +204,13 @@ Test(exec, to_fd_whole_and_cut)
 {
     struct buf file = {0};
     struct tt_err err = {0};
-    cr_assert_eq(run_to_fd("dump", &file, &err), 0, "%s", err.msg);
+    cr_assert_eq(run_to_fd("dump", &file, NULL, &err), 0, "%s", err.msg);
     cr_assert_str_eq(file.data, "PGDMP");
     const char *bad[] = {"cut", "cuthead", "unknown", "daemonerr", "nocode", "running", "stalls"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
         buf_reset(&file);
-        cr_assert_eq(run_to_fd(bad[i], &file, &err), -1, "%s counted as a whole dump", bad[i]);
+        cr_assert_eq(run_to_fd(bad[i], &file, NULL, &err), -1, "%s counted as a whole dump",
+                     bad[i]);
         cr_assert(strstr(err.msg, "pg_dump in container ") != NULL, "%s", err.msg);
     }
     buf_release(&file);
@@ -249,8 +267,9 @@ Test(exec, backup_keeps_only_a_whole_dump)
     }
 }
 
-/* Runs one attempt of a probe of container to its end; returns its result. */
-static enum probe_result probe_once(const char *container)
+/* Runs one attempt of a probe of container to its end; returns its result (output: a copy of
+ * its output, may be NULL). */
+static enum probe_result probe_output(const char *container, struct buf *output)
 {
     json_t *test = json_pack("[s,s]", "CMD", "true");
     struct probe *p = probe_new(container, test, 5000, 1000);
@@ -267,9 +286,16 @@ static enum probe_result probe_once(const char *container)
             engine_req_free(r);
         }
     }
+    if (output)
+        buf_adds(output, probe_last_output(p));
     probe_free(p);
     json_decref(test);
     return res;
+}
+
+static enum probe_result probe_once(const char *container)
+{
+    return probe_output(container, NULL);
 }
 
 Test(exec, probe_passes_only_on_a_whole_stream_and_exit_0)
@@ -420,4 +446,71 @@ Test(backup_list, a_dump_cut_short_is_refused)
     cr_assert_eq(truncate(b.path, st.st_size / 2), 0); /* its TOC is whole, its data is not */
     list_refuses(&b, "pg_restore --file=/dev/null exited 1");
     backup_result_clear(&b);
+}
+
+/* ---- output kept within its bound --------------------------------------------- */
+
+/* Asserts out holds the note and then the last 64 KiB of 100 MiB of 'x'. */
+static void kept_the_tail(const struct buf *out)
+{
+    cr_assert_eq(out->len, strlen(CUT_NOTE) + ENGINE_OUTPUT_KEEP, "kept %zu bytes", out->len);
+    cr_assert(!strncmp(out->data, CUT_NOTE, strlen(CUT_NOTE)), "%.80s", out->data);
+    cr_assert_eq(strspn(out->data + strlen(CUT_NOTE), "x"), (size_t)ENGINE_OUTPUT_KEEP);
+}
+
+Test(exec, a_100_mb_output_keeps_its_last_64_kib_and_says_so)
+{
+    struct buf out = {0};
+    struct tt_err err = {0};
+    int code;
+    long before = fake_http_peak_rss_mb();
+    cr_assert_eq(run("big", &code, &out, &err), 0, "%s", err.msg);
+    cr_assert_eq(code, 0);
+    kept_the_tail(&out);
+    long grew = fake_http_peak_rss_mb() - before;
+    cr_assert(grew < 16, "reading 100 MiB of output raised the peak memory by %ld MiB", grew);
+    buf_release(&out);
+}
+
+Test(exec, a_100_mb_health_check_output_keeps_its_last_64_kib)
+{
+    struct buf out = {0};
+    long before = fake_http_peak_rss_mb();
+    cr_assert_eq(probe_output("big", &out), PROBE_PASSED);
+    kept_the_tail(&out);
+    long grew = fake_http_peak_rss_mb() - before;
+    cr_assert(grew < 16, "a 100 MiB check output raised the peak memory by %ld MiB", grew);
+    buf_release(&out);
+}
+
+Test(exec, to_fd_keeps_all_of_stdout_and_the_last_64_kib_of_stderr)
+{
+    struct buf file = {0}, errout = {0};
+    struct tt_err err = {0};
+    cr_assert_eq(run_to_fd("bigdump", &file, &errout, &err), 0, "%s", err.msg);
+    cr_assert_eq(file.len, 10485760, "stdout to a file is never cut: %zu bytes", file.len);
+    buf_reset(&file);
+    cr_assert_eq(run_to_fd("bigerr", &file, &errout, &err), 0, "%s", err.msg);
+    cr_assert_str_eq(file.data, "PGDMP");
+    kept_the_tail(&errout);
+    buf_release(&file);
+    buf_release(&errout);
+}
+
+Test(exec, hostile_container_and_exec_ids_reach_only_the_exec_endpoints)
+{
+    struct buf out = {0}, sent = {0};
+    struct tt_err err = {0};
+    int code;
+    cr_assert_eq(run("../../containers/x/kill?signal=9#", &code, &out, &err), 0, "%s", err.msg);
+    cr_assert_str_eq(out.data, "hello\n");
+    fake_http_requests(&server, &sent);
+    cr_assert_str_eq(sent.data,
+                     "GET /version HTTP/1.1\n"
+                     "POST /v1.43/containers/..%2F..%2Fcontainers%2Fx%2Fkill%3Fsignal%3D9%23/exec "
+                     "HTTP/1.1\n"
+                     "POST /v1.43/exec/..%2Fx%3Fy%23/start HTTP/1.1\n"
+                     "GET /v1.43/exec/..%2Fx%3Fy%23/json HTTP/1.1\n");
+    buf_release(&out);
+    buf_release(&sent);
 }

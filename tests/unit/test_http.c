@@ -91,3 +91,23 @@ Test(http, refused)
     free(url);
     buf_release(&body);
 }
+
+Test(http, a_100_mb_body_keeps_its_first_mib_and_says_so)
+{
+    static const struct fake_route big[] = {{"GET /big ", FAKE_FILL, "7b7d|104857600"},
+                                            {NULL, 0, NULL}};
+    struct buf body = {0};
+    struct tt_err err = {0};
+    long status = -1;
+    const char *note = "body cut: kept the first 1048576 of 104857602 bytes\n";
+    fake_http_start_tcp(&server, big);
+    long before = fake_http_peak_rss_mb();
+    cr_assert_eq(get("/big", 10000, &status, &body, &err), 0, "%s", err.msg);
+    cr_assert_eq(status, 200);
+    cr_assert_eq(body.len, strlen(note) + HTTP_BODY_MAX, "kept %zu bytes", body.len);
+    cr_assert(!strncmp(body.data, note, strlen(note)), "%.80s", body.data);
+    cr_assert(!strncmp(body.data + strlen(note), "{}xxx", 5), "%.80s", body.data);
+    long grew = fake_http_peak_rss_mb() - before;
+    cr_assert(grew < 16, "a 100 MiB body raised the peak memory by %ld MiB", grew);
+    buf_release(&body);
+}

@@ -10,8 +10,13 @@
 
 #include "fake_dockerd.h"
 #include "stack.h"
+#include "stack_private.h"
 
 #define PROJECT_SHOP "%7B%22label%22%3A%5B%22com.docker.compose.project%3Dshop%22%5D%7D"
+#define PROJECT_EVIL "%7B%22label%22%3A%5B%22com.docker.compose.project%3Devil%22%5D%7D"
+/* A name that, sent as written, would be the path of another endpoint. */
+#define HOSTILE "../../containers/x/kill?signal=9#"
+#define HOSTILE_ENCODED "..%2F..%2Fcontainers%2Fx%2Fkill%3Fsignal%3D9%23"
 
 static const struct fake_route dockerd[] = {
     {"GET /version ", 200, "{\"ApiVersion\":\"1.43\"}"},
@@ -26,6 +31,20 @@ static const struct fake_route dockerd[] = {
      "{\"State\":{\"Status\":\"exited\",\"Health\":{\"Status\":\"unhealthy\"}}}"},
     {"GET /v1.43/containers/created/json ", 200, "{\"State\":{\"Status\":\"created\"}}"},
     {"GET /v1.43/images/shop%2Fapi%3A1/json ", 200, "{\"Id\":\"sha256:aaa\"}"},
+    {"GET /v1.43/images/" HOSTILE_ENCODED "/json ", 200, "{\"Id\":\"sha256:ccc\"}"},
+    {"GET /v1.43/images/reg%3A5000%2Fshop%2Fapi%3A1%40sha256%3Aabc/json ", 200,
+     "{\"Id\":\"sha256:ddd\"}"},
+    /* a project whose networks and volumes carry hostile names (as external ones may) */
+    {"GET /v1.43/containers/json?all=1&filters=" PROJECT_EVIL " ", 200, "[]"},
+    {"GET /v1.43/networks?filters=" PROJECT_EVIL " ", 200,
+     "[{\"Id\":\"" HOSTILE "\",\"Name\":\"evil_default\"}]"},
+    {"GET /v1.43/volumes?filters=" PROJECT_EVIL " ", 200,
+     "{\"Volumes\":[{\"Name\":\"..\"},{\"Name\":\"a/b%2Fc\"}]}"},
+    {"DELETE /v1.43/networks/" HOSTILE_ENCODED " ", 204, NULL},
+    {"DELETE /v1.43/volumes/%2E%2E ", 204, NULL},
+    {"DELETE /v1.43/volumes/a%2Fb%252Fc ", 204, NULL},
+    /* 100 MiB of a one-off container's log, one stdout frame */
+    {"GET /v1.43/containers/chatty/logs?", FAKE_STREAM_FILL, "01000000 06400000|104857600"},
     {NULL, 0, NULL},
 };
 
@@ -99,4 +118,44 @@ Test(stack, recorded_image)
     recorded_is("shop/api:1", NULL, "shop/api:1");
     recorded_is("shop/api:1", "", "shop/api:1");
     recorded_is("gone:1", "sha256:bbb", "sha256:bbb"); /* the tag is gone */
+}
+
+Test(stack, image_references_are_one_path_segment)
+{
+    recorded_is(HOSTILE, "sha256:ccc", HOSTILE);
+    recorded_is("reg:5000/shop/api:1@sha256:abc", "sha256:ddd", "reg:5000/shop/api:1@sha256:abc");
+}
+
+Test(stack, hostile_network_and_volume_names_reach_only_their_endpoint)
+{
+    struct compose_project p = {.name = "evil"};
+    FILE *out = fopen("/dev/null", "w");
+    struct stack_options o = {.volumes = 1, .progress = PROGRESS_PLAIN, .out = out};
+    struct tt_err err = {0};
+    struct buf sent = {0};
+
+    cr_assert_eq(stack_down(engine, &p, NULL, &o, &err), 0, "%s", err.msg);
+    fclose(out);
+    fake_http_requests(&server, &sent);
+    cr_assert(strstr(sent.data, "DELETE /v1.43/networks/" HOSTILE_ENCODED " HTTP/1.1\n") != NULL,
+              "%s", sent.data);
+    cr_assert(strstr(sent.data, "DELETE /v1.43/volumes/%2E%2E HTTP/1.1\n") != NULL, "%s",
+              sent.data);
+    cr_assert(strstr(sent.data, "DELETE /v1.43/volumes/a%2Fb%252Fc HTTP/1.1\n") != NULL, "%s",
+              sent.data);
+    cr_assert_null(strstr(sent.data, "/kill"), "reached another endpoint: %s", sent.data);
+    buf_release(&sent);
+}
+
+Test(stack, a_100_mb_log_keeps_its_last_64_kib_and_says_so)
+{
+    struct buf out = {0};
+    long before = fake_http_peak_rss_mb();
+    stack_append_logs(engine, "chatty", &out);
+    cr_assert(strstr(out.data, "output cut: kept the last 65536 of 104857600 bytes") != NULL,
+              "%.200s", out.data ? out.data : "");
+    cr_assert(out.len < 2 * ENGINE_OUTPUT_KEEP, "kept %zu bytes", out.len);
+    long grew = fake_http_peak_rss_mb() - before;
+    cr_assert(grew < 16, "a 100 MiB log raised the peak memory by %ld MiB", grew);
+    buf_release(&out);
 }
