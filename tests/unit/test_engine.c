@@ -185,6 +185,24 @@ Test(engine, a_request_the_daemon_never_answers_ends_at_timeouts_request)
     set_bounds(0, 0, 0);
 }
 
+/* A stop that names its grace ends at that grace plus timeouts.request, not the caller's 120 s. */
+Test(engine, a_stop_with_a_grace_ends_at_the_grace_plus_timeouts_request)
+{
+    struct fake_http fake = {0};
+    set_bounds(1000, 1000, 1000);
+    struct engine *e = open_frozen(&fake, "POST /v1.43/containers/web/stop?t=1 ", NULL);
+    struct tt_err err = {0};
+    double t0 = monotime_now();
+    cr_assert_eq(engine_call_ok(e, "POST", "/containers/web/stop?t=1", NULL, 120000, NULL, &err),
+                 -1);
+    double waited = monotime_now() - t0;
+    cr_assert_geq(waited, 1.9, "the grace (1 s) is waited for, then timeouts.request (1 s)");
+    cr_assert_lt(waited, 4.0, "waited %g s: the caller's 120 s was used", waited);
+    engine_close(e);
+    fake_http_stop(&fake);
+    set_bounds(0, 0, 0);
+}
+
 Test(engine, the_daemons_own_waits_keep_the_callers_bound)
 {
     struct fake_http fake = {0};
