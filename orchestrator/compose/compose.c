@@ -177,6 +177,38 @@ static void add_service(struct compose_loader *l, struct compose_service *s)
     *slot = ++p->nservices;
 }
 
+/*
+ * Whether name is one the Compose Specification allows for a service, a
+ * network or a volume ([a-zA-Z0-9._-]+, and not only dots): these names go
+ * into container names and Engine API paths.
+ */
+static int name_allowed(const char *name)
+{
+    int only_dots = 1;
+    if (!*name)
+        return 0;
+    for (const char *c = name; *c; c++) {
+        if (!isalnum((unsigned char)*c) && *c != '.' && *c != '_' && *c != '-')
+            return 0;
+        only_dots &= *c == '.';
+    }
+    return !only_dots;
+}
+
+/* Refuses a key of the mapping m (services:, networks:, volumes:) that is not an allowed name. */
+static int check_names(struct compose_loader *l, const struct ynode *m, const char *what)
+{
+    for (size_t i = 0; m && m->kind == YNODE_MAP && i < m->n; i++) {
+        const struct ynode *kn = m->items[2 * i];
+        if (!name_allowed(kn->str ? kn->str : ""))
+            return yread_error(&l->r, kn,
+                               "%s name \"%.64s\" may hold only letters, digits, '.', '_' and "
+                               "'-' (and not only dots): rename it",
+                               what, kn->str ? kn->str : "");
+    }
+    return 0;
+}
+
 static int load_file(struct compose_loader *l, const char *path, int use_inline)
 {
     const struct ynode *root = compose_load_doc(l, path, use_inline);
@@ -187,6 +219,9 @@ static int load_file(struct compose_loader *l, const char *path, int use_inline)
     for (size_t i = 0; i < root->n; i++) {
         const struct ynode *kn = root->items[2 * i], *v = root->items[2 * i + 1];
         const char *k = kn->str ? kn->str : "";
+        if ((!strcmp(k, "networks") || !strcmp(k, "volumes")) &&
+            check_names(l, v, !strcmp(k, "networks") ? "network" : "volume") < 0)
+            return -1;
         if (!strcmp(k, "name")) {
             if (yread_string(&l->r, v, "name", &l->proj->name) < 0)
                 return -1;
@@ -206,6 +241,8 @@ static int load_file(struct compose_loader *l, const char *path, int use_inline)
     if (!services || ynode_is_null(services))
         return 0;
     if (yread_map(&l->r, services, "services") < 0)
+        return -1;
+    if (check_names(l, services, "service") < 0)
         return -1;
     if (services->n + l->proj->nservices > COMPOSE_MAX_SERVICES)
         return yread_error(&l->r, services,

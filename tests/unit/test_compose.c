@@ -825,3 +825,22 @@ Test(compose, extends_cannot_multiply_bytes)
               "%s", m);
     buf_release(&b);
 }
+
+/* Names go into container names and Engine API paths: only the Compose Specification's. */
+Test(compose, hostile_names_are_refused_with_their_line)
+{
+    cr_assert_str_eq(load_err("services:\n  '../x?y#':\n    image: x\n", NULL),
+                     "compose.yml:2:3: service name \"../x?y#\" may hold only letters, digits, "
+                     "'.', '_' and '-' (and not only dots): rename it");
+    cr_assert_str_eq(load_err("services:\n  a: {image: x}\nnetworks:\n  '..': {}\n", NULL),
+                     "compose.yml:4:3: network name \"..\" may hold only letters, digits, "
+                     "'.', '_' and '-' (and not only dots): rename it");
+    cr_assert_str_eq(load_err("services:\n  a: {image: x}\nvolumes:\n  'd/b': {}\n", NULL),
+                     "compose.yml:4:3: volume name \"d/b\" may hold only letters, digits, "
+                     "'.', '_' and '-' (and not only dots): rename it");
+    struct compose_project *p = NULL;
+    struct tt_err err = {0};
+    cr_assert_eq(tu_load("services:\n  web.v2_a-1: {image: x}\n", NULL, &p, &err), 0, "%s",
+                 err.msg);
+    compose_project_free(p);
+}
