@@ -50,17 +50,6 @@ const char *store_key_path(struct store *s)
     return s->key_path;
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Reads the key file into s->key: 0, 1 when there is none, -1 (err) when it is refused. */
 static int read_key(struct store *s, struct tt_err *err)
 {
@@ -90,7 +79,7 @@ static int read_key(struct store *s, struct tt_err *err)
         n > KEY_HEX_LEN + 1)
         return tt_error(err, "the audit key %s is not 64 hex digits: it was changed or cut", path);
     for (int i = 0; i < STORE_KEY_BYTES; i++) {
-        int hi = hex_value(text[2 * i]), lo = hex_value(text[2 * i + 1]);
+        int hi = hex_digit_value(text[2 * i]), lo = hex_digit_value(text[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return tt_error(err, "the audit key %s is not 64 hex digits: it was changed", path);
         s->key[i] = (unsigned char)(hi << 4 | lo);

@@ -22,6 +22,7 @@
  */
 #include "redact.h"
 #include "buf.h"
+#include "sha256.h"
 
 #include <curl/curl.h>
 #include <libpq-fe.h>
@@ -34,17 +35,6 @@
 
 /* ---- matching a known secret in a text ----------------------------------- */
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /*
  * The lengths at which text t (n bytes) can hold secret byte c at offset
  * o, by each form; each into add[] (at most 4), returned as a count.
@@ -56,8 +46,9 @@ static int forms_at(const unsigned char *t, size_t n, size_t o, unsigned char c,
         add[k++] = 1;
     if (o < n && c == ' ' && t[o] == '+')
         add[k++] = 1;
-    if (o + 2 < n && t[o] == '%' && hexval(t[o + 1]) >= 0 && hexval(t[o + 2]) >= 0 &&
-        hexval(t[o + 1]) * 16 + hexval(t[o + 2]) == c)
+    if (o + 2 < n && t[o] == '%' && hex_digit_value(t[o + 1]) >= 0 &&
+        hex_digit_value(t[o + 2]) >= 0 &&
+        hex_digit_value(t[o + 1]) * 16 + hex_digit_value(t[o + 2]) == c)
         add[k++] = 3;
     if (o + 1 < n && t[o] == '\\' && t[o + 1] == c)
         add[k++] = 2;

@@ -83,3 +83,14 @@ void hmac_sha256_hex(const void *key, size_t keylen, const void *data, size_t le
     }
     to_hex(d, hex);
 }
+
+int hex_digit_value(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}

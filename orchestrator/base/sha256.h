@@ -27,6 +27,9 @@ int sha256_update_file(struct sha256_ctx *c, const char *path, struct tt_err *er
  * the audit store's keyed digests (equal values give equal digests under
  * one key; without the key a digest tells nothing about its value).
  */
+/* The value of hex digit c (either case), or -1. */
+int hex_digit_value(int c);
+
 void hmac_sha256_hex(const void *key, size_t keylen, const void *data, size_t len,
                      char hex[SHA256_HEX_LEN + 1]);
 
