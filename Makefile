@@ -85,6 +85,8 @@ test: $(BIN) $(UNIT_BINS) $(FUZZ_BINS)
 FUZZ_CFLAGS := -g -O1 -std=c11 -D_GNU_SOURCE $(ALL_INCS) $(shell pkg-config --cflags $(PKGS)) \
 	-fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_OBJS := $(LIB_SRCS:%.c=build-fuzz/obj/%.o)
+# Kept between runs (make would delete them as intermediate files of the pattern rule).
+.SECONDARY: $(FUZZ_OBJS)
 
 build-fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)

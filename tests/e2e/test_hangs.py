@@ -23,13 +23,14 @@ import tempfile
 import threading
 import time
 
-from harness import ROOT, TTDEPLOY, api, last_deployment, purge_project, run, ttdeploy
+from harness import DOCKER_HOST, ROOT, TTDEPLOY, api, last_deployment, purge_project, run, ttdeploy
 
 EXAMPLE = os.path.join(ROOT, "examples", "tasktracker")
 PROJECT = "tte2e-hangs"
 PORTS = {"PG_PORT": "26532", "API_PORT": "26101", "HTTP_PORT": "26181"}
 URL = "postgresql://postgres:tasktracker@127.0.0.1:26532/tasktracker"
-DOCKERD_PID = "/var/tmp/ttdeploy-test/dockerd.pid"
+# The private daemon's pid file sits beside its socket (tests/infra.sh), whatever root it has.
+DOCKERD_PID = os.path.join(os.path.dirname(DOCKER_HOST.replace("unix://", "", 1)), "dockerd.pid")
 
 # Short bounds, so a hang fails in seconds; the migration and the check sleep
 # 2 s (under timeouts.statement) to give the freeze a window.
