@@ -53,6 +53,8 @@ static int resolve_image(struct up_run *r, struct svc *v, int allow_pull, struct
         }
         buf_release(&pull);
         buf_release(&raw);
+        json_decref(j); /* the 404's answer */
+        j = NULL;
         status = engine_call(r->e, "GET", path.data, NULL, 30000, &j, NULL, err);
         if (status != 200) {
             buf_release(&path);
