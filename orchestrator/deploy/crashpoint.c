@@ -12,6 +12,11 @@
  * which is how tests/e2e/test_faults.py enumerates the points of a run
  * before crashing at each of them.  Unset (or any other value), it does nothing.
  *
+ * TTDEPLOY_CRASH_AT_DB=N does the same after the N-th database action
+ * (crashpoint_db(): a scratch CREATE, a change to a live database), which
+ * falls inside a step, between two of its statements, where no step write
+ * is.
+ *
  * A test hook is the one place below cli/ that prints: it is the
  * output of the hook, not of ttdeploy.
  */
@@ -23,6 +28,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Counts one more point of var's kind; raises SIGKILL when var names that count. */
+static void count_and_maybe_die(const char *var, long *count)
+{
+    const char *at = getenv(var);
+    if (at && *at && strtol(at, NULL, 10) == ++*count)
+        raise(SIGKILL);
+}
+
 void crashpoint(const char *fmt, ...)
 {
     static long count;
@@ -31,16 +44,20 @@ void crashpoint(const char *fmt, ...)
 
     if (!at || !*at)
         return;
-    count++;
-    if (!strcmp(at, "list")) {
-        fprintf(stderr, "ttdeploy: crash point %ld: ", count);
-        va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-        fputc('\n', stderr);
-        fflush(stderr);
+    if (strcmp(at, "list")) {
+        count_and_maybe_die("TTDEPLOY_CRASH_AT", &count);
         return;
     }
-    if (strtol(at, NULL, 10) == count)
-        raise(SIGKILL);
+    fprintf(stderr, "ttdeploy: crash point %ld: ", ++count);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    fflush(stderr);
+}
+
+void crashpoint_db(void)
+{
+    static long count;
+    count_and_maybe_die("TTDEPLOY_CRASH_AT_DB", &count);
 }

@@ -18,9 +18,8 @@
  * deployment's scratch: the live database and the copy a restore keeps
  * of it are never in that list.
  *
- * TTDEPLOY_CRASH_AT_DB=N (for the fault tests) kills the process with
- * SIGKILL right after its N-th database action (a scratch CREATE, a
- * change to a live database) was made: a crash in the middle of a restore
+ * Each database action is a crash point of the fault tests
+ * (TTDEPLOY_CRASH_AT_DB, crashpoint.c): a crash in the middle of a restore
  * falls between two statements of one step, where no step write is.
  */
 #include "dbclean.h"
@@ -28,18 +27,8 @@
 #include "pgdb.h"
 #include "run.h"
 
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* The crash hook of the fault tests: SIGKILL after the N-th database action. */
-static void crash_point(void)
-{
-    static int made;
-    const char *at = getenv("TTDEPLOY_CRASH_AT_DB");
-    if (at && ++made == atoi(at))
-        raise(SIGKILL);
-}
 
 int dbscratch_drop(const struct dbscratch *s, const char *name, double deadline, struct tt_err *err)
 {
@@ -99,7 +88,7 @@ int dbscratch_create(const struct dbscratch *s, const char *purpose, const char 
         if (rc < 0)
             store_scratch_dropped(s->store, s->deployment, name, server, &e2);
         else
-            crash_point();
+            crashpoint_db();
     }
     free(server);
     return rc;
@@ -122,7 +111,7 @@ static int swap_before(void *ctx, enum pgdb_change change, const char *db, const
     struct tt_err e2 = {0};
 
     if (r->made)
-        crash_point(); /* the change before this one is made */
+        crashpoint_db(); /* the change before this one is made */
     r->made = 1;
     if (strcmp(db, r->live))
         return 0; /* the restored copy taking the live name: the swap's end, kept below */
@@ -156,7 +145,7 @@ int dbscratch_swap(const struct dbscratch *s, const char *live, const char *repl
 
     if (rc == 0) {
         if (r.made)
-            crash_point();
+            crashpoint_db();
         for (size_t i = 0; rc == 0 && i < 2; i++)
             if (r.ids[i] && store_db_change_end(s->store, r.ids[i], 0, &e2) < 0)
                 rc = -1;

@@ -163,6 +163,8 @@ int step_end(struct run *a, long long step, enum step_status status, const char 
  * crashpoint.c says more.
  */
 void crashpoint(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The same after each database action, for TTDEPLOY_CRASH_AT_DB=N (crashpoint.c). */
+void crashpoint_db(void);
 /* STEP_OK, STEP_SKIPPED or STEP_FAILED for an action's result. */
 enum step_status step_status_of(enum action_result r);
 /* A step that is over as soon as it is written (a decision, a skipped phase). */
