@@ -67,8 +67,7 @@ static int parse_release(struct ploader *l, const struct ynode *n)
         yfield_end(),
     };
     struct yfield fields[] = {
-        yfield_required(yfield_string("version", &p->release_version, "release version"),
-                        "release needs version: a label such as v1.4.0"),
+        yfield_string("version", &p->release_version, "release version"),
         yfield_section("git", git, "release git"),
         yfield_skip("images"),
         yfield_end(),
@@ -394,10 +393,8 @@ static int parse_root(struct ploader *l, const struct ynode *root)
 
     if (parse_top(l, root) < 0)
         return -1;
-    if (!(n = ynode_get(root, "release")))
-        return yread_error(&l->r, root, "the plan needs release: with at least version:");
-    if (parse_release(l, n) < 0)
-        return -1;
+    if ((n = ynode_get(root, "release")) && parse_release(l, n) < 0)
+        return -1; /* none: the version is the git tag deployed (apply says when there is none) */
     if ((n = ynode_get(root, "database")) && parse_database(l, n) < 0)
         return -1;
     if ((n = ynode_get(root, "backup")) && parse_backup(l, n) < 0)

@@ -114,7 +114,9 @@ struct store_history_filter {
     const char *project; /* NULL: all */
     const char *service; /* deployments that touched this service */
     const char *status;
-    double since; /* unix time; 0: no bound */
+    double since;        /* unix time; 0: no bound */
+    const char *actor;   /* started by this actor */
+    const char *git_tag; /* deployed this git tag */
 };
 
 int store_open(const char *path, struct store **out, struct tt_err *err);

@@ -96,13 +96,14 @@ json_t *store_history(struct store *s, const struct store_history_filter *f, str
 {
     return query_rows(
         s, err,
-        "SELECT d.id, d.project, d.kind, d.version, d.git_tag, d.git_commit, d.actor, d.status, "
-        "d.state, d.started_at, d.finished_at, d.error, d.rolled_back_from FROM deployments d "
-        "WHERE (?1 IS NULL OR d.project = ?1) AND (?2 IS NULL OR d.status = ?2) AND (?3 <= 0 OR "
-        "d.started_at >= ?3) AND (?4 IS NULL OR EXISTS (SELECT 1 FROM steps t WHERE t.service = "
-        "?4 AND t.deployment_id = d.id)) ORDER BY d.id DESC LIMIT ?5",
-        "ttdti", f->project, f->status, f->since, f->service,
-        (long long)(f->limit > 0 ? f->limit : 20));
+        "SELECT d.id, d.project, d.kind, d.version, d.git_tag, d.git_commit, d.actor, d.ci, "
+        "d.status, d.state, d.started_at, d.finished_at, d.error, d.rolled_back_from FROM "
+        "deployments d WHERE (?1 IS NULL OR d.project = ?1) AND (?2 IS NULL OR d.status = ?2) AND "
+        "(?3 <= 0 OR d.started_at >= ?3) AND (?4 IS NULL OR EXISTS (SELECT 1 FROM steps t WHERE "
+        "t.service = ?4 AND t.deployment_id = d.id)) AND (?6 IS NULL OR d.actor = ?6) AND (?7 IS "
+        "NULL OR d.git_tag = ?7) ORDER BY d.id DESC LIMIT ?5",
+        "ttdtitt", f->project, f->status, f->since, f->service,
+        (long long)(f->limit > 0 ? f->limit : 20), f->actor, f->git_tag);
 }
 
 json_t *store_show(struct store *s, long long id, struct tt_err *err)

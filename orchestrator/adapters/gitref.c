@@ -177,6 +177,53 @@ done:
     return rc;
 }
 
+/* *best becomes name when the tag name points at want and sorts after *best. */
+static void keep_if_head_tag(git_repository *repo, const char *name, const git_oid *want,
+                             char **best)
+{
+    git_object *obj = NULL;
+    struct buf spec = {0};
+
+    buf_printf(&spec, "refs/tags/%s^{commit}", name);
+    if (git_revparse_single(&obj, repo, spec.data) == 0 &&
+        git_oid_equal(git_object_id(obj), want) && (!*best || version_cmp(name, *best) > 0)) {
+        free(*best);
+        *best = xstrdup(name);
+    }
+    git_object_free(obj);
+    buf_release(&spec);
+}
+
+int gitref_head(const char *path, char commit[41], char **tag, struct tt_err *err)
+{
+    git_repository *repo = NULL;
+    git_object *head = NULL;
+    git_strarray names = {0};
+    int rc = 0;
+
+    commit[0] = '\0';
+    *tag = NULL;
+    git_libgit2_init();
+    if (git_repository_open_ext(&repo, path, 0, NULL) < 0)
+        goto done; /* no repository: nothing to name */
+    if (git_revparse_single(&head, repo, "HEAD^{commit}") < 0)
+        goto done; /* an unborn branch */
+    git_oid_tostr(commit, 41, git_object_id(head));
+    if (git_tag_list(&names, repo) < 0) {
+        const git_error *e = git_error_last();
+        rc = tt_error(err, "cannot list the tags of %s: %s", path, e ? e->message : "error");
+        goto done;
+    }
+    for (size_t i = 0; i < names.count; i++)
+        keep_if_head_tag(repo, names.strings[i], git_object_id(head), tag);
+done:
+    git_strarray_dispose(&names);
+    git_object_free(head);
+    git_repository_free(repo);
+    git_libgit2_shutdown();
+    return rc;
+}
+
 int gitref_version_cmp(const char *a, const char *b)
 {
     return version_cmp(a, b);

@@ -20,6 +20,13 @@ int gitref_workdir(const char *path, char **workdir, struct tt_err *err);
  * tree, index or HEAD.
  */
 int gitref_export(const char *path, const char *commit, const char *dir, struct tt_err *err);
+/*
+ * The commit HEAD names (into commit, "" when there is no repository at or
+ * above path or HEAD has no commit yet) and the highest-versioned tag that
+ * points at it (*tag, caller frees; NULL when none).  Not finding a
+ * repository is not an error: a plan need not live in one.
+ */
+int gitref_head(const char *path, char commit[41], char **tag, struct tt_err *err);
 /* The repository's tags in version order (v1.9.2 before v1.10.0). */
 int gitref_tags(const char *path, struct strv *tags, struct tt_err *err);
 /* <0, 0, >0 as version a sorts before, with or after b. */

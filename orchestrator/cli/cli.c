@@ -123,9 +123,7 @@ int cli_open_store(const struct cli_args *a, struct store **out)
 {
     struct tt_err err = {0};
     const char *state = cli_arg(a, CLI_OPT_STATE), *plan = cli_arg(a, CLI_OPT_PLAN);
-    char *path = state  ? xstrdup(state)
-                 : plan ? apply_default_state_path(plan)
-                        : xstrdup(".ttdeploy/state.db");
+    char *path = state ? xstrdup(state) : apply_default_state_path(plan);
     int rc = EXIT_OK;
 
     if (!state && access(path, F_OK) < 0) {
@@ -266,13 +264,15 @@ int cli_apply_options(const struct cli_args *a, struct apply_options *o)
     o->state_path = cli_arg(a, CLI_OPT_STATE);
     o->host = cli_arg(a, CLI_OPT_HOST);
     o->dry_run = cli_arg(a, CLI_OPT_DRY_RUN) != NULL;
+    o->actor = cli_arg(a, CLI_OPT_ACTOR);
+    o->release = cli_arg(a, CLI_OPT_RELEASE);
     return take_progress(a, &o->progress, &o->readiness_docker);
 }
 
 int cli_apply_exit(const struct cli_args *a, enum apply_outcome outcome, const struct tt_err *err)
 {
     if (outcome != APPLY_OK)
-        fprintf(stderr, "ttdeploy: %s: %s\n", a->entry->name, err->msg);
+        cli_error(a->entry->name, err);
     switch (outcome) {
     case APPLY_OK:
         return EXIT_OK;

@@ -69,6 +69,9 @@ enum cli_opt {
     CLI_OPT_MEASURE,
     CLI_OPT_VOLUMES,
     CLI_OPT_HELP,
+    CLI_OPT_ACTOR,
+    CLI_OPT_RELEASE,
+    CLI_OPT_TAG,
 };
 
 /*
@@ -154,6 +157,15 @@ int cli_run(const struct cmd_entry *e, int argc, char **argv);
 const char *cli_arg(const struct cli_args *a, enum cli_opt id);
 /* Appends every value given for option id to v, in order. */
 void cli_arg_all(const struct cli_args *a, enum cli_opt id, struct strv *v);
+
+/* Field key of a deployment row's "ci" JSON text (caller frees), or NULL. */
+char *cli_ci_field(json_t *row, const char *key);
+/* Prints err for command cmd on stderr; under GitHub Actions also as an annotation of its file. */
+void cli_error(const char *cmd, const struct tt_err *err);
+/* Warns when CI runs apply with a store inside its (fresh each run) checkout. */
+void cli_ci_warn_store(const struct apply_options *o);
+/* Appends deployment id's report (or err, when none began) to $GITHUB_STEP_SUMMARY if set. */
+void cli_ci_step_summary(const struct apply_options *o, long long id, const struct tt_err *err);
 
 /* "90s", "2m" or a number of seconds → ms; -1 when invalid. */
 long cli_duration_ms(const char *s);

@@ -12,21 +12,36 @@ int cmd_apply_exec(const struct cli_args *a)
 {
     struct apply_options o = {0};
     struct tt_err err = {0};
+    long long id = 0;
+    enum apply_outcome res;
 
     if (cli_apply_options(a, &o) < 0)
         return EXIT_BAD_INPUT;
-    if (a->entry == &cmd_recover_entry)
-        return cli_apply_exit(a, apply_recover(&o, &err), &err);
-    return cli_apply_exit(a, apply_run(&o, &err), &err);
+    o.deployment_id = &id;
+    if (!o.dry_run)
+        cli_ci_warn_store(&o);
+    res = a->entry == &cmd_recover_entry ? apply_recover(&o, &err) : apply_run(&o, &err);
+    if (!o.dry_run)
+        cli_ci_step_summary(&o, id, res == APPLY_OK ? NULL : &err);
+    return cli_apply_exit(a, res, &err);
 }
+
+static const struct cmd_option identity_options[] = {
+    {"actor", 0, "NAME", "who is recorded as starting it (default: from CI, else $USER)",
+     CLI_OPT_ACTOR},
+    {"release", 0, "V", "the version recorded (default: release.version, else the git tag)",
+     CLI_OPT_RELEASE},
+    {NULL, 0, NULL, NULL, CLI_OPT_NONE},
+};
 
 const struct cmd_entry cmd_apply_entry = {
     .name = "apply",
     .usage = "[--dry-run] [--state PATH] [--host unix://PATH] [--lock-timeout D] "
-             "[--readiness probe|docker] [--progress MODE | --json] PLAN",
+             "[--actor NAME] [--release V] [--readiness probe|docker] [--progress MODE | --json] "
+             "PLAN",
     .summary = "deploy a plan's release: backup, migrate, infra, app, verify; record every step",
-    .options = {cli_dry_run_option, cli_deploy_options, cli_host_option, cli_readiness_option,
-                cli_progress_options},
+    .options = {cli_dry_run_option, cli_deploy_options, identity_options, cli_host_option,
+                cli_readiness_option, cli_progress_options},
     .min_args = 1,
     .max_args = 1,
     .notes = "exit codes: 0 succeeded, 1 failed, 2 bad input, 3 rollback failed,\n"

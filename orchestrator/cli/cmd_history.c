@@ -41,6 +41,8 @@ static int take_filter(const struct cli_args *a, struct store_history_filter *f)
     f->service = cli_arg(a, CLI_OPT_SERVICE);
     f->status = cli_arg(a, CLI_OPT_STATUS);
     f->project = cli_arg(a, CLI_OPT_PROJECT);
+    f->actor = cli_arg(a, CLI_OPT_ACTOR);
+    f->git_tag = cli_arg(a, CLI_OPT_TAG);
     return 0;
 }
 
@@ -66,8 +68,9 @@ static int cmd_history_exec(const struct cli_args *a)
     } else {
         size_t i;
         json_t *r;
-        printf("%-6s %-19s  %-14s %-12s %-16s %-14s %9s  %s\n", "ID", "STARTED (UTC)", "PROJECT",
-               "VERSION", "STATUS", "STATE", "DURATION", "ACTOR");
+        printf("%-6s %-19s  %-14s %-12s %-16s %-14s %9s  %-12s %-12s %-8s %s\n", "ID",
+               "STARTED (UTC)", "PROJECT", "VERSION", "STATUS", "STATE", "DURATION", "ACTOR", "TAG",
+               "COMMIT", "RUN");
         json_array_foreach(rows, i, r)
         {
             char started[32];
@@ -78,12 +81,16 @@ static int cmd_history_exec(const struct cli_args *a)
             if (json_is_number(t1))
                 snprintf(dur, sizeof(dur), "%.1f s", json_number_value(t1) - t0);
             const char *v = json_string_value(json_object_get(r, "version"));
-            const char *actor = json_string_value(json_object_get(r, "actor"));
-            printf("%-6" JSON_INTEGER_FORMAT " %-19s  %-14s %-12s %-16s %-14s %9s  %s",
+            char *run_url = cli_ci_field(r, "run_url");
+            printf("%-6" JSON_INTEGER_FORMAT " %-19s  %-14s %-12s %-16s %-14s %9s  %-12s %-12s "
+                   "%-8.8s %s",
                    json_integer_value(json_object_get(r, "id")), started,
                    json_string_value(json_object_get(r, "project")), v ? v : "-",
                    json_string_value(json_object_get(r, "status")),
-                   json_string_value(json_object_get(r, "state")), dur, actor ? actor : "-");
+                   json_string_value(json_object_get(r, "state")), dur, store_text(r, "actor", "-"),
+                   store_text(r, "git_tag", "-"), store_text(r, "git_commit", "-"),
+                   run_url ? run_url : "-");
+            free(run_url);
             if (json_is_integer(json_object_get(r, "rolled_back_from")))
                 printf("  (rollback of %" JSON_INTEGER_FORMAT ")",
                        json_integer_value(json_object_get(r, "rolled_back_from")));
@@ -101,13 +108,15 @@ static const struct cmd_option history_options[] = {
     {"status", 0, "ST", "running, succeeded, failed, rolled_back, rollback_failed", CLI_OPT_STATUS},
     {"since", 0, "DATE", "started at or after DATE (YYYY-MM-DD[THH:MM:SS], UTC)", CLI_OPT_SINCE},
     {"project-name", 'p', "NAME", "only project NAME", CLI_OPT_PROJECT},
+    {"actor", 0, "A", "only deployments started by A", CLI_OPT_ACTOR},
+    {"tag", 0, "T", "only deployments of git tag T", CLI_OPT_TAG},
     {NULL, 0, NULL, NULL, CLI_OPT_NONE},
 };
 
 const struct cmd_entry cmd_history_entry = {
     .name = "history",
     .usage = "[--state PATH | --plan FILE] [--limit N] [--service S] [--status ST] "
-             "[--since DATE] [-p NAME] [--json]",
+             "[--since DATE] [-p NAME] [--actor A] [--tag T] [--json]",
     .summary = "list recorded deployments, newest first",
     .options = {cli_store_options, history_options, cli_json_option},
     .max_args = -1,

@@ -29,7 +29,17 @@ static void print_deployment(json_t *d)
            store_text(d, "git_commit", "-"));
     printf("  plan      %s (sha256 %.12s)\n", store_text(d, "plan_path", "-"),
            store_text(d, "plan_sha256", "-"));
-    printf("  actor     %s   ci %s\n", store_text(d, "actor", "-"), store_text(d, "ci", "-"));
+    char *provider = cli_ci_field(d, "provider"), *run_url = cli_ci_field(d, "run_url");
+    char *ci_actor = cli_ci_field(d, "ci_actor");
+    printf("  actor     %s", store_text(d, "actor", "-"));
+    if (ci_actor && strcmp(ci_actor, store_text(d, "actor", "-")))
+        printf(" (workflow of %s)", ci_actor);
+    printf("   ci %s\n", provider ? provider : "-");
+    if (run_url)
+        printf("  run       %s\n", run_url);
+    free(provider);
+    free(run_url);
+    free(ci_actor);
     if (json_string_value(json_object_get(d, "error")))
         printf("  error     %s\n", store_text(d, "error", ""));
     printf("\n%-4s %-14s %-10s %-16s %-11s %8s  %s\n", "SEQ", "PHASE", "SERVICE", "ACTION",

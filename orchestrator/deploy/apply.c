@@ -78,6 +78,32 @@ static enum apply_outcome resolve_commit(struct run *a, char commit[41])
     return rc < 0 ? APPLY_BAD_INPUT : APPLY_OK;
 }
 
+/*
+ * The version the deployment records: --release, else the plan's
+ * release.version, else the tag CI deploys (or the tag at HEAD).  An
+ * explicit version wins over the tag; none at all is an error.
+ */
+static enum apply_outcome choose_version(struct run *a)
+{
+    const char *v = a->o->release && *a->o->release ? a->o->release
+                    : a->plan->release_version && *a->plan->release_version
+                        ? a->plan->release_version
+                        : a->ci.tag;
+    if (!v)
+        return tt_error(a->err,
+                        "%s: release.version is empty and no git tag names this release (neither "
+                        "the CI's nor one at HEAD): set release.version, tag the commit, or pass "
+                        "--release VERSION",
+                        a->plan->path),
+               APPLY_BAD_INPUT;
+    if (v != a->plan->release_version) {
+        char *copy = xstrdup(v);
+        free(a->plan->release_version);
+        a->plan->release_version = copy;
+    }
+    return APPLY_OK;
+}
+
 enum apply_outcome apply_run(const struct apply_options *o, struct tt_err *err)
 {
     struct run a = {0};
@@ -85,6 +111,8 @@ enum apply_outcome apply_run(const struct apply_options *o, struct tt_err *err)
     char commit[41] = "";
 
     res = run_load(&a, o, err);
+    if (res == APPLY_OK)
+        res = choose_version(&a);
     if (res == APPLY_OK && engine_open(o->host, &a.engine, err) < 0)
         res = APPLY_UNREACHABLE;
     if (res == APPLY_OK && o->dry_run) {
@@ -102,8 +130,9 @@ enum apply_outcome apply_run(const struct apply_options *o, struct tt_err *err)
         run_free(&a);
         return res;
     }
-    struct deployment_start st = {a.plan->release_version, a.plan->git_tag,
-                                  commit[0] ? commit : a.plan->git_commit, "apply", 0};
+    const char *tag = a.plan->git_tag ? a.plan->git_tag : a.ci.tag;
+    const char *at = commit[0] ? commit : a.plan->git_commit ? a.plan->git_commit : a.ci.commit;
+    struct deployment_start st = {a.plan->release_version, tag, at[0] ? at : NULL, "apply", 0};
     res = apply_deployment(&a, &st, apply_phase_table);
     run_free(&a);
     return res;

@@ -51,13 +51,21 @@ struct apply_options {
     int readiness_docker;
     enum progress_mode progress;
     FILE *out;
+    const char *actor;        /* who is named as starting it (--actor); NULL: from CI or $USER */
+    const char *release;      /* the version recorded (--release); NULL: the plan's, else the tag */
+    long long *deployment_id; /* when not NULL, set to the deployment begun (0: none) */
 };
 
 /* `ttdeploy apply`: one deployment of the plan's release. */
 enum apply_outcome apply_run(const struct apply_options *o, struct tt_err *err);
 /* Finishes an interrupted deployment: resumes it or hands it to rollback, as its plan says. */
 enum apply_outcome apply_recover(const struct apply_options *o, struct tt_err *err);
-/* .ttdeploy/state.db in the plan's directory (the caller frees). */
+/*
+ * The store a command uses when not given --state (the caller frees):
+ * $TTDEPLOY_STATE when set (CI: a path on the deploy host, since checkouts
+ * are fresh each run), else .ttdeploy/state.db in the plan's directory, or
+ * in the current one when plan_path is NULL.
+ */
 char *apply_default_state_path(const char *plan_path);
 
 /*

@@ -47,7 +47,10 @@ int apply_transition_allowed(enum deploy_state from, enum deploy_state to)
 char *apply_default_state_path(const char *plan_path)
 {
     struct buf b = {0};
-    const char *slash = strrchr(plan_path, '/');
+    const char *env = getenv("TTDEPLOY_STATE");
+    if (env && *env)
+        return xstrdup(env);
+    const char *slash = plan_path ? strrchr(plan_path, '/') : NULL;
     if (slash)
         buf_printf(&b, "%.*s/.ttdeploy/state.db", (int)(slash - plan_path), plan_path);
     else
@@ -209,6 +212,11 @@ enum apply_outcome run_load(struct run *a, const struct apply_options *o, struct
         return APPLY_BAD_INPUT;
     run_use_release(a, rel);
     run_set_bounds(&a->plan->timeouts);
+    char *dir = plan_resolve(a->plan, ".");
+    int rc = ci_identity_detect(&a->ci, dir, o->actor, err);
+    free(dir);
+    if (rc < 0)
+        return APPLY_BAD_INPUT;
     if (a->plan->migrate.present && a->plan->migrate.service)
         a->migrate_image =
             xstrdup(compose_find_service(a->project, a->plan->migrate.service)->image);
@@ -285,6 +293,7 @@ void run_free(struct run *a)
     store_close(a->store);
     engine_close(a->engine);
     release_free(a->release);
+    ci_identity_release(&a->ci);
 }
 
 enum apply_outcome run_open_store(struct run *a)
@@ -375,52 +384,28 @@ static void compose_digest(const struct compose_project *p, char out[65])
     sha256_finish(c, out);
 }
 
-/* CI variables present in the environment, as a JSON object string (caller frees). */
-static char *ci_variables(void)
-{
-    static const char *const names[] = {"CI_PIPELINE_ID",
-                                        "CI_JOB_ID",
-                                        "CI_COMMIT_SHA",
-                                        "CI_COMMIT_TAG",
-                                        "CI_PROJECT_PATH",
-                                        "GITHUB_RUN_ID",
-                                        "GITHUB_SHA",
-                                        "GITHUB_REF",
-                                        "GITHUB_REPOSITORY",
-                                        "BUILD_ID",
-                                        "BUILD_NUMBER",
-                                        "BUILD_URL",
-                                        NULL};
-    json_t *o = json_object();
-    for (size_t i = 0; names[i]; i++)
-        if (getenv(names[i]))
-            json_object_set_new(o, names[i], json_string(getenv(names[i])));
-    char *s = json_object_size(o) ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-    json_decref(o);
-    return s;
-}
-
-static const char *actor(void)
-{
-    static const char *const names[] = {"TTDEPLOY_ACTOR", "GITLAB_USER_LOGIN", "GITHUB_ACTOR",
-                                        "USER",           "LOGNAME",           NULL};
-    for (size_t i = 0; names[i]; i++)
-        if (getenv(names[i]) && *getenv(names[i]))
-            return getenv(names[i]);
-    return "unknown";
-}
-
 int run_begin(struct run *a, const char *version, const char *git_tag, const char *commit,
               const char *kind, long long rolled_back_from)
 {
     char compose_sha[65];
     compose_digest(a->project, compose_sha);
-    char *ci = ci_variables();
-    struct store_deployment d = {a->project->name, version,     git_tag, commit, a->plan->path,
-                                 a->plan->sha256,  compose_sha, actor(), ci,     a->plan->on_crash,
-                                 rolled_back_from, kind};
+    char *ci = ci_identity_json(&a->ci);
+    struct store_deployment d = {a->project->name,
+                                 version,
+                                 git_tag,
+                                 commit,
+                                 a->plan->path,
+                                 a->plan->sha256,
+                                 compose_sha,
+                                 a->ci.actor ? a->ci.actor : "unknown",
+                                 ci,
+                                 a->plan->on_crash,
+                                 rolled_back_from,
+                                 kind};
     int rc = store_deployment_begin(a->store, &d, &a->id, a->err);
     free(ci);
+    if (rc == 0 && a->o->deployment_id)
+        *a->o->deployment_id = a->id;
     if (rc == 0)
         rc = store_lock_set_deployment(a->lock, a->id, a->err);
     if (rc < 0)

@@ -21,6 +21,7 @@
 #define RUN_H
 
 #include "buf.h"
+#include "ci.h"
 #include "compose.h"
 #include "dag.h"
 #include "deploy.h"
@@ -93,6 +94,7 @@ struct run {
     struct verify_measure fail_measure;
     double failed_at;      /* monotime_now() when the failure was detected */
     const void *phase_ctx; /* what the phases of a table of its own need (redeploy.c's target) */
+    struct ci_identity ci; /* who started it, from which CI run, tag and commit */
 };
 
 /* Loads the release of o's plan into a new run (err set: APPLY_BAD_INPUT). */

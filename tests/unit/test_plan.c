@@ -168,6 +168,17 @@ Test(plan, wait_bounds_errors)
         "a unit, such as 500ms, 10s or 1m30s");
 }
 
+/* No release, or an empty version: apply takes the git tag (CI's, or the one at HEAD). */
+Test(plan, release_version_optional)
+{
+    struct plan *p = load_ok("version: 1\n");
+    cr_assert_null(p->release_version);
+    plan_free(p);
+    p = load_ok("version: 1\nrelease: {version: ''}\n");
+    cr_assert_str_eq(p->release_version, "");
+    plan_free(p);
+}
+
 Test(plan, errors)
 {
     cr_assert_str_eq(load_err("release: {version: v1}\n"),
@@ -177,8 +188,6 @@ Test(plan, errors)
         "plan.yml:1:10: plan version 2 is not supported: this ttdeploy reads version 1");
     cr_assert_str_eq(load_err(HEAD "verfy: []\n"),
                      "plan.yml:3:1: unknown key \"verfy\" in the plan (did you mean \"verify\"?)");
-    cr_assert_str_eq(load_err("version: 1\n"),
-                     "plan.yml:1:1: the plan needs release: with at least version:");
     cr_assert_str_eq(
         load_err(HEAD "timeouts: {healthy: soon}\n"),
         "plan.yml:3:21: invalid duration \"soon\" for timeouts healthy: write a number with a "
