@@ -75,13 +75,13 @@ int cli_load_graph(const struct cli_args *a, struct compose_project **p, struct 
     cli_arg_all(a, CLI_OPT_ENV_FILE, &o.env_files);
     o.project_name = cli_arg(a, CLI_OPT_PROJECT);
     if (compose_load(&o, p, &err) < 0) {
-        fprintf(stderr, "ttdeploy: %s\n", err.msg);
+        cli_error(NULL, &err);
         rc = EXIT_BAD_INPUT;
     } else {
         for (size_t i = 0; i < (*p)->warnings.n; i++)
             fprintf(stderr, "warning: %s\n", (*p)->warnings.v[i]);
         if (dag_build(*p, d, &err) < 0) {
-            fprintf(stderr, "ttdeploy: %s\n", err.msg);
+            cli_error(NULL, &err);
             compose_project_free(*p);
             *p = NULL;
             rc = EXIT_BAD_INPUT;

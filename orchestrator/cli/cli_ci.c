@@ -66,7 +66,10 @@ static const char *workspace_relative(const char *file)
 
 void cli_error(const char *cmd, const struct tt_err *err)
 {
-    fprintf(stderr, "ttdeploy: %s: %s\n", cmd, err->msg);
+    if (cmd)
+        fprintf(stderr, "ttdeploy: %s: %s\n", cmd, err->msg);
+    else
+        fprintf(stderr, "ttdeploy: %s\n", err->msg);
     if (!on_github() || !err->file[0])
         return;
     fputs("::error file=", stdout);
@@ -75,8 +78,11 @@ void cli_error(const char *cmd, const struct tt_err *err)
         printf(",line=%d", err->line);
     if (err->col > 0)
         printf(",col=%d", err->col);
-    fputs(",title=ttdeploy ", stdout);
-    put_escaped(stdout, cmd, 1);
+    fputs(",title=ttdeploy", stdout);
+    if (cmd) {
+        fputc(' ', stdout);
+        put_escaped(stdout, cmd, 1);
+    }
     fputs("::", stdout);
     put_escaped(stdout, err->msg, 0);
     fputc('\n', stdout);

@@ -160,7 +160,7 @@ void cli_arg_all(const struct cli_args *a, enum cli_opt id, struct strv *v);
 
 /* Field key of a deployment row's "ci" JSON text (caller frees), or NULL. */
 char *cli_ci_field(json_t *row, const char *key);
-/* Prints err for command cmd on stderr; under GitHub Actions also as an annotation of its file. */
+/* Prints err (of command cmd, or NULL) on stderr; under GitHub Actions also as an annotation of its file. */
 void cli_error(const char *cmd, const struct tt_err *err);
 /* Warns when CI runs apply with a store inside its (fresh each run) checkout. */
 void cli_ci_warn_store(const struct apply_options *o);

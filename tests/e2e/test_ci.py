@@ -210,5 +210,15 @@ def test_plan_error_is_a_github_annotation():
         assert "::error" not in s.apply(env={"USER": "dave"}, want=2).stdout
 
 
+def test_compose_error_is_a_github_annotation():
+    with Stack(release="release: {version: v1}\n") as s:
+        with open(os.path.join(s.dir, "compose.yml"), "a") as f:
+            f.write("    depends_on: [db]\n")
+        p = s.tt("config", "-f", os.path.join(s.dir, "compose.yml"),
+                 env=dict(GITHUB, GITHUB_WORKSPACE=s.dir), want=2)
+        assert p.stdout.startswith("::error file=compose.yml,line=7,"), p.stdout
+        assert "depends on" in p.stdout and "depends on" in p.stderr, p.stderr
+
+
 if __name__ == "__main__":
     run(globals())
