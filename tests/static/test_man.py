@@ -38,6 +38,8 @@ import subprocess
 import sys
 import tempfile
 
+from checklist import run_checks
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PAGE1 = "man/ttdeploy.1"
 PAGE5 = "man/ttdeploy-plan.5"
@@ -543,27 +545,17 @@ def main():
     if helps is not None and page1 and page5:
         checks.append(("self-test: an option or key added on either side is reported",
                        lambda: self_test(helps, page1, page5, sources)))
-    # Last: which PENDING entries differ no more (their branch is merged).
-    checks.append(("PENDING lists only what still differs",
-                   lambda: ["PENDING in tests/static/test_man.py lists \"%s\", but the page and "
-                            "the code agree on it now: delete that entry" % k
-                            for k in sorted(PENDING - pending_seen)]))
+        # Last: which PENDING entries differ no more (their branch is merged).
+        checks.append(("PENDING lists only what still differs",
+                       lambda: ["PENDING in tests/static/test_man.py lists \"%s\", but the page "
+                                "and the code agree on it now: delete that entry" % k
+                                for k in sorted(PENDING - pending_seen)]))
 
-    passed = failed = 0
-    for name, check in checks:
-        errs = check()
-        if errs:
-            failed += 1
-            print("FAIL %s" % name)
-            for e in errs:
-                print("  " + e)
-        else:
-            passed += 1
-            print("  ok %s" % name)
-    for k in sorted(pending_seen):
-        print("pending: %s (documented ahead of its branch)" % k)
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    def footer():
+        if pending_seen:
+            print("pending (documented ahead of its branch): " + ", ".join(sorted(pending_seen)))
+
+    return run_checks(checks, footer)
 
 
 if __name__ == "__main__":
