@@ -138,8 +138,10 @@ example: $(BIN) ttdeploy
 	  $$(./ttdeploy history --plan examples/tasktracker/plan.yml --json --limit 1 | sed -n 's/.*"id": \([0-9]*\).*/\1/p')
 
 install: $(BIN)
-	install -d $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5
 	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/ttdeploy
+	install -m 0644 man/ttdeploy.1 $(DESTDIR)$(PREFIX)/share/man/man1/ttdeploy.1
+	install -m 0644 man/ttdeploy-plan.5 $(DESTDIR)$(PREFIX)/share/man/man5/ttdeploy-plan.5
 
 format:
 	clang-format -i orchestrator/*/*.[ch] plans/*.[ch] state/*.[ch] tests/unit/*.c tests/fuzz/*.c bench/*.c

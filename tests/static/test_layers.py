@@ -26,6 +26,8 @@ import subprocess
 import sys
 import tempfile
 
+from checklist import run_checks
+
 # Folder of each layer, relative to the root, and what it may include.
 FOLDERS = {
     "base": "orchestrator/base",
@@ -267,19 +269,7 @@ def main():
         print(dot(root))
         return 0
     srcs = sources(root)
-    passed = failed = 0
-    for name, fn in checks:
-        errs = fn(root, srcs)
-        if errs:
-            failed += 1
-            print("FAIL %s" % name)
-            for e in errs:
-                print("  " + e)
-        else:
-            passed += 1
-            print("  ok %s" % name)
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return run_checks([(name, lambda fn=fn: fn(root, srcs)) for name, fn in checks])
 
 
 if __name__ == "__main__":
