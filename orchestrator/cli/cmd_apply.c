@@ -29,16 +29,17 @@ int cmd_apply_exec(const struct cli_args *a)
 static const struct cmd_option identity_options[] = {
     {"actor", 0, "NAME", "who is recorded as starting it (default: from CI, else $USER)",
      CLI_OPT_ACTOR},
-    {"release", 0, "V", "the version recorded (default: release.version, else the git tag)",
+    {"release", 0, "VERSION", "the version recorded (default: release.version, else the git tag)",
      CLI_OPT_RELEASE},
     {NULL, 0, NULL, NULL, CLI_OPT_NONE},
 };
 
 const struct cmd_entry cmd_apply_entry = {
     .name = "apply",
-    .usage = "[--dry-run] [--state PATH] [--host unix://PATH] [--lock-timeout D] "
-             "[--actor NAME] [--release V] [--readiness probe|docker] [--progress MODE | --json] "
-             "PLAN",
+    .usage =
+        "[--dry-run] [--state PATH] [--host unix://PATH] [--lock-timeout D] "
+        "[--actor NAME] [--release VERSION] [--readiness probe|docker] [--progress MODE | --json] "
+        "PLAN",
     .summary = "deploy a plan's release: backup, migrate, infra, app, verify; record every step",
     .options = {cli_dry_run_option, cli_deploy_options, identity_options, cli_host_option,
                 cli_readiness_option, cli_progress_options},

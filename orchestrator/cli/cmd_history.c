@@ -116,7 +116,7 @@ static const struct cmd_option history_options[] = {
 const struct cmd_entry cmd_history_entry = {
     .name = "history",
     .usage = "[--state PATH | --plan FILE] [--limit N] [--service S] [--status ST] "
-             "[--since DATE] [-p NAME] [--actor A] [--tag T] [--json]",
+             "[--since DATE] [--actor A] [--tag T] [-p NAME] [--json]",
     .summary = "list recorded deployments, newest first",
     .options = {cli_store_options, history_options, cli_json_option},
     .max_args = -1,

@@ -66,8 +66,6 @@ static void from_gitlab(struct ci_identity *ci)
 int ci_identity_detect(struct ci_identity *ci, const char *dir, const char *actor,
                        struct tt_err *err)
 {
-    const char *const logins[] = {"USER", "LOGNAME", NULL};
-
     memset(ci, 0, sizeof(*ci));
     if (env("GITHUB_ACTIONS") && !strcmp(env("GITHUB_ACTIONS"), "true"))
         from_github(ci);
@@ -79,8 +77,10 @@ int ci_identity_detect(struct ci_identity *ci, const char *dir, const char *acto
     }
     if (!ci->actor && env("TTDEPLOY_ACTOR"))
         ci->actor = env_dup("TTDEPLOY_ACTOR");
-    for (size_t i = 0; logins[i] && !ci->actor; i++)
-        ci->actor = env_dup(logins[i]);
+    if (!ci->actor && env("USER"))
+        ci->actor = env_dup("USER");
+    if (!ci->actor)
+        ci->actor = env_dup("LOGNAME");
     if (!ci->tag && !ci->commit[0]) {
         char commit[41];
         if (gitref_head(dir, commit, &ci->tag, err) < 0)

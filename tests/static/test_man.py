@@ -51,20 +51,7 @@ PAGE5 = "man/ttdeploy-plan.5"
 PENDING = {
     "command audit",
     "command timeline",
-    "usage apply",
-    "usage history",
     "usage report",
-    "option apply --actor",
-    "option apply --release",
-    "option history --actor",
-    "option history --tag",
-    "env TTDEPLOY_STATE",
-    "env GITHUB_TRIGGERING_ACTOR",
-    "env GITHUB_REF_TYPE",
-    "env GITHUB_REF_NAME",
-    "env GITHUB_SERVER_URL",
-    "env GITHUB_STEP_SUMMARY",
-    "env CI_PIPELINE_URL",
 }
 
 # Variables the source reads that are not for users: test hooks (tests/FAULTS.md).
@@ -274,7 +261,7 @@ def source_env(root):
                     continue
                 with open(os.path.join(dirpath, fn)) as f:
                     src = f.read()
-                names.update(re.findall(r'\bgetenv\("([A-Za-z_][A-Za-z0-9_]*)"\)', src))
+                names.update(re.findall(r'\b(?:getenv|env|env_dup)\("([A-Za-z_][A-Za-z0-9_]*)"\)', src))
                 names.update(re.findall(r'"(%s)"' % ENV_PREFIX, src))
                 # A table of variable names (the actor's, the CI's): all its words are variables.
                 for body in re.findall(r"\[\]\s*=\s*\{([^}]*)\}", src):
