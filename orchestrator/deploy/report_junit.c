@@ -208,8 +208,10 @@ static void write_case(const struct testcase *c, FILE *out)
         fprintf(out, "/>\n");
         return;
     }
+    char *first_line = xstrndup(c->message, strcspn(c->message, "\n"));
     fprintf(out, ">\n      <%s message=\"", c->kind);
-    markup_attr(out, c->message);
+    markup_attr(out, first_line);
+    free(first_line);
     fprintf(out, "\"");
     if (strcmp(c->kind, "skipped"))
         fprintf(out, " type=\"%s\"", c->classname);
