@@ -58,7 +58,7 @@ FUZZ_SHORT ?= 20
 
 BIN := $(BUILD)/ttdeploy
 
-.PHONY: all test fuzz fuzz-short bench install clean format example layers-graph
+.PHONY: all test fuzz fuzz-short bench install clean format example demo layers-graph
 
 all: $(BIN) ttdeploy
 
@@ -128,14 +128,38 @@ bench: $(BUILD)/bench/bench_compose $(BUILD)/bench/bench_store ttdeploy
 	bench/readiness.sh
 	bench/backup.sh
 	bench/rollback.py
-# The bundled example: the private dockerd and images, then ttdeploy on the stack.
+# The bundled example (examples/tasktracker), on the private dockerd: its api
+# images built, then a fresh stack and store (the example's own containers,
+# volume, store and backups are removed first, so each run tells the same
+# story): v1.3.0, then v1.4.0, whose deployment shows all six phases with a
+# verified backup and an Alembic-style migration that succeeded.
+EXAMPLE = examples/tasktracker
+EXAMPLE_ENV = DOCKER_HOST=$$(tests/infra.sh env | cut -d= -f2-)
+EXAMPLE_LAST = $$(./ttdeploy history --plan $(EXAMPLE)/plan.yml --json --limit 1 | sed -n 's/.*"id": \([0-9]*\).*/\1/p')
 example: $(BIN) ttdeploy
 	tests/infra.sh up
-	./ttdeploy graph -f examples/tasktracker/compose.yml
-	DOCKER_HOST=$$(tests/infra.sh env | cut -d= -f2-) ./ttdeploy apply examples/tasktracker/plan.yml
-	./ttdeploy history --plan examples/tasktracker/plan.yml
-	./ttdeploy show --plan examples/tasktracker/plan.yml \
-	  $$(./ttdeploy history --plan examples/tasktracker/plan.yml --json --limit 1 | sed -n 's/.*"id": \([0-9]*\).*/\1/p')
+	$(EXAMPLE_ENV) $(EXAMPLE)/demo/build-images.sh
+	./ttdeploy graph -f $(EXAMPLE)/compose.yml
+	$(EXAMPLE_ENV) ./ttdeploy down -f $(EXAMPLE)/compose.yml -v --progress quiet
+	rm -rf $(EXAMPLE)/.ttdeploy $(EXAMPLE)/backups
+	$(EXAMPLE_ENV) RELEASE=v1.3.0 API_IMAGE=tasktracker/api:v1.3.0 ./ttdeploy apply --progress plain $(EXAMPLE)/plan.yml
+	$(EXAMPLE_ENV) RELEASE=v1.4.0 API_IMAGE=tasktracker/api:v1.4.0 ./ttdeploy apply --progress plain $(EXAMPLE)/plan.yml
+	./ttdeploy history --plan $(EXAMPLE)/plan.yml
+	./ttdeploy show --plan $(EXAMPLE)/plan.yml $(EXAMPLE_LAST) | tee $(BUILD)/example-show.txt
+	awk '$$2 == "backup" && $$5 == "ok" { b = 1 } $$2 == "migrate" && $$5 == "ok" { m = 1 } \
+	  END { exit !(b && m) }' $(BUILD)/example-show.txt
+	@echo "example: all six phases ran; the backup and the migration succeeded"
+
+# After the example: v1.5.0, whose migration 0003 loses the done tasks.
+# Verify's tasks-kept check catches it, the plan's matrix rolls the images
+# and the schema back and restores the backup; then the audit of it.
+demo: example
+	$(EXAMPLE_ENV) RELEASE=v1.5.0 API_IMAGE=tasktracker/api:v1.5.0 ./ttdeploy apply --progress plain $(EXAMPLE)/plan.yml; \
+	  test $$? -eq 1 || { echo "demo: v1.5.0 should have failed and been rolled back"; exit 1; }
+	./ttdeploy history --plan $(EXAMPLE)/plan.yml
+	./ttdeploy history --plan $(EXAMPLE)/plan.yml --json --limit 1 | grep -q '"status": "rolled_back"'
+	./ttdeploy report --plan $(EXAMPLE)/plan.yml $(EXAMPLE_LAST)
+	-./ttdeploy timeline --plan $(EXAMPLE)/plan.yml --format text $(EXAMPLE_LAST)
 
 install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5

@@ -19,6 +19,7 @@ export DOCKER_BUILDKIT=0
 BUSYBOX_IMAGE=ttdeploy-test/busybox:latest
 PG_IMAGE=ttdeploy-test/postgres:15
 MIGRATOR_IMAGE=ttdeploy-test/migrator:2
+MIGRATOR3_IMAGE=ttdeploy-test/migrator:3
 HERE=$(cd "$(dirname "$0")" && pwd)
 
 log() { echo "infra: $*" >&2; }
@@ -160,12 +161,29 @@ build_migrator() {
         --change 'CMD ["sh"]'
 }
 
+# The same with fake-alembic's FAKE_ALEMBIC_DIR mode (revisions from an
+# image's folder of SQL files), also installed as `alembic`: the base of
+# the example's api image (examples/tasktracker/Dockerfile).  A new tag, so
+# a daemon that holds :2 from before builds it.
+build_migrator3() {
+    have_image "$MIGRATOR3_IMAGE" && return 0
+    build_on_postgres "$MIGRATOR3_IMAGE" "(busybox, psql, fake-alembic with FAKE_ALEMBIC_DIR)" \
+        fake-alembic fake-alembic --change 'CMD ["sh"]'
+    cid=$(docker create "$MIGRATOR3_IMAGE" sh)
+    ln -s fake-alembic "${TMPDIR:-/tmp}/alembic.$$"
+    docker cp "${TMPDIR:-/tmp}/alembic.$$" "$cid:/bin/alembic" >/dev/null
+    rm -f "${TMPDIR:-/tmp}/alembic.$$"
+    docker commit "$cid" "$MIGRATOR3_IMAGE" >/dev/null
+    docker rm "$cid" >/dev/null
+}
+
 case "${1:-up}" in
 up)
     start_daemon
     build_busybox
     build_postgres
     build_migrator
+    build_migrator3
     ;;
 env)
     echo "DOCKER_HOST=$DOCKER_HOST"

@@ -22,13 +22,15 @@ PORTS = {"PG_PORT": "25432", "API_PORT": "28001", "HTTP_PORT": "28081"}
 
 
 class Stack:
-    """A copy of the example stack under its own project name and ports."""
+    """A copy of the example stack (its compose file, tests/e2e/plan-base.yml as
+    the plan) under its own project name and ports."""
 
     def __init__(self, project, plan_edit=None, compose_edit=None):
         self.project = project
         self.dir = tempfile.mkdtemp(prefix="ttdeploy-e2e-")
-        for name in ("compose.yml", "plan.yml"):
-            shutil.copy(os.path.join(EXAMPLE, name), self.dir)
+        shutil.copy(os.path.join(EXAMPLE, "compose.yml"), self.dir)
+        shutil.copy(os.path.join(os.path.dirname(__file__), "plan-base.yml"),
+                    os.path.join(self.dir, "plan.yml"))
         self.edit("compose.yml", lambda s: s.replace("name: tasktracker", f"name: {project}"))
         self.edit("plan.yml", lambda s: s.replace("project: tasktracker", f"project: {project}"))
         if plan_edit:

@@ -1,0 +1,2 @@
+DROP INDEX tasks_open_by_owner;
+ALTER TABLE tasks DROP COLUMN priority;
