@@ -12,12 +12,16 @@ int cmd_apply_exec(const struct cli_args *a)
 {
     struct apply_options o = {0};
     struct tt_err err = {0};
+    int rc;
 
     if (cli_apply_options(a, &o) < 0)
         return EXIT_BAD_INPUT;
     if (a->entry == &cmd_recover_entry)
-        return cli_apply_exit(a, apply_recover(&o, &err), &err);
-    return cli_apply_exit(a, apply_run(&o, &err), &err);
+        rc = cli_apply_exit(a, apply_recover(&o, &err), &err);
+    else
+        rc = cli_apply_exit(a, apply_run(&o, &err), &err);
+    cli_print_audit_head(&o); /* the CI log keeps a copy: `audit verify --head` checks against it */
+    return rc;
 }
 
 const struct cmd_entry cmd_apply_entry = {
