@@ -320,6 +320,8 @@ void store_close(struct store *s)
 {
     if (!s)
         return;
+    for (int i = 0; i < STORE_AUDIT_NSTMTS; i++)
+        sqlite3_finalize(s->audit_stmt[i]);
     sqlite3_close(s->db);
     free(s->path);
     free(s->key_path);

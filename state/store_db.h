@@ -23,8 +23,19 @@
 struct sqlite3;
 struct sqlite3_stmt;
 
+/* The statements of the audit chain, prepared once per store (store_audit.c). */
+enum store_audit_stmt {
+    STORE_AUDIT_HEAD,
+    STORE_AUDIT_ROW_DEPLOYMENT,
+    STORE_AUDIT_ROW_STEP,
+    STORE_AUDIT_SEAL_DEPLOYMENT,
+    STORE_AUDIT_SEAL_STEP,
+    STORE_AUDIT_NSTMTS
+};
+
 struct store {
     struct sqlite3 *db;
+    struct sqlite3_stmt *audit_stmt[STORE_AUDIT_NSTMTS]; /* NULL until first used */
     char *path;
     char *key_path;                     /* store_key_path(), made on first use */
     unsigned char key[STORE_KEY_BYTES]; /* the audit key, once key_loaded */

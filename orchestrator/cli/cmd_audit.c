@@ -40,8 +40,9 @@ static int audit_verify(const struct cli_args *a, struct store *st)
     }
     head_row(&r.head, where, sizeof(where));
     if (r.nproblems) {
-        printf("audit chain TAMPERED: %lld finding%s; the first:\n", r.nproblems,
-               r.nproblems > 1 ? "s" : "");
+        printf("audit chain TAMPERED: %lld finding%s, in chain order (the first is where it "
+               "starts):\n",
+               r.nproblems, r.nproblems > 1 ? "s" : "");
         for (size_t i = 0; i < r.problems.n; i++)
             printf("  %s\n", r.problems.v[i]);
         if ((long long)r.problems.n < r.nproblems)
