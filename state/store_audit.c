@@ -301,7 +301,7 @@ int store_audit_seal_existing(struct store *s, struct tt_err *err)
 {
     long long *ids;
     size_t n;
-    int rc = ids_of(s, "SELECT id FROM deployments WHERE ?1 ORDER BY id", 1, &ids, &n, err);
+    int rc = ids_of(s, "SELECT id FROM deployments WHERE id > ?1 ORDER BY id", 0, &ids, &n, err);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         sqlite3_stmt *st =
             store_db_prepare(s, err, "SELECT status FROM deployments WHERE id = ?", "i", ids[i]);

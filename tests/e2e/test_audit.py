@@ -19,21 +19,11 @@ import sqlite3
 import subprocess
 import tempfile
 
-from harness import BUSYBOX, purge_project, run, ttdeploy
+from harness import purge_project, run, service, ttdeploy
 
 PROJECT = "tte2e-audit"
-COMPOSE = f"""name: {PROJECT}
-services:
-  db:
-    image: {BUSYBOX}
-    init: true
-    command: ["sleep", "300"]
-  api:
-    image: {BUSYBOX}
-    init: true
-    command: ["sleep", "300"]
-    depends_on: [db]
-"""
+COMPOSE = (f"name: {PROJECT}\nservices:\n" + service("db")
+           + service("api", more="    depends_on: [db]\n"))
 PLAN = f"""version: 1
 project: {PROJECT}
 compose: [compose.yml]
