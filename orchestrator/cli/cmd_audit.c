@@ -135,7 +135,7 @@ static const struct cmd_option audit_options[] = {
 
 const struct cmd_entry cmd_audit_entry = {
     .name = "audit",
-    .usage = "verify [--head H] | head  [--state PATH | --plan FILE]",
+    .usage = "verify [--head H] | head [--state PATH | --plan FILE]",
     .summary = "check the store's tamper-evident chain of deployments and steps, or print its head",
     .options = {cli_store_options, audit_options},
     .min_args = 1,

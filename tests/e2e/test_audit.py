@@ -10,7 +10,8 @@ each makes `audit verify` exit 1 naming the row.  `--head` of the first
 apply passes, a made-up head fails.  Recomputing the whole chain after
 tampering passes plain verify - tamper-evident, not tamper-proof - but
 fails `--head` with the head the CI log kept, while a head from before
-the tampered row still passes."""
+the tampered row still passes.  A crash (kill -9 mid-apply) leaves open
+rows, not findings; `recover` seals them and the chain verifies."""
 import hashlib
 import os
 import re
@@ -163,6 +164,24 @@ def test_update_of_a_deployment_is_caught():
     p = verify(db)
     assert p.returncode == 1 and "deployment 2 (project" in p.stdout, p.stdout
     assert "an UPDATE" in p.stdout, p.stdout
+
+
+def test_crash_leaves_open_rows_and_recover_seals_them():
+    applied()
+    crash_store = os.path.join(DIR, "crash", "state.db")
+    # killed like kill -9 right after the 6th step write: a step in flight, the deployment open
+    p = ttdeploy("apply", "--progress", "plain", "--state", crash_store, PLAN_PATH,
+                 env={"TTDEPLOY_CRASH_AT": "6"})
+    assert p.returncode == -9, p.stdout + p.stderr
+    p = verify(crash_store)
+    assert p.returncode == 0, p.stdout
+    assert "open (not sealed yet, not tampering): 1 deployment" in p.stdout, p.stdout
+    p = ttdeploy("recover", "--progress", "plain", "--state", crash_store, PLAN_PATH)
+    assert "audit head: " in p.stderr, p.stdout + p.stderr
+    p = verify(crash_store)
+    assert p.returncode == 0 and "open" not in p.stdout, p.stdout
+    same, _ = recompute(crash_store, write=False)
+    assert same
 
 
 def test_delete_of_a_step_is_caught():
