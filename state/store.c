@@ -8,7 +8,9 @@
  * always at a version that some ttdeploy wrote.  Writes use prepared
  * statements; a step is one INSERT (intent) and one UPDATE (outcome), each
  * its own transaction with synchronous=NORMAL, which WAL makes durable
- * against a process crash.
+ * against a process crash.  The outcome's transaction also seals the step
+ * in the audit chain, as a deployment's final status seals it
+ * (store_audit.c).
  */
 #include "store_db.h"
 #include "buf.h"
@@ -104,7 +106,21 @@ static const char *const migrations[] = {
     "ALTER TABLE lock ADD COLUMN start_ticks INTEGER;"
     "ALTER TABLE lock ADD COLUMN boot_id TEXT;"
     "ALTER TABLE lock ADD COLUMN pid_ns TEXT;",
+    /* 6: the tamper-evident audit chain (store_audit.c): each final deployment and step
+     * sealed with its hash and position.  The rows already there are sealed by
+     * store_audit_seal_existing in this migration's transaction (STORE_AUDIT_MIGRATION).
+     * A later migration may add only nullable columns without a default to these two
+     * tables: a NULL is not hashed, a value would change every old row's hash. */
+    "ALTER TABLE deployments ADD COLUMN hash TEXT;"
+    "ALTER TABLE deployments ADD COLUMN chain_seq INTEGER;"
+    "ALTER TABLE steps ADD COLUMN hash TEXT;"
+    "ALTER TABLE steps ADD COLUMN chain_seq INTEGER;"
+    "CREATE UNIQUE INDEX deployments_chain ON deployments(chain_seq);"
+    "CREATE UNIQUE INDEX steps_chain ON steps(chain_seq);",
 };
+
+/* The migration that adds the audit chain, after whose script the existing rows are sealed. */
+#define STORE_AUDIT_MIGRATION 6
 
 static double now_s(void)
 {
@@ -152,10 +168,13 @@ static int migrate(struct store *s, struct tt_err *err)
                         s->path, have, want);
     for (int v = have + 1; v <= want; v++) {
         struct buf sql = {0};
-        buf_printf(&sql, "BEGIN IMMEDIATE; %s PRAGMA user_version = %d; COMMIT;", migrations[v - 1],
-                   v);
+        buf_printf(&sql, "BEGIN IMMEDIATE; %s PRAGMA user_version = %d;", migrations[v - 1], v);
         int rc = exec_sql(s, sql.data, err);
         buf_release(&sql);
+        if (rc == 0 && v == STORE_AUDIT_MIGRATION)
+            rc = store_audit_seal_existing(s, err);
+        if (rc == 0)
+            rc = exec_sql(s, "COMMIT", err);
         if (rc < 0) {
             sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
             return -1;
@@ -301,6 +320,8 @@ void store_close(struct store *s)
 {
     if (!s)
         return;
+    for (int i = 0; i < STORE_AUDIT_NSTMTS; i++)
+        sqlite3_finalize(s->audit_stmt[i]);
     sqlite3_close(s->db);
     free(s->path);
     free(s->key_path);
@@ -383,6 +404,16 @@ static int run_stmt(struct store *s, const char *sql, struct tt_err *err, const 
     return 0;
 }
 
+/* Ends a write transaction begun with BEGIN IMMEDIATE: COMMIT when rc is 0, else ROLLBACK. */
+static int tx_end(struct store *s, int rc, struct tt_err *err)
+{
+    if (rc == 0 && exec_sql(s, "COMMIT", err) < 0)
+        rc = -1;
+    if (rc < 0)
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
 int store_deployment_begin(struct store *s, const struct store_deployment *d, long long *id,
                            struct tt_err *err)
 {
@@ -448,8 +479,15 @@ int store_deployment_set_state(struct store *s, long long id, enum deploy_state 
 int store_deployment_finish(struct store *s, long long id, enum deploy_state final,
                             const char *error, struct tt_err *err)
 {
-    return run_stmt(s, "UPDATE deployments SET status = ?, error = ?, finished_at = ? WHERE id = ?",
-                    err, "ttdi", deploy_state_name(final), error, now_s(), id);
+    if (exec_sql(s, "BEGIN IMMEDIATE", err) < 0)
+        return -1;
+    int rc = run_stmt(s,
+                      "UPDATE deployments SET status = ?, error = ?, finished_at = ? WHERE id = ? "
+                      "AND chain_seq IS NULL",
+                      err, "ttdi", deploy_state_name(final), error, now_s(), id);
+    if (rc == 0)
+        rc = store_audit_seal_deployment(s, id, err);
+    return tx_end(s, rc, err);
 }
 
 int store_deployment_error(struct store *s, long long id, const char *error, struct tt_err *err)
@@ -496,19 +534,29 @@ int store_step_begin(struct store *s, long long deployment, enum deploy_state ph
 int store_step_end(struct store *s, long long step, enum step_status status, const char *detail,
                    const char *error, struct tt_err *err)
 {
-    return run_stmt(s,
-                    "UPDATE steps SET status = ?, detail = ?, error = ?, finished_at = ? WHERE "
-                    "id = ?",
-                    err, "tttdi", step_status_name(status), detail, error, now_s(), step);
+    if (exec_sql(s, "BEGIN IMMEDIATE", err) < 0)
+        return -1;
+    int rc = run_stmt(s,
+                      "UPDATE steps SET status = ?, detail = ?, error = ?, finished_at = ? WHERE "
+                      "id = ? AND chain_seq IS NULL",
+                      err, "tttdi", step_status_name(status), detail, error, now_s(), step);
+    if (rc == 0)
+        rc = store_audit_seal(s, "steps", step, err);
+    return tx_end(s, rc, err);
 }
 
 int store_steps_interrupt(struct store *s, long long deployment, struct tt_err *err)
 {
-    return run_stmt(s,
-                    "UPDATE steps SET status = 'interrupted', finished_at = ?, error = "
-                    "'ttdeploy stopped before this step finished' WHERE deployment_id = ? AND "
-                    "status = 'running'",
-                    err, "di", now_s(), deployment);
+    if (exec_sql(s, "BEGIN IMMEDIATE", err) < 0)
+        return -1;
+    int rc = run_stmt(s,
+                      "UPDATE steps SET status = 'interrupted', finished_at = ?, error = "
+                      "'ttdeploy stopped before this step finished' WHERE deployment_id = ? AND "
+                      "status = 'running' AND chain_seq IS NULL",
+                      err, "di", now_s(), deployment);
+    if (rc == 0)
+        rc = store_audit_seal_steps(s, deployment, 1, err);
+    return tx_end(s, rc, err);
 }
 
 int store_event_record(struct store *s, long long deployment, double at, const char *kind,

@@ -23,9 +23,10 @@
 #include <jansson.h>
 
 #include "arena.h"
+#include "strv.h"
 #include "tterr.h"
 
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 
 struct store;
 
@@ -135,7 +136,11 @@ int store_deployment_begin(struct store *s, const struct store_deployment *d, lo
                            struct tt_err *err);
 int store_deployment_set_state(struct store *s, long long id, enum deploy_state state,
                                struct tt_err *err);
-/* Its status becomes final: succeeded, failed, rolled_back or rollback_failed. */
+/*
+ * Its status becomes final: succeeded, failed, rolled_back or
+ * rollback_failed; seals its steps not yet sealed (by seq), then it, in the
+ * same transaction.  A deployment already sealed is not written again.
+ */
 int store_deployment_finish(struct store *s, long long id, enum deploy_state final,
                             const char *error, struct tt_err *err);
 
@@ -150,10 +155,14 @@ int store_deployment_note(struct store *s, long long id, const char *key, json_t
 int store_step_begin(struct store *s, long long deployment, enum deploy_state phase,
                      const char *service, const char *action, const char *intent, long long *step,
                      struct tt_err *err);
-/* Writes its outcome: STEP_OK, STEP_FAILED or STEP_SKIPPED. */
+/*
+ * Writes its outcome: STEP_OK, STEP_FAILED or STEP_SKIPPED, and seals the
+ * step in the audit chain (store_audit.c) in the same transaction.  A step
+ * already sealed is never written again: that is an error.
+ */
 int store_step_end(struct store *s, long long step, enum step_status status, const char *detail,
                    const char *error, struct tt_err *err);
-/* Marks the steps of a deployment still "running" as "interrupted". */
+/* Marks the steps of a deployment still "running" as "interrupted", and seals them. */
 int store_steps_interrupt(struct store *s, long long deployment, struct tt_err *err);
 
 /* A daemon event seen during a deployment (at: unix time). */
@@ -451,5 +460,49 @@ int store_hmac(struct store *s, const char *value, char out[STORE_HMAC_TEXT_LEN 
  */
 int store_hmac_matches(struct store *s, const char *recorded, const char *value,
                        struct tt_err *err);
+
+/* ---- the tamper-evident audit chain (store_audit.c) -------------------------- */
+
+/*
+ * Every final row of deployments and steps carries hash = SHA-256(the hash
+ * of the row sealed before it || the row's canonical form) and its
+ * position chain_seq; state/README.md "Tamper-evident, not tamper-proof"
+ * says what that proves.
+ */
+struct store_audit_head {
+    char hash[65]; /* 64 hex digits; 64 zeros on an empty chain */
+    long long seq; /* its position on the chain: 1, 2, ...; 0: empty */
+    int is_step;   /* the row at the head: a step (1) or a deployment (0) */
+    long long id;  /* its id */
+};
+
+/* The newest sealed row's hash and position. */
+int store_audit_head(struct store *s, struct store_audit_head *h, struct tt_err *err);
+
+struct store_audit_report {
+    long long sealed;             /* rows on the chain */
+    struct store_audit_head head; /* the head at the time of the check */
+    long long open_deployments;   /* running, or crashed and not yet recovered */
+    long long open_steps;         /* their steps not yet ended: not sealed yet */
+    struct strv problems;         /* the findings, first first (at most 20 kept) */
+    long long nproblems;          /* how many there were: 0 when intact */
+    int given_found;              /* the head given was found on the chain ... */
+    long long given_seq;          /* ... at this position */
+};
+
+/*
+ * Recomputes the chain and looks for rows it should hold and does not: a
+ * changed row (an UPDATE), a gap in the positions or in a deployment's
+ * steps (a DELETE), a final row without a seal or a step sealed after its
+ * deployment (an INSERT).  given (NULL: none) is a head printed earlier,
+ * 64 hex digits or a prefix of at least 12: it must be some row's hash
+ * on the chain, or that is a finding too.  Returns 0 when the check ran
+ * (r->nproblems says the verdict), -1 with err when it could not.
+ */
+int store_audit_verify(struct store *s, const char *given, struct store_audit_report *r,
+                       struct tt_err *err);
+void store_audit_report_clear(struct store_audit_report *r);
+/* Whether h can name a head: 12 to 64 hex digits. */
+int store_audit_head_well_formed(const char *h);
 
 #endif

@@ -8,6 +8,7 @@
  *   store_query.c   the audit queries that return rows as JSON (history, show)
  *   store_record.c  one deployment as typed C structs (store_record_load)
  *   store_key.c     the store's audit key (a file beside it) and keyed digests
+ *   store_audit.c   the audit chain: sealing final rows, verifying the chain
  *
  * sqlite3.h stays in the .c files: the handle types are declared here by
  * their struct tags, which are the ones sqlite3.h gives them.
@@ -22,8 +23,19 @@
 struct sqlite3;
 struct sqlite3_stmt;
 
+/* The statements of the audit chain, prepared once per store (store_audit.c). */
+enum store_audit_stmt {
+    STORE_AUDIT_HEAD,
+    STORE_AUDIT_ROW_DEPLOYMENT,
+    STORE_AUDIT_ROW_STEP,
+    STORE_AUDIT_SEAL_DEPLOYMENT,
+    STORE_AUDIT_SEAL_STEP,
+    STORE_AUDIT_NSTMTS
+};
+
 struct store {
     struct sqlite3 *db;
+    struct sqlite3_stmt *audit_stmt[STORE_AUDIT_NSTMTS]; /* NULL until first used */
     char *path;
     char *key_path;                     /* store_key_path(), made on first use */
     unsigned char key[STORE_KEY_BYTES]; /* the audit key, once key_loaded */
@@ -49,5 +61,23 @@ struct sqlite3_stmt *store_db_prepare(struct store *s, struct tt_err *err, const
                                       const char *types, ...);
 struct sqlite3_stmt *store_db_prepare_v(struct store *s, struct tt_err *err, const char *sql,
                                         const char *types, va_list ap);
+
+/*
+ * Seals row rowid of table ("deployments" or "steps") at the end of the
+ * audit chain; the caller holds a write transaction.  A row already sealed
+ * is an error: a final row is never written again.
+ */
+int store_audit_seal(struct store *s, const char *table, long long rowid, struct tt_err *err);
+/* Seals the unsealed steps of deployment by seq (only_ended: those no longer running). */
+int store_audit_seal_steps(struct store *s, long long deployment, int only_ended,
+                           struct tt_err *err);
+/* Seals the unsealed steps of deployment (by seq), then the deployment; in a transaction. */
+int store_audit_seal_deployment(struct store *s, long long deployment, struct tt_err *err);
+/*
+ * The migration that adds the chain: seals the final rows already in the
+ * file, per deployment by id its steps by seq then it (of a deployment
+ * still running, only its ended steps); in the migration's transaction.
+ */
+int store_audit_seal_existing(struct store *s, struct tt_err *err);
 
 #endif

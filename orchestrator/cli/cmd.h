@@ -68,6 +68,7 @@ enum cli_opt {
     CLI_OPT_CHECK,
     CLI_OPT_MEASURE,
     CLI_OPT_VOLUMES,
+    CLI_OPT_HEAD,
     CLI_OPT_HELP,
     CLI_OPT_ACTOR,
     CLI_OPT_RELEASE,
@@ -132,6 +133,7 @@ extern const struct cmd_entry cmd_unlock_entry;
 extern const struct cmd_entry cmd_rollback_entry;
 extern const struct cmd_entry cmd_report_entry;
 extern const struct cmd_entry cmd_timeline_entry;
+extern const struct cmd_entry cmd_audit_entry;
 
 /* One option as given: a flag's value is its long name. */
 struct cli_value {
@@ -215,6 +217,8 @@ int cli_run_stack(const struct cli_args *a, struct stack_options *so, cli_stack_
 int cli_apply_options(const struct cli_args *a, struct apply_options *o);
 /* Prints err unless the deployment succeeded; returns the outcome's exit code. */
 int cli_apply_exit(const struct cli_args *a, enum apply_outcome outcome, const struct tt_err *err);
+/* After apply, recover or rollback: prints the store's audit head for the CI log to keep. */
+void cli_print_audit_head(const struct apply_options *o);
 /* The exec of apply and of recover, which shares it. */
 int cmd_apply_exec(const struct cli_args *a);
 

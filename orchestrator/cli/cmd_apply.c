@@ -14,6 +14,7 @@ int cmd_apply_exec(const struct cli_args *a)
     struct tt_err err = {0};
     long long id = 0;
     enum apply_outcome res;
+    int rc;
 
     if (cli_apply_options(a, &o) < 0)
         return EXIT_BAD_INPUT;
@@ -23,7 +24,9 @@ int cmd_apply_exec(const struct cli_args *a)
     res = a->entry == &cmd_recover_entry ? apply_recover(&o, &err) : apply_run(&o, &err);
     if (!o.dry_run)
         cli_ci_step_summary(&o, id, res == APPLY_OK ? NULL : &err);
-    return cli_apply_exit(a, res, &err);
+    rc = cli_apply_exit(a, res, &err);
+    cli_print_audit_head(&o); /* the CI log keeps a copy: `audit verify --head` checks against it */
+    return rc;
 }
 
 static const struct cmd_option identity_options[] = {

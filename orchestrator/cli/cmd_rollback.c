@@ -109,7 +109,9 @@ static int cmd_rollback_exec(const struct cli_args *a)
             return cli_apply_exit(a, APPLY_BAD_INPUT, &err);
         return EXIT_OK;
     }
-    return cli_apply_exit(a, redeploy_run(&r.o, &err), &err);
+    int rc = cli_apply_exit(a, redeploy_run(&r.o, &err), &err);
+    cli_print_audit_head(&r.o.apply);
+    return rc;
 }
 
 static const struct cmd_option rollback_options[] = {

@@ -334,8 +334,9 @@ def test_migration_that_breaks_data_is_downgraded_and_restored():
                                 + scratch_name("restore", "tasktracker", dep)],
                        check=True, capture_output=True)
         s.sql_write(f"UPDATE deployments SET status = 'running', state = 'rolling_back', "
-                    f"finished_at = NULL WHERE id = {dep}")
-        s.sql_write(f"UPDATE steps SET status = 'running' WHERE deployment_id = {dep} AND "
+                    f"finished_at = NULL, hash = NULL, chain_seq = NULL WHERE id = {dep}")
+        s.sql_write(f"UPDATE steps SET status = 'running', hash = NULL, chain_seq = NULL "
+                    f"WHERE deployment_id = {dep} AND "
                     f"phase = 'rolling_back' AND action = 'restore' AND service IS NULL")
         p = ttdeploy("recover", "--progress", "plain", s.plan, env=PORTS)
         assert p.returncode == 1, p.stdout + p.stderr

@@ -456,7 +456,10 @@ Test(store, version_1_file_is_migrated_forward)
     struct tt_err err = {0};
     long long id = begin("p");
     store_close(st);
-    poke("DROP TABLE scratch_databases; DROP TABLE database_changes; " /* version 4's */
+    poke("DROP INDEX deployments_chain; DROP INDEX steps_chain; " /* version 6's */
+         "ALTER TABLE deployments DROP COLUMN hash; ALTER TABLE deployments DROP COLUMN chain_seq; "
+         "ALTER TABLE steps DROP COLUMN hash; ALTER TABLE steps DROP COLUMN chain_seq; "
+         "DROP TABLE scratch_databases; DROP TABLE database_changes; " /* version 4's */
          "DROP TABLE backups; DROP TABLE migrations; ALTER TABLE deployments DROP COLUMN kind; "
          "ALTER TABLE deployments DROP COLUMN notes; ALTER TABLE lock DROP COLUMN token; "
          "ALTER TABLE lock DROP COLUMN start_ticks; ALTER TABLE lock DROP COLUMN boot_id; "
