@@ -294,6 +294,7 @@ void run_free(struct run *a)
     engine_close(a->engine);
     release_free(a->release);
     ci_identity_release(&a->ci);
+    strv_clear(&a->live_slots);
 }
 
 enum apply_outcome run_open_store(struct run *a)

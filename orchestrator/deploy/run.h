@@ -95,6 +95,7 @@ struct run {
     double failed_at;      /* monotime_now() when the failure was detected */
     const void *phase_ctx; /* what the phases of a table of its own need (redeploy.c's target) */
     struct ci_identity ci; /* who started it, from which CI run, tag and commit */
+    struct strv live_slots; /* blue-green: (service, live slot's container) pairs */
 };
 
 /* Loads the release of o's plan into a new run (err set: APPLY_BAD_INPUT). */

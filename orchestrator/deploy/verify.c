@@ -175,6 +175,29 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* The container checks of service run in: the slot being checked, else the one that runs. */
+static char *check_container(const struct verify_context *v, const char *service)
+{
+    for (size_t i = 0; v->slots && i + 1 < v->slots->n; i += 2)
+        if (!strcmp(service, v->slots->v[i]))
+            return xstrdup(v->slots->v[i + 1]);
+    return stack_container_id(v->e, v->project->name, service);
+}
+
+int verify_targets(const struct plan_check *c, const char *service)
+{
+    if (c->kind == PLAN_CHECK_EXEC)
+        return c->service && !strcmp(c->service, service);
+    if (c->kind != PLAN_CHECK_HTTP)
+        return 0;
+    if (c->from && !strcmp(c->from, service))
+        return 1;
+    char *host = http_url_host(c->url);
+    int hit = host && !strcmp(host, service);
+    free(host);
+    return hit;
+}
+
 static int run_http(const struct verify_context *v, const struct plan_check *c, struct buf *detail,
                     struct verify_measure *m, struct tt_err *err)
 {
@@ -183,7 +206,7 @@ static int run_http(const struct verify_context *v, const struct plan_check *c, 
     struct buf why = {0}, first = {0};
     int failed = 0, n = 0;
 
-    if (c->from && !(container = stack_container_id(v->e, v->project->name, c->from))) {
+    if (c->from && !(container = check_container(v, c->from))) {
         free(ms);
         return tt_error(err, "check \"%s\": service \"%s\" has no running container", c->name,
                         c->from);
@@ -221,7 +244,7 @@ static int run_http(const struct verify_context *v, const struct plan_check *c, 
 static int run_exec(const struct verify_context *v, const struct plan_check *c, struct buf *detail,
                     struct verify_measure *m, struct tt_err *err)
 {
-    char *container = stack_container_id(v->e, v->project->name, c->service);
+    char *container = check_container(v, c->service);
     struct buf out = {0};
     int code = -1, rc;
 

@@ -22,6 +22,17 @@
 #include "progress.h"
 #include "tterr.h"
 
+/*
+ * A blue-green service: up runs its release in one of two slot
+ * containers (blue, green) and never touches the other.  The slot is the
+ * one whose container already runs this release (nothing to do: a switch
+ * back is instant), else the one that is not live.
+ */
+struct stack_slot {
+    const char *service;
+    const char *live; /* "blue" or "green": the slot the proxy routes to now; NULL: none */
+};
+
 struct stack_options {
     struct strv services; /* up: these and their dependencies; empty: all */
     long timeout_ms;      /* up: give up on services not ready by then (0: 120 s) */
@@ -36,6 +47,8 @@ struct stack_options {
      */
     void (*on_waiting)(void *ctx);
     void *ctx;
+    const struct stack_slot *slots; /* up and preview: the blue-green services */
+    size_t nslots;
 };
 
 /* What happened (or, for a preview, would happen) to one service. */
@@ -51,6 +64,7 @@ struct stack_result {
     char *old_image; /* what the replaced container ran, or NULL */
     char *config_hash;
     char *error;
+    char slot[8]; /* blue-green: the slot it runs in ("blue", "green"); "" otherwise */
 };
 
 struct stack_report {
