@@ -144,6 +144,9 @@ void cli_ci_step_summary(const struct apply_options *o, long long id, const stru
         json_t *rep = report_new(r);
         report_markdown(rep, out);
         json_decref(rep);
+        fputs("\n```mermaid\n", out); /* GitHub draws it: the timeline */
+        timeline_print(r, TIMELINE_MERMAID, out);
+        fputs("```\n", out);
     } else {
         fprintf(out, "## ttdeploy: %s\n\nNo deployment was recorded: %s\n", o->plan_path,
                 err->msg[0] ? err->msg : e.msg);

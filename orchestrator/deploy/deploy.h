@@ -121,5 +121,29 @@ struct store_record;
  */
 json_t *report_new(const struct store_record *deployment);
 void report_markdown(json_t *report, FILE *out);
+/*
+ * The same report as a standalone HTML page (escaped), with the
+ * deployment's timeline inline as SVG; report is report_new(deployment).
+ */
+void report_html(const struct store_record *deployment, json_t *report, FILE *out);
+/*
+ * The deployment as a JUnit XML document for a CI's test view: one
+ * testsuite, one testcase per phase (classname and name the phase) and
+ * one per verify check (classname "verify"), a failure with what was
+ * measured, skipped for the phases a failure left out; times in seconds.
+ */
+void report_junit(const struct store_record *deployment, FILE *out);
+
+/* The pictures of `ttdeploy timeline`. */
+enum timeline_format { TIMELINE_TEXT, TIMELINE_SVG, TIMELINE_MERMAID };
+
+/*
+ * A Gantt chart of a recorded deployment: a row per phase with its
+ * steps' rows under it, bars coloured by outcome, the failure marked
+ * where it happened and the rollback after it, an axis in seconds.
+ * SVG is a standalone document; Mermaid a `gantt` for Markdown; text
+ * for a terminal.
+ */
+void timeline_print(const struct store_record *deployment, enum timeline_format format, FILE *out);
 
 #endif

@@ -12,7 +12,9 @@
  */
 #include "deploy.h"
 #include "buf.h"
+#include "markup.h"
 #include "store.h"
+#include "timeline.h"
 
 #include <math.h>
 #include <string.h>
@@ -138,7 +140,7 @@ static json_t *data_json(const struct store_record *d, int downgraded)
 }
 
 /* The times a report measures, read from the steps. */
-struct timeline {
+struct times {
     double degraded_from; /* the first step that changed what users reach; 0: none did */
     double degraded_to;   /* the end of the last rollback action that worked; 0: none */
     double detected;      /* when the failure was judged (the deciding step); 0: never */
@@ -148,7 +150,7 @@ struct timeline {
  * How long users were degraded: from the first changed service to the
  * previous release back, when the deployment was rolled back.
  */
-static json_t *degraded_json(const struct store_record *d, const struct timeline *t)
+static json_t *degraded_json(const struct store_record *d, const struct times *t)
 {
     json_t *deg = json_object();
     if (!t->degraded_from) {
@@ -177,8 +179,8 @@ static json_t *degraded_json(const struct store_record *d, const struct timeline
 json_t *report_new(const struct store_record *d)
 {
     json_t *r = json_object(), *trigger = json_object(), *rolled = json_array();
-    const struct store_step *failed = NULL;
-    struct timeline t = {0};
+    const struct store_step *failed = timeline_failed_step(d);
+    struct times t = {0};
     int downgraded = 0;
 
     json_object_set_new(r, "deployment", deployment_json(d));
@@ -186,9 +188,6 @@ json_t *report_new(const struct store_record *d)
         const struct store_step *step = &d->steps[i];
         if (!t.degraded_from && changes_service(step))
             t.degraded_from = step->started_at;
-        if (!failed && (step->status == STEP_FAILED || step->status == STEP_INTERRUPTED) &&
-            step->phase != DEPLOY_ROLLING_BACK)
-            failed = step;
         if (step->phase == DEPLOY_DECIDING)
             t.detected = step->started_at;
         if (step->phase != DEPLOY_ROLLING_BACK || step->service)
@@ -221,65 +220,152 @@ json_t *report_new(const struct store_record *d)
     return r;
 }
 
-static void line(FILE *out, const char *label, const char *value)
+/*
+ * Where the report is written: Markdown, or the same content as HTML
+ * (headings, and list items that start with a word in bold).
+ */
+struct sink {
+    FILE *out;
+    int html;
+    int in_list; /* HTML: a <ul> is open */
+};
+
+static void heading(struct sink *s, int level, const char *text)
 {
-    fprintf(out, "- **%s**: %s\n", label, value ? value : "-");
+    if (!s->html) {
+        fprintf(s->out, "%s%s %s\n\n", level > 1 ? "\n" : "", level > 1 ? "##" : "#", text);
+        return;
+    }
+    if (s->in_list)
+        fprintf(s->out, "</ul>\n");
+    s->in_list = 0;
+    fprintf(s->out, "<h%d>", level);
+    markup_text(s->out, text);
+    fprintf(s->out, "</h%d>\n", level);
+}
+
+/* A list item: bold (NULL: none), then rest as it is. */
+static void item(struct sink *s, const char *bold, const char *rest)
+{
+    if (!s->html) {
+        fprintf(s->out, "- %s%s%s%s\n", bold ? "**" : "", bold ? bold : "", bold ? "**" : "", rest);
+        return;
+    }
+    if (!s->in_list)
+        fprintf(s->out, "<ul>\n");
+    s->in_list = 1;
+    fprintf(s->out, "<li>");
+    if (bold) {
+        fprintf(s->out, "<strong>");
+        markup_text(s->out, bold);
+        fprintf(s->out, "</strong>");
+    }
+    markup_text(s->out, rest);
+    fprintf(s->out, "</li>\n");
+}
+
+/* An item "**label**: value" ("-" when value is NULL). */
+static void line(struct sink *s, struct buf *b, const char *label, const char *value)
+{
+    buf_reset(b);
+    buf_printf(b, ": %s", value ? value : "-");
+    item(s, label, b->data);
+}
+
+static void write_report(json_t *r, struct sink *s)
+{
+    json_t *dep = json_object_get(r, "deployment"), *trig = json_object_get(r, "trigger");
+    json_t *data = json_object_get(r, "data"), *deg = json_object_get(r, "degraded"), *x;
+    struct buf b = {0};
+    size_t i;
+
+    buf_printf(&b, "Incident report: deployment %" JSON_INTEGER_FORMAT " of %s (%s)",
+               json_integer_value(json_object_get(dep, "id")), store_text(dep, "project", "?"),
+               store_text(dep, "version", "-"));
+    heading(s, 1, b.data);
+    line(s, &b, "Status", store_text(dep, "status", NULL));
+    line(s, &b, "Actor", store_text(dep, "actor", NULL));
+    heading(s, 2, "What triggered it");
+    json_t *fs = json_object_get(trig, "failed_step");
+    if (fs) {
+        buf_reset(&b);
+        buf_printf(&b, ": %s%s%s %s", store_text(fs, "phase", NULL),
+                   store_text(fs, "service", NULL) ? " " : "", store_text(fs, "service", ""),
+                   store_text(fs, "action", NULL));
+        item(s, "Failed step", b.data);
+        line(s, &b, "Error", store_text(fs, "error", NULL));
+    }
+    if (json_object_get(trig, "rule")) {
+        buf_reset(&b);
+        buf_printf(&b, ": %" JSON_INTEGER_FORMAT "%s: %s",
+                   json_integer_value(json_object_get(trig, "rule")),
+                   json_is_true(json_object_get(trig, "builtin")) ? " (built-in matrix)" : "",
+                   store_text(trig, "rule_text", NULL));
+        item(s, "Rule", b.data);
+        line(s, &b, "Severity", store_text(trig, "severity", NULL));
+        line(s, &b, "Measured", store_text(trig, "measured", NULL));
+    } else {
+        line(s, &b, "Rule", "none recorded (no rule matched, or the deployment did not fail)");
+    }
+    heading(s, 2, "What was rolled back");
+    if (!json_array_size(json_object_get(r, "rolled_back")))
+        item(s, NULL, "nothing");
+    json_array_foreach(json_object_get(r, "rolled_back"), i, x)
+    {
+        buf_reset(&b);
+        buf_printf(&b, " %s: %s", store_text(x, "status", NULL),
+                   store_text(x, "error", NULL) ? store_text(x, "error", NULL)
+                                                : store_text(x, "detail", ""));
+        item(s, store_text(x, "action", NULL), b.data);
+    }
+    heading(s, 2, "Could data have been lost?");
+    line(s, &b, "Answer", store_text(data, "could_lose_data", NULL));
+    line(s, &b, "Backup", store_text(data, "backup", "none taken"));
+    heading(s, 2, "How long was the service degraded?");
+    if (json_is_number(json_object_get(deg, "seconds"))) {
+        buf_reset(&b);
+        buf_printf(&b,
+                   ": %.1f s (from the first changed container to the previous release healthy "
+                   "again)",
+                   json_number_value(json_object_get(deg, "seconds")));
+        item(s, "Degraded", b.data);
+    }
+    if (json_is_number(json_object_get(deg, "detected_to_recovered_seconds"))) {
+        buf_reset(&b);
+        buf_printf(&b, ": %.1f s",
+                   json_number_value(json_object_get(deg, "detected_to_recovered_seconds")));
+        item(s, "Failure detected to recovered", b.data);
+    }
+    if (store_text(deg, "summary", NULL))
+        line(s, &b, "Degraded", store_text(deg, "summary", NULL));
+    if (s->html && s->in_list)
+        fprintf(s->out, "</ul>\n");
+    s->in_list = 0;
+    buf_release(&b);
 }
 
 void report_markdown(json_t *r, FILE *out)
 {
-    json_t *dep = json_object_get(r, "deployment"), *trig = json_object_get(r, "trigger");
-    json_t *data = json_object_get(r, "data"), *deg = json_object_get(r, "degraded"), *x;
-    size_t i;
+    struct sink s = {out, 0, 0};
+    write_report(r, &s);
+}
 
-    fprintf(out, "# Incident report: deployment %" JSON_INTEGER_FORMAT " of %s (%s)\n\n",
-            json_integer_value(json_object_get(dep, "id")), store_text(dep, "project", NULL),
-            store_text(dep, "version", NULL) ? store_text(dep, "version", NULL) : "-");
-    line(out, "Status", store_text(dep, "status", NULL));
-    line(out, "Actor", store_text(dep, "actor", NULL));
-    fprintf(out, "\n## What triggered it\n\n");
-    json_t *fs = json_object_get(trig, "failed_step");
-    if (fs) {
-        fprintf(out, "- **Failed step**: %s%s%s %s\n", store_text(fs, "phase", NULL),
-                store_text(fs, "service", NULL) ? " " : "",
-                store_text(fs, "service", NULL) ? store_text(fs, "service", NULL) : "",
-                store_text(fs, "action", NULL));
-        line(out, "Error", store_text(fs, "error", NULL));
-    }
-    if (json_object_get(trig, "rule")) {
-        fprintf(out, "- **Rule**: %" JSON_INTEGER_FORMAT "%s: %s\n",
-                json_integer_value(json_object_get(trig, "rule")),
-                json_is_true(json_object_get(trig, "builtin")) ? " (built-in matrix)" : "",
-                store_text(trig, "rule_text", NULL));
-        line(out, "Severity", store_text(trig, "severity", NULL));
-        line(out, "Measured", store_text(trig, "measured", NULL));
-    } else {
-        line(out, "Rule", "none recorded (no rule matched, or the deployment did not fail)");
-    }
-    fprintf(out, "\n## What was rolled back\n\n");
-    if (!json_array_size(json_object_get(r, "rolled_back")))
-        fprintf(out, "- nothing\n");
-    json_array_foreach(json_object_get(r, "rolled_back"), i, x)
-    {
-        fprintf(out, "- **%s** %s: %s\n", store_text(x, "action", NULL),
-                store_text(x, "status", NULL),
-                store_text(x, "error", NULL)    ? store_text(x, "error", NULL)
-                : store_text(x, "detail", NULL) ? store_text(x, "detail", NULL)
-                                                : "");
-    }
-    fprintf(out, "\n## Could data have been lost?\n\n");
-    line(out, "Answer", store_text(data, "could_lose_data", NULL));
-    line(out, "Backup",
-         store_text(data, "backup", NULL) ? store_text(data, "backup", NULL) : "none taken");
-    fprintf(out, "\n## How long was the service degraded?\n\n");
-    if (json_is_number(json_object_get(deg, "seconds")))
-        fprintf(out,
-                "- **Degraded**: %.1f s (from the first changed container to the previous "
-                "release healthy again)\n",
-                json_number_value(json_object_get(deg, "seconds")));
-    if (json_is_number(json_object_get(deg, "detected_to_recovered_seconds")))
-        fprintf(out, "- **Failure detected to recovered**: %.1f s\n",
-                json_number_value(json_object_get(deg, "detected_to_recovered_seconds")));
-    if (store_text(deg, "summary", NULL))
-        line(out, "Degraded", store_text(deg, "summary", NULL));
+void report_html(const struct store_record *d, json_t *r, FILE *out)
+{
+    struct sink s = {out, 1, 0};
+    struct timeline t;
+    struct buf title = {0};
+
+    timeline_build(d, &t);
+    timeline_title(&t, &title);
+    fprintf(out, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>");
+    markup_text(out, title.data);
+    fprintf(out, "</title>\n<style>body{font-family:sans-serif;max-width:75em;margin:1em auto;"
+                 "padding:0 1em}svg{max-width:100%%;height:auto}</style>\n</head>\n<body>\n");
+    write_report(r, &s);
+    heading(&s, 2, "Timeline");
+    timeline_svg(&t, out);
+    fprintf(out, "</body>\n</html>\n");
+    buf_release(&title);
+    timeline_clear(&t);
 }

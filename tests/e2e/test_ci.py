@@ -135,6 +135,7 @@ def test_github_tag_push_records_identity_and_writes_summary():
         with open(summary) as f:
             text = f.read()
         assert PROJECT in text and "v2.7.1" in text and "succeeded" in text, text
+        assert "```mermaid\ngantt" in text, text
         hist = s.tt("history", "--plan", s.plan, want=0).stdout
         for want in ("bob", "v2.7.1", SHA[:8], url):
             assert want in hist, (want, hist)

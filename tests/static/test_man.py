@@ -50,8 +50,6 @@ PAGE5 = "man/ttdeploy-plan.5"
 # once its branch is merged.
 PENDING = {
     "command audit",
-    "command timeline",
-    "usage report",
 }
 
 # Variables the source reads that are not for users: test hooks (tests/FAULTS.md).
