@@ -240,8 +240,8 @@ static void set_aliases(json_t *body, json_t *extra, const char *alias)
     const char *net;
     json_t *ep, *n;
     size_t i;
-    json_object_foreach(json_object_get(json_object_get(body, "NetworkingConfig"), "EndpointsConfig"),
-                        net, ep)
+    json_object_foreach(
+        json_object_get(json_object_get(body, "NetworkingConfig"), "EndpointsConfig"), net, ep)
     {
         json_object_set_new(ep, "Aliases", json_pack("[s]", alias));
     }

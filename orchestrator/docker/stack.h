@@ -99,6 +99,15 @@ int stack_run_oneoff(struct engine *e, const struct compose_project *p,
 int stack_toggle_service(struct engine *e, const char *project, const char *service, int start,
                          struct tt_err *err);
 
+/* Blue-green: the name of service's container in slot ("blue", "green"); caller frees. */
+char *stack_slot_name(const char *project, const char *service, const char *slot);
+/* Whether service's container in slot exists and runs. */
+int stack_slot_running(struct engine *e, const char *project, const char *service,
+                       const char *slot);
+/* Stops (grace_s seconds for requests in flight) and removes service's slot container, if any. */
+int stack_slot_remove(struct engine *e, const char *project, const char *service,
+                      const char *slot, long grace_s, struct tt_err *err);
+
 /* The id of service's running container in the project (caller frees), or NULL. */
 char *stack_container_id(struct engine *e, const char *project, const char *service);
 

@@ -129,8 +129,8 @@ static void seen_from(struct seen_container *x, json_t *c, const struct svc *v)
     x->image = xstrdup(ref ? ref : "");
     x->running = state && !strcmp(state, "running");
     x->unready = status && (strstr(status, "(unhealthy)") || strstr(status, "(health: "));
-    x->matches = hash && !strcmp(hash, v->spec->hash) && image && v->image_id &&
-                 !strcmp(image, v->image_id);
+    x->matches =
+        hash && !strcmp(hash, v->spec->hash) && image && v->image_id && !strcmp(image, v->image_id);
 }
 
 /* The container v takes over (or replaces), moved into v's old_* fields. */
