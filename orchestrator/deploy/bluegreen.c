@@ -12,7 +12,6 @@
  * after that the next ttdeploy run removes it.
  */
 #include "run.h"
-#include "http.h"
 #include "interrupt.h"
 #include "monotime.h"
 
@@ -194,12 +193,6 @@ static int check_slot(struct run *a, const struct plan_rollout *r, const char *s
         const struct plan_check *c = &a->plan->checks[i];
         if (!verify_targets(c, r->service))
             continue;
-        struct plan_check aimed = *c;
-        char *host = c->kind == PLAN_CHECK_HTTP ? http_url_host(c->url) : NULL;
-        char *url =
-            host && !strcmp(host, r->service) ? http_url_with_host(c->url, container) : NULL;
-        if (url)
-            aimed.url = url;
         struct verify_context v = {a->engine, a->project, a->plan->db_url,
                                    monotime_now() + a->plan->verify_timeout_ms / 1000.0, &pairs};
         struct buf intent = {0}, detail = {0};
@@ -211,7 +204,7 @@ static int check_slot(struct run *a, const struct plan_rollout *r, const char *s
         if (step_begin(a, a->state, r->service, "check-slot", intent.data, &step) < 0) {
             rc = -1;
         } else {
-            int res = verify_run(&v, &aimed, NULL, &detail, &a->fail_measure, &e);
+            int res = verify_run(&v, c, NULL, &detail, &a->fail_measure, &e);
             step_end(a, step, res == 0 ? STEP_OK : STEP_FAILED, detail.data, res ? e.msg : NULL);
             if (res != 0) {
                 tt_error(a->err, "%s (in the %s slot; users stay on the live one)", e.msg, slot);
@@ -224,8 +217,6 @@ static int check_slot(struct run *a, const struct plan_rollout *r, const char *s
         }
         buf_release(&intent);
         buf_release(&detail);
-        free(url);
-        free(host);
     }
     strv_clear(&pairs);
     free(container);

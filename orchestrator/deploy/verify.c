@@ -198,9 +198,34 @@ int verify_targets(const struct plan_check *c, const char *service)
     return hit;
 }
 
-static int run_http(const struct verify_context *v, const struct plan_check *c, struct buf *detail,
-                    struct verify_measure *m, struct tt_err *err)
+/*
+ * c aimed at the slot of its URL's host when that host is a blue-green
+ * service (whose own name no container answers to): *copy with the URL's
+ * host replaced by the slot's container, and *url owning it; else c.
+ */
+static const struct plan_check *aim_at_slot(const struct verify_context *v,
+                                            const struct plan_check *c, struct plan_check *copy,
+                                            char **url)
 {
+    char *host = http_url_host(c->url);
+    *url = NULL;
+    for (size_t i = 0; host && v->slots && i + 1 < v->slots->n; i += 2)
+        if (!strcmp(host, v->slots->v[i]))
+            *url = http_url_with_host(c->url, v->slots->v[i + 1]);
+    free(host);
+    if (!*url)
+        return c;
+    *copy = *c;
+    copy->url = *url;
+    return copy;
+}
+
+static int run_http(const struct verify_context *v, const struct plan_check *given,
+                    struct buf *detail, struct verify_measure *m, struct tt_err *err)
+{
+    struct plan_check copy;
+    char *aimed_url;
+    const struct plan_check *c = aim_at_slot(v, given, &copy, &aimed_url);
     char *container = NULL;
     double *ms = xcalloc((size_t)c->probes + 1, sizeof(double));
     struct buf why = {0}, first = {0};
@@ -208,6 +233,7 @@ static int run_http(const struct verify_context *v, const struct plan_check *c, 
 
     if (c->from && !(container = check_container(v, c->from))) {
         free(ms);
+        free(aimed_url);
         return tt_error(err, "check \"%s\": service \"%s\" has no running container", c->name,
                         c->from);
     }
@@ -236,6 +262,7 @@ static int run_http(const struct verify_context *v, const struct plan_check *c, 
             tt_error(err, "check \"%s\": %s; first failure: %s", c->name, detail->data, first.data);
     free(container);
     free(ms);
+    free(aimed_url);
     buf_release(&why);
     buf_release(&first);
     return rc < 0 ? 1 : 0;
