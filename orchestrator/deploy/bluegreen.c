@@ -206,6 +206,8 @@ static int check_slot(struct run *a, const struct plan_rollout *r, const char *s
         } else {
             int res = verify_run(&v, c, NULL, &detail, &a->fail_measure, &e);
             step_end(a, step, res == 0 ? STEP_OK : STEP_FAILED, detail.data, res ? e.msg : NULL);
+            run_say(a, "%s: check %s in the %s slot: %s", r->service, c->name, slot,
+                    res == 0 ? "ok" : e.msg);
             if (res != 0) {
                 tt_error(a->err, "%s (in the %s slot; users stay on the live one)", e.msg, slot);
                 free(a->fail_check);
