@@ -57,7 +57,8 @@ int stack_slot_remove(struct engine *e, const char *project, const char *service
     if (!c)
         return err->msg[0] ? -1 : 0;
     const char *id = json_string_value(json_object_get(c, "Id"));
-    engine_pathf(&path, "/containers/%s/stop?t=%ld", id, grace_s);
+    engine_pathf(&path, "/containers/%s/stop", id);
+    buf_printf(&path, "?t=%ld", grace_s);
     long st = engine_call(e, "POST", path.data, NULL, (grace_s + 30) * 1000, NULL, NULL, err);
     if (st != 204 && st != 304 && st != 404)
         rc = tt_error(err, "could not stop the %s slot of %s (HTTP %ld): %s", slot, service, st,

@@ -89,6 +89,8 @@ verify:
     http: {{url: "http://api:8000/api/health", from: nginx, body: good}}
   - name: through-nginx
     http: {{url: "http://127.0.0.1:{PORT}/api/version"}}
+  - name: not-v5
+    exec: {{service: nginx, command: [sh, -c, "! wget -q -O- http://127.0.0.1/api/version | grep v5"]}}
 rollback:
   matrix:
     - when: {{}}
@@ -129,6 +131,10 @@ class Stack:
         assert p.returncode == want, f"apply {version}: exit {p.returncode}\n{p.stdout}{p.stderr}"
         return p
 
+    def slot_id(self, slot):
+        st, ins = api("GET", f"/containers/{PROJECT}-api-{slot}-1/json")
+        return ins["Id"] if st == 200 else None
+
     def slots(self):
         """{slot: (state, VERSION)} of the api's containers."""
         _, cs = api("GET", "/containers/json?all=1&filters="
@@ -167,6 +173,7 @@ def setup_images():
     make_image("v2")
     make_image("v3-unhealthy", start=False)
     make_image("v4-broken", health="sick")
+    make_image("v5-bad-after")
 
 
 def first(loop, version, after):
@@ -214,6 +221,46 @@ def test_release_failing_its_check_is_never_served():
         assert "green slot" in p.stdout + p.stderr, p.stdout + p.stderr
         assert summary["failures"] == 0, summary
         assert [v["version"] for v in summary["versions"]] == ["v1"], summary["versions"]
+
+
+def test_failure_after_the_switch_switches_back():
+    with Stack() as s:
+        s.apply("v1")
+        with LoadLoop(URL, rate=20, max_seconds=120) as loop:
+            time.sleep(1)
+            p = s.apply("v5-bad-after", want=1)
+            time.sleep(1)
+            summary = loop.stop()
+        assert "rolled_back" in p.stdout + p.stderr, p.stdout + p.stderr
+        assert summary["failures"] == 0, summary
+        seen = [v["version"] for v in summary["versions"]]
+        assert seen[0] == "v1" and seen[-1] == "v1", seen
+        live = open(os.path.join(s.dir, "upstream", "api.conf")).read()
+        assert "api-blue-1" in live, live
+
+
+def test_idle_slot_expires_after_keep_previous():
+    with Stack(rollout=ROLLOUT.replace("keep_previous: 10m", "keep_previous: 1s")) as s:
+        s.apply("v1")
+        s.apply("v2")
+        blue_before = s.slot_id("blue")
+        time.sleep(2)
+        p = s.tt("rollback", "--progress", "plain", s.plan, env={"VERSION": "v2"})
+        assert p.returncode == 0, p.stdout + p.stderr
+        out = s.tt("show", "--plan", s.plan, "3").stdout
+        assert "remove-slot" in out and "keep_previous ended" in out, out
+        # the previous release started again in the idle slot, health-gated, then switched
+        assert s.slots() == {"blue": ("running", "v1"), "green": ("running", "v2")}, s.slots()
+        assert s.slot_id("blue") != blue_before
+        assert "api-blue-1" in open(os.path.join(s.dir, "upstream", "api.conf")).read()
+
+
+def test_dry_run_shows_the_slot_and_the_switch():
+    with Stack() as s:
+        s.apply("v1")
+        p = s.tt("apply", "--dry-run", s.plan, env={"VERSION": "v2"})
+        assert p.returncode == 0, p.stdout + p.stderr
+        assert "in its green slot, then switch the proxy to it" in p.stdout, p.stdout
 
 
 def test_rollback_to_the_kept_slot_is_instant():
