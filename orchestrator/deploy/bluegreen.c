@@ -153,13 +153,16 @@ static int expire_idle(struct run *a, const struct plan_rollout *r, const char *
         (long long)(time(NULL) - st.st_mtime) * 1000000000LL < r->keep_ns ||
         !stack_slot_running(a->engine, a->project->name, r->service, idle))
         return 0;
-    struct buf intent = {0};
+    struct buf intent = {0}, detail = {0};
     buf_printf(&intent, "remove the idle %s slot of %s: keep_previous ended", idle, r->service);
     struct tt_err e = {0};
     int rc = stack_slot_remove(a->engine, a->project->name, r->service, idle, 10, &e);
+    buf_printf(&detail, "removed: idle since the switch %lld s ago, keep_previous %.0f s",
+               (long long)(time(NULL) - st.st_mtime), r->keep_ns / 1e9);
     step_note(a, a->state, r->service, "remove-slot", intent.data, rc == 0 ? STEP_OK : STEP_FAILED,
-              rc == 0 ? "removed" : e.msg);
+              rc == 0 ? detail.data : e.msg);
     buf_release(&intent);
+    buf_release(&detail);
     return 0; /* a slot that would not go is reported, not fatal: it is idle */
 }
 
