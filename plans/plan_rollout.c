@@ -158,8 +158,28 @@ static int check_slottable(const struct plan_rollout *r, const struct compose_se
     return 0;
 }
 
+/* A start-first service (compose's deploy.update_config.order) runs twice for a moment too. */
+static int check_start_first(const struct plan *p, const struct compose_service *s,
+                             struct tt_err *err)
+{
+    const char *why = s->container_name ? "a fixed container_name" : NULL;
+    for (size_t i = 0; !why && i < s->nports; i++)
+        if (s->ports[i].published)
+            why = "a published host port";
+    if (!why || plan_blue_green(p, s->name))
+        return 0;
+    return tt_error_at(err, s->file, s->line, s->col,
+                       "service \"%s\": deploy.update_config.order start-first starts the new "
+                       "container before the old one stops, but %s can belong to one container "
+                       "only: remove it, or use stop-first",
+                       s->name, why);
+}
+
 int plan_rollout_check(const struct plan *p, const struct compose_project *proj, struct tt_err *err)
 {
+    for (size_t i = 0; i < proj->nservices; i++)
+        if (proj->services[i]->start_first && check_start_first(p, proj->services[i], err) < 0)
+            return -1;
     for (size_t i = 0; i < p->nrollouts; i++) {
         const struct plan_rollout *r = &p->rollouts[i];
         const struct plan_where *at = &r->at;

@@ -127,17 +127,27 @@ static int proxy_reload(struct run *a, const struct plan_rollout *r, struct buf 
     return rc < 0 ? -1 : 0;
 }
 
+/* The slot of a start-first service that runs (blue when both do, after a crash), or NULL. */
+static const char *running_slot(struct run *a, const char *service)
+{
+    if (stack_slot_running(a->engine, a->project->name, service, "blue"))
+        return "blue";
+    return stack_slot_running(a->engine, a->project->name, service, "green") ? "green" : NULL;
+}
+
 void bluegreen_options(struct run *a, struct stack_options *so)
 {
     free(a->bg);
-    a->bg = xcalloc(a->plan->nrollouts + 1, sizeof(*a->bg));
+    a->bg = xcalloc(a->project->nservices + 1, sizeof(*a->bg));
     a->nbg = 0;
-    for (size_t i = 0; i < a->plan->nrollouts; i++) {
-        const struct plan_rollout *r = &a->plan->rollouts[i];
-        if (!r->blue_green)
+    for (size_t i = 0; i < a->project->nservices; i++) {
+        const struct compose_service *s = a->project->services[i];
+        const struct plan_rollout *r = plan_blue_green(a->plan, s->name);
+        if (!r && !s->start_first)
             continue;
-        a->bg[a->nbg].service = r->service;
-        a->bg[a->nbg].live = upstream_live(r, a->project->name);
+        a->bg[a->nbg].service = s->name;
+        a->bg[a->nbg].live = r ? upstream_live(r, a->project->name) : running_slot(a, s->name);
+        a->bg[a->nbg].service_alias = !r;
         a->nbg++;
     }
     so->slots = a->bg;
@@ -170,7 +180,7 @@ int bluegreen_before_up(struct run *a, const struct strv *services)
 {
     for (size_t i = 0; i < a->nbg; i++) {
         const struct plan_rollout *r = plan_blue_green(a->plan, a->bg[i].service);
-        if (!strv_contains(services, r->service))
+        if (!r || !strv_contains(services, r->service))
             continue;
         if (a->bg[i].live) {
             expire_idle(a, r, a->bg[i].live);
@@ -273,11 +283,52 @@ static void drain(const struct plan_rollout *r)
     }
 }
 
+/*
+ * A start-first service's new slot is ready: the old slot (and a
+ * container from before slots) is stopped with the service's grace and
+ * removed, as one step.
+ */
+static int retire_old(struct run *a, const struct stack_slot *bg, const char *slot)
+{
+    const struct compose_service *s = compose_find_service(a->project, bg->service);
+    long grace = s->stop_grace_period > 0 ? (long)(s->stop_grace_period / 1000000000LL) : 10;
+    struct buf intent = {0}, detail = {0};
+    struct tt_err e = {0};
+    long long step;
+    int rc;
+
+    buf_printf(&intent, "start-first: %s runs in its %s slot; stop and remove the %s one",
+               bg->service, slot, bg->live ? bg->live : "old");
+    if (step_begin(a, a->state, bg->service, "retire", intent.data, &step) < 0) {
+        buf_release(&intent);
+        return -1;
+    }
+    rc = bg->live ? stack_slot_remove(a->engine, a->project->name, bg->service, bg->live, grace, &e)
+                  : 0;
+    if (rc == 0)
+        rc = stack_slot_remove(a->engine, a->project->name, bg->service, NULL, grace, &e);
+    buf_printf(&detail, "the %s slot serves alone", slot);
+    step_end(a, step, rc == 0 ? STEP_OK : STEP_FAILED, detail.data, rc == 0 ? NULL : e.msg);
+    buf_release(&intent);
+    buf_release(&detail);
+    return rc == 0 ? 0 : tt_error(a->err, "%s", e.msg);
+}
+
 int bluegreen_after_up(struct run *a, const struct stack_report *report, int check)
 {
     strv_clear(&a->live_slots);
     for (size_t i = 0; i < a->nbg; i++) {
         const struct plan_rollout *r = plan_blue_green(a->plan, a->bg[i].service);
+        if (!r) {
+            const struct stack_result *x = tier_result_for(report, a->bg[i].service);
+            if (x && x->slot[0] && (!a->bg[i].live || strcmp(a->bg[i].live, x->slot)) &&
+                strcmp(x->state, "failed") && strcmp(x->state, "unfinished")) {
+                if (retire_old(a, &a->bg[i], x->slot) < 0)
+                    return -1;
+                a->bg[i].live = x->slot[0] == 'b' ? "blue" : "green";
+            }
+            continue;
+        }
         const struct stack_result *x = tier_result_for(report, r->service);
         const char *live = a->bg[i].live;
         if (x && x->slot[0] && (!live || strcmp(live, x->slot))) {
@@ -300,6 +351,9 @@ int bluegreen_after_up(struct run *a, const struct stack_report *report, int che
             run_say(a, "%s: %s slot live; draining %.1f s", r->service, x->slot, r->drain_ns / 1e9);
             if (live)
                 drain(r);
+            struct tt_err e = {0}; /* a container from before the service had slots */
+            if (stack_slot_remove(a->engine, a->project->name, r->service, NULL, 10, &e) < 0)
+                run_say(a, "%s: the container from before its slots stays: %s", r->service, e.msg);
             a->bg[i].live = x->slot[0] == 'b' ? "blue" : "green";
         }
         if (a->bg[i].live) {

@@ -54,12 +54,13 @@ void container_spec_free(struct container_spec *c);
 /*
  * Makes c the spec of one slot of a blue-green service: named
  * PROJECT-SERVICE-SLOT-1, labelled with its slot, reachable on its networks
- * as SERVICE-SLOT (not as SERVICE: the proxy decides which slot answers).
+ * as SERVICE-SLOT (and as SERVICE only when service_alias: without a
+ * proxy, while both slots run, both answer; with one, the proxy decides).
  * The config hash stays that of the service, so either slot can be
  * compared with the release.
  */
 void container_spec_set_slot(struct container_spec *c, const struct compose_project *p,
-                             const struct compose_service *s, const char *slot);
+                             const struct compose_service *s, const char *slot, int service_alias);
 
 /* Labels for project networks and volumes. */
 json_t *container_spec_network_body(const struct compose_project *p, const char *name);

@@ -30,7 +30,8 @@
  */
 struct stack_slot {
     const char *service;
-    const char *live; /* "blue" or "green": the slot the proxy routes to now; NULL: none */
+    const char *live;  /* "blue" or "green": the slot the proxy routes to now; NULL: none */
+    int service_alias; /* the slots also answer to the service's name (start-first, no proxy) */
 };
 
 struct stack_options {
@@ -104,7 +105,11 @@ char *stack_slot_name(const char *project, const char *service, const char *slot
 /* Whether service's container in slot exists and runs. */
 int stack_slot_running(struct engine *e, const char *project, const char *service,
                        const char *slot);
-/* Stops (grace_s seconds for requests in flight) and removes service's slot container, if any. */
+/*
+ * Stops (grace_s seconds for requests in flight) and removes service's
+ * slot container, if any; slot NULL: its containers that are in no slot
+ * (made before the service had slots).
+ */
 int stack_slot_remove(struct engine *e, const char *project, const char *service,
                       const char *slot, long grace_s, struct tt_err *err);
 

@@ -164,7 +164,7 @@ static void choose_slot(struct up_run *r, struct svc *v)
     v->slot = slot_names[pick];
     if (v->slots_seen[pick].id)
         take_old(v, &v->slots_seen[pick]);
-    container_spec_set_slot(v->spec, r->p, v->s, v->slot);
+    container_spec_set_slot(v->spec, r->p, v->s, v->slot, v->bg->service_alias);
 }
 
 /* Matches the project's existing containers to services. */

@@ -28,7 +28,9 @@ static json_t *slot_summary(struct engine *e, const char *project, const char *s
     {
         const char *s =
             json_string_value(json_object_get(json_object_get(c, "Labels"), LABEL_SLOT));
-        if (s && !strcmp(s, slot)) {
+        const char *oneoff =
+            json_string_value(json_object_get(json_object_get(c, "Labels"), LABEL_ONEOFF));
+        if (slot ? s && !strcmp(s, slot) : !s && !(oneoff && !strcmp(oneoff, "True"))) {
             found = json_incref(c);
             break;
         }
@@ -56,6 +58,8 @@ int stack_slot_remove(struct engine *e, const char *project, const char *service
 
     if (!c)
         return err->msg[0] ? -1 : 0;
+    if (!slot)
+        slot = "unslotted";
     const char *id = json_string_value(json_object_get(c, "Id"));
     engine_pathf(&path, "/containers/%s/stop", id);
     buf_printf(&path, "?t=%ld", grace_s);

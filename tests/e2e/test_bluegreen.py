@@ -306,6 +306,50 @@ def test_single_file_mount_is_refused():
         assert "mounts the upstream file" in p.stderr and "plan.yml:" in p.stderr, p.stderr
 
 
+SF_COMPOSE = f"""name: {PROJECT}
+services:
+  worker:
+    image: {IMAGE}:${{VERSION:-v1}}
+    init: true
+    command: [sh, -c, "sleep 1; touch /tmp/ready; exec sleep 300"]
+    healthcheck: {{test: [CMD, test, -f, /tmp/ready], interval: 1s, timeout: 2s, retries: 5}}
+    deploy:
+      update_config: {{order: start-first}}
+"""
+SF_PLAN = f"""version: 1
+project: {PROJECT}
+release: {{version: "${{VERSION:-v1}}"}}
+tiers: {{app: [worker]}}
+"""
+
+
+def test_start_first_starts_the_new_container_before_stopping_the_old():
+    with Stack() as s:
+        with open(os.path.join(s.dir, "compose.yml"), "w") as f:
+            f.write(SF_COMPOSE)
+        with open(s.plan, "w") as f:
+            f.write(SF_PLAN)
+        s.apply("v1")
+        _, old = api("GET", f"/containers/{PROJECT}-worker-blue-1/json")
+        assert old["State"]["Running"], old["State"]
+        s.apply("v2")
+        _, new = api("GET", f"/containers/{PROJECT}-worker-green-1/json")
+        st, gone = api("GET", f"/containers/{PROJECT}-worker-blue-1/json")
+        assert st == 404, "the old slot was not removed"
+        assert new["State"]["Health"]["Status"] == "healthy", new["State"]
+        show = s.tt("show", "--plan", s.plan, "2").stdout
+        lines = show.splitlines()
+        wait = next(i for i, x in enumerate(lines) if "app_healthy" in x and " wait " in x)
+        retire = next(i for i, x in enumerate(lines) if " retire " in x)
+        assert wait < retire and " ok " in lines[retire], show
+        # a published port cannot be held by two containers: refused before anything starts
+        with open(os.path.join(s.dir, "compose.yml"), "w") as f:
+            f.write(SF_COMPOSE.replace("    init: true\n", "    init: true\n    ports: ['8999:80']\n"))
+        p = s.tt("apply", s.plan, env={"VERSION": "v1"})
+        assert p.returncode == 2 and "start-first" in p.stderr and "compose.yml:" in p.stderr, \
+            p.stderr
+
+
 if __name__ == "__main__":
     setup_images()
     run(globals())
