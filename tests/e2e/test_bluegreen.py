@@ -194,8 +194,11 @@ def test_good_release_has_no_failed_request():
         seen = [v["version"] for v in summary["versions"]]
         assert seen == ["v1", "v2"], seen
         assert s.slots() == {"blue": ("running", "v1"), "green": ("running", "v2")}, s.slots()
-        show = s.tt("history", "--plan", s.plan).stdout
-        assert "v2" in show
+        status = s.tt("status", "--plan", s.plan).stdout
+        api_line = next(x for x in status.splitlines() if x.startswith("api "))
+        assert " green " in api_line and api_line.endswith(" ok"), status
+        show = s.tt("show", "--plan", s.plan, "2").stdout
+        assert " switch " in show and "blue slot" not in show.split(" switch ")[1][:0], show
 
 
 def test_unhealthy_release_is_never_served():
