@@ -128,6 +128,7 @@ bench: $(BUILD)/bench/bench_compose $(BUILD)/bench/bench_store ttdeploy
 	bench/readiness.sh
 	bench/backup.sh
 	bench/rollback.py
+	bench/bluegreen.py
 # The bundled example: the private dockerd and images, then ttdeploy on the stack.
 example: $(BIN) ttdeploy
 	tests/infra.sh up

@@ -15,8 +15,8 @@
 #define DRAIN_DEFAULT_NS (5LL * 1000000000LL)
 #define KEEP_DEFAULT_NS (600LL * 1000000000LL)
 
-static int parse_one(struct ploader *l, const struct ynode *key, const struct ynode *n,
-                     struct plan_rollout *r)
+static int parse_rollout(struct ploader *l, const struct ynode *key, const struct ynode *n,
+                         struct plan_rollout *r)
 {
     static const char *const strategies[] = {"recreate", "blue-green", NULL};
     struct yfield upstream[] = {
@@ -74,7 +74,7 @@ int plan_rollout_parse(struct ploader *l, const struct ynode *n)
         const struct ynode *v = n->items[2 * i + 1];
         p->nrollouts = i + 1;
         if (yread_map(&l->r, v, "a service's rollout") < 0 ||
-            parse_one(l, n->items[2 * i], v, &p->rollouts[i]) < 0)
+            parse_rollout(l, n->items[2 * i], v, &p->rollouts[i]) < 0)
             return -1;
     }
     return 0;
