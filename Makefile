@@ -128,6 +128,8 @@ bench: $(BUILD)/bench/bench_compose $(BUILD)/bench/bench_store ttdeploy
 	bench/readiness.sh
 	bench/backup.sh
 	bench/rollback.py
+	bench/bluegreen.py
+
 # The bundled example (examples/tasktracker), on the private dockerd: its api
 # images built, then a fresh stack and store (the example's own containers,
 # volume, store and backups are removed first, so each run tells the same

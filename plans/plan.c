@@ -361,6 +361,7 @@ static int parse_top(struct ploader *l, const struct ynode *root)
         yfield_name("on_crash", &p->on_crash, NULL, crash),
         yfield_skip("rollback"),
         yfield_skip("audit"),
+        yfield_skip("rollout"),
         yfield_end(),
     };
     p->healthy_timeout_ms = 120000;
@@ -406,6 +407,8 @@ static int parse_root(struct ploader *l, const struct ynode *root)
     if ((n = ynode_get(root, "rollback")) && plan_rollback_parse(l, n) < 0)
         return -1;
     if ((n = ynode_get(root, "audit")) && parse_audit(l, n) < 0)
+        return -1;
+    if ((n = ynode_get(root, "rollout")) && plan_rollout_parse(l, n) < 0)
         return -1;
     return 0;
 }
@@ -545,7 +548,7 @@ int plan_check_project(struct plan *p, const struct compose_project *proj, const
                 err, p->path, 0, 0,
                 "service \"%s\" is in no tier: add it to tiers infra: or app:", name);
     }
-    return 0;
+    return plan_rollout_check(p, proj, err);
 }
 
 const char *plan_image_for(const struct plan *p, const char *service)
@@ -620,6 +623,9 @@ void plan_free(struct plan *p)
         plan_rule_clear(&p->rules[i]);
     free(p->rules);
     strv_clear(&p->public_env);
+    for (size_t i = 0; i < p->nrollouts; i++)
+        plan_rollout_clear(&p->rollouts[i]);
+    free(p->rollouts);
     strv_clear(&p->warnings);
     free(p);
 }

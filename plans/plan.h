@@ -86,6 +86,26 @@ struct plan_rule {
     struct plan_where at;
 };
 
+/*
+ * How a service's new release replaces the old (rollout: in the plan).
+ * recreate: stop the old container, then start the new one (compose's
+ * way).  blue-green: two slot containers behind a proxy; the new release
+ * starts in the idle slot, is checked there, then the proxy's upstream
+ * file is switched to it and the proxy reloaded.
+ */
+struct plan_rollout {
+    char *service;
+    int blue_green;       /* strategy: blue-green; 0: recreate */
+    char *proxy;          /* the service that routes to it */
+    char *upstream_file;  /* absolute (resolved against the plan's directory) */
+    char *upstream_name;  /* the nginx upstream block's name */
+    int upstream_port;    /* the port the slots listen on */
+    struct strv reload;   /* run in the proxy container after the file changed */
+    long long drain_ns;   /* after a switch, before the old slot counts as idle */
+    long long keep_ns;    /* keep_previous: how long the old slot stays for a switch back */
+    struct plan_where at; /* the service's key under rollout: */
+};
+
 struct plan_backup {
     int present;
     char *dir;
@@ -147,6 +167,8 @@ struct plan {
     struct plan_rule *rules;
     size_t nrules;
     struct strv public_env; /* audit.public_env: names whose values the store keeps in clear */
+    struct plan_rollout *rollouts; /* rollout: per service */
+    size_t nrollouts;
     struct strv warnings;
 };
 
@@ -187,5 +209,7 @@ int plan_is_infra(const struct plan *p, const char *service);
  * a keyed digest (state/README.md).
  */
 int plan_env_is_public(const struct plan *p, const char *name);
+/* The blue-green rollout of service, or NULL when it is recreated. */
+const struct plan_rollout *plan_blue_green(const struct plan *p, const char *service);
 
 #endif

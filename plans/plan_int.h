@@ -21,5 +21,11 @@ struct ploader {
 /* Reads rollback: {matrix: [rules]}; the checks are read before, so rules can name them. */
 int plan_rollback_parse(struct ploader *l, const struct ynode *n);
 void plan_rule_clear(struct plan_rule *r);
+/* Reads rollout: {SERVICE: {strategy, proxy, upstream, reload, drain, keep_previous}}. */
+int plan_rollout_parse(struct ploader *l, const struct ynode *n);
+/* Checks each rollout against the project (services, ports, the proxy's mount of the file). */
+int plan_rollout_check(const struct plan *p, const struct compose_project *proj,
+                       struct tt_err *err);
+void plan_rollout_clear(struct plan_rollout *r);
 
 #endif

@@ -177,6 +177,37 @@ build_migrator3() {
     docker rm "$cid" >/dev/null
 }
 
+# A reverse proxy for blue-green tests: Debian's nginx with the libraries ldd
+# names on the busybox root (sh, wget for health checks), configured by
+# tests/images/nginx-*.conf: /etc/nginx/upstream/*.conf (a folder to
+# bind-mount) and /etc/nginx/conf.d/*.conf, pid in /run so `nginx -s reload`
+# and `nginx -t` work through docker exec.
+NGINX_IMAGE=ttdeploy-test/nginx:1
+
+nginx_rootfs() {
+    tmp=$1
+    [ -x /usr/sbin/nginx ] || { log "/usr/sbin/nginx not found: apt-get install nginx"; exit 1; }
+    busybox_rootfs "$tmp"
+    copy_with_libs "$tmp" /usr/sbin/nginx
+    mkdir -p "$tmp/etc/nginx/conf.d" "$tmp/etc/nginx/upstream" "$tmp/run" "$tmp/var/log/nginx" \
+        "$tmp/var/lib/nginx/body" "$tmp/var/lib/nginx/proxy" "$tmp/var/lock" "$tmp/usr/share/nginx"
+    cp "$HERE/images/nginx-main.conf" "$tmp/etc/nginx/nginx.conf"
+    cp "$HERE/images/nginx-default.conf" "$tmp/etc/nginx/conf.d/default.conf"
+    cp "$HERE/images/nginx-upstream.conf" "$tmp/etc/nginx/upstream/api_backend.conf"
+    ln -s /usr/sbin/nginx "$tmp/bin/nginx"
+    ln -s /dev/stdout "$tmp/var/log/nginx/access.log"
+    ln -s /dev/stderr "$tmp/var/log/nginx/error.log"
+}
+
+build_nginx() {
+    have_image "$NGINX_IMAGE" && return 0
+    log "building $NGINX_IMAGE from the host's nginx"
+    tmp=$(mktemp -d)
+    nginx_rootfs "$tmp"
+    import_rootfs "$tmp" "$NGINX_IMAGE" --change 'ENV PATH=/bin:/usr/sbin' --change 'EXPOSE 80' \
+        --change 'CMD ["nginx"]'
+}
+
 case "${1:-up}" in
 up)
     start_daemon
@@ -184,6 +215,7 @@ up)
     build_postgres
     build_migrator
     build_migrator3
+    build_nginx
     ;;
 env)
     echo "DOCKER_HOST=$DOCKER_HOST"

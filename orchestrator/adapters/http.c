@@ -68,3 +68,28 @@ int http_get(const char *url, long timeout_ms, long *status, struct buf *body, s
         return tt_error(err, "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
     return 0;
 }
+
+char *http_url_host(const char *url)
+{
+    CURLU *h = curl_url();
+    char *host = NULL, *out = NULL;
+    if (curl_url_set(h, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_get(h, CURLUPART_HOST, &host, 0) == CURLUE_OK)
+        out = xstrdup(host);
+    curl_free(host);
+    curl_url_cleanup(h);
+    return out;
+}
+
+char *http_url_with_host(const char *url, const char *host)
+{
+    CURLU *h = curl_url();
+    char *text = NULL, *out = NULL;
+    if (curl_url_set(h, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_set(h, CURLUPART_HOST, host, 0) == CURLUE_OK &&
+        curl_url_get(h, CURLUPART_URL, &text, 0) == CURLUE_OK)
+        out = xstrdup(text);
+    curl_free(text);
+    curl_url_cleanup(h);
+    return out;
+}

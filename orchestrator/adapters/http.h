@@ -25,4 +25,9 @@
  */
 int http_get(const char *url, long timeout_ms, long *status, struct buf *body, struct tt_err *err);
 
+/* The host of url (caller frees), or NULL when url does not parse. */
+char *http_url_host(const char *url);
+/* url with its host replaced by host (caller frees), or NULL when url does not parse. */
+char *http_url_with_host(const char *url, const char *host);
+
 #endif

@@ -83,6 +83,28 @@ static int environment_drift(struct engine *e, struct store *st, json_t *release
     return n;
 }
 
+/*
+ * How well container cont stands for the recorded release r of service: -1
+ * not service's (or a one-off), 0 another one, +1 running, +2 its image,
+ * +4 its configuration.  Of a blue-green service's two slots, the live one
+ * fits best.
+ */
+static int container_fit(json_t *cont, json_t *r, const char *service)
+{
+    json_t *labels = json_object_get(cont, "Labels");
+    const char *s = json_string_value(json_object_get(labels, LABEL_SERVICE));
+    const char *oneoff = json_string_value(json_object_get(labels, LABEL_ONEOFF));
+    const char *image = json_string_value(json_object_get(r, "image_id"));
+    const char *hash = json_string_value(json_object_get(r, "config_hash"));
+    const char *have = json_string_value(json_object_get(labels, LABEL_CONFIG_HASH));
+    const char *state = json_string_value(json_object_get(cont, "State"));
+    const char *image_id = json_string_value(json_object_get(cont, "ImageID"));
+    if (!s || strcmp(s, service) || (oneoff && !strcmp(oneoff, "True")))
+        return -1;
+    return (state && !strcmp(state, "running")) + 2 * (image && image_id && !strcmp(image, image_id)) +
+           4 * (hash && have && !strcmp(hash, have));
+}
+
 static int cmd_status_exec(const struct cli_args *a)
 {
     struct store *st = NULL;
@@ -122,15 +144,18 @@ static int cmd_status_exec(const struct cli_args *a)
     {
         const char *service = json_string_value(json_object_get(r, "service"));
         json_t *match = NULL;
+        int best = -1;
         json_array_foreach(live, k, cont)
         {
-            const char *s =
-                json_string_value(json_object_get(json_object_get(cont, "Labels"), LABEL_SERVICE));
-            const char *oneoff =
-                json_string_value(json_object_get(json_object_get(cont, "Labels"), LABEL_ONEOFF));
-            if (s && !strcmp(s, service) && !(oneoff && !strcmp(oneoff, "True")))
+            int fit = container_fit(cont, r, service);
+            if (fit > best) { /* blue-green: the slot that runs the release is the live one */
                 match = cont;
+                best = fit;
+            }
         }
+        const char *slot = match ? json_string_value(json_object_get(
+                                       json_object_get(match, "Labels"), LABEL_SLOT))
+                                 : NULL;
         const char *verdict = "ok";
         if (!match)
             verdict = "drift: no container";
@@ -162,7 +187,8 @@ static int cmd_status_exec(const struct cli_args *a)
         }
         drift |= strcmp(verdict, "ok") != 0;
         json_array_append_new(
-            out, json_pack("{s:s, s:s?, s:s?, s:I, s:s, s:s?}", "service", service, "image",
+            out, json_pack("{s:s?, s:s, s:s?, s:s?, s:I, s:s, s:s?}", "slot", slot, "service",
+                           service, "image",
                            json_string_value(json_object_get(r, "image")), "version",
                            json_string_value(json_object_get(r, "version")), "deployment",
                            json_integer_value(json_object_get(r, "deployment_id")), "daemon",
@@ -187,13 +213,15 @@ static int cmd_status_exec(const struct cli_args *a)
         if (json_array_size(out) == 0)
             printf("no succeeded deployment of %s is recorded\n", project);
         else
-            printf("%-12s %-36s %-10s %-6s %s\n", "SERVICE", "IMAGE", "VERSION", "DEPL", "DAEMON");
+            printf("%-12s %-36s %-10s %-6s %-6s %s\n", "SERVICE", "IMAGE", "VERSION", "DEPL",
+                   "SLOT", "DAEMON");
         json_array_foreach(out, i, r)
-            printf("%-12s %-36s %-10s %-6" JSON_INTEGER_FORMAT " %s\n",
+            printf("%-12s %-36s %-10s %-6" JSON_INTEGER_FORMAT " %-6s %s\n",
                    json_string_value(json_object_get(r, "service")),
                    json_string_value(json_object_get(r, "image")) ?: "-",
                    json_string_value(json_object_get(r, "version")) ?: "-",
                    json_integer_value(json_object_get(r, "deployment")),
+                   json_string_value(json_object_get(r, "slot")) ?: "-",
                    json_string_value(json_object_get(r, "daemon")));
         if (locked > 0) {
             struct buf who = {0};

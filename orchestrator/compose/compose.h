@@ -111,6 +111,7 @@ struct compose_service {
     compose_ns stop_grace_period;
     int init; /* run an init process as PID 1 (forwards signals, reaps) */
     struct strv profiles;
+    int start_first; /* deploy.update_config.order: start-first (the new container first) */
     struct compose_resources limits;
     struct compose_resources reservations;
     struct compose_extra *extras;

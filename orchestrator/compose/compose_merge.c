@@ -79,6 +79,8 @@ void compose_service_merge(struct compose_service *dst, const struct compose_ser
     if (src->init)
         dst->init = 1;
     merge_strv(&dst->profiles, &src->profiles);
+    if (src->start_first)
+        dst->start_first = 1;
     merge_resources(&dst->limits, &src->limits);
     merge_resources(&dst->reservations, &src->reservations);
     for (size_t i = 0; i < src->nextras; i++)

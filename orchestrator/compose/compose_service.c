@@ -424,6 +424,23 @@ static int parse_deploy(struct compose_loader *l, const struct ynode *n, struct 
         return 0;
     if (yread_map(&l->r, n, "deploy") < 0)
         return -1;
+    const struct ynode *uc = ynode_get(n, "update_config"), *order;
+    if (uc && !ynode_is_null(uc) && yread_map(&l->r, uc, "deploy.update_config") < 0)
+        return -1;
+    if (uc && (order = ynode_get(uc, "order")) && !ynode_is_null(order)) {
+        char *o = NULL;
+        if (yread_string(&l->r, order, "deploy.update_config.order", &o) < 0)
+            return -1;
+        if (strcmp(o, "start-first") && strcmp(o, "stop-first")) {
+            free(o);
+            return yread_error(&l->r, order,
+                               "service \"%s\": deploy.update_config.order must be stop-first or "
+                               "start-first",
+                               s->name);
+        }
+        s->start_first = !strcmp(o, "start-first");
+        free(o);
+    }
     const struct ynode *res = ynode_get(n, "resources");
     if (!res || ynode_is_null(res))
         return 0;

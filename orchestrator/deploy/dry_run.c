@@ -25,6 +25,7 @@ void dry_run_preview(struct run *a, const char *title, const struct strv *tier)
     }
     strv_copy(&so.services, tier);
     so.progress = PROGRESS_QUIET;
+    bluegreen_options(a, &so);
     if (stack_preview(a->engine, a->project, a->dag, &so, &r, &e2) < 0) {
         fprintf(out, "  cannot preview: %s\n", e2.msg);
     } else {
@@ -35,6 +36,12 @@ void dry_run_preview(struct run *a, const char *title, const struct strv *tier)
             fprintf(out, "  %-12s %-16s %s", x->service, x->action, x->image);
             if (x->old_image && strcmp(x->old_image, x->image))
                 fprintf(out, "  (was %s)", x->old_image);
+            if (bluegreen_switch_pending(a, x) && !plan_blue_green(a->plan, x->service))
+                fprintf(out, "  in its %s slot, started first; then the old one stops", x->slot);
+            else if (bluegreen_switch_pending(a, x))
+                fprintf(out, "  in its %s slot, then switch the proxy to it", x->slot);
+            else if (x->slot[0])
+                fprintf(out, "  (%s slot, live)", x->slot);
             fputc('\n', out);
         }
     }

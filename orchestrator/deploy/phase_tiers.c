@@ -78,6 +78,8 @@ static void intent_text(const struct stack_result *x, struct buf *b)
         buf_printf(b, "%s %s: image %s (was %s)", x->action, x->service, x->image, x->old_image);
     else
         buf_printf(b, "%s %s: image %s", x->action, x->service, x->image);
+    if (x->slot[0])
+        buf_printf(b, " in its %s slot", x->slot);
 }
 
 /* A tier being brought up, for stack_up's on_waiting. */
@@ -125,6 +127,7 @@ static int phase_tier(struct run *a, const struct strv *tier, enum deploy_state 
     so.readiness_docker = a->o->readiness_docker;
     so.on_waiting = tier_waiting;
     so.ctx = &tr;
+    bluegreen_options(a, &so);
     if (tier->n == 0) {
         rc = step_skipped(a, up_state, "no services in this tier");
         if (rc == 0)
@@ -150,7 +153,9 @@ static int phase_tier(struct run *a, const struct strv *tier, enum deploy_state 
             goto out;
         }
     }
-    int up_rc = stack_up(a->engine, a->project, a->dag, &so, &report, &up_err);
+    int up_rc = bluegreen_before_up(a, tier) < 0
+                    ? tt_error(&up_err, "%s", a->err->msg)
+                    : stack_up(a->engine, a->project, a->dag, &so, &report, &up_err);
     size_t ei;
     json_t *ev;
     json_array_foreach(report.events, ei, ev)
@@ -207,6 +212,8 @@ static int phase_tier(struct run *a, const struct strv *tier, enum deploy_state 
         goto out;
     }
     rc = enter_healthy(a, healthy_state);
+    if (rc == 0)
+        rc = bluegreen_after_up(a, &report, 1);
 out:
     stack_report_clear(&preview);
     stack_report_clear(&report);
@@ -234,6 +241,7 @@ int phase_record_releases(struct run *a)
     int rc;
 
     so.progress = PROGRESS_QUIET;
+    bluegreen_options(a, &so);
     rc = stack_preview(a->engine, a->project, a->dag, &so, &now, a->err);
     for (size_t i = 0; rc == 0 && i < now.n; i++) {
         const struct stack_result *x = &now.v[i];
@@ -265,10 +273,11 @@ int tier_bring_up(struct run *a, struct compose_project *p, struct dag *d, const
     so.progress = a->o->progress;
     so.out = a->o->out;
     so.readiness_docker = a->o->readiness_docker;
+    bluegreen_options(a, &so);
     if (stack_preview(a->engine, p, d, &so, &preview, a->err) < 0)
         return -1;
     for (size_t i = 0; i < preview.n; i++)
-        if (strcmp(preview.v[i].action, "unchanged"))
+        if (strcmp(preview.v[i].action, "unchanged") || bluegreen_switch_pending(a, &preview.v[i]))
             strv_push(&so.services, preview.v[i].service);
     if (!so.services.n) {
         buf_adds(detail, "every service already runs it");
@@ -285,6 +294,8 @@ int tier_bring_up(struct run *a, struct compose_project *p, struct dag *d, const
     }
     if (rc == 0)
         rc = stack_up(a->engine, p, d, &so, &report, a->err);
+    if (rc == 0) /* back to a release that ran before: no checks, as for the other services */
+        rc = bluegreen_after_up(a, &report, 0);
     for (size_t i = 0; !a->store_err.msg[0] && i < so.services.n; i++) {
         const struct stack_result *x = tier_result_for(&report, so.services.v[i]);
         int ok = x && strcmp(x->state, "failed") && strcmp(x->state, "unfinished");

@@ -95,6 +95,9 @@ struct run {
     double failed_at;      /* monotime_now() when the failure was detected */
     const void *phase_ctx; /* what the phases of a table of its own need (redeploy.c's target) */
     struct ci_identity ci; /* who started it, from which CI run, tag and commit */
+    struct strv live_slots; /* blue-green: (service, live slot's container) pairs */
+    struct stack_slot *bg;  /* blue-green services, live slots as their upstream files say */
+    size_t nbg;
 };
 
 /* Loads the release of o's plan into a new run (err set: APPLY_BAD_INPUT). */
@@ -194,6 +197,27 @@ typedef enum action_result (*step_fn)(struct run *a, void *ctx, struct buf *deta
  */
 enum action_result step_run(struct run *a, const struct step_desc *d, step_fn fn, void *ctx,
                             struct buf *detail, struct tt_err *err);
+
+/* ---- blue-green services (bluegreen.c) ------------------------------------ */
+
+/* Reads each blue-green service's live slot (a->bg) and hands them to so (up and preview). */
+void bluegreen_options(struct run *a, struct stack_options *so);
+/*
+ * Before up brings services up: a first upstream file for a service that
+ * has none (the proxy must find it at start), and the idle slot removed
+ * once keep_previous has passed.  -1 with a->err set.
+ */
+int bluegreen_before_up(struct run *a, const struct strv *services);
+/*
+ * After up: each blue-green service up ran in its idle slot is switched to
+ * it (checked there first when check), one step each, then drained; a->bg
+ * and a->live_slots say the live slots after.  -1 with a->err set (and
+ * fail_service, fail_check) when a check or the switch failed: the users
+ * are still on the old slot.
+ */
+int bluegreen_after_up(struct run *a, const struct stack_report *report, int check);
+/* Whether x (a preview's result) runs in a slot that is not live yet: a switch is due. */
+int bluegreen_switch_pending(const struct run *a, const struct stack_result *x);
 
 /* ---- the phases (phase_*.c) ---------------------------------------------- */
 

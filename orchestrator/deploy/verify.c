@@ -175,16 +175,65 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static int run_http(const struct verify_context *v, const struct plan_check *c, struct buf *detail,
-                    struct verify_measure *m, struct tt_err *err)
+/* The container checks of service run in: the slot being checked, else the one that runs. */
+static char *check_container(const struct verify_context *v, const char *service)
 {
+    for (size_t i = 0; v->slots && i + 1 < v->slots->n; i += 2)
+        if (!strcmp(service, v->slots->v[i]))
+            return xstrdup(v->slots->v[i + 1]);
+    return stack_container_id(v->e, v->project->name, service);
+}
+
+int verify_targets(const struct plan_check *c, const char *service)
+{
+    if (c->kind == PLAN_CHECK_EXEC)
+        return c->service && !strcmp(c->service, service);
+    if (c->kind != PLAN_CHECK_HTTP)
+        return 0;
+    if (c->from && !strcmp(c->from, service))
+        return 1;
+    char *host = http_url_host(c->url);
+    int hit = host && !strcmp(host, service);
+    free(host);
+    return hit;
+}
+
+/*
+ * c aimed at the slot of its URL's host when that host is a blue-green
+ * service (whose own name no container answers to): *copy with the URL's
+ * host replaced by the slot's container, and *url owning it; else c.
+ */
+static const struct plan_check *aim_at_slot(const struct verify_context *v,
+                                            const struct plan_check *c, struct plan_check *copy,
+                                            char **url)
+{
+    char *host = http_url_host(c->url);
+    *url = NULL;
+    for (size_t i = 0; host && v->slots && i + 1 < v->slots->n; i += 2)
+        if (!strcmp(host, v->slots->v[i]))
+            *url = http_url_with_host(c->url, v->slots->v[i + 1]);
+    free(host);
+    if (!*url)
+        return c;
+    *copy = *c;
+    copy->url = *url;
+    return copy;
+}
+
+static int run_http(const struct verify_context *v, const struct plan_check *given,
+                    struct buf *detail, struct verify_measure *m, struct tt_err *err)
+{
+    struct plan_check copy;
+    char *aimed_url;
+    const struct plan_check *c = aim_at_slot(v, given, &copy, &aimed_url);
     char *container = NULL;
     double *ms = xcalloc((size_t)c->probes + 1, sizeof(double));
     struct buf why = {0}, first = {0};
     int failed = 0, n = 0;
 
-    if (c->from && !(container = stack_container_id(v->e, v->project->name, c->from))) {
+    if (c->from && !(container = check_container(v, c->from))) {
         free(ms);
+        free(aimed_url);
         return tt_error(err, "check \"%s\": service \"%s\" has no running container", c->name,
                         c->from);
     }
@@ -213,6 +262,7 @@ static int run_http(const struct verify_context *v, const struct plan_check *c, 
             tt_error(err, "check \"%s\": %s; first failure: %s", c->name, detail->data, first.data);
     free(container);
     free(ms);
+    free(aimed_url);
     buf_release(&why);
     buf_release(&first);
     return rc < 0 ? 1 : 0;
@@ -221,7 +271,7 @@ static int run_http(const struct verify_context *v, const struct plan_check *c, 
 static int run_exec(const struct verify_context *v, const struct plan_check *c, struct buf *detail,
                     struct verify_measure *m, struct tt_err *err)
 {
-    char *container = stack_container_id(v->e, v->project->name, c->service);
+    char *container = check_container(v, c->service);
     struct buf out = {0};
     int code = -1, rc;
 

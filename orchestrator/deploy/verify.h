@@ -18,6 +18,12 @@ struct verify_context {
     const struct compose_project *project;
     const char *db_url;
     double deadline; /* monotonic seconds (monotime_now) */
+    /*
+     * Blue-green: pairs (service, container) saying which slot's container
+     * the checks of a service run in (from:, exec service:), rather than
+     * whichever of its containers runs; NULL or empty: none.
+     */
+    const struct strv *slots;
 };
 
 /* What a check measured, for the rollback matrix. */
@@ -44,6 +50,12 @@ int verify_sql_value(const char *url, const char *sql, double deadline, char **v
 
 /* Whether actual satisfies expect ("= 5", ">= before" ...); before may be NULL. */
 int verify_compare(const char *actual, const char *expect, const char *before);
+
+/*
+ * Whether check c is aimed at service: an http check run from it or whose
+ * URL's host is its name, an exec check in it.
+ */
+int verify_targets(const struct plan_check *c, const char *service);
 
 /* Whether a check's expectation needs the value from before the deployment. */
 int verify_needs_before(const struct plan_check *c);

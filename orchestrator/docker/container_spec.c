@@ -234,6 +234,38 @@ static void hash_spec(struct container_spec *c, const json_t *body)
     buf_release(&all);
 }
 
+/* Replaces every network alias of the spec by alias (and service, when not NULL). */
+static void set_aliases(json_t *body, json_t *extra, const char *alias, const char *service)
+{
+    const char *net;
+    json_t *ep, *n;
+    size_t i;
+    json_object_foreach(
+        json_object_get(json_object_get(body, "NetworkingConfig"), "EndpointsConfig"), net, ep)
+    {
+        json_object_set_new(ep, "Aliases",
+                            service ? json_pack("[s,s]", service, alias) : json_pack("[s]", alias));
+    }
+    json_array_foreach(extra, i, n)
+    {
+        json_object_set_new(n, "aliases",
+                            service ? json_pack("[s,s]", service, alias) : json_pack("[s]", alias));
+    }
+}
+
+void container_spec_set_slot(struct container_spec *c, const struct compose_project *p,
+                             const struct compose_service *s, const char *slot, int service_alias)
+{
+    struct buf b = {0};
+    free(c->name);
+    buf_printf(&b, "%s-%s-%s-1", p->name, s->name, slot);
+    c->name = buf_detach(&b);
+    buf_printf(&b, "%s-%s", s->name, slot);
+    set_aliases(c->body, c->extra_networks, b.data, service_alias ? s->name : NULL);
+    buf_release(&b);
+    json_object_set_new(json_object_get(c->body, "Labels"), LABEL_SLOT, json_string(slot));
+}
+
 struct container_spec *container_spec_new(const struct compose_project *p,
                                           const struct compose_service *s,
                                           const char *image_override)

@@ -28,6 +28,7 @@
 #define LABEL_CONFIG_FILES "com.docker.compose.project.config_files"
 #define LABEL_VERSION "com.docker.compose.version"
 #define LABEL_MANAGED "dev.ttdeploy.managed"
+#define LABEL_SLOT "dev.ttdeploy.slot" /* blue-green: "blue" or "green" */
 
 struct container_spec {
     char *name;             /* container name: container_name, or PROJECT-SERVICE-1 */
@@ -50,6 +51,16 @@ struct container_spec *container_spec_new(const struct compose_project *p,
                                           const struct compose_service *s,
                                           const char *image_override);
 void container_spec_free(struct container_spec *c);
+/*
+ * Makes c the spec of one slot of a blue-green service: named
+ * PROJECT-SERVICE-SLOT-1, labelled with its slot, reachable on its networks
+ * as SERVICE-SLOT (and as SERVICE only when service_alias: without a
+ * proxy, while both slots run, both answer; with one, the proxy decides).
+ * The config hash stays that of the service, so either slot can be
+ * compared with the release.
+ */
+void container_spec_set_slot(struct container_spec *c, const struct compose_project *p,
+                             const struct compose_service *s, const char *slot, int service_alias);
 
 /* Labels for project networks and volumes. */
 json_t *container_spec_network_body(const struct compose_project *p, const char *name);

@@ -22,6 +22,18 @@
 #include "progress.h"
 #include "tterr.h"
 
+/*
+ * A blue-green service: up runs its release in one of two slot
+ * containers (blue, green) and never touches the other.  The slot is the
+ * one whose container already runs this release (nothing to do: a switch
+ * back is instant), else the one that is not live.
+ */
+struct stack_slot {
+    const char *service;
+    const char *live;  /* "blue" or "green": the slot the proxy routes to now; NULL: none */
+    int service_alias; /* the slots also answer to the service's name (start-first, no proxy) */
+};
+
 struct stack_options {
     struct strv services; /* up: these and their dependencies; empty: all */
     long timeout_ms;      /* up: give up on services not ready by then (0: 120 s) */
@@ -36,6 +48,8 @@ struct stack_options {
      */
     void (*on_waiting)(void *ctx);
     void *ctx;
+    const struct stack_slot *slots; /* up and preview: the blue-green services */
+    size_t nslots;
 };
 
 /* What happened (or, for a preview, would happen) to one service. */
@@ -51,6 +65,7 @@ struct stack_result {
     char *old_image; /* what the replaced container ran, or NULL */
     char *config_hash;
     char *error;
+    char slot[8]; /* blue-green: the slot it runs in ("blue", "green"); "" otherwise */
 };
 
 struct stack_report {
@@ -84,6 +99,19 @@ int stack_run_oneoff(struct engine *e, const struct compose_project *p,
 /* Stops (start = 0) or starts (start = 1) service's container, if it has one. */
 int stack_toggle_service(struct engine *e, const char *project, const char *service, int start,
                          struct tt_err *err);
+
+/* Blue-green: the name of service's container in slot ("blue", "green"); caller frees. */
+char *stack_slot_name(const char *project, const char *service, const char *slot);
+/* Whether service's container in slot exists and runs. */
+int stack_slot_running(struct engine *e, const char *project, const char *service,
+                       const char *slot);
+/*
+ * Stops (grace_s seconds for requests in flight) and removes service's
+ * slot container, if any; slot NULL: its containers that are in no slot
+ * (made before the service had slots).
+ */
+int stack_slot_remove(struct engine *e, const char *project, const char *service,
+                      const char *slot, long grace_s, struct tt_err *err);
 
 /* The id of service's running container in the project (caller frees), or NULL. */
 char *stack_container_id(struct engine *e, const char *project, const char *service);

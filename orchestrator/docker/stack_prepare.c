@@ -114,6 +114,59 @@ static int resolve_image(struct up_run *r, struct svc *v, int allow_pull, struct
     return 0;
 }
 
+static const char *const slot_names[] = {"blue", "green"};
+
+static void seen_from(struct seen_container *x, json_t *c, const struct svc *v)
+{
+    json_t *labels = json_object_get(c, "Labels");
+    const char *hash = json_string_value(json_object_get(labels, LABEL_CONFIG_HASH));
+    const char *image = json_string_value(json_object_get(c, "ImageID"));
+    const char *state = json_string_value(json_object_get(c, "State"));
+    const char *status = json_string_value(json_object_get(c, "Status"));
+    const char *ref = json_string_value(json_object_get(c, "Image"));
+
+    x->id = xstrdup(json_string_value(json_object_get(c, "Id")));
+    x->image = xstrdup(ref ? ref : "");
+    x->running = state && !strcmp(state, "running");
+    x->unready = status && (strstr(status, "(unhealthy)") || strstr(status, "(health: "));
+    x->matches =
+        hash && !strcmp(hash, v->spec->hash) && image && v->image_id && !strcmp(image, v->image_id);
+}
+
+/* The container v takes over (or replaces), moved into v's old_* fields. */
+static void take_old(struct svc *v, struct seen_container *x)
+{
+    v->old_id = x->id;
+    v->old_image = x->image;
+    v->old_running = x->running;
+    v->old_unready = x->unready;
+    v->old_matches = x->matches;
+    memset(x, 0, sizeof(*x));
+}
+
+/*
+ * Picks the slot of blue-green v: the one already running this release
+ * (the live one first), else the one that is not live; its container, if
+ * any, becomes v's old one and the spec is named after the slot.
+ */
+static void choose_slot(struct up_run *r, struct svc *v)
+{
+    int live = !v->bg->live ? -1 : strcmp(v->bg->live, "green") ? 0 : 1; /* blue 0, green 1 */
+    int idle = live == 0 ? 1 : 0;
+    int pick = idle;
+
+    if (live >= 0 && v->slots_seen[live].matches)
+        pick = live; /* the live slot runs this release: nothing to switch */
+    else if (v->slots_seen[idle].matches)
+        pick = idle; /* kept from before: a switch back needs no start */
+    else if (live < 0 && v->slots_seen[1].matches)
+        pick = 1;
+    v->slot = slot_names[pick];
+    if (v->slots_seen[pick].id)
+        take_old(v, &v->slots_seen[pick]);
+    container_spec_set_slot(v->spec, r->p, v->s, v->slot, v->bg->service_alias);
+}
+
 /* Matches the project's existing containers to services. */
 static int find_existing(struct up_run *r, struct tt_err *err)
 {
@@ -130,11 +183,8 @@ static int find_existing(struct up_run *r, struct tt_err *err)
         json_t *labels = json_object_get(c, "Labels");
         const char *service = json_string_value(json_object_get(labels, LABEL_SERVICE));
         const char *oneoff = json_string_value(json_object_get(labels, LABEL_ONEOFF));
-        const char *hash = json_string_value(json_object_get(labels, LABEL_CONFIG_HASH));
+        const char *slot = json_string_value(json_object_get(labels, LABEL_SLOT));
         const char *id = json_string_value(json_object_get(c, "Id"));
-        const char *image = json_string_value(json_object_get(c, "ImageID"));
-        const char *state = json_string_value(json_object_get(c, "State"));
-        const char *status = json_string_value(json_object_get(c, "Status"));
         if (!service || !id || (oneoff && !strcmp(oneoff, "True")))
             continue;
         struct svc *v = NULL;
@@ -150,18 +200,22 @@ static int find_existing(struct up_run *r, struct tt_err *err)
             progress_note(r->pr, note);
             continue;
         }
-        if (v->state == SVC_UNSELECTED || v->old_id)
+        if (v->state == SVC_UNSELECTED)
             continue;
-        v->old_id = xstrdup(id);
-        v->old_image = xstrdup(json_string_value(json_object_get(c, "Image"))
-                                   ? json_string_value(json_object_get(c, "Image"))
-                                   : "");
-        v->old_running = state && !strcmp(state, "running");
-        v->old_unready = status && (strstr(status, "(unhealthy)") || strstr(status, "(health: "));
-        v->old_matches = hash && !strcmp(hash, v->spec->hash) && image && v->image_id &&
-                         !strcmp(image, v->image_id);
+        if (v->bg) { /* a slot (a container of another strategy is left alone) */
+            int k = slot ? !strcmp(slot, "blue") ? 0 : !strcmp(slot, "green") ? 1 : -1 : -1;
+            if (k >= 0 && !v->slots_seen[k].id)
+                seen_from(&v->slots_seen[k], c, v);
+        } else if (!v->old_id && !slot) {
+            struct seen_container x = {0};
+            seen_from(&x, c, v);
+            take_old(v, &x);
+        }
     }
     json_decref(list);
+    for (size_t k = 0; k < r->d->n; k++)
+        if (r->svcs[k].bg && r->svcs[k].state != SVC_UNSELECTED)
+            choose_slot(r, &r->svcs[k]);
     return 0;
 }
 
@@ -228,6 +282,10 @@ void stack_up_run_free(struct up_run *r)
         json_decref(v->health_test);
         free(v->image_id);
         free(v->old_id);
+        for (int k = 0; k < 2; k++) {
+            free(v->slots_seen[k].id);
+            free(v->slots_seen[k].image);
+        }
         free(v->id);
         free(v->error);
     }
@@ -294,6 +352,7 @@ void stack_up_report(struct up_run *r, struct stack_report *out)
         x->old_image = v->old_image && v->old_id && !v->old_matches ? xstrdup(v->old_image) : NULL;
         x->config_hash = xstrdup(v->spec->hash);
         x->error = v->error ? xstrdup(v->error) : NULL;
+        snprintf(x->slot, sizeof(x->slot), "%s", v->slot ? v->slot : "");
     }
 }
 
@@ -334,6 +393,9 @@ int stack_up_prepare(struct up_run *r, struct engine *e, const struct compose_pr
         if (r->svcs[i].state == SVC_UNSELECTED)
             continue;
         r->svcs[i].spec = container_spec_new(p, p->services[i], NULL);
+        for (size_t k = 0; k < o->nslots; k++)
+            if (!strcmp(o->slots[k].service, p->services[i]->name))
+                r->svcs[i].bg = &o->slots[k];
         rc = resolve_image(r, &r->svcs[i], allow_pull, err);
     }
     if (rc == 0)

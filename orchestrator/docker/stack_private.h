@@ -34,6 +34,15 @@ struct req_tag {
     int is_probe;
 };
 
+/* An existing container of a service, as find_existing() saw it. */
+struct seen_container {
+    char *id;
+    char *image; /* the reference it was created with */
+    int running;
+    int unready; /* its healthcheck says unhealthy or still starting */
+    int matches; /* same config hash and image as the release: keep it */
+};
+
 struct svc {
     const struct compose_service *s;
     struct container_spec *spec;
@@ -56,7 +65,10 @@ struct svc {
     struct req_tag life_tag, probe_tag;
     const char *action; /* what launch() did or preview would do */
     char *old_image;
-    double t0;      /* first action */
+    const struct stack_slot *bg; /* blue-green: its slots (o->slots), or NULL */
+    struct seen_container slots_seen[2]; /* blue-green: the blue and green containers found */
+    const char *slot;            /* blue-green: the slot this run uses */
+    double t0;                   /* first action */
     double seconds; /* first action to ready */
     char how[16];
 };

@@ -65,6 +65,7 @@ PLAN_SECTIONS = {
     "parse_http": "verify[].http.",
     "parse_exec": "verify[].exec.",
     "parse_audit": "audit.",
+    "parse_rollout": "rollout.SERVICE.",
     "plan_rollback_parse": "rollback.",
     "parse_rule": "rollback.matrix[].",
     "parse_when": "rollback.matrix[].when.",
