@@ -18,10 +18,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    struct buf cmd = {0};
-    buf_printf(&cmd, "rm -rf '%s'", dir);
-    cr_assert_eq(system(cmd.data), 0);
-    buf_release(&cmd);
+    cr_assert_eq(tu_rmtree(dir), 0);
     free(dir);
 }
 

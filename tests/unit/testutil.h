@@ -32,6 +32,16 @@ static inline char *tu_tmpdir(void)
     return d ? xstrdup(d) : NULL;
 }
 
+/* Removes dir and everything under it; 0 when it worked. */
+static inline int tu_rmtree(const char *dir)
+{
+    struct buf cmd = {0};
+    buf_printf(&cmd, "rm -rf '%s'", dir);
+    int rc = system(cmd.data);
+    buf_release(&cmd);
+    return rc;
+}
+
 /* Writes dir/name with text; returns the path (caller frees). */
 static inline char *tu_write(const char *dir, const char *name, const char *text)
 {
