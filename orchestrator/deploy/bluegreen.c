@@ -242,6 +242,7 @@ static int check_slot(struct run *a, const struct plan_rollout *r, const char *s
 struct switch_ctx {
     const struct plan_rollout *r;
     const char *to, *from;
+    int proxy_fresh; /* the proxy was (re)started by this up, after the file was written */
 };
 
 static enum action_result do_switch(struct run *a, void *ctx, struct buf *detail,
@@ -250,6 +251,12 @@ static enum action_result do_switch(struct run *a, void *ctx, struct buf *detail
     const struct switch_ctx *s = ctx;
     struct buf before = {0}, said = {0};
     double t0 = monotime_now();
+    const char *routed = upstream_live(s->r, a->project->name);
+    if (!s->from && s->proxy_fresh && routed && !strcmp(routed, s->to)) {
+        buf_printf(detail, "%s started with %s routed to the %s slot: no reload needed",
+                   s->r->proxy, s->r->upstream_name, s->to);
+        return ACTION_DONE;
+    }
     read_small(s->r->upstream_file, &before);
     if (upstream_write(a, s->r, s->to, err) < 0) {
         buf_release(&before);
@@ -334,7 +341,8 @@ int bluegreen_after_up(struct run *a, const struct stack_report *report, int che
         if (x && x->slot[0] && (!live || strcmp(live, x->slot))) {
             if (check && live && check_slot(a, r, x->slot) < 0)
                 return -1;
-            struct switch_ctx s = {r, x->slot, live};
+            const struct stack_result *px = tier_result_for(report, r->proxy);
+            struct switch_ctx s = {r, x->slot, live, px && strcmp(px->action, "unchanged")};
             struct step_desc d = {a->state, r->service, "switch", NULL};
             struct buf intent = {0}, detail = {0};
             buf_printf(&intent, "route %s to its %s slot (was %s), then drain %.1f s", r->service,

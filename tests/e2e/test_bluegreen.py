@@ -258,6 +258,23 @@ def test_idle_slot_expires_after_keep_previous():
         assert "api-blue-1" in open(os.path.join(s.dir, "upstream", "api.conf")).read()
 
 
+def test_failed_reload_puts_the_old_upstream_file_back():
+    with Stack(rollout=ROLLOUT.replace("[nginx, -s, reload]", "[sh, -c, 'echo no; exit 3']")) as s:
+        s.apply("v1")  # the first slot: the proxy reads the file when it starts
+        conf = os.path.join(s.dir, "upstream", "api.conf")
+        before = open(conf).read()
+        with LoadLoop(URL, rate=20, max_seconds=120) as loop:
+            time.sleep(1)
+            p = s.apply("v2", want=1)
+            time.sleep(1)
+            summary = loop.stop()
+        assert "exited 3" in p.stdout + p.stderr, p.stdout + p.stderr
+        assert open(conf).read() == before, "the old upstream file is not back"
+        assert summary["failures"] == 0, summary
+        assert [v["version"] for v in summary["versions"]] == ["v1"], summary["versions"]
+        assert not [f for f in os.listdir(os.path.dirname(conf)) if "ttdeploy-" in f]
+
+
 def test_dry_run_shows_the_slot_and_the_switch():
     with Stack() as s:
         s.apply("v1")
