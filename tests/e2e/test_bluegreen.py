@@ -176,6 +176,12 @@ def setup_images():
     make_image("v5-bad-after")
 
 
+def said(summary):
+    """Prints what the load loop saw, for the record."""
+    runs = ", ".join(v["version"] for v in summary["versions"])
+    print(f"    {summary['total']} requests, {summary['failures']} failed; answered: {runs}")
+
+
 def first(loop, version, after):
     t = loop.first_answer(version, after=after)
     return None if t is None else t - after
@@ -190,6 +196,7 @@ def test_good_release_has_no_failed_request():
             s.apply("v2")
             time.sleep(1.5)
             summary = loop.stop()
+        said(summary)
         assert summary["failures"] == 0, summary
         seen = [v["version"] for v in summary["versions"]]
         assert seen == ["v1", "v2"], seen
@@ -209,6 +216,7 @@ def test_unhealthy_release_is_never_served():
             s.apply("v3-unhealthy", want=1)
             time.sleep(1)
             summary = loop.stop()
+        said(summary)
         assert summary["failures"] == 0, summary
         assert [v["version"] for v in summary["versions"]] == ["v1"], summary["versions"]
 
