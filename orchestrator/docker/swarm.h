@@ -53,7 +53,7 @@ struct swarm_spec *swarm_spec_new(const struct compose_project *p, const struct 
 void swarm_spec_free(struct swarm_spec *sp);
 /* The Swarm service name of service: PROJECT_SERVICE (caller frees). */
 char *swarm_service_name(const char *project, const char *service);
-/* The networks s joins (their Docker names, PROJECT_NAME), appended to out. */
+/* The networks s joins (their Docker names, PROJECT_NAME), added to out unless there. */
 void swarm_spec_networks(const struct compose_project *p, const struct compose_service *s,
                          struct strv *out);
 /* The POST /networks/create body of an attachable overlay network of project p. */
@@ -83,8 +83,9 @@ int swarm_run_job(struct engine *e, const struct compose_project *p,
 
 /*
  * The container of service's running task (caller frees), for an exec.
- * NULL with err set when there is none, or when it runs on another node
- * than the engine's (named, with a placement constraint to suggest).
+ * NULL with err untouched when the service has no running task; NULL with
+ * err set when the engine cannot say, or when the task runs on another
+ * node than the engine's (named, with a placement constraint to suggest).
  */
 char *swarm_container_id(struct engine *e, const char *project, const char *service,
                          struct tt_err *err);

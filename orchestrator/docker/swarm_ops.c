@@ -212,10 +212,8 @@ char *swarm_container_id(struct engine *e, const char *project, const char *serv
 
     if (swarm_service_inspect(e, name, &svc, err) < 0)
         goto done;
-    if (!svc) {
-        tt_error(err, "no Swarm service %s: deploy the project first", name);
+    if (!svc)
         goto done;
-    }
     if (swarm_service_tasks(e, json_string_value(json_object_get(svc, "ID")), 1, &tasks, err) < 0)
         goto done;
     local = swarm_local_node(e);
@@ -242,7 +240,6 @@ char *swarm_container_id(struct engine *e, const char *project, const char *serv
         out = xstrdup(cid);
         goto done;
     }
-    tt_error(err, "service %s has no running task", name);
 done:
     free(name);
     free(local);

@@ -53,12 +53,13 @@ int swarm_spec_check(const struct compose_service *s, struct tt_err *err)
 void swarm_spec_networks(const struct compose_project *p, const struct compose_service *s,
                          struct strv *out)
 {
-    if (!s->networks.n) {
-        strv_push_owned(out, container_spec_resource_name(p, "default"));
-        return;
+    for (size_t i = 0; i < (s->networks.n ? s->networks.n : 1); i++) {
+        char *name = container_spec_resource_name(p, s->networks.n ? s->networks.v[i] : "default");
+        if (strv_contains(out, name))
+            free(name);
+        else
+            strv_push_owned(out, name);
     }
-    for (size_t i = 0; i < s->networks.n; i++)
-        strv_push_owned(out, container_spec_resource_name(p, s->networks.v[i]));
 }
 
 json_t *swarm_network_body(const struct compose_project *p, const char *docker_name)
