@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -159,11 +160,15 @@ def purge():
     for n in names:
         if n.startswith(PROJECT + "_"):
             api("DELETE", f"/services/{n}")
+    f = urllib.parse.quote(json.dumps({"label": [f"com.docker.stack.namespace={PROJECT}"]}))
+    deadline = time.monotonic() + 30
+    while api("GET", f"/containers/json?all=1&filters={f}")[1] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    api("DELETE", f"/volumes/{PROJECT}_pgdata")
 
 
 def setup():
     purge()
-    docker("volume", "prune", "-af")
     for tag in (1, 2, 3):  # three releases of the api, told apart by their tags
         docker("tag", "ttdeploy-test/migrator:2", f"ttdeploy-test/api:{tag}")
     write_stack()
