@@ -109,6 +109,9 @@ migrate:
   up: [fake-alembic, upgrade, head]
   down: [fake-alembic, downgrade, "{{revision_before}}"]
   revision_query: SELECT version_num FROM alembic_version
+rollback:
+  matrix:
+    - {{when: {{}}, severity: high, do: ["${{ROLLBACK_DO:-images}}"]}}
 verify:
   - {{name: api-health, http: {{url: "http://{ip}:25800/api/health", status: 200}}}}
   - {{name: release-check, sql: "SELECT ${{CHECK_VALUE:-1}}", expect: "= 1"}}
@@ -164,6 +167,8 @@ def purge():
     deadline = time.monotonic() + 30
     while api("GET", f"/containers/json?all=1&filters={f}")[1] and time.monotonic() < deadline:
         time.sleep(0.2)
+    for c in api("GET", f"/containers/json?all=1&filters={f}")[1]:
+        api("DELETE", f"/containers/{c['Id']}?force=1")
     api("DELETE", f"/volumes/{PROJECT}_pgdata")
 
 
@@ -204,8 +209,10 @@ def test_2_migration_runs_as_a_replicated_job_and_backup_execs_pg_dump():
     d = last_deployment(PLAN_PATH)
     m = d["migrations"][0]
     assert m["kind"] == "command" and m["revision_after"] == "r2", m
-    # the job services are gone; the second deployment backs up through an exec
+    # the job services are gone, and their containers; the second deployment backs up
+    # through an exec
     assert not [s for s in api("GET", "/services")[1] if "-job-" in s["Spec"]["Name"]]
+    assert not [c for c in api("GET", "/containers/json?all=1")[1] if "-job-" in c["Names"][0]]
     p = apply(2)
     assert p.returncode == 0, p.stdout + p.stderr
     d = last_deployment(PLAN_PATH)
@@ -239,7 +246,7 @@ def test_3_failing_verify_rolls_back_and_a_manual_rollback_goes_two_releases_bac
 def test_4_an_update_swarm_rolls_back_fails_the_phase():
     write_stack(api_health='["CMD", "false"]')
     try:
-        p = apply(1)
+        p = apply(1, ROLLBACK_DO="none")
         out = p.stdout + p.stderr
         assert p.returncode != 0, out
         assert "service ttswarm_api: Swarm did not complete the update (UpdateStatus rollback_" \
