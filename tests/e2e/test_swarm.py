@@ -37,6 +37,7 @@ COMPOSE = """name: ttswarm
 x-hc: &hc {{interval: 1s, timeout: 3s, retries: 3}}
 x-api-base: &api-base
   image: ${{API_IMAGE:-ttdeploy-test/busybox:latest}}
+  init: true
   environment:
     DATABASE_URL: postgresql://postgres:tasktracker@postgres:5432/tasktracker
     NATS_URL: nats://nats:4222
@@ -55,6 +56,7 @@ services:
     deploy: {{endpoint_mode: dnsrr}}
   nats:
     image: ttdeploy-test/busybox:latest
+    init: true
     command: ["httpd", "-f", "-p", "8222", "-h", "/www"]
     healthcheck: {{test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8222/healthz"], <<: *hc}}
     deploy: {{endpoint_mode: dnsrr}}
@@ -74,12 +76,14 @@ services:
     deploy: {{endpoint_mode: dnsrr}}
   dashboard:
     image: ttdeploy-test/busybox:latest
+    init: true
     command: ["httpd", "-f", "-p", "3000", "-h", "/www"]
     depends_on: {{api: {{condition: service_healthy}}}}
     healthcheck: {{test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:3000/"], <<: *hc}}
     deploy: {{endpoint_mode: dnsrr}}
   nginx:
     image: ttdeploy-test/busybox:latest
+    init: true
     command: ["httpd", "-f", "-p", "8080", "-h", "/www"]
     depends_on:
       dashboard: {{condition: service_healthy}}
