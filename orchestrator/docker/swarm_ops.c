@@ -58,21 +58,27 @@ int swarm_service_inspect(struct engine *e, const char *name_or_id, json_t **out
     return 0;
 }
 
+int swarm_list(struct engine *e, const char *what, json_t *filters, json_t **out,
+               struct tt_err *err)
+{
+    struct buf path = {0};
+    char *text = json_dumps(filters, JSON_COMPACT);
+    buf_printf(&path, "/%s?filters=", what);
+    engine_urlencode(text, &path);
+    int rc = engine_call_ok(e, "GET", path.data, NULL, 0, out, err);
+    free(text);
+    json_decref(filters);
+    buf_release(&path);
+    return rc;
+}
+
 int swarm_service_tasks(struct engine *e, const char *service_id, int running_only, json_t **out,
                         struct tt_err *err)
 {
     json_t *f = json_pack("{s:[s]}", "service", service_id);
-    struct buf path = {0};
     if (running_only)
         json_object_set_new(f, "desired-state", json_pack("[s]", "running"));
-    char *text = json_dumps(f, JSON_COMPACT);
-    buf_adds(&path, "/tasks?filters=");
-    engine_urlencode(text, &path);
-    int rc = engine_call_ok(e, "GET", path.data, NULL, 0, out, err);
-    free(text);
-    json_decref(f);
-    buf_release(&path);
-    return rc;
+    return swarm_list(e, "tasks", f, out, err);
 }
 
 char *swarm_local_node(struct engine *e)
