@@ -18,6 +18,7 @@
 #include "plan.h"
 #include "progress.h"
 #include "stack.h"
+#include "state_volume.h"
 #include "store.h"
 
 long cli_duration_ms(const char *s)
@@ -119,10 +120,58 @@ int cli_open_engine(const struct cli_args *a, struct engine **out)
     return EXIT_OK;
 }
 
+static char *cli_project_name(const char *given, const char *plan_path);
+
+/* The private copy of a store read from the engine: deleted when ttdeploy exits. */
+static char engine_copy_dir[4096];
+
+static void engine_copy_remove(void)
+{
+    state_volume_tempdir_remove(engine_copy_dir);
+}
+
+/*
+ * --state engine: the project's store as its engine keeps it, read through
+ * a short-lived reader container (no lock) into a private copy.
+ */
+static int cli_open_engine_store(const struct cli_args *a, struct store **out)
+{
+    struct tt_err err = {0};
+    struct engine *e = NULL;
+    char db[4200];
+    char *project = cli_project_name(cli_arg(a, CLI_OPT_PROJECT), cli_arg(a, CLI_OPT_PLAN));
+    int rc = EXIT_OK;
+
+    if (!project) {
+        fprintf(stderr,
+                "ttdeploy %s: --state engine: name the project with -p NAME or --plan FILE\n",
+                a->entry->name);
+        return EXIT_BAD_INPUT;
+    }
+    rc = cli_open_engine(a, &e);
+    if (rc == EXIT_OK && !engine_copy_dir[0]) { /* one copy a process, removed at exit */
+        if (state_volume_tempdir(engine_copy_dir, &err) == 0)
+            atexit(engine_copy_remove);
+        else
+            engine_copy_dir[0] = '\0';
+    }
+    snprintf(db, sizeof(db), "%s/state.db", engine_copy_dir);
+    if (rc == EXIT_OK && (err.msg[0] || state_volume_read(e, project, engine_copy_dir, &err) < 0 ||
+                          store_open_existing(db, out, &err) < 0)) {
+        fprintf(stderr, "ttdeploy: %s\n", err.msg);
+        rc = EXIT_BAD_INPUT;
+    }
+    engine_close(e);
+    free(project);
+    return rc;
+}
+
 int cli_open_store(const struct cli_args *a, struct store **out)
 {
     struct tt_err err = {0};
     const char *state = cli_arg(a, CLI_OPT_STATE), *plan = cli_arg(a, CLI_OPT_PLAN);
+    if (state && !strcmp(state, "engine"))
+        return cli_open_engine_store(a, out);
     char *path = state ? xstrdup(state) : apply_default_state_path(plan);
     int rc = EXIT_OK;
 
