@@ -314,7 +314,7 @@ void run_free(struct run *a)
 
 enum apply_outcome run_open_store(struct run *a)
 {
-    if (state_remote_wanted(a->o))
+    if (state_remote_wanted(a))
         return state_remote_open(a);
     char *path =
         a->o->state_path ? xstrdup(a->o->state_path) : apply_default_state_path(a->o->plan_path);

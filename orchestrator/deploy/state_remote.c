@@ -31,9 +31,20 @@ struct state_remote {
     long ups;
 };
 
-int state_remote_wanted(const struct apply_options *o)
+int state_remote_wanted(const struct run *a)
 {
-    return o->state_path && !strcmp(o->state_path, "engine");
+    return a->plan && a->plan->state_engine; /* --state engine, or the plan's state: engine */
+}
+
+/* A connection of r's own to the engine the run deploys to (run_open_engine's choice). */
+static int remote_engine(struct run *a, struct state_remote *r)
+{
+    struct engine *theirs = a->engine;
+    a->engine = NULL;
+    int rc = run_open_engine(a);
+    r->e = a->engine;
+    a->engine = theirs;
+    return rc;
 }
 
 static void remote_free(struct state_remote *r)
@@ -75,7 +86,7 @@ enum apply_outcome state_remote_open(struct run *a)
     int found = 0, had = 0;
     enum apply_outcome res = APPLY_OK;
 
-    if (engine_open(a->o->host, &r->e, a->err) < 0)
+    if (remote_engine(a, r) < 0)
         res = APPLY_UNREACHABLE;
     if (res == APPLY_OK)
         res = remote_lock(a, r);

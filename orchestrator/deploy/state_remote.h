@@ -12,8 +12,8 @@
 
 struct run;
 
-/* Whether a deployment with options o keeps its store on the engine. */
-int state_remote_wanted(const struct apply_options *o);
+/* Whether the run keeps its store on the engine (--state engine, the plan's state: engine). */
+int state_remote_wanted(const struct run *a);
 /*
  * Takes the project's lock on the engine (its holder container, waiting
  * up to the lock timeout), brings the store down into a private temporary

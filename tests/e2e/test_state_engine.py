@@ -63,13 +63,13 @@ def clean():
     api("DELETE", f"/volumes/{VOLUME}?force=1")
 
 
-def runner_dir(version, check='["true"]'):
+def runner_dir(version, check='["true"]', more=""):
     """A fresh working directory, as a CI runner checks out: compose.yml and plan.yml only."""
     d = tempfile.mkdtemp(prefix="ttdeploy-e2e-stateng-")
     with open(os.path.join(d, "compose.yml"), "w") as f:
         f.write(COMPOSE)
     with open(os.path.join(d, "plan.yml"), "w") as f:
-        f.write(PLAN.replace("VERSION", version).replace("CHECK", check))
+        f.write(PLAN.replace("VERSION", version).replace("CHECK", check) + more)
     return os.path.join(d, "plan.yml")
 
 
@@ -121,7 +121,7 @@ def volume_files():
 
 def test_1_history_lives_with_the_engine():
     clean()
-    first, second = runner_dir("v1"), runner_dir("v2")
+    first, second = runner_dir("v1"), runner_dir("v2", more="state: engine\n")
     p = apply(first)
     assert p.returncode == 0, p.stdout + p.stderr
     m = COST.search(p.stdout)
@@ -129,19 +129,25 @@ def test_1_history_lives_with_the_engine():
     print(f"    apply v1: download {m.group(1)} ms, {m.group(2)} uploads, {m.group(3)} ms each")
     assert not holder_exists(), "the holder (the lock) is removed at the end"
     assert api("GET", f"/volumes/{VOLUME}")[0] == 200, "the volume stays"
-    p = apply(second)
+    head1 = re.search(r"audit head: ([0-9a-f]{64}) \(keep it: ttdeploy audit verify --state "
+                      r"engine --plan (\S+) --head", p.stderr)
+    assert head1 and head1.group(2) == first, p.stderr
+    # the second runner: the plan says state: engine, no --state on the command line
+    p = ttdeploy("apply", "--progress", "plain", second)
     assert p.returncode == 0, p.stdout + p.stderr
+    assert COST.search(p.stdout), p.stdout
     for plan in (first, second):
         assert not os.path.exists(os.path.join(os.path.dirname(plan), ".ttdeploy")), \
             "nothing is kept beside the plan"
-    h = history(second)
+    h = json.loads(ttdeploy("history", "--plan", second, "--json", check=0).stdout)
     assert [d["version"] for d in h] == ["v2", "v1"], h
     assert all(d["status"] == "succeeded" for d in h), h
     p = ttdeploy("show", "--state", "engine", "--plan", second, "--json", str(h[1]["id"]), check=0)
     d = json.loads(p.stdout)
     assert d["version"] == "v1" and len(d["steps"]) > 5, d
     assert all(s["status"] in ("ok", "skipped") for s in d["steps"]), d["steps"]
-    p = ttdeploy("audit", "verify", "--state", "engine", "--plan", second)
+    p = ttdeploy("audit", "verify", "--state", "engine", "--plan", second, "--head",
+                 head1.group(1))
     assert p.returncode == 0, p.stdout + p.stderr
     # the audit key lives with the store: the second runner's digest of API_TOKEN is the first's
     tokens = [json.loads(ttdeploy("show", "--state", "engine", "--plan", second, "--json",
@@ -174,7 +180,9 @@ def test_3_a_live_holder_refuses_a_stale_one_is_removed():
     assert f"project {PROJECT} is locked on the engine" in p.stderr, p.stderr
     assert "runner-elsewhere pid 4242" in p.stderr and HOLDER in p.stderr, p.stderr
     assert "unlock --force --state engine" in p.stderr, p.stderr
-    api("DELETE", f"/containers/{HOLDER}?force=1")
+    p = ttdeploy("unlock", "--force", "--state", "engine", "-p", PROJECT, check=0)
+    assert "removed the lock on tte2e-stateng held by runner-elsewhere pid 4242" in p.stdout
+    assert not holder_exists()
     make_holder("runner-elsewhere", 4242, time.time() - 120)  # its heartbeat 2 minutes old
     p = apply(runner_dir("v1"))
     assert p.returncode == 0, p.stdout + p.stderr
