@@ -211,7 +211,10 @@ static int open_store(const char *state, const char *plan, const char *host, con
                       const char *who, struct store **out)
 {
     char *plan_host = NULL;
-    int on_engine = state ? !strcmp(state, "engine") : plan_state_on_engine(plan, &plan_host);
+    const char *env = getenv("TTDEPLOY_STATE");
+    int on_engine = state         ? !strcmp(state, "engine")
+                    : env && *env ? 0
+                                  : plan_state_on_engine(plan, &plan_host);
     int rc;
 
     if (!on_engine) {
@@ -237,8 +240,9 @@ int cli_open_store(const struct cli_args *a, struct store **out)
 int cli_open_engine_copy(const struct apply_options *o, struct store **out)
 {
     char *plan_host = NULL;
-    int on_engine =
-        o->state_engine || (!o->state_path && plan_state_on_engine(o->plan_path, &plan_host));
+    const char *env = getenv("TTDEPLOY_STATE");
+    int on_engine = o->state_engine || (!o->state_path && !(env && *env) &&
+                                        plan_state_on_engine(o->plan_path, &plan_host));
     free(plan_host);
     *out = NULL;
     if (on_engine && open_store("engine", o->plan_path, o->host, NULL, "apply", out) != EXIT_OK)

@@ -13,6 +13,7 @@
  * when the holder is taken: whoever holds the holder is the only writer.
  */
 #include "state_remote.h"
+#include "interrupt.h"
 #include "monotime.h"
 #include "run.h"
 #include "state_volume.h"
@@ -33,7 +34,11 @@ struct state_remote {
 
 int state_remote_wanted(const struct run *a)
 {
-    return a->plan && a->plan->state_engine; /* --state engine, or the plan's state: engine */
+    /* As the docker CLI: the command line (--state), then the environment, then the plan. */
+    const char *env = getenv("TTDEPLOY_STATE");
+    if (a->o->state_engine || a->o->state_path)
+        return a->o->state_engine;
+    return a->plan && a->plan->state_engine && !(env && *env);
 }
 
 /* A connection of r's own to the engine the run deploys to (run_open_engine's choice). */
@@ -70,13 +75,18 @@ static enum apply_outcome remote_lock(struct run *a, struct state_remote *r)
         buf_reset(&who);
         rc = state_volume_lock(r->e, project, a->o->lock_timeout_s, &r->holder, &who, a->err);
     }
-    if (rc == 1)
+    if (rc == 1 && interrupt_signal())
+        tt_error(a->err, "interrupted while waiting for the lock on %s, held by %s", project,
+                 who.data);
+    else if (rc == 1)
         tt_error(a->err,
                  "project %s is locked on the engine at %s by %s: wait for it, or if it is gone, "
                  "run `ttdeploy unlock --force --state engine -p %s`",
                  project, engine_host(r->e), who.data, project);
     buf_release(&who);
-    return rc == 0 ? APPLY_OK : rc == 1 ? APPLY_LOCK_HELD : APPLY_UNREACHABLE;
+    if (rc == 1)
+        return interrupt_signal() ? APPLY_INTERRUPTED : APPLY_LOCK_HELD;
+    return rc == 0 ? APPLY_OK : APPLY_UNREACHABLE;
 }
 
 enum apply_outcome state_remote_open(struct run *a)

@@ -12,7 +12,10 @@
 
 struct run;
 
-/* Whether the run keeps its store on the engine (--state engine, the plan's state: engine). */
+/*
+ * Whether the run keeps its store on the engine: --state engine; else,
+ * without --state PATH or $TTDEPLOY_STATE, the plan's state: engine.
+ */
 int state_remote_wanted(const struct run *a);
 /*
  * Takes the project's lock on the engine (its holder container, waiting

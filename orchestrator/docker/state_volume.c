@@ -17,6 +17,7 @@
  * of touching the other's.
  */
 #include "state_volume.h"
+#include "interrupt.h"
 #include "sha256.h"
 
 #include <errno.h>
@@ -414,7 +415,8 @@ int state_volume_lock(struct engine *e, const char *project, double timeout_s,
     json_t *labels = holder_labels(&h->self);
     json_object_update(json_object_get(body, "Labels"), labels);
     json_decref(labels);
-    while ((rc = lock_once(h, body, &other, err)) == 1 && wall_now() < deadline)
+    while ((rc = lock_once(h, body, &other, err)) == 1 && wall_now() < deadline &&
+           !interrupt_signal())
         usleep(500 * 1000); /* the daemon has no event for "this name is free": poll */
     json_decref(body);
     if (rc == 0 && start_heartbeat(h, err) < 0) {

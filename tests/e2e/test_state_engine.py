@@ -6,11 +6,13 @@ does) with no store on its disk: the second apply's history shows the
 first (the history lives with the engine), `show` and `audit verify` read
 the engine's copy, and nothing is left beside the plan.  A live holder
 (made here, as another runner would have it) refuses an apply that names
-it; a stale one (its heartbeat 2 minutes old) is removed and the apply
-proceeds.  While an apply runs, its holder's heartbeat file is rewritten.
+it, and `unlock --force --state engine` removes it; a stale one (its
+heartbeat 2 minutes old) is removed by the next apply, which proceeds.  While an apply runs, its holder's heartbeat file is rewritten.
 A kill -9 right after a step write leaves on the engine every step written
 so far, and `recover --state engine` finishes the deployment.  A copy cut
-short on the engine (one slot spoilt) is passed over for the previous one."""
+short on the engine (one slot spoilt) is passed over for the previous one.
+The plan's `state: engine` counts when neither --state PATH nor
+$TTDEPLOY_STATE says otherwise."""
 import hashlib
 import io
 import json
@@ -262,6 +264,21 @@ def test_6_a_copy_cut_short_is_passed_over():
     h = history(plan)  # the other slot: the upload before the last, whole
     assert [d["version"] for d in h] == ["v1"], h
     assert h[0]["status"] == "running", "the last upload ended the deployment; the one before not"
+    clean()
+
+
+def test_7_state_path_and_ttdeploy_state_win_over_the_plans_state_engine():
+    clean()
+    plan = runner_dir("v1", more="state: engine\n")
+    local = os.path.join(os.path.dirname(plan), "local", "state.db")
+    p = ttdeploy("apply", "--progress", "plain", "--state", local, plan)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert os.path.exists(local) and not COST.search(p.stdout), p.stdout
+    assert api("GET", f"/volumes/{VOLUME}")[0] == 404, "the command line's --state PATH won"
+    env = {"TTDEPLOY_STATE": local}
+    assert ttdeploy("history", "--plan", plan, env=env, check=0).stdout.count("v1") == 1
+    p = ttdeploy("history", "--plan", plan)  # the plan's state: engine: no store there yet
+    assert p.returncode == 2 and f"no volume {VOLUME}" in p.stderr, p.stderr
     clean()
 
 
