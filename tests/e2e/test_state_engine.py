@@ -13,11 +13,13 @@ so far, and `recover --state engine` finishes the deployment.  A copy cut
 short on the engine (one slot spoilt) is passed over for the previous one.
 The plan's `state: engine` counts when neither --state PATH nor
 $TTDEPLOY_STATE says otherwise."""
+import atexit
 import hashlib
 import io
 import json
 import os
 import re
+import shutil
 import subprocess
 import tarfile
 import tempfile
@@ -41,6 +43,8 @@ verify:
   - name: api-alive
     exec: {{service: api, command: CHECK}}
 """
+SCRATCH = tempfile.mkdtemp(prefix="ttdeploy-e2e-stateng-")
+atexit.register(shutil.rmtree, SCRATCH, True)
 COST = re.compile(r"store kept on the engine at \S+: brought down in ([0-9.]+) ms, "
                   r"put back (\d+) times \(([0-9.]+) ms each")
 
@@ -67,7 +71,7 @@ def clean():
 
 def runner_dir(version, check='["true"]', more=""):
     """A fresh working directory, as a CI runner checks out: compose.yml and plan.yml only."""
-    d = tempfile.mkdtemp(prefix="ttdeploy-e2e-stateng-")
+    d = tempfile.mkdtemp(dir=SCRATCH)
     with open(os.path.join(d, "compose.yml"), "w") as f:
         f.write(COMPOSE)
     with open(os.path.join(d, "plan.yml"), "w") as f:
@@ -225,7 +229,8 @@ def test_5_kill_9_leaves_every_step_written_and_recover_finishes():
     writes = [line for line in p.stderr.splitlines() if "ttdeploy: crash point" in line]
     assert len(writes) > 8, p.stderr
     # killed right after the 7th step write of v3: it must be on the engine
-    p = apply(runner_dir("v3"), env={"TTDEPLOY_CRASH_AT": "7"})
+    # TMPDIR: the private copy a kill -9 leaves behind stays in the scratch folder
+    p = apply(runner_dir("v3"), env={"TTDEPLOY_CRASH_AT": "7", "TMPDIR": SCRATCH})
     assert p.returncode == -9, p.stdout + p.stderr
     h = history(plan)
     assert h[0]["version"] == "v3" and h[0]["status"] == "running", h
