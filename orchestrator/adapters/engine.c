@@ -522,6 +522,32 @@ long engine_call(struct engine *e, const char *method, const char *path, const j
     return status;
 }
 
+long engine_call_bytes(struct engine *e, const char *method, const char *path,
+                       const char *content_type, const void *body, size_t len, long timeout_ms,
+                       struct buf *raw, struct tt_err *err)
+{
+    struct engine_req *r = req_new(e, method, path, NULL, timeout_ms, NULL);
+    struct buf type = {0};
+
+    buf_printf(&type, "Content-Type: %s", content_type);
+    r->headers = curl_slist_append(r->headers, type.data);
+    buf_release(&type);
+    curl_easy_setopt(r->curl, CURLOPT_HTTPHEADER, r->headers);
+    curl_easy_setopt(r->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    curl_easy_setopt(r->curl, CURLOPT_POSTFIELDS, len ? body : "");
+    CURLcode rc = curl_easy_perform(r->curl);
+    req_finish(r, rc);
+    long status = r->status;
+    if (status < 0)
+        tt_error(err, "%s", engine_req_error(r));
+    else if (status >= 300)
+        tt_error(err, "%s %s: %s", method, path, engine_req_error(r));
+    if (raw)
+        buf_add(raw, r->resp.data ? r->resp.data : "", r->resp.len);
+    engine_req_free(r);
+    return status;
+}
+
 int engine_call_ok(struct engine *e, const char *method, const char *path, const json_t *body,
                    long timeout_ms, json_t **resp, struct tt_err *err)
 {

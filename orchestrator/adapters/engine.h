@@ -94,6 +94,15 @@ long engine_call(struct engine *e, const char *method, const char *path, const j
 int engine_call_ok(struct engine *e, const char *method, const char *path, const json_t *body,
                    long timeout_ms, json_t **resp, struct tt_err *err);
 
+/*
+ * Like engine_call, but the body is bytes of type content_type (a tar for
+ * PUT /containers/ID/archive or POST /images/create?fromSrc=-), borrowed
+ * until it returns; raw (may be NULL) receives the answer's bytes.
+ */
+long engine_call_bytes(struct engine *e, const char *method, const char *path,
+                       const char *content_type, const void *body, size_t len, long timeout_ms,
+                       struct buf *raw, struct tt_err *err);
+
 /* Starts a request in the background; tag is the caller's, returned by engine_req_tag. */
 struct engine_req *engine_req_start(struct engine *e, const char *method, const char *path,
                                     const json_t *body, long timeout_ms, void *tag);

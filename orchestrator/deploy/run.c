@@ -20,6 +20,7 @@
 #include "monotime.h"
 #include "pgdb.h"
 #include "sha256.h"
+#include "state_remote.h"
 
 #include <math.h>
 #include <signal.h>
@@ -302,6 +303,7 @@ void run_free(struct run *a)
     free(a->fail_service);
     free(a->fail_health);
     verify_measure_clear(&a->fail_measure);
+    state_remote_close(a); /* --state engine: the last copy up, the lock on the engine released */
     store_close(a->store);
     engine_close(a->engine);
     release_free(a->release);
@@ -312,6 +314,8 @@ void run_free(struct run *a)
 
 enum apply_outcome run_open_store(struct run *a)
 {
+    if (state_remote_wanted(a))
+        return state_remote_open(a);
     char *path =
         a->o->state_path ? xstrdup(a->o->state_path) : apply_default_state_path(a->o->plan_path);
     int rc = store_open(path, &a->store, a->err);
@@ -325,6 +329,8 @@ enum apply_outcome run_outcome(struct run *a, enum apply_outcome res)
     if (store_lock_release(a->lock, &e) < 0)
         run_store_failed(a, &e); /* the lock stays: `ttdeploy unlock` names its holder */
     a->lock = NULL;
+    if (state_remote_settle(a, &e) < 0)
+        run_store_failed(a, &e);
     if (a->interrupted)
         res = APPLY_INTERRUPTED;
     size_t len = strlen(a->err->msg);
