@@ -41,6 +41,24 @@ tls_ping() {
         --key "$R/tls/client/key.pem" "https://127.0.0.1:$TLS_PORT/_ping" >/dev/null 2>&1
 }
 
+# Runs the command after $1 and $2 until it succeeds, up to 60 s; then says that $1 did not
+# happen, with the end of log $2.
+wait_until() {
+    what=$1
+    logfile=$2
+    shift 2
+    i=0
+    until "$@"; do
+        i=$((i + 1))
+        if [ "$i" -gt 120 ]; then
+            log "not within 60 s: $what; the end of $logfile:"
+            tail -20 "$logfile" >&2
+            exit 1
+        fi
+        sleep 0.5
+    done
+}
+
 tls_docker() {
     docker --host "tcp://127.0.0.1:$TLS_PORT" --tlsverify --tlscacert "$R/tls/client/ca.pem" \
         --tlscert "$R/tls/client/cert.pem" --tlskey "$R/tls/client/key.pem" "$@"
@@ -100,17 +118,7 @@ start_tls_daemon() {
         --containerd-plugins-namespace ttdeploy-remote-plugins --bridge none --iptables=false \
         --ip6tables=false --default-address-pool base=10.231.0.0/16,size=24 \
         >"$R/tls/dockerd.log" 2>&1 </dev/null &
-    i=0
-    while ! tls_ping; do
-        i=$((i + 1))
-        if [ "$i" -gt 120 ]; then
-            log "dockerd did not answer /_ping over TLS within 60 s; its log:"
-            tail -20 "$R/tls/dockerd.log" >&2
-            exit 1
-        fi
-        sleep 0.5
-    done
-    log "the TLS dockerd answers after $((i / 2)) s"
+    wait_until "dockerd answered /_ping over TLS" "$R/tls/dockerd.log" tls_ping
 }
 
 load_images() {
@@ -119,6 +127,10 @@ load_images() {
         log "copying $image from the shared daemon"
         docker --host "unix://$SHARED_SOCK" save "$image" | tls_docker load >/dev/null
     done
+}
+
+ssh_ok() {
+    "$R/ssh/bin/ssh" -o BatchMode=yes -o ConnectTimeout=2 -p "$SSH_PORT" root@127.0.0.1 true 2>/dev/null
 }
 
 sshd_alive() {
@@ -171,16 +183,7 @@ start_sshd() {
     setsid sh -c 'for fd in $(ls /proc/$$/fd); do [ "$fd" -gt 2 ] && [ "$fd" -lt 10 ] && eval "exec $fd>&-"; done
                   exec "$@"' close_fds_exec \
         /usr/sbin/sshd -D -f "$R/ssh/sshd_config" -E "$R/ssh/sshd.log" </dev/null >/dev/null 2>&1 &
-    i=0
-    until "$R/ssh/bin/ssh" -o BatchMode=yes -o ConnectTimeout=2 -p "$SSH_PORT" root@127.0.0.1 true 2>/dev/null; do
-        i=$((i + 1))
-        if [ "$i" -gt 40 ]; then
-            log "sshd did not let the test key in within 20 s; its log:"
-            tail -20 "$R/ssh/sshd.log" >&2
-            exit 1
-        fi
-        sleep 0.5
-    done
+    wait_until "sshd let the test key in" "$R/ssh/sshd.log" ssh_ok
 }
 
 stop_pidfile() {

@@ -32,8 +32,8 @@ static void clean_env(void)
 
 TestSuite(engine_target, .init = clean_env);
 
-/* Resolves c; asserts success and returns what engine_describe would say (caller frees). */
-static char *describe(const struct engine_choice *c)
+/* Resolves c; asserts success, and that engine_describe would say want. */
+static void expect_describe(const struct engine_choice *c, const char *want)
 {
     struct engine_target t;
     struct tt_err err = {0};
@@ -41,8 +41,9 @@ static char *describe(const struct engine_choice *c)
     int rc = engine_target_resolve(c, &t, &err);
     cr_assert_eq(rc, 0, "%s", err.msg);
     engine_target_describe(&t, &b);
+    cr_assert_str_eq(b.data, want);
     engine_target_release(&t);
-    return buf_detach(&b);
+    buf_release(&b);
 }
 
 /* Resolves c; asserts failure and returns the message (static). */
@@ -59,34 +60,24 @@ static const char *failure(const struct engine_choice *c)
 Test(engine_target, default_socket)
 {
     struct engine_choice c = {0};
-    char *d = describe(&c);
-    cr_assert_str_eq(d, "unix:///var/run/docker.sock (default)");
-    free(d);
+    expect_describe(&c, "unix:///var/run/docker.sock (default)");
 }
 
 Test(engine_target, precedence_is_the_docker_clis)
 {
     struct engine_choice c = {.host = "unix:///flag.sock", .plan_host = "unix:///plan.sock"};
     setenv("DOCKER_HOST", "unix:///env.sock", 1);
-    char *d = describe(&c);
-    cr_assert_str_eq(d, "unix:///flag.sock (from --host)");
-    free(d);
+    expect_describe(&c, "unix:///flag.sock (from --host)");
     c.host = NULL;
-    d = describe(&c);
-    cr_assert_str_eq(d, "unix:///env.sock (from DOCKER_HOST)", "the environment beats the plan");
-    free(d);
+    /* the environment beats the plan */
+    expect_describe(&c, "unix:///env.sock (from DOCKER_HOST)");
     setenv("DOCKER_CONTEXT", "default", 1);
-    d = describe(&c);
-    cr_assert_str_eq(d, "unix:///env.sock (from DOCKER_HOST)", "DOCKER_HOST beats DOCKER_CONTEXT");
-    free(d);
+    /* DOCKER_HOST beats DOCKER_CONTEXT */
+    expect_describe(&c, "unix:///env.sock (from DOCKER_HOST)");
     unsetenv("DOCKER_HOST");
-    d = describe(&c);
-    cr_assert_str_eq(d, "unix:///var/run/docker.sock (context default, from DOCKER_CONTEXT)");
-    free(d);
+    expect_describe(&c, "unix:///var/run/docker.sock (context default, from DOCKER_CONTEXT)");
     unsetenv("DOCKER_CONTEXT");
-    d = describe(&c);
-    cr_assert_str_eq(d, "unix:///plan.sock (from the plan's engine.host)");
-    free(d);
+    expect_describe(&c, "unix:///plan.sock (from the plan's engine.host)");
 }
 
 Test(engine_target, host_and_context_together_are_an_error)
@@ -126,13 +117,10 @@ Test(engine_target, ssh_user_and_port)
     cr_assert_str_eq(t.hostname, "127.0.0.1");
     cr_assert_eq(t.port, 22220);
     engine_target_release(&t);
-    char *d = describe(&c);
-    cr_assert_str_eq(d, "ssh://tt@127.0.0.1:22220 (from --host)");
-    free(d);
+    expect_describe(&c, "ssh://tt@127.0.0.1:22220 (from --host)");
     c.host = "ssh://build-host";
-    d = describe(&c);
-    cr_assert_str_eq(d, "ssh://build-host (from --host)", "no port: ssh's config decides");
-    free(d);
+    /* no port: ssh's config decides */
+    expect_describe(&c, "ssh://build-host (from --host)");
 }
 
 Test(engine_target, plain_tcp_needs_insecure_and_is_warned_about)
@@ -152,9 +140,7 @@ Test(engine_target, plain_tcp_needs_insecure_and_is_warned_about)
     cr_assert(strstr(w.data, "plain TCP without TLS (--insecure)") != NULL, "%s", w.data);
     engine_target_release(&t);
     buf_release(&w);
-    char *d = describe(&c);
-    cr_assert_str_eq(d, "tcp://10.0.0.5:2375 (plain TCP, from --host)");
-    free(d);
+    expect_describe(&c, "tcp://10.0.0.5:2375 (plain TCP, from --host)");
 }
 
 /* Writes the three TLS files into dir (their contents do not matter to resolution). */
@@ -185,9 +171,7 @@ Test(engine_target, tls_from_the_environment)
     cr_assert_str_eq(url.data, "https://127.0.0.1:2376");
     engine_target_release(&t);
     buf_release(&url);
-    char *d = describe(&c);
-    cr_assert_str_eq(d, "tcp://127.0.0.1:2376 (TLS, from DOCKER_HOST)");
-    free(d);
+    expect_describe(&c, "tcp://127.0.0.1:2376 (TLS, from DOCKER_HOST)");
     struct buf key = {0};
     buf_printf(&key, "%s/key.pem", dir);
     unlink(key.data);
@@ -240,18 +224,12 @@ Test(engine_target, contexts_from_docker_config)
     cr_assert(t.tls && t.ca && t.cert && t.key, "the context's TLS files are used");
     cr_assert(strstr(t.ca, "/contexts/tls/") != NULL, "%s", t.ca);
     engine_target_release(&t);
-    char *d = describe(&c);
-    cr_assert_str_eq(d, "tcp://10.1.2.3:2376 (TLS, context ci, from --context)");
-    free(d);
+    expect_describe(&c, "tcp://10.1.2.3:2376 (TLS, context ci, from --context)");
     setenv("DOCKER_CONTEXT", "lab", 1);
     struct engine_choice env = {.plan_context = "ci"};
-    d = describe(&env);
-    cr_assert_str_eq(d, "ssh://ops@lab (context lab, from DOCKER_CONTEXT)");
-    free(d);
+    expect_describe(&env, "ssh://ops@lab (context lab, from DOCKER_CONTEXT)");
     unsetenv("DOCKER_CONTEXT");
-    d = describe(&env);
-    cr_assert_str_eq(d, "tcp://10.1.2.3:2376 (TLS, context ci, from the plan's engine.context)");
-    free(d);
+    expect_describe(&env, "tcp://10.1.2.3:2376 (TLS, context ci, from the plan's engine.context)");
     struct engine_choice loose = {.context = "loose"};
     cr_assert_eq(engine_target_resolve(&loose, &t, &err), 0, "%s", err.msg);
     struct buf w = {0};
