@@ -405,8 +405,8 @@ int run_begin(struct run *a, const char *version, const char *git_tag, const cha
 {
     char compose_sha[65];
     compose_digest(a->project, compose_sha);
-    char *ci =
-        ci_identity_json(&a->ci, a->engine ? engine_host(a->engine) : NULL, a->plan->engine_mode);
+    char *ci = ci_identity_json(&a->ci, a->engine ? engine_host(a->engine) : NULL,
+                                a->plan->engine_mode);
     struct store_deployment d = {a->project->name,
                                  version,
                                  git_tag,
