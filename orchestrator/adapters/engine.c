@@ -449,14 +449,24 @@ int engine_open_choice(const struct engine_choice *c, struct engine **out, struc
         return -1;
     }
     const char *host = e->describe;
-    long status = engine_call(e, "GET", "/version", NULL, 0, &v, NULL, err);
+    struct buf raw = {0};
+    long status = engine_call(e, "GET", "/version", NULL, 0, &v, &raw, err);
     if (status != 200 || !v) {
-        if (status > 0)
-            tt_error(err, "the Docker engine at %s answered /version with HTTP %ld", host, status);
+        int plain = e->target.transport == ENGINE_TCP && !e->target.tls;
+        while (raw.len && (raw.data[raw.len - 1] == '\n' || raw.data[raw.len - 1] == '\r'))
+            raw.data[--raw.len] = '\0';
+        if (status > 0) /* what answered may not be dockerd: its first words say what it is */
+            tt_error(err, "the Docker engine at %s answered /version with HTTP %ld: %.200s%s", host,
+                     status, raw.data ? raw.data : "",
+                     plain ? " (does it expect TLS? Then set DOCKER_TLS_VERIFY=1 and "
+                             "DOCKER_CERT_PATH)"
+                           : "");
+        buf_release(&raw);
         json_decref(v);
         engine_close(e);
         return -1;
     }
+    buf_release(&raw);
     const char *api = json_string_value(json_object_get(v, "ApiVersion"));
     if (!api || version_cmp(api, ENGINE_MIN_API) < 0) {
         tt_error(err, "the Docker engine at %s speaks API %s; ttdeploy needs %s or newer", host,

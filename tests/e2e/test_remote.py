@@ -271,8 +271,9 @@ def test_plain_tcp_needs_insecure():
     err = fails_unreachable(plain)
     assert "is plain TCP without TLS" in err and "--insecure" in err, err
     err = fails_unreachable(plain, "--insecure")
-    assert "warning" not in err or "plain TCP" in err, err
-    assert "plain TCP, from DOCKER_HOST" in err, "tried, and named as plain: " + err
+    assert "tcp://127.0.0.1:23760 (plain TCP, from DOCKER_HOST) answered /version with HTTP 400: " \
+        "Client sent an HTTP request to an HTTPS server." in err, "tried, named as plain: " + err
+    assert "does it expect TLS? Then set DOCKER_TLS_VERIFY=1" in err, err
 
 
 def make_context(config, name, host, tls_from=None):
