@@ -113,10 +113,14 @@ int cli_print_project(const struct cli_args *a, const char *const *formats, cli_
 int cli_open_engine(const struct cli_args *a, struct engine **out)
 {
     struct tt_err err = {0};
-    if (engine_open(cli_arg(a, CLI_OPT_HOST), out, &err) < 0) {
+    struct engine_choice c = {cli_arg(a, CLI_OPT_HOST), cli_arg(a, CLI_OPT_CONTEXT), NULL, NULL,
+                              cli_arg(a, CLI_OPT_INSECURE) != NULL};
+    if (engine_open_choice(&c, out, &err) < 0) {
         fprintf(stderr, "ttdeploy: %s\n", err.msg);
         return EXIT_UNREACHABLE;
     }
+    if (engine_warning(*out))
+        fprintf(stderr, "ttdeploy: %s\n", engine_warning(*out));
     return EXIT_OK;
 }
 

@@ -233,7 +233,9 @@ enum apply_outcome run_load(struct run *a, const struct apply_options *o, struct
 
 int run_open_engine(struct run *a)
 {
-    return engine_open(a->o->host, &a->engine, a->err);
+    struct engine_choice c = {a->o->host, a->o->context, a->plan->engine_host,
+                              a->plan->engine_context, a->o->insecure};
+    return engine_open_choice(&c, &a->engine, a->err);
 }
 
 /*
