@@ -482,6 +482,14 @@ int engine_open_choice(const struct engine_choice *c, struct engine **out, struc
     return 0;
 }
 
+int engine_open_same(const struct engine *e, struct engine **out, struct tt_err *err)
+{
+    struct engine_choice c = {.host = e->target.context ? NULL : e->target.host,
+                              .context = e->target.context,
+                              .insecure = e->target.insecure};
+    return engine_open_choice(&c, out, err);
+}
+
 void engine_close(struct engine *e)
 {
     if (!e)
@@ -710,50 +718,6 @@ int engine_events_start(struct engine *e, const json_t *filters, struct tt_err *
 json_t *engine_next_event(struct engine *e)
 {
     return engine_events_pop(e->parser);
-}
-
-/* Percent-encodes s; dots too when encode_dots (a path segment of only dots). */
-static void percent_encode(const char *s, int encode_dots, struct buf *out)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-            *p == '-' || *p == '_' || (*p == '.' && !encode_dots) || *p == '~') {
-            buf_addc(out, (char)*p);
-        } else {
-            buf_addc(out, '%');
-            buf_addc(out, hex[*p >> 4]);
-            buf_addc(out, hex[*p & 15]);
-        }
-    }
-}
-
-void engine_urlencode(const char *s, struct buf *out)
-{
-    percent_encode(s, 0, out);
-}
-
-void engine_pathf(struct buf *out, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    for (const char *p = fmt; *p; p++) {
-        if (*p != '%') {
-            buf_addc(out, *p);
-            continue;
-        }
-        p++;
-        assert(*p == 's' || *p == '%'); /* the only conversions a path needs */
-        if (*p == '%') {
-            buf_addc(out, '%');
-            continue;
-        }
-        const char *seg = va_arg(ap, const char *);
-        /* libcurl would resolve a "." or ".." segment; encoded, it stays a name */
-        percent_encode(seg ? seg : "", seg && *seg && !seg[strspn(seg, ".")], out);
-    }
-    va_end(ap);
 }
 
 /* ---- streams ------------------------------------------------------------ */

@@ -101,6 +101,8 @@ struct engine_choice {
 int engine_open_choice(const struct engine_choice *c, struct engine **out, struct tt_err *err);
 /* engine_open_choice() with only .host given (NULL: the environment, then the default). */
 int engine_open(const char *host, struct engine **out, struct tt_err *err);
+/* A second connection to the engine e reached, as e reached it (a thread's own). */
+int engine_open_same(const struct engine *e, struct engine **out, struct tt_err *err);
 /*
  * Where and how, never credentials: "tcp://127.0.0.1:23760 (TLS, from
  * DOCKER_HOST)", "ssh://tt@127.0.0.1:22220 (from --host)",

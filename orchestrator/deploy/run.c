@@ -235,7 +235,11 @@ int run_open_engine(struct run *a)
 {
     struct engine_choice c = {a->o->host, a->o->context, a->plan->engine_host,
                               a->plan->engine_context, a->o->insecure};
-    return engine_open_choice(&c, &a->engine, a->err);
+    if (engine_open_choice(&c, &a->engine, a->err) < 0)
+        return -1;
+    if (engine_warning(a->engine)) /* plain tcp:// allowed by --insecure, say, is said every run */
+        run_say(a, "warning: %s", engine_warning(a->engine));
+    return 0;
 }
 
 /*
@@ -411,7 +415,7 @@ int run_begin(struct run *a, const char *version, const char *git_tag, const cha
 {
     char compose_sha[65];
     compose_digest(a->project, compose_sha);
-    char *ci = ci_identity_json(&a->ci, a->engine ? engine_host(a->engine) : NULL,
+    char *ci = ci_identity_json(&a->ci, a->engine ? engine_describe(a->engine) : NULL,
                                 a->plan->engine_mode);
     struct store_deployment d = {a->project->name,
                                  version,

@@ -365,7 +365,7 @@ static int start_heartbeat(struct state_holder *h, struct tt_err *err)
 {
     if (write_heartbeat(h->e, &h->self, err) != 0)
         return err->msg[0] ? -1 : tt_error(err, "the state holder vanished as it was created");
-    if (engine_open(engine_host(h->e), &h->beat, err) < 0)
+    if (engine_open_same(h->e, &h->beat, err) < 0)
         return -1;
     pthread_mutex_init(&h->mu, NULL);
     pthread_cond_init(&h->cv, NULL);
