@@ -14,6 +14,7 @@
 #include "dbclean.h"
 #include "gitref.h"
 #include "rollback.h"
+#include "state_remote.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -56,8 +57,9 @@ enum apply_outcome apply_deployment(struct run *a, const struct deployment_start
                                     const struct phase *table)
 {
     enum apply_outcome res;
+    struct tt_err e = {0};
     if (run_begin(a, st->version, st->git_tag, st->commit, st->kind, st->rolled_back_from) < 0 ||
-        phase_baseline(a) < 0)
+        (state_remote_sync(a, &e) < 0 && run_store_failed(a, &e) < 0) || phase_baseline(a) < 0)
         res = rollback_after_failure(a);
     else
         res = apply_phases(a, table, apply_phase_count, DEPLOY_BACKUP);
@@ -113,7 +115,7 @@ enum apply_outcome apply_run(const struct apply_options *o, struct tt_err *err)
     res = run_load(&a, o, err);
     if (res == APPLY_OK)
         res = choose_version(&a);
-    if (res == APPLY_OK && engine_open(o->host, &a.engine, err) < 0)
+    if (res == APPLY_OK && run_open_engine(&a) < 0)
         res = APPLY_UNREACHABLE;
     if (res == APPLY_OK && o->dry_run) {
         res = dry_run_apply(&a);
@@ -213,7 +215,7 @@ enum apply_outcome apply_recover(const struct apply_options *o, struct tt_err *e
         res = run_outcome(&a, APPLY_BAD_INPUT);
     } else if (dbclean_recover(&a) < 0) { /* scratch databases dropped, live ones put right */
         res = run_outcome(&a, APPLY_ROLLBACK_BROKE);
-    } else if (engine_open(o->host, &a.engine, err) < 0) {
+    } else if (run_open_engine(&a) < 0) {
         /* Nothing can be resumed or rolled back without the daemon: leave it for later. */
         char cause[sizeof(err->msg)];
         snprintf(cause, sizeof(cause), "%s", err->msg); /* err->msg is written below */

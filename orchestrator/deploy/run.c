@@ -20,6 +20,7 @@
 #include "monotime.h"
 #include "pgdb.h"
 #include "sha256.h"
+#include "state_remote.h"
 
 #include <math.h>
 #include <signal.h>
@@ -211,6 +212,13 @@ enum apply_outcome run_load(struct run *a, const struct apply_options *o, struct
     if (release_load(o->plan_path, NULL, &rel, err) < 0)
         return APPLY_BAD_INPUT;
     run_use_release(a, rel);
+    if (o->mode) { /* --mode wins over the plan's engine mode */
+        free(a->plan->engine_mode);
+        a->plan->engine_mode = xstrdup(o->mode);
+        if (plan_check_mode(a->plan, err) < 0)
+            return APPLY_BAD_INPUT;
+    }
+    a->plan->state_engine |= o->state_engine;
     run_set_bounds(&a->plan->timeouts);
     char *dir = plan_resolve(a->plan, ".");
     int rc = ci_identity_detect(&a->ci, dir, o->actor, err);
@@ -221,6 +229,17 @@ enum apply_outcome run_load(struct run *a, const struct apply_options *o, struct
         a->migrate_image =
             xstrdup(compose_find_service(a->project, a->plan->migrate.service)->image);
     return APPLY_OK;
+}
+
+int run_open_engine(struct run *a)
+{
+    struct engine_choice c = {a->o->host, a->o->context, a->plan->engine_host,
+                              a->plan->engine_context, a->o->insecure};
+    if (engine_open_choice(&c, &a->engine, a->err) < 0)
+        return -1;
+    if (engine_warning(a->engine)) /* plain tcp:// allowed by --insecure, say, is said every run */
+        run_say(a, "warning: %s", engine_warning(a->engine));
+    return 0;
 }
 
 /*
@@ -290,6 +309,7 @@ void run_free(struct run *a)
     free(a->fail_service);
     free(a->fail_health);
     verify_measure_clear(&a->fail_measure);
+    state_remote_close(a); /* --state engine: the last copy up, the lock on the engine released */
     store_close(a->store);
     engine_close(a->engine);
     release_free(a->release);
@@ -300,6 +320,8 @@ void run_free(struct run *a)
 
 enum apply_outcome run_open_store(struct run *a)
 {
+    if (state_remote_wanted(a))
+        return state_remote_open(a);
     char *path =
         a->o->state_path ? xstrdup(a->o->state_path) : apply_default_state_path(a->o->plan_path);
     int rc = store_open(path, &a->store, a->err);
@@ -313,6 +335,8 @@ enum apply_outcome run_outcome(struct run *a, enum apply_outcome res)
     if (store_lock_release(a->lock, &e) < 0)
         run_store_failed(a, &e); /* the lock stays: `ttdeploy unlock` names its holder */
     a->lock = NULL;
+    if (state_remote_settle(a, &e) < 0)
+        run_store_failed(a, &e);
     if (a->interrupted)
         res = APPLY_INTERRUPTED;
     size_t len = strlen(a->err->msg);
@@ -391,7 +415,8 @@ int run_begin(struct run *a, const char *version, const char *git_tag, const cha
 {
     char compose_sha[65];
     compose_digest(a->project, compose_sha);
-    char *ci = ci_identity_json(&a->ci);
+    char *ci = ci_identity_json(&a->ci, a->engine ? engine_describe(a->engine) : NULL,
+                                a->plan->engine_mode);
     struct store_deployment d = {a->project->name,
                                  version,
                                  git_tag,

@@ -98,10 +98,17 @@ struct run {
     struct strv live_slots; /* blue-green: (service, live slot's container) pairs */
     struct stack_slot *bg;  /* blue-green services, live slots as their upstream files say */
     size_t nbg;
+    /* --state engine: the store's home on the engine (state_remote.c), or NULL */
+    struct state_remote *remote;
 };
 
 /* Loads the release of o's plan into a new run (err set: APPLY_BAD_INPUT). */
 enum apply_outcome run_load(struct run *a, const struct apply_options *o, struct tt_err *err);
+/*
+ * Connects a->engine to the engine the command line, the environment or
+ * the plan names, in the docker CLI's order (-1 and a->err set).
+ */
+int run_open_engine(struct run *a);
 /* Swaps the run's release for rel (owned from now on); per-check baselines start again. */
 void run_use_release(struct run *a, struct release *rel);
 /* Releases the lock (if held) and everything the run owns. */
