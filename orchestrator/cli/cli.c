@@ -344,16 +344,22 @@ static int take_progress(const struct cli_args *a, enum progress_mode *progress,
     return 0;
 }
 
-int cli_run_stack(const struct cli_args *a, struct stack_options *so, cli_stack_fn fn)
+int cli_run_stack(const struct cli_args *a, struct stack_options *so, cli_stack_fn fn,
+                  cli_stack_fn swarm_fn)
 {
+    const char *mode = cli_arg(a, CLI_OPT_MODE);
     struct compose_project *p = NULL;
     struct dag *d = NULL;
     struct engine *e = NULL;
     struct tt_err err = {0};
     int rc = EXIT_BAD_INPUT;
 
-    if (take_progress(a, &so->progress, &so->readiness_docker) == 0)
+    if (mode && strcmp(mode, "local") && strcmp(mode, "swarm"))
+        fprintf(stderr, "ttdeploy %s: --mode \"%s\": use local or swarm\n", a->entry->name, mode);
+    else if (take_progress(a, &so->progress, &so->readiness_docker) == 0)
         rc = cli_load_graph(a, &p, &d);
+    if (mode && !strcmp(mode, "swarm"))
+        fn = swarm_fn;
     if (rc == EXIT_OK)
         rc = cli_open_engine(a, &e);
     if (rc == EXIT_OK && fn(e, p, d, so, &err) < 0) {

@@ -46,6 +46,10 @@ const struct cmd_option cli_host_option[] = {
      CLI_OPT_HOST},
     {"context", 0, "NAME", "Docker context to use (default: $DOCKER_CONTEXT)", CLI_OPT_CONTEXT},
     {"insecure", 0, NULL, "allow a plain tcp:// engine without TLS (warns)", CLI_OPT_INSECURE},
+    {NULL, 0, NULL, NULL, CLI_OPT_NONE},
+};
+
+const struct cmd_option cli_mode_option[] = {
     {"mode", 0, "MODE",
      "local (containers) or swarm (Swarm services;\ndefault: the plan's engine mode)",
      CLI_OPT_MODE},

@@ -96,14 +96,15 @@ struct cmd_option {
 extern const struct cmd_option cli_compose_options[];  /* -f, -p, --profile, --env-file */
 extern const struct cmd_option cli_store_options[];    /* --state, --plan */
 extern const struct cmd_option cli_project_option[];   /* -p: the project, else the plan's */
-extern const struct cmd_option cli_host_option[];      /* --host */
+extern const struct cmd_option cli_host_option[];      /* --host, --context, --insecure */
+extern const struct cmd_option cli_mode_option[];      /* --mode */
 extern const struct cmd_option cli_progress_options[]; /* --progress, --json (events) */
 extern const struct cmd_option cli_readiness_option[]; /* --readiness */
 extern const struct cmd_option cli_deploy_options[];   /* --state beside the plan, --lock-timeout */
 extern const struct cmd_option cli_dry_run_option[];   /* --dry-run */
 extern const struct cmd_option cli_json_option[];      /* --json (the output) */
 
-#define CMD_MAX_TABLES 6
+#define CMD_MAX_TABLES 7
 
 struct cli_args;
 
@@ -225,7 +226,8 @@ typedef int (*cli_stack_fn)(struct engine *e, const struct compose_project *p, c
  * Adds --progress/--json and --readiness to so (the command has set its
  * own options), loads the project, connects and runs fn; an exit code.
  */
-int cli_run_stack(const struct cli_args *a, struct stack_options *so, cli_stack_fn fn);
+int cli_run_stack(const struct cli_args *a, struct stack_options *so, cli_stack_fn fn,
+                  cli_stack_fn swarm_fn);
 
 /* The options of apply, recover and rollback into o: 0, or -1 after saying what is wrong. */
 int cli_apply_options(const struct cli_args *a, struct apply_options *o);

@@ -46,7 +46,7 @@ const struct cmd_entry cmd_apply_entry = {
         "PLAN",
     .summary = "deploy a plan's release: backup, migrate, infra, app, verify; record every step",
     .options = {cli_dry_run_option, cli_deploy_options, identity_options, cli_host_option,
-                cli_readiness_option, cli_progress_options},
+                cli_mode_option, cli_readiness_option, cli_progress_options},
     .min_args = 1,
     .max_args = 1,
     .notes = "exit codes: 0 succeeded, 1 failed, 2 bad input, 3 rollback failed,\n"

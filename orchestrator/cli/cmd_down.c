@@ -5,13 +5,14 @@
  */
 #include "cmd.h"
 #include "stack.h"
+#include "swarm.h"
 
 static int cmd_down_exec(const struct cli_args *a)
 {
     struct stack_options so = {0};
 
     so.volumes = cli_arg(a, CLI_OPT_VOLUMES) != NULL;
-    return cli_run_stack(a, &so, stack_down);
+    return cli_run_stack(a, &so, stack_down, swarm_down);
 }
 
 static const struct cmd_option down_options[] = {
@@ -25,6 +26,7 @@ const struct cmd_entry cmd_down_entry = {
              "[--insecure] [--mode local|swarm] "
              "[-v|--volumes] [--progress MODE | --json]",
     .summary = "stop and remove the project's containers and networks",
-    .options = {cli_compose_options, cli_host_option, down_options, cli_progress_options},
+    .options = {cli_compose_options, cli_host_option, cli_mode_option, down_options,
+                cli_progress_options},
     .exec = cmd_down_exec,
 };

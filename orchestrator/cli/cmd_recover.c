@@ -15,7 +15,8 @@ const struct cmd_entry cmd_recover_entry = {
              "[--lock-timeout D] [--readiness probe|docker] "
              "[--progress MODE | --json] PLAN",
     .summary = "finish an interrupted deployment: resume it or roll it back (plan on_crash:)",
-    .options = {cli_deploy_options, cli_host_option, cli_readiness_option, cli_progress_options},
+    .options = {cli_deploy_options, cli_host_option, cli_mode_option, cli_readiness_option,
+                cli_progress_options},
     .min_args = 1,
     .max_args = 1,
     .notes = "exit codes: 0 resumed to succeeded (or nothing to recover), 1 rolled back or\n"

@@ -148,7 +148,7 @@ const struct cmd_entry cmd_rollback_entry = {
              "[--readiness probe|docker] [--progress MODE | --json] PLAN",
     .summary = "deploy an earlier release again, audited; or explain the rollback matrix",
     .options = {rollback_options, cli_dry_run_option, cli_deploy_options, cli_host_option,
-                cli_readiness_option, cli_progress_options},
+                cli_mode_option, cli_readiness_option, cli_progress_options},
     .min_args = 1,
     .max_args = 1,
     .notes = "exit codes: 0 rolled back, 1 failed, 2 bad input, 4 locked, 5 unreachable,\n"

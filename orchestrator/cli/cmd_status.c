@@ -252,7 +252,7 @@ static int cmd_status_exec(const struct cli_args *a)
 const struct cmd_entry cmd_status_entry = {
     .name = "status",
     .usage = "[--state PATH | --plan FILE] [-p NAME] [-H URL | --context NAME] [--insecure] "
-             "[--mode local|swarm] [--json]",
+             "[--json]",
     .summary = "what each service runs per the store, and whether the daemon agrees",
     .options = {cli_store_options, cli_project_option, cli_host_option, cli_json_option},
     .max_args = -1,

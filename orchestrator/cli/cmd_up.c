@@ -8,6 +8,7 @@
  */
 #include "cmd.h"
 #include "stack.h"
+#include "swarm.h"
 
 #include <stdio.h>
 
@@ -15,6 +16,12 @@ static int up_all(struct engine *e, const struct compose_project *p, const struc
                   const struct stack_options *so, struct tt_err *err)
 {
     return stack_up(e, p, d, so, NULL, err);
+}
+
+static int up_swarm(struct engine *e, const struct compose_project *p, const struct dag *d,
+                    const struct stack_options *so, struct tt_err *err)
+{
+    return swarm_up(e, p, d, so, NULL, err);
 }
 
 static int cmd_up_exec(const struct cli_args *a)
@@ -29,7 +36,7 @@ static int cmd_up_exec(const struct cli_args *a)
     } else {
         for (int i = 0; i < a->argc; i++)
             strv_push(&so.services, a->argv[i]);
-        rc = cli_run_stack(a, &so, up_all);
+        rc = cli_run_stack(a, &so, up_all, up_swarm);
     }
     strv_clear(&so.services);
     return rc;
@@ -46,8 +53,8 @@ const struct cmd_entry cmd_up_entry = {
              "[--insecure] [--mode local|swarm] "
              "[--timeout D] [--progress MODE | --json] [--readiness probe|docker] [SERVICE...]",
     .summary = "create and start the stack in dependency order; wait until it is ready",
-    .options = {cli_compose_options, cli_host_option, up_options, cli_progress_options,
-                cli_readiness_option},
+    .options = {cli_compose_options, cli_host_option, cli_mode_option, up_options,
+                cli_progress_options, cli_readiness_option},
     .max_args = -1,
     .notes = "SERVICE...: only these services and their dependencies (default: all)\n"
              "\nexit codes: 0 ready, 1 a service failed, 2 bad input, 5 engine unreachable\n",
