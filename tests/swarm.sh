@@ -14,7 +14,8 @@
 # 10.231.7.2, where the services' published ports (mode: host) answer.
 # The swarm listens on 127.0.0.1:23770 of that namespace only.  The images
 # come from the shared daemon (`tests/infra.sh up` builds them):
-# docker save | docker load.
+# docker save | docker load; migrator:3 is the base of the example's api
+# images, which the README's swarm section builds on this daemon.
 set -eu
 
 BASE=${TTDEPLOY_TEST_ROOT:-/var/tmp/ttdeploy-test}
@@ -24,7 +25,8 @@ SHARED=unix://$BASE/docker.sock
 NETNS=ttswarm1
 HOST_IP=10.231.7.1
 NS_IP=10.231.7.2
-IMAGES="ttdeploy-test/postgres:15 ttdeploy-test/busybox:latest ttdeploy-test/migrator:2"
+IMAGES="ttdeploy-test/postgres:15 ttdeploy-test/busybox:latest ttdeploy-test/migrator:2
+    ttdeploy-test/migrator:3"
 HERE=$(cd "$(dirname "$0")" && pwd)
 
 log() { echo "swarm: $*" >&2; }

@@ -206,8 +206,10 @@ static int check_slot(struct run *a, const struct plan_rollout *r, const char *s
         const struct plan_check *c = &a->plan->checks[i];
         if (!verify_targets(c, r->service))
             continue;
-        struct verify_context v = {a->engine, a->project, a->plan->db_url,
-                                   monotime_now() + a->plan->verify_timeout_ms / 1000.0, &pairs};
+        struct verify_context v = {
+            a->engine,       a->project,
+            a->plan->db_url, monotime_now() + a->plan->verify_timeout_ms / 1000.0,
+            &pairs,          0};
         struct buf intent = {0}, detail = {0};
         struct tt_err e = {0};
         long long step;

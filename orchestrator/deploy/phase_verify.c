@@ -50,9 +50,10 @@ static enum action_result measure_p95(struct run *a, void *ctx, struct buf *deta
 {
     size_t i = *(size_t *)ctx;
     const struct plan_check *c = &a->plan->checks[i];
-    struct verify_context v = {a->engine, a->project, a->plan->db_url,
-                               monotime_now() + a->plan->verify_timeout_ms / 1000.0,
-                               &a->live_slots};
+    struct verify_context v = {
+        a->engine,       a->project,
+        a->plan->db_url, monotime_now() + a->plan->verify_timeout_ms / 1000.0,
+        &a->live_slots,  run_swarm_mode(a)};
     struct verify_measure m;
     struct buf probe = {0};
 
@@ -130,8 +131,8 @@ static enum action_result run_check(struct run *a, void *ctx, struct buf *detail
                                     struct tt_err *err)
 {
     const struct check_run *cr = ctx;
-    struct verify_context v = {a->engine, a->project, a->plan->db_url, cr->deadline,
-                               &a->live_slots};
+    struct verify_context v = {a->engine,    a->project,     a->plan->db_url,
+                               cr->deadline, &a->live_slots, run_swarm_mode(a)};
     verify_measure_clear(&a->fail_measure);
     int rc =
         verify_run(&v, &a->plan->checks[cr->i], a->before[cr->i], detail, &a->fail_measure, err);

@@ -246,7 +246,7 @@ char *run_container_id(struct run *a, const char *service, struct tt_err *err);
 int run_oneoff(struct run *a, const struct compose_service *s, const char *image,
                const struct strv *argv, const struct strv *env_override, long timeout_ms,
                int *exit_code, struct buf *logs, struct tt_err *err);
-/* Stops (start = 0) or starts service for migrate.stop_during (local mode only). */
+/* Stops (start = 0) or starts service for migrate.stop_during (swarm: 0 replicas and back). */
 int run_toggle_service(struct run *a, const char *service, int start, struct tt_err *err);
 
 /* ---- the phases (phase_*.c) ---------------------------------------------- */

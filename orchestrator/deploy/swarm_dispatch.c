@@ -53,9 +53,7 @@ int run_oneoff(struct run *a, const struct compose_service *s, const char *image
 int run_toggle_service(struct run *a, const char *service, int start, struct tt_err *err)
 {
     if (run_swarm_mode(a))
-        return tt_error(err,
-                        "migrate.stop_during (service \"%s\") is not available in swarm mode: "
-                        "remove it from the plan, or deploy in local mode",
-                        service);
+        return swarm_toggle_service(a->engine, a->project->name, service, start,
+                                    a->plan->healthy_timeout_ms, err);
     return stack_toggle_service(a->engine, a->project->name, service, start, err);
 }

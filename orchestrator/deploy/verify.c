@@ -9,6 +9,7 @@
 #include "pgdb.h"
 #include "redact.h"
 #include "stack.h"
+#include "swarm.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -175,13 +176,29 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* The container checks of service run in: the slot being checked, else the one that runs. */
-static char *check_container(const struct verify_context *v, const char *service)
+/*
+ * The container check c runs in for service: the slot being checked, else
+ * the one that runs (in swarm mode, the service's running task's on the
+ * engine's node).  NULL with err set saying why when there is none.
+ */
+static char *check_container(const struct verify_context *v, const struct plan_check *c,
+                             const char *service, struct tt_err *err)
 {
+    struct tt_err why = {0};
+    char *id = NULL;
     for (size_t i = 0; v->slots && i + 1 < v->slots->n; i += 2)
         if (!strcmp(service, v->slots->v[i]))
             return xstrdup(v->slots->v[i + 1]);
-    return stack_container_id(v->e, v->project->name, service);
+    id = v->swarm ? swarm_container_id(v->e, v->project->name, service, &why)
+                  : stack_container_id(v->e, v->project->name, service);
+    if (id)
+        return id;
+    if (why.msg[0])
+        tt_error(err, "check \"%s\": %s", c->name, why.msg);
+    else
+        tt_error(err, "check \"%s\": service \"%s\" has no running %s", c->name, service,
+                 v->swarm ? "task" : "container");
+    return NULL;
 }
 
 int verify_targets(const struct plan_check *c, const char *service)
@@ -231,11 +248,10 @@ static int run_http(const struct verify_context *v, const struct plan_check *giv
     struct buf why = {0}, first = {0};
     int failed = 0, n = 0;
 
-    if (c->from && !(container = check_container(v, c->from))) {
+    if (c->from && !(container = check_container(v, c, c->from, err))) {
         free(ms);
         free(aimed_url);
-        return tt_error(err, "check \"%s\": service \"%s\" has no running container", c->name,
-                        c->from);
+        return -1;
     }
     for (n = 0; n < c->probes && (n == 0 || monotime_now() < v->deadline); n++) {
         buf_reset(&why);
@@ -271,13 +287,12 @@ static int run_http(const struct verify_context *v, const struct plan_check *giv
 static int run_exec(const struct verify_context *v, const struct plan_check *c, struct buf *detail,
                     struct verify_measure *m, struct tt_err *err)
 {
-    char *container = check_container(v, c->service);
+    char *container = check_container(v, c, c->service, err);
     struct buf out = {0};
     int code = -1, rc;
 
     if (!container)
-        return tt_error(err, "check \"%s\": service \"%s\" has no running container", c->name,
-                        c->service);
+        return -1;
     json_t *argv = json_array();
     for (size_t i = 0; i < c->command.n; i++)
         json_array_append_new(argv, json_string(c->command.v[i]));

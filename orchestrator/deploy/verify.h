@@ -24,6 +24,8 @@ struct verify_context {
      * whichever of its containers runs; NULL or empty: none.
      */
     const struct strv *slots;
+    /* Swarm mode: a service's container is its running task's (swarm_container_id). */
+    int swarm;
 };
 
 /* What a check measured, for the rollback matrix. */

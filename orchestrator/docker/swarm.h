@@ -36,6 +36,7 @@
 #define SWARM_LABEL_IMAGE "com.docker.stack.image"
 #define SWARM_LABEL_HASH "dev.ttdeploy.spec-hash"
 #define SWARM_LABEL_JOB "dev.ttdeploy.job"
+#define SWARM_LABEL_STOPPED "dev.ttdeploy.stopped-replicas"
 #define SWARM_POLL_MS 250
 
 struct swarm_spec {
@@ -71,7 +72,8 @@ int swarm_up(struct engine *e, const struct compose_project *p, const struct dag
              const struct stack_options *o, struct stack_report *report, struct tt_err *err);
 int swarm_preview(struct engine *e, const struct compose_project *p, const struct dag *d,
                   const struct stack_options *o, struct stack_report *report, struct tt_err *err);
-/* Removes the project's services in reverse DAG order, then its networks. */
+/* Removes the project's services in reverse DAG order, then its networks (and volumes: o->volumes).
+ */
 int swarm_down(struct engine *e, const struct compose_project *p, const struct dag *d,
                const struct stack_options *o, struct tt_err *err);
 
@@ -89,6 +91,15 @@ int swarm_run_job(struct engine *e, const struct compose_project *p,
  */
 char *swarm_container_id(struct engine *e, const char *project, const char *service,
                          struct tt_err *err);
+
+/*
+ * stack_toggle_service's contract in swarm mode (swarm_toggle.c): off
+ * scales the service to 0 replicas and waits until its tasks ended; on
+ * gives back the replicas it had and waits until they run; each wait
+ * within timeout_ms (0: 120 s).  A service that does not exist: nothing.
+ */
+int swarm_toggle_service(struct engine *e, const char *project, const char *service, int on,
+                         long timeout_ms, struct tt_err *err);
 
 /* -1 with err set when the engine is not a Swarm manager. */
 int swarm_check_manager(struct engine *e, struct tt_err *err);

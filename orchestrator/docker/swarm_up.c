@@ -1,5 +1,6 @@
 /*
- * swarm_up.c - `up`, its preview and `down` in swarm mode.
+ * swarm_up.c - `up`, its preview and `down` (with -v, the named volumes
+ * too) in swarm mode.
  *
  * up goes layer by layer through the DAG: it creates a layer's missing
  * services and updates those whose spec hash changed (POST
@@ -24,6 +25,7 @@
 #include "swarm.h"
 #include "buf.h"
 #include "monotime.h"
+#include "container_spec.h"
 #include "stack_private.h"
 
 #include <stdlib.h>
@@ -489,13 +491,33 @@ static int remove_network(struct engine *e, const char *name, double deadline, s
                     st);
 }
 
+/*
+ * Removes the project's named volume name (o->volumes), retrying while the
+ * containers of the removed tasks, which Swarm deletes after their
+ * service, still use it.  Swarm's volumes carry no project label: they are
+ * found by the compose file's names.
+ */
+static int remove_volume(struct engine *e, const char *name, double deadline, struct tt_err *err)
+{
+    struct buf path = {0};
+    long st;
+    engine_pathf(&path, "/volumes/%s", name);
+    while ((st = engine_call(e, "DELETE", path.data, NULL, 0, NULL, NULL, err)) == 409 &&
+           monotime_now() < deadline)
+        usleep(SWARM_POLL_MS * 1000);
+    buf_release(&path);
+    if (st == 204 || st == 200 || st == 404)
+        return 0;
+    return tt_error(err, "could not remove volume %s (HTTP %ld): a container still uses it", name,
+                    st);
+}
+
 int swarm_down(struct engine *e, const struct compose_project *p, const struct dag *d,
                const struct stack_options *o, struct tt_err *err)
 {
     json_t *list = NULL;
     struct strv nets = {0};
     int rc = 0;
-    (void)o;
     if (swarm_check_manager(e, err) < 0 || project_services(e, p->name, &list, err) < 0)
         return -1;
     /* jobs and services no longer in the compose file first, then the DAG backwards */
@@ -519,6 +541,11 @@ int swarm_down(struct engine *e, const struct compose_project *p, const struct d
     double deadline = monotime_now() + 60;
     for (size_t k = 0; k < nets.n; k++)
         rc |= remove_network(e, nets.v[k], deadline, err);
+    for (size_t k = 0; o->volumes && k < p->volumes.n; k++) {
+        char *name = container_spec_resource_name(p, p->volumes.v[k]);
+        rc |= remove_volume(e, name, deadline, err);
+        free(name);
+    }
     strv_clear(&nets);
     json_decref(list);
     return rc ? -1 : 0;
