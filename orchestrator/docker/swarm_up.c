@@ -475,41 +475,28 @@ static int remove_named(struct engine *e, json_t *list, const char *name, struct
     return rc;
 }
 
-/* Removes network name, retrying while the removed tasks still hold endpoints on it. */
-static int remove_network(struct engine *e, const char *name, double deadline, struct tt_err *err)
+/*
+ * Removes a network or volume (kind "networks" or "volumes") called name,
+ * retrying until deadline while the removed tasks' containers, which Swarm
+ * deletes after their service, still hold it.
+ */
+static int remove_when_free(struct engine *e, const char *kind, const char *name, double deadline,
+                            struct tt_err *err)
 {
     struct buf path = {0};
     long st;
-    engine_pathf(&path, "/networks/%s", name);
+    buf_printf(&path, "/%s", kind);
+    engine_pathf(&path, "/%s", name);
     while ((st = engine_call(e, "DELETE", path.data, NULL, 0, NULL, NULL, err)) != 204 &&
            st != 200 && st != 404 && monotime_now() < deadline)
         usleep(SWARM_POLL_MS * 1000);
     buf_release(&path);
     if (st == 204 || st == 200 || st == 404)
         return 0;
-    return tt_error(err, "could not remove network %s (HTTP %ld): its tasks may still run", name,
-                    st);
-}
-
-/*
- * Removes the project's named volume name (o->volumes), retrying while the
- * containers of the removed tasks, which Swarm deletes after their
- * service, still use it.  Swarm's volumes carry no project label: they are
- * found by the compose file's names.
- */
-static int remove_volume(struct engine *e, const char *name, double deadline, struct tt_err *err)
-{
-    struct buf path = {0};
-    long st;
-    engine_pathf(&path, "/volumes/%s", name);
-    while ((st = engine_call(e, "DELETE", path.data, NULL, 0, NULL, NULL, err)) == 409 &&
-           monotime_now() < deadline)
-        usleep(SWARM_POLL_MS * 1000);
-    buf_release(&path);
-    if (st == 204 || st == 200 || st == 404)
-        return 0;
-    return tt_error(err, "could not remove volume %s (HTTP %ld): a container still uses it", name,
-                    st);
+    return tt_error(err,
+                    "could not remove %.*s %s (HTTP %ld): its tasks' containers may still "
+                    "run; see `docker ps -a`",
+                    (int)strlen(kind) - 1, kind, name, st);
 }
 
 int swarm_down(struct engine *e, const struct compose_project *p, const struct dag *d,
@@ -540,10 +527,11 @@ int swarm_down(struct engine *e, const struct compose_project *p, const struct d
         swarm_spec_networks(p, p->services[k], &nets);
     double deadline = monotime_now() + 60;
     for (size_t k = 0; k < nets.n; k++)
-        rc |= remove_network(e, nets.v[k], deadline, err);
+        rc |= remove_when_free(e, "networks", nets.v[k], deadline, err);
+    /* Swarm's volumes carry no project label: found by the compose file's names */
     for (size_t k = 0; o->volumes && k < p->volumes.n; k++) {
         char *name = container_spec_resource_name(p, p->volumes.v[k]);
-        rc |= remove_volume(e, name, deadline, err);
+        rc |= remove_when_free(e, "volumes", name, deadline, err);
         free(name);
     }
     strv_clear(&nets);

@@ -6,25 +6,21 @@ of the last deployment is ok (backup, the migration 0001 -> 0002 as a
 replicated job, infra, app, verify with its exec and from: checks in the
 tasks' containers), and the worker was scaled to 0 during the migration
 and back (migrate.stop_during).  Then the broken v1.5.0 is rolled back:
-the api runs v1.4.0 again and the data is as before."""
+the api runs v1.4.0 again and the data is as before.  Last, `down -v`
+removes the services and the database's volume."""
 import datetime
 import json
 import os
 import subprocess
 import urllib.parse
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SWARM_SH = os.path.join(HERE, "..", "swarm.sh")
-subprocess.run([SWARM_SH, "up"], check=True, stdout=subprocess.DEVNULL)
-SWARM_HOST = subprocess.run([SWARM_SH, "env"], check=True, capture_output=True,
-                            text=True).stdout.strip().split("=", 1)[1]
-NS_IP = subprocess.run([SWARM_SH, "ip"], check=True, capture_output=True, text=True).stdout.strip()
-os.environ["DOCKER_HOST"] = SWARM_HOST  # ttdeploy and harness.api: the swarm's daemon
+from swarmenv import NS_IP  # first: it sets DOCKER_HOST, which harness reads
 
 from harness import ROOT, api, readme_block, run, ttdeploy  # noqa: E402
 from test_database import psql  # noqa: E402
 
-PLAN = os.path.join(ROOT, "examples", "tasktracker", "plan.yml")
+EXAMPLE = os.path.join(ROOT, "examples", "tasktracker")
+PLAN = os.path.join(EXAMPLE, "plan.yml")
 SERVICES = ["api", "dashboard", "nats", "nginx", "postgres", "worker"]
 ENV = {"ENGINE_MODE": "swarm", "DB_HOST": NS_IP, "API_HOST": NS_IP}
 URL = f"postgresql://postgres:tasktracker@{NS_IP}:5555/tasktracker"
@@ -111,6 +107,15 @@ def test_2_the_broken_release_rolls_back_to_v1_4_0():
         assert len(running(n)) == 1, n
     assert psql("SELECT version_num FROM alembic_version", URL) == "0002"
     assert psql("SELECT count(*) || '/' || count(*) FILTER (WHERE done) FROM tasks", URL) == before
+
+
+def test_3_down_removes_the_services_and_the_volume():
+    """The swarm's daemon is shared by the swarm suites: the example does not stay up."""
+    p = ttdeploy("down", "--mode", "swarm", "-v", "-f", os.path.join(EXAMPLE, "compose.yml"),
+                 "-f", os.path.join(EXAMPLE, "compose.swarm.yml"), "--progress", "quiet")
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert not services()
+    assert api("GET", "/volumes/tasktracker_pgdata")[0] == 404
 
 
 if __name__ == "__main__":

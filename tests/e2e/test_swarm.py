@@ -16,13 +16,7 @@ import tempfile
 import time
 import urllib.parse
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SWARM_SH = os.path.join(HERE, "..", "swarm.sh")
-subprocess.run([SWARM_SH, "up"], check=True, stdout=subprocess.DEVNULL)
-SWARM_HOST = subprocess.run([SWARM_SH, "env"], check=True, capture_output=True,
-                            text=True).stdout.strip().split("=", 1)[1]
-NS_IP = subprocess.run([SWARM_SH, "ip"], check=True, capture_output=True, text=True).stdout.strip()
-os.environ["DOCKER_HOST"] = SWARM_HOST  # ttdeploy, docker and harness.api: the swarm's daemon
+from swarmenv import NS_IP  # first: it sets DOCKER_HOST, which harness reads
 
 from harness import api, last_deployment, run, ttdeploy  # noqa: E402
 
