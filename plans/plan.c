@@ -325,10 +325,42 @@ static int parse_audit(struct ploader *l, const struct ynode *n)
     return 0;
 }
 
+/* An empty string is as if the key were absent. */
+static void drop_empty(char **s)
+{
+    if (*s && !**s) {
+        free(*s);
+        *s = NULL;
+    }
+}
+
+/*
+ * What engine: says beyond its values: host and context exclude each
+ * other (as the docker CLI's -H and --context), and the mode and the
+ * store's place default to local.
+ */
+static int parse_engine(struct ploader *l, const struct ynode *root)
+{
+    struct plan *p = l->p;
+    const struct ynode *n = ynode_get(root, "engine");
+
+    drop_empty(&p->engine_host); /* host: ${DEPLOY_HOST:-} left empty: the default engine */
+    drop_empty(&p->engine_context);
+    if (p->engine_host && p->engine_context)
+        return yread_error(&l->r, ynode_get(n, "context"),
+                           "engine: give host or context, not both (a context names its host)");
+    if (!p->engine_mode)
+        p->engine_mode = xstrdup("local");
+    p->state_engine = p->state_where && !strcmp(p->state_where, "engine");
+    return 0;
+}
+
 /* The root's values and the sections that are only values; the others are read above. */
 static int parse_top(struct ploader *l, const struct ynode *root)
 {
     static const char *const crash[] = {"rollback", "resume", NULL};
+    static const char *const modes[] = {"local", "swarm", NULL};
+    static const char *const stores[] = {"local", "engine", NULL};
     struct plan *p = l->p;
     struct yfield tiers[] = {
         yfield_strings("infra", &p->infra, "tiers infra"),
@@ -345,6 +377,12 @@ static int parse_top(struct ploader *l, const struct ynode *root)
         yfield_millis("stall", &p->timeouts.stall_ms, "timeouts stall"),
         yfield_end(),
     };
+    struct yfield engine[] = {
+        yfield_string("host", &p->engine_host, "engine host"),
+        yfield_string("context", &p->engine_context, "engine context"),
+        yfield_name("mode", &p->engine_mode, "engine mode", modes),
+        yfield_end(),
+    };
     struct yfield fields[] = {
         yfield_int("version", &p->version, NULL, 1),
         yfield_string("project", &p->project, NULL),
@@ -359,6 +397,8 @@ static int parse_top(struct ploader *l, const struct ynode *root)
         yfield_skip("verify"),
         yfield_section("timeouts", timeouts, "timeouts"),
         yfield_name("on_crash", &p->on_crash, NULL, crash),
+        yfield_section("engine", engine, "engine"),
+        yfield_name("state", &p->state_where, NULL, stores),
         yfield_skip("rollback"),
         yfield_skip("audit"),
         yfield_skip("rollout"),
@@ -385,7 +425,7 @@ static int parse_top(struct ploader *l, const struct ynode *root)
     resolve_all(p, &p->env_files);
     if (!p->on_crash)
         p->on_crash = xstrdup("rollback");
-    return 0;
+    return parse_engine(l, root);
 }
 
 static int parse_root(struct ploader *l, const struct ynode *root)
@@ -619,6 +659,10 @@ void plan_free(struct plan *p)
         check_clear(&p->checks[i]);
     free(p->checks);
     free(p->on_crash);
+    free(p->engine_host);
+    free(p->engine_context);
+    free(p->engine_mode);
+    free(p->state_where);
     for (size_t i = 0; i < p->nrules; i++)
         plan_rule_clear(&p->rules[i]);
     free(p->rules);

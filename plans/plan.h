@@ -164,6 +164,11 @@ struct plan {
     long verify_timeout_ms;
     struct plan_timeouts timeouts; /* connect, statement, lock, request, stall */
     char *on_crash;                /* "rollback" (default) or "resume" */
+    char *engine_host;             /* engine.host: tcp://, ssh://, unix://; NULL: not given */
+    char *engine_context;          /* engine.context: a Docker context's name; NULL: not given */
+    char *engine_mode;             /* engine.mode: "local" (default) or "swarm" */
+    char *state_where;             /* state: "local" or "engine"; NULL: not given */
+    int state_engine;              /* state: engine - the store lives in a volume on the engine */
     struct plan_rule *rules;
     size_t nrules;
     struct strv public_env; /* audit.public_env: names whose values the store keeps in clear */
@@ -178,6 +183,12 @@ int plan_load(const char *path, const struct vars *env, struct plan **out, struc
 int plan_parse(const char *path, const char *data, size_t len, const struct vars *env,
                struct plan **out, struct tt_err *err);
 void plan_free(struct plan *p);
+
+/*
+ * What the engine mode rules out (swarm: blue-green slots); apply calls it
+ * again when --mode overrides the plan's mode.
+ */
+int plan_check_mode(const struct plan *p, struct tt_err *err);
 
 /*
  * Checks the plan against the project: services named in tiers, images,

@@ -175,8 +175,24 @@ static int check_start_first(const struct plan *p, const struct compose_service 
                        s->name, why);
 }
 
+int plan_check_mode(const struct plan *p, struct tt_err *err)
+{
+    if (!p->engine_mode || strcmp(p->engine_mode, "swarm"))
+        return 0;
+    for (size_t i = 0; i < p->nrollouts; i++)
+        if (p->rollouts[i].blue_green)
+            return tt_error_at(err, p->rollouts[i].at.file, p->rollouts[i].at.line,
+                               p->rollouts[i].at.col,
+                               "rollout %s: blue-green slots are for local mode; in swarm mode "
+                               "use the service's deploy: update_config: order: start-first",
+                               p->rollouts[i].service);
+    return 0;
+}
+
 int plan_rollout_check(const struct plan *p, const struct compose_project *proj, struct tt_err *err)
 {
+    if (plan_check_mode(p, err) < 0)
+        return -1;
     for (size_t i = 0; i < proj->nservices; i++)
         if (proj->services[i]->start_first && check_start_first(p, proj->services[i], err) < 0)
             return -1;

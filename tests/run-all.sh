@@ -15,10 +15,15 @@ log=$(mktemp)
 LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 export LSAN_OPTIONS
 
+# Seconds since the previous suite ended (the budget is 30 minutes in all).
+suite_t0=$(date +%s)
+
 add_counts() { # $1 passed, $2 failed, $3 suite
     total_pass=$((total_pass + $1))
     total_fail=$((total_fail + $2))
-    printf '%-28s %4d passed, %d failed\n' "$3" "$1" "$2"
+    now=$(date +%s)
+    printf '%-28s %4d passed, %d failed   %4d s\n' "$3" "$1" "$2" "$((now - suite_t0))"
+    suite_t0=$now
 }
 
 run_py_suite() { # $1 suite file, $2 name

@@ -263,6 +263,18 @@ int cli_apply_options(const struct cli_args *a, struct apply_options *o)
     o->plan_path = a->argv[0];
     o->state_path = cli_arg(a, CLI_OPT_STATE);
     o->host = cli_arg(a, CLI_OPT_HOST);
+    o->context = cli_arg(a, CLI_OPT_CONTEXT);
+    o->insecure = cli_arg(a, CLI_OPT_INSECURE) != NULL;
+    o->mode = cli_arg(a, CLI_OPT_MODE);
+    if (o->mode && strcmp(o->mode, "local") && strcmp(o->mode, "swarm")) {
+        fprintf(stderr, "ttdeploy %s: --mode \"%s\": use local or swarm\n", a->entry->name,
+                o->mode);
+        return -1;
+    }
+    if (o->state_path && !strcmp(o->state_path, "engine")) {
+        o->state_engine = 1;
+        o->state_path = NULL;
+    }
     o->dry_run = cli_arg(a, CLI_OPT_DRY_RUN) != NULL;
     o->actor = cli_arg(a, CLI_OPT_ACTOR);
     o->release = cli_arg(a, CLI_OPT_RELEASE);

@@ -73,6 +73,9 @@ enum cli_opt {
     CLI_OPT_ACTOR,
     CLI_OPT_RELEASE,
     CLI_OPT_TAG,
+    CLI_OPT_CONTEXT,
+    CLI_OPT_INSECURE,
+    CLI_OPT_MODE,
 };
 
 /*

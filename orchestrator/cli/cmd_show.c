@@ -37,6 +37,11 @@ static void print_deployment(json_t *d)
     printf("   ci %s\n", provider ? provider : "-");
     if (run_url)
         printf("  run       %s\n", run_url);
+    char *engine = cli_ci_field(d, "engine"), *mode = cli_ci_field(d, "mode");
+    if (engine)
+        printf("  engine    %s, %s mode\n", engine, mode ? mode : "local");
+    free(engine);
+    free(mode);
     free(provider);
     free(run_url);
     free(ci_actor);

@@ -113,7 +113,7 @@ enum apply_outcome apply_run(const struct apply_options *o, struct tt_err *err)
     res = run_load(&a, o, err);
     if (res == APPLY_OK)
         res = choose_version(&a);
-    if (res == APPLY_OK && engine_open(o->host, &a.engine, err) < 0)
+    if (res == APPLY_OK && run_open_engine(&a) < 0)
         res = APPLY_UNREACHABLE;
     if (res == APPLY_OK && o->dry_run) {
         res = dry_run_apply(&a);
@@ -213,7 +213,7 @@ enum apply_outcome apply_recover(const struct apply_options *o, struct tt_err *e
         res = run_outcome(&a, APPLY_BAD_INPUT);
     } else if (dbclean_recover(&a) < 0) { /* scratch databases dropped, live ones put right */
         res = run_outcome(&a, APPLY_ROLLBACK_BROKE);
-    } else if (engine_open(o->host, &a.engine, err) < 0) {
+    } else if (run_open_engine(&a) < 0) {
         /* Nothing can be resumed or rolled back without the daemon: leave it for later. */
         char cause[sizeof(err->msg)];
         snprintf(cause, sizeof(cause), "%s", err->msg); /* err->msg is written below */

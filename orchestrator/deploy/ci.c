@@ -96,7 +96,7 @@ static void set_text(json_t *o, const char *key, const char *value)
         json_object_set_new(o, key, json_string(value));
 }
 
-char *ci_identity_json(const struct ci_identity *ci)
+char *ci_identity_json(const struct ci_identity *ci, const char *engine, const char *mode)
 {
     json_t *o = json_object();
     set_text(o, "provider", ci->provider);
@@ -105,7 +105,9 @@ char *ci_identity_json(const struct ci_identity *ci)
     set_text(o, "commit", ci->commit);
     set_text(o, "run_id", ci->run_id);
     set_text(o, "run_url", ci->run_url);
-    char *s = ci->provider ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    set_text(o, "engine", engine);
+    set_text(o, "mode", mode);
+    char *s = json_object_size(o) ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(o);
     return s;
 }

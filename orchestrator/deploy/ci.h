@@ -26,8 +26,12 @@ struct ci_identity {
  */
 int ci_identity_detect(struct ci_identity *ci, const char *dir, const char *actor,
                        struct tt_err *err);
-/* The identity as compact JSON for deployments.ci (caller frees), or NULL when there is none. */
-char *ci_identity_json(const struct ci_identity *ci);
+/*
+ * The identity as compact JSON for deployments.ci (caller frees), with
+ * the engine the deployment used (described without credentials) and its
+ * mode; NULL when there is none of these.
+ */
+char *ci_identity_json(const struct ci_identity *ci, const char *engine, const char *mode);
 void ci_identity_release(struct ci_identity *ci);
 
 #endif

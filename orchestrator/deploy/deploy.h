@@ -45,7 +45,11 @@ enum apply_outcome {
 struct apply_options {
     const char *plan_path;
     const char *state_path; /* NULL: .ttdeploy/state.db beside the plan */
-    const char *host;       /* Docker engine; NULL: $DOCKER_HOST */
+    const char *host;       /* Docker engine (--host); NULL: $DOCKER_HOST, the plan's, default */
+    const char *context;    /* Docker context (--context); NULL: $DOCKER_CONTEXT, the plan's */
+    int insecure;           /* plain tcp:// without TLS allowed */
+    const char *mode;       /* "local" or "swarm"; NULL: the plan's engine mode */
+    int state_engine;       /* the store lives in a volume on the engine (--state engine) */
     int dry_run;
     double lock_timeout_s;
     int readiness_docker;

@@ -297,7 +297,7 @@ enum apply_outcome redeploy_run(const struct redeploy_options *o, struct tt_err 
 
     a.manual = 1;
     res = run_load(&a, &o->apply, err);
-    if (res == APPLY_OK && engine_open(o->apply.host, &a.engine, err) < 0)
+    if (res == APPLY_OK && run_open_engine(&a) < 0)
         res = APPLY_UNREACHABLE;
     if (res == APPLY_OK) /* a dry run reads the store; it takes no lock */
         res = o->apply.dry_run ? run_open_store(&a) : run_open_and_lock(&a);

@@ -211,6 +211,13 @@ enum apply_outcome run_load(struct run *a, const struct apply_options *o, struct
     if (release_load(o->plan_path, NULL, &rel, err) < 0)
         return APPLY_BAD_INPUT;
     run_use_release(a, rel);
+    if (o->mode) { /* --mode wins over the plan's engine mode */
+        free(a->plan->engine_mode);
+        a->plan->engine_mode = xstrdup(o->mode);
+        if (plan_check_mode(a->plan, err) < 0)
+            return APPLY_BAD_INPUT;
+    }
+    a->plan->state_engine |= o->state_engine;
     run_set_bounds(&a->plan->timeouts);
     char *dir = plan_resolve(a->plan, ".");
     int rc = ci_identity_detect(&a->ci, dir, o->actor, err);
@@ -221,6 +228,11 @@ enum apply_outcome run_load(struct run *a, const struct apply_options *o, struct
         a->migrate_image =
             xstrdup(compose_find_service(a->project, a->plan->migrate.service)->image);
     return APPLY_OK;
+}
+
+int run_open_engine(struct run *a)
+{
+    return engine_open(a->o->host, &a->engine, a->err);
 }
 
 /*
@@ -391,7 +403,8 @@ int run_begin(struct run *a, const char *version, const char *git_tag, const cha
 {
     char compose_sha[65];
     compose_digest(a->project, compose_sha);
-    char *ci = ci_identity_json(&a->ci);
+    char *ci = ci_identity_json(&a->ci, a->engine ? engine_host(a->engine) : NULL,
+                                a->plan->engine_mode);
     struct store_deployment d = {a->project->name,
                                  version,
                                  git_tag,

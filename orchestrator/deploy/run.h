@@ -102,6 +102,11 @@ struct run {
 
 /* Loads the release of o's plan into a new run (err set: APPLY_BAD_INPUT). */
 enum apply_outcome run_load(struct run *a, const struct apply_options *o, struct tt_err *err);
+/*
+ * Connects a->engine to the engine the command line, the environment or
+ * the plan names, in the docker CLI's order (-1 and a->err set).
+ */
+int run_open_engine(struct run *a);
 /* Swaps the run's release for rel (owned from now on); per-check baselines start again. */
 void run_use_release(struct run *a, struct release *rel);
 /* Releases the lock (if held) and everything the run owns. */

@@ -369,3 +369,29 @@ Test(plan, audit_public_env)
     const char *e = load_err(HEAD "audit: {public_env: {A: 1}}\n");
     cr_assert(!strncmp(e, "plan.yml:3:21: ", 15), "%s", e);
 }
+
+/* engine: where and how; state: where the store lives. */
+Test(plan, engine_block)
+{
+    struct plan *p = load_ok(HEAD);
+    cr_assert_str_eq(p->engine_mode, "local", "local mode by default");
+    cr_assert_null(p->engine_host);
+    cr_assert_eq(p->state_engine, 0);
+    plan_free(p);
+
+    p = load_ok(HEAD "engine: {host: 'ssh://deploy@prod:2222', mode: swarm}\nstate: engine\n");
+    cr_assert_str_eq(p->engine_host, "ssh://deploy@prod:2222");
+    cr_assert_str_eq(p->engine_mode, "swarm");
+    cr_assert_eq(p->state_engine, 1);
+    plan_free(p);
+
+    p = load_ok(HEAD "engine: {host: '', context: ''}\n");
+    cr_assert_null(p->engine_host, "an empty host (${DEPLOY_HOST:-}) is the default engine");
+    plan_free(p);
+
+    cr_assert(strstr(load_err(HEAD "engine: {mode: kubernetes}\n"), "local") != NULL);
+    cr_assert(strstr(load_err(HEAD "engine: {host: tcp://a:2376, context: prod}\n"),
+                     "host or context, not both") != NULL);
+    cr_assert(strstr(load_err(HEAD "engine: {hots: tcp://a:2376}\n"), "host") != NULL);
+    cr_assert(strstr(load_err(HEAD "state: remote\n"), "engine") != NULL);
+}
