@@ -77,6 +77,27 @@ struct compose_resources {
     long long memory; /* bytes; 0 when not given */
 };
 
+/* deploy.update_config or deploy.rollback_config (swarm mode). */
+struct compose_update_config {
+    int parallelism;          /* -1 when not given */
+    compose_ns delay;         /* -1 when not given */
+    compose_ns monitor;       /* -1 when not given */
+    char *failure_action;     /* continue, pause or rollback; NULL when not given */
+    char *order;              /* stop-first or start-first; NULL when not given */
+    double max_failure_ratio; /* -1 when not given */
+};
+
+/* The deploy: keys swarm mode honours besides resources (-1 / NULL: not given). */
+struct compose_deploy {
+    char *mode;              /* replicated or global */
+    int replicas;            /* -1 when not given */
+    struct strv constraints; /* placement.constraints */
+    struct compose_update_config update, rollback;
+    char *restart_condition; /* restart_policy.condition: none, on-failure or any */
+    compose_ns restart_delay, restart_window;
+    int restart_max_attempts;
+};
+
 /* A key the model does not interpret, kept as written for `config`. */
 struct compose_extra {
     char *key;
@@ -114,6 +135,7 @@ struct compose_service {
     int start_first; /* deploy.update_config.order: start-first (the new container first) */
     struct compose_resources limits;
     struct compose_resources reservations;
+    struct compose_deploy deploy; /* the rest of deploy: for swarm mode */
     struct compose_extra *extras;
     size_t nextras;
     struct strindex extras_index; /* key → position in extras */
@@ -150,6 +172,9 @@ struct compose_options {
 int compose_load(const struct compose_options *opts, struct compose_project **out,
                  struct tt_err *err);
 void compose_project_free(struct compose_project *p);
+
+/* Takes what src's deploy: gives over dst's (extends). */
+void compose_deploy_merge(struct compose_deploy *dst, const struct compose_deploy *src);
 
 /* The service called name among the enabled ones, or NULL. */
 struct compose_service *compose_find_service(const struct compose_project *p, const char *name);

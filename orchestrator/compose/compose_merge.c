@@ -83,6 +83,7 @@ void compose_service_merge(struct compose_service *dst, const struct compose_ser
         dst->start_first = 1;
     merge_resources(&dst->limits, &src->limits);
     merge_resources(&dst->reservations, &src->reservations);
+    compose_deploy_merge(&dst->deploy, &src->deploy);
     for (size_t i = 0; i < src->nextras; i++)
         compose_extra_set(dst, src->extras[i].key, src->extras[i].value);
     if (src->file) {

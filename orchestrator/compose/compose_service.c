@@ -85,12 +85,40 @@ static const char *const passthrough_keys[] = {"annotations",
                                                "deploy",
                                                NULL};
 
+static void update_config_init(struct compose_update_config *u)
+{
+    u->parallelism = -1;
+    u->delay = u->monitor = -1;
+    u->max_failure_ratio = -1;
+}
+
+static void deploy_init(struct compose_deploy *d)
+{
+    d->replicas = -1;
+    update_config_init(&d->update);
+    update_config_init(&d->rollback);
+    d->restart_delay = d->restart_window = -1;
+    d->restart_max_attempts = -1;
+}
+
+static void deploy_clear(struct compose_deploy *d)
+{
+    free(d->mode);
+    strv_clear(&d->constraints);
+    free(d->update.failure_action);
+    free(d->update.order);
+    free(d->rollback.failure_action);
+    free(d->rollback.order);
+    free(d->restart_condition);
+}
+
 void compose_service_init(struct compose_service *s, const char *name)
 {
     memset(s, 0, sizeof(*s));
     s->name = xstrdup(name);
     s->stop_grace_period = -1;
     compose_healthcheck_init(&s->healthcheck);
+    deploy_init(&s->deploy);
 }
 
 static void kv_clear(struct compose_kvlist *kv)
@@ -126,6 +154,7 @@ void compose_service_clear(struct compose_service *s)
         free(s->deps[i].service);
     free(s->deps);
     strv_clear(&s->healthcheck.test);
+    deploy_clear(&s->deploy);
     free(s->restart);
     free(s->user);
     free(s->working_dir);
@@ -418,11 +447,131 @@ static int check_number(struct compose_loader *l, const char *k, const struct yn
     return 0;
 }
 
+static void take_str(char **dst, const char *src)
+{
+    if (src) {
+        free(*dst);
+        *dst = xstrdup(src);
+    }
+}
+
+static void update_config_merge(struct compose_update_config *d,
+                                const struct compose_update_config *s)
+{
+    if (s->parallelism >= 0)
+        d->parallelism = s->parallelism;
+    if (s->delay >= 0)
+        d->delay = s->delay;
+    if (s->monitor >= 0)
+        d->monitor = s->monitor;
+    if (s->max_failure_ratio >= 0)
+        d->max_failure_ratio = s->max_failure_ratio;
+    take_str(&d->failure_action, s->failure_action);
+    take_str(&d->order, s->order);
+}
+
+void compose_deploy_merge(struct compose_deploy *dst, const struct compose_deploy *src)
+{
+    take_str(&dst->mode, src->mode);
+    if (src->replicas >= 0)
+        dst->replicas = src->replicas;
+    if (src->constraints.n)
+        strv_copy(&dst->constraints, &src->constraints);
+    update_config_merge(&dst->update, &src->update);
+    update_config_merge(&dst->rollback, &src->rollback);
+    take_str(&dst->restart_condition, src->restart_condition);
+    if (src->restart_delay >= 0)
+        dst->restart_delay = src->restart_delay;
+    if (src->restart_window >= 0)
+        dst->restart_window = src->restart_window;
+    if (src->restart_max_attempts >= 0)
+        dst->restart_max_attempts = src->restart_max_attempts;
+}
+
+/* update_config or rollback_config, what naming it; max_failure_ratio a number in [0, 1]. */
+static int parse_update_config(struct compose_loader *l, const struct ynode *n, const char *what,
+                               struct compose_update_config *u)
+{
+    static const char *const actions[] = {"continue", "pause", "rollback", NULL};
+    static const char *const orders[] = {"stop-first", "start-first", NULL};
+    const char *ratio = NULL;
+    const struct yfield fields[] = {
+        yfield_int("parallelism", &u->parallelism, NULL, 0),
+        yfield_duration("delay", &u->delay, NULL),
+        yfield_duration("monitor", &u->monitor, NULL),
+        yfield_name("failure_action", &u->failure_action, NULL, actions),
+        yfield_name("order", &u->order, NULL, orders),
+        yfield_skip("max_failure_ratio"),
+        yfield_end(),
+    };
+    const struct ynode *r = ynode_get(n, "max_failure_ratio");
+    char *end;
+    if (ynode_is_null(n))
+        return 0;
+    if (yread_fields(&l->r, n, what, fields) < 0)
+        return -1;
+    if (r && !ynode_is_null(r)) {
+        if (yread_scalar(&l->r, r, "max_failure_ratio", &ratio) < 0)
+            return -1;
+        u->max_failure_ratio = strtod(ratio, &end);
+        if (end == ratio || *end || !(u->max_failure_ratio >= 0 && u->max_failure_ratio <= 1))
+            return yread_error(&l->r, r,
+                               "%s.max_failure_ratio must be a number from 0 to 1, "
+                               "not \"%s\"",
+                               what, ratio);
+    }
+    return 0;
+}
+
+/* deploy's keys for swarm mode: mode, replicas, placement, update/rollback_config, restart_policy.
+ */
+static int parse_deploy_swarm(struct compose_loader *l, const struct ynode *n,
+                              struct compose_deploy *d)
+{
+    static const char *const modes[] = {"replicated", "global", NULL};
+    static const char *const conditions[] = {"none", "on-failure", "any", NULL};
+    const struct yfield placement[] = {
+        yfield_strings("constraints", &d->constraints, "deploy.placement.constraints"),
+        yfield_skip("preferences"),
+        yfield_skip("max_replicas_per_node"),
+        yfield_end(),
+    };
+    const struct yfield restart[] = {
+        yfield_name("condition", &d->restart_condition, "deploy.restart_policy.condition",
+                    conditions),
+        yfield_duration("delay", &d->restart_delay, "deploy.restart_policy.delay"),
+        yfield_int("max_attempts", &d->restart_max_attempts, "deploy.restart_policy.max_attempts",
+                   0),
+        yfield_duration("window", &d->restart_window, "deploy.restart_policy.window"),
+        yfield_end(),
+    };
+    const struct yfield fields[] = {
+        yfield_name("mode", &d->mode, "deploy.mode", modes),
+        yfield_int("replicas", &d->replicas, "deploy.replicas", 0),
+        yfield_section("placement", placement, "deploy.placement"),
+        yfield_section("restart_policy", restart, "deploy.restart_policy"),
+        yfield_end(),
+    };
+    for (size_t i = 0; i < n->n; i++) {
+        const struct ynode *kn = n->items[2 * i], *v = n->items[2 * i + 1];
+        const struct yfield *f = yfield_find(fields, kn->str ? kn->str : "");
+        if (f && !ynode_is_null(v) && yread_field(&l->r, f, v) < 0)
+            return -1;
+    }
+    if (parse_update_config(l, ynode_get(n, "update_config"), "deploy.update_config", &d->update) <
+        0)
+        return -1;
+    return parse_update_config(l, ynode_get(n, "rollback_config"), "deploy.rollback_config",
+                               &d->rollback);
+}
+
 static int parse_deploy(struct compose_loader *l, const struct ynode *n, struct compose_service *s)
 {
     if (ynode_is_null(n))
         return 0;
     if (yread_map(&l->r, n, "deploy") < 0)
+        return -1;
+    if (parse_deploy_swarm(l, n, &s->deploy) < 0)
         return -1;
     const struct ynode *uc = ynode_get(n, "update_config"), *order;
     if (uc && !ynode_is_null(uc) && yread_map(&l->r, uc, "deploy.update_config") < 0)

@@ -26,7 +26,7 @@ void dry_run_preview(struct run *a, const char *title, const struct strv *tier)
     strv_copy(&so.services, tier);
     so.progress = PROGRESS_QUIET;
     bluegreen_options(a, &so);
-    if (stack_preview(a->engine, a->project, a->dag, &so, &r, &e2) < 0) {
+    if (run_stack_preview(a, a->project, a->dag, &so, &r, &e2) < 0) {
         fprintf(out, "  cannot preview: %s\n", e2.msg);
     } else {
         for (size_t i = 0; i < tier->n; i++) {

@@ -71,7 +71,13 @@ int phase_backup(struct run *a)
 
     if (!pl->backup.present)
         return step_skipped(a, DEPLOY_BACKUP, "no backup: in the plan");
-    container = stack_container_id(a->engine, a->project->name, pl->db_service);
+    struct tt_err cerr = {0};
+    container = run_container_id(a, pl->db_service, &cerr);
+    if (!container && cerr.msg[0])
+        return step_note(a, DEPLOY_BACKUP, pl->db_service, "pg_dump",
+                         "find the database's container", STEP_FAILED, cerr.msg) < 0
+                   ? -1
+                   : tt_error(a->err, "backup: %s", cerr.msg);
     if (!container)
         return step_skipped(a, DEPLOY_BACKUP,
                             "the database service is not running yet: nothing to back up");

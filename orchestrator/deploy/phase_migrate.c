@@ -106,8 +106,9 @@ static int rehearse(struct run *a, const struct pgdb_migrations *m, double deadl
 /* Brings the database service up if it is not (a first deployment), so migrations can run. */
 static int ensure_database(struct run *a)
 {
-    char *id = stack_container_id(a->engine, a->project->name, a->plan->db_service);
-    if (id) {
+    struct tt_err e = {0};
+    char *id = run_container_id(a, a->plan->db_service, &e);
+    if (id || e.msg[0]) { /* e: it runs on another node of the swarm */
         free(id);
         return 0;
     }
@@ -116,7 +117,7 @@ static int ensure_database(struct run *a)
     so.timeout_ms = a->plan->healthy_timeout_ms;
     so.progress = a->o->progress;
     so.out = a->o->out;
-    int rc = stack_up(a->engine, a->project, a->dag, &so, NULL, a->err);
+    int rc = run_stack_up(a, a->project, a->dag, &so, NULL, a->err);
     strv_clear(&so.services);
     return rc;
 }
@@ -196,8 +197,7 @@ int migrate_run_command(struct run *a, const struct strv *tmpl, const char *befo
         const char *arg = tmpl->v[i];
         strv_push(&argv, !strcmp(arg, "{revision_before}") ? (before[0] ? before : "base") : arg);
     }
-    rc = stack_run_oneoff(a->engine, a->project, s, image ? image : s->image, &argv, env, 3600000,
-                          &code, &logs, err);
+    rc = run_oneoff(a, s, image ? image : s->image, &argv, env, 3600000, &code, &logs, err);
     if (rc == 0 && code != 0) {
         char *cmd = strv_join(&argv, " ");
         rc = tt_error(err, "`%s` exited %d%s", cmd, code, logs.data ? logs.data : "");
@@ -283,8 +283,7 @@ static int migrate_command(struct run *a)
     if (rc == 0) {
         struct tt_err e2 = {0};
         for (size_t i = 0; rc == 0 && i < pl->migrate.stop_during.n; i++)
-            rc = stack_toggle_service(a->engine, a->project->name, pl->migrate.stop_during.v[i], 0,
-                                      a->err);
+            rc = run_toggle_service(a, pl->migrate.stop_during.v[i], 0, a->err);
         if (rc == 0) {
             run_say(a, "migrate: running `%s` (stopped: %zu service(s))", cmd,
                     pl->migrate.stop_during.n);
@@ -292,7 +291,7 @@ static int migrate_command(struct run *a)
         }
         for (size_t i = 0; i < pl->migrate.stop_during.n;
              i++) /* started again, whatever happened */
-            stack_toggle_service(a->engine, a->project->name, pl->migrate.stop_during.v[i], 1, &e2);
+            run_toggle_service(a, pl->migrate.stop_during.v[i], 1, &e2);
     }
     if (rc == 0)
         rc = migrate_read_revision(a, pl->db_url, deadline, &after);

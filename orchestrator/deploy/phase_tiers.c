@@ -134,7 +134,7 @@ static int phase_tier(struct run *a, const struct strv *tier, enum deploy_state 
             rc = run_enter(a, healthy_state);
         goto out;
     }
-    if (stack_preview(a->engine, a->project, a->dag, &so, &preview, a->err) < 0) {
+    if (run_stack_preview(a, a->project, a->dag, &so, &preview, a->err) < 0) {
         rc = -1;
         goto out;
     }
@@ -155,7 +155,7 @@ static int phase_tier(struct run *a, const struct strv *tier, enum deploy_state 
     }
     int up_rc = bluegreen_before_up(a, tier) < 0
                     ? tt_error(&up_err, "%s", a->err->msg)
-                    : stack_up(a->engine, a->project, a->dag, &so, &report, &up_err);
+                    : run_stack_up(a, a->project, a->dag, &so, &report, &up_err);
     size_t ei;
     json_t *ev;
     json_array_foreach(report.events, ei, ev)
@@ -242,7 +242,7 @@ int phase_record_releases(struct run *a)
 
     so.progress = PROGRESS_QUIET;
     bluegreen_options(a, &so);
-    rc = stack_preview(a->engine, a->project, a->dag, &so, &now, a->err);
+    rc = run_stack_preview(a, a->project, a->dag, &so, &now, a->err);
     for (size_t i = 0; rc == 0 && i < now.n; i++) {
         const struct stack_result *x = &now.v[i];
         char *env = recorded_environment(a, compose_find_service(a->project, x->service));
@@ -274,7 +274,7 @@ int tier_bring_up(struct run *a, struct compose_project *p, struct dag *d, const
     so.out = a->o->out;
     so.readiness_docker = a->o->readiness_docker;
     bluegreen_options(a, &so);
-    if (stack_preview(a->engine, p, d, &so, &preview, a->err) < 0)
+    if (run_stack_preview(a, p, d, &so, &preview, a->err) < 0)
         return -1;
     for (size_t i = 0; i < preview.n; i++)
         if (strcmp(preview.v[i].action, "unchanged") || bluegreen_switch_pending(a, &preview.v[i]))
@@ -293,7 +293,7 @@ int tier_bring_up(struct run *a, struct compose_project *p, struct dag *d, const
         rc = step_begin(a, DEPLOY_ROLLING_BACK, x->service, x->action, text.data, &steps[i]);
     }
     if (rc == 0)
-        rc = stack_up(a->engine, p, d, &so, &report, a->err);
+        rc = run_stack_up(a, p, d, &so, &report, a->err);
     if (rc == 0) /* back to a release that ran before: no checks, as for the other services */
         rc = bluegreen_after_up(a, &report, 0);
     for (size_t i = 0; !a->store_err.msg[0] && i < so.services.n; i++) {

@@ -138,12 +138,11 @@ static int downgrade(struct run *a, const char *target, struct buf *detail)
                       target[0] ? target : "base");
     struct tt_err e2 = {0};
     for (size_t i = 0; rc == 0 && i < pl->migrate.stop_during.n; i++)
-        rc = stack_toggle_service(a->engine, a->project->name, pl->migrate.stop_during.v[i], 0,
-                                  a->err);
+        rc = run_toggle_service(a, pl->migrate.stop_during.v[i], 0, a->err);
     if (rc == 0) /* the release's image: it holds the scripts that know the way down */
         rc = migrate_run_command(a, &pl->migrate.down, target, a->migrate_image, NULL, a->err);
     for (size_t i = 0; i < pl->migrate.stop_during.n; i++)
-        stack_toggle_service(a->engine, a->project->name, pl->migrate.stop_during.v[i], 1, &e2);
+        run_toggle_service(a, pl->migrate.stop_during.v[i], 1, &e2);
     char *after = NULL;
     if (rc == 0)
         rc = migrate_read_revision(a, pl->db_url, deadline, &after);

@@ -92,9 +92,9 @@ struct run {
     /* What failed, for the rollback matrix. */
     char *fail_check, *fail_service, *fail_health;
     struct verify_measure fail_measure;
-    double failed_at;      /* monotime_now() when the failure was detected */
-    const void *phase_ctx; /* what the phases of a table of its own need (redeploy.c's target) */
-    struct ci_identity ci; /* who started it, from which CI run, tag and commit */
+    double failed_at;       /* monotime_now() when the failure was detected */
+    const void *phase_ctx;  /* what the phases of a table of its own need (redeploy.c's target) */
+    struct ci_identity ci;  /* who started it, from which CI run, tag and commit */
     struct strv live_slots; /* blue-green: (service, live slot's container) pairs */
     struct stack_slot *bg;  /* blue-green services, live slots as their upstream files say */
     size_t nbg;
@@ -223,6 +223,29 @@ int bluegreen_before_up(struct run *a, const struct strv *services);
 int bluegreen_after_up(struct run *a, const struct stack_report *report, int check);
 /* Whether x (a preview's result) runs in a slot that is not live yet: a switch is due. */
 int bluegreen_switch_pending(const struct run *a, const struct stack_result *x);
+
+/* ---- local or swarm mode (swarm_dispatch.c) ------------------------------- */
+
+/* Whether the run deploys Swarm services (swarm mode) rather than containers. */
+int run_swarm_mode(const struct run *a);
+/* stack_up, stack_preview in local mode; swarm_up, swarm_preview in swarm mode. */
+int run_stack_up(struct run *a, const struct compose_project *p, const struct dag *d,
+                 const struct stack_options *o, struct stack_report *report, struct tt_err *err);
+int run_stack_preview(struct run *a, const struct compose_project *p, const struct dag *d,
+                      const struct stack_options *o, struct stack_report *report,
+                      struct tt_err *err);
+/*
+ * The running container of service, for an exec (caller frees).  NULL with
+ * err untouched when it has none; NULL with err set when it cannot be
+ * reached (swarm mode: its task runs on another node).
+ */
+char *run_container_id(struct run *a, const char *service, struct tt_err *err);
+/* A one-off command: a container (local) or a replicated-job service (swarm). */
+int run_oneoff(struct run *a, const struct compose_service *s, const char *image,
+               const struct strv *argv, const struct strv *env_override, long timeout_ms,
+               int *exit_code, struct buf *logs, struct tt_err *err);
+/* Stops (start = 0) or starts service for migrate.stop_during (local mode only). */
+int run_toggle_service(struct run *a, const char *service, int start, struct tt_err *err);
 
 /* ---- the phases (phase_*.c) ---------------------------------------------- */
 

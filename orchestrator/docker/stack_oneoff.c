@@ -11,20 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
-int stack_run_oneoff(struct engine *e, const struct compose_project *p,
-                     const struct compose_service *s, const char *image, const struct strv *argv,
-                     const struct strv *env_override, long timeout_ms, int *exit_code,
-                     struct buf *logs, struct tt_err *err)
+void stack_env_override(json_t *env, const struct strv *env_override)
 {
-    struct container_spec *spec = container_spec_new(p, s, image);
-    json_t *body = spec->body, *cmd = json_array(), *env = json_object_get(body, "Env");
-    json_t *host = json_object_get(body, "HostConfig"), *resp = NULL, *waited = NULL;
-    struct buf path = {0}, name = {0};
-    int rc = -1;
-
-    for (size_t i = 0; i < argv->n; i++)
-        json_array_append_new(cmd, json_string(argv->v[i]));
-    json_object_set_new(body, "Cmd", cmd);
     for (size_t i = 0; env_override && i < env_override->n; i++) {
         const char *eq = strchr(env_override->v[i], '=');
         size_t klen = eq ? (size_t)(eq - env_override->v[i]) + 1 : strlen(env_override->v[i]);
@@ -39,6 +27,23 @@ int stack_run_oneoff(struct engine *e, const struct compose_project *p,
         }
         json_array_append_new(env, json_string(env_override->v[i]));
     }
+}
+
+int stack_run_oneoff(struct engine *e, const struct compose_project *p,
+                     const struct compose_service *s, const char *image, const struct strv *argv,
+                     const struct strv *env_override, long timeout_ms, int *exit_code,
+                     struct buf *logs, struct tt_err *err)
+{
+    struct container_spec *spec = container_spec_new(p, s, image);
+    json_t *body = spec->body, *cmd = json_array(), *env = json_object_get(body, "Env");
+    json_t *host = json_object_get(body, "HostConfig"), *resp = NULL, *waited = NULL;
+    struct buf path = {0}, name = {0};
+    int rc = -1;
+
+    for (size_t i = 0; i < argv->n; i++)
+        json_array_append_new(cmd, json_string(argv->v[i]));
+    json_object_set_new(body, "Cmd", cmd);
+    stack_env_override(env, env_override);
     json_object_set_new(host, "PortBindings", json_object());
     json_object_set_new(host, "RestartPolicy", json_pack("{s:s}", "Name", "no"));
     json_object_set_new(body, "Healthcheck", json_pack("{s:[s]}", "Test", "NONE"));

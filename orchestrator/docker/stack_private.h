@@ -65,11 +65,11 @@ struct svc {
     struct req_tag life_tag, probe_tag;
     const char *action; /* what launch() did or preview would do */
     char *old_image;
-    const struct stack_slot *bg; /* blue-green: its slots (o->slots), or NULL */
+    const struct stack_slot *bg;         /* blue-green: its slots (o->slots), or NULL */
     struct seen_container slots_seen[2]; /* blue-green: the blue and green containers found */
-    const char *slot;            /* blue-green: the slot this run uses */
-    double t0;                   /* first action */
-    double seconds; /* first action to ready */
+    const char *slot;                    /* blue-green: the slot this run uses */
+    double t0;                           /* first action */
+    double seconds;                      /* first action to ready */
     char how[16];
 };
 
@@ -101,6 +101,8 @@ char *stack_service_container(struct engine *e, const char *project, const char 
                               struct tt_err *err);
 /* Appends the Engine path that inspects image ("/images/<image, encoded>/json") to path. */
 void stack_image_path(const char *image, struct buf *path);
+/* Replaces in env (a JSON array of "NAME=value") each entry env_override names, or adds it. */
+void stack_env_override(json_t *env, const struct strv *env_override);
 /* The last lines of a container's log, indented, appended to out. */
 void stack_append_logs(struct engine *e, const char *id, struct buf *out);
 /*

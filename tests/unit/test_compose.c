@@ -384,6 +384,46 @@ Test(compose, deploy_resources)
     cr_assert(strstr(m, "compose.yml:6:26: invalid memory size \"lots\"") != NULL, "%s", m);
 }
 
+Test(compose, deploy_swarm_keys)
+{
+    struct compose_project *p =
+        load_ok("services:\n  a:\n    image: x\n    deploy:\n"
+                "      replicas: 3\n"
+                "      placement: {constraints: [node.role == manager]}\n"
+                "      update_config: {parallelism: 2, delay: 5s, order: start-first,\n"
+                "                      failure_action: rollback, max_failure_ratio: 0.25}\n"
+                "      rollback_config: {parallelism: 0, order: stop-first}\n"
+                "      restart_policy: {condition: on-failure, delay: 2s, max_attempts: 4}\n"
+                "  b:\n    image: y\n",
+                NULL);
+    const struct compose_deploy *d = &p->services[0]->deploy;
+    cr_assert_eq(d->replicas, 3);
+    cr_assert_str_eq(d->constraints.v[0], "node.role == manager");
+    cr_assert_eq(d->update.parallelism, 2);
+    cr_assert_eq(d->update.delay, 5000000000LL);
+    cr_assert_str_eq(d->update.order, "start-first");
+    cr_assert_str_eq(d->update.failure_action, "rollback");
+    cr_assert_float_eq(d->update.max_failure_ratio, 0.25, 1e-9);
+    cr_assert_eq(d->rollback.parallelism, 0);
+    cr_assert_str_eq(d->rollback.order, "stop-first");
+    cr_assert_str_eq(d->restart_condition, "on-failure");
+    cr_assert_eq(d->restart_delay, 2000000000LL);
+    cr_assert_eq(d->restart_max_attempts, 4);
+    cr_assert_eq(p->services[1]->deploy.replicas, -1);
+    cr_assert_null(p->services[1]->deploy.update.failure_action);
+    compose_project_free(p);
+    const char *m = load_err("services:\n  a:\n    image: x\n    deploy:\n"
+                             "      update_config: {failure_action: explode}\n",
+                             NULL);
+    cr_assert(strstr(m, "failure_action") && strstr(m, "explode"), "%s", m);
+    m = load_err("services:\n  a:\n    image: x\n    deploy:\n"
+                 "      rollback_config: {max_failure_ratio: 2}\n",
+                 NULL);
+    cr_assert(strstr(m, "max_failure_ratio must be a number from 0 to 1"), "%s", m);
+    m = load_err("services:\n  a:\n    image: x\n    deploy:\n      replicas: -1\n", NULL);
+    cr_assert(strstr(m, "replicas"), "%s", m);
+}
+
 Test(compose, units)
 {
     compose_ns ns;

@@ -1,0 +1,63 @@
+/*
+ * swarm_dispatch.c - which engine mode a deployment runs in, and the
+ * calls of the phases that differ between local mode (containers:
+ * stack.h) and swarm mode (Swarm services: swarm.h).  The phases call
+ * these instead of stack_up() and friends, so the choice is made here
+ * only.
+ */
+#include "run.h"
+#include "swarm.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int run_swarm_mode(const struct run *a)
+{
+    (void)a;
+    /* TEMP until the plan's engine.mode */
+    const char *mode = getenv("TTDEPLOY_MODE");
+    return mode && !strcmp(mode, "swarm");
+}
+
+int run_stack_up(struct run *a, const struct compose_project *p, const struct dag *d,
+                 const struct stack_options *o, struct stack_report *report, struct tt_err *err)
+{
+    return run_swarm_mode(a) ? swarm_up(a->engine, p, d, o, report, err)
+                             : stack_up(a->engine, p, d, o, report, err);
+}
+
+int run_stack_preview(struct run *a, const struct compose_project *p, const struct dag *d,
+                      const struct stack_options *o, struct stack_report *report,
+                      struct tt_err *err)
+{
+    return run_swarm_mode(a) ? swarm_preview(a->engine, p, d, o, report, err)
+                             : stack_preview(a->engine, p, d, o, report, err);
+}
+
+char *run_container_id(struct run *a, const char *service, struct tt_err *err)
+{
+    if (run_swarm_mode(a))
+        return swarm_container_id(a->engine, a->project->name, service, err);
+    return stack_container_id(a->engine, a->project->name, service);
+}
+
+int run_oneoff(struct run *a, const struct compose_service *s, const char *image,
+               const struct strv *argv, const struct strv *env_override, long timeout_ms,
+               int *exit_code, struct buf *logs, struct tt_err *err)
+{
+    if (run_swarm_mode(a))
+        return swarm_run_job(a->engine, a->project, s, image, argv, env_override, timeout_ms,
+                             exit_code, logs, err);
+    return stack_run_oneoff(a->engine, a->project, s, image, argv, env_override, timeout_ms,
+                            exit_code, logs, err);
+}
+
+int run_toggle_service(struct run *a, const char *service, int start, struct tt_err *err)
+{
+    if (run_swarm_mode(a))
+        return tt_error(err,
+                        "migrate.stop_during (service \"%s\") is not available in swarm mode: "
+                        "remove it from the plan, or deploy in local mode",
+                        service);
+    return stack_toggle_service(a->engine, a->project->name, service, start, err);
+}
