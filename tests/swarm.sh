@@ -3,19 +3,27 @@
 #
 #   tests/swarm.sh up      start (or reuse) the daemon, init the swarm, load the images
 #   tests/swarm.sh env     print the DOCKER_HOST line for the swarm's daemon
+#   tests/swarm.sh ip      print the address where its published ports answer
 #   tests/swarm.sh purge   stop it and delete its root
 #
 # It lives under $TTDEPLOY_TEST_ROOT/swarm1 (default /var/tmp/ttdeploy-test):
 # its own socket, data root, exec root, pidfile and containerd namespaces,
 # started the way tests/infra.sh starts the shared daemon (setsid, fds 3-9
-# closed).  The swarm listens on 127.0.0.1:23770 only.  The images come from
-# the shared daemon (`tests/infra.sh up` builds them): docker save | docker load.
+# closed), in a network namespace of its own (ttswarm1) joined to the host
+# by a veth pair: the host is 10.231.7.1, the daemon's namespace
+# 10.231.7.2, where the services' published ports (mode: host) answer.
+# The swarm listens on 127.0.0.1:23770 of that namespace only.  The images
+# come from the shared daemon (`tests/infra.sh up` builds them):
+# docker save | docker load.
 set -eu
 
 BASE=${TTDEPLOY_TEST_ROOT:-/var/tmp/ttdeploy-test}
 ROOT=$BASE/swarm1
 SOCK=$ROOT/docker.sock
 SHARED=unix://$BASE/docker.sock
+NETNS=ttswarm1
+HOST_IP=10.231.7.1
+NS_IP=10.231.7.2
 IMAGES="ttdeploy-test/postgres:15 ttdeploy-test/busybox:latest ttdeploy-test/migrator:2"
 HERE=$(cd "$(dirname "$0")" && pwd)
 
@@ -23,6 +31,21 @@ log() { echo "swarm: $*" >&2; }
 
 ping_ok() {
     [ -S "$SOCK" ] && curl -sf --max-time 2 --unix-socket "$SOCK" http://d/_ping >/dev/null 2>&1
+}
+
+make_netns() {
+    ip netns exec $NETNS true 2>/dev/null && return 0
+    command -v ip >/dev/null || { log "ip not found: apt-get install iproute2"; exit 1; }
+    log "network namespace $NETNS ($NS_IP, the host $HOST_IP)"
+    ip netns add $NETNS
+    ip link add ttsw1h type veth peer name ttsw1n
+    ip link set ttsw1n netns $NETNS
+    ip addr add $HOST_IP/30 dev ttsw1h
+    ip link set ttsw1h up
+    ip netns exec $NETNS ip addr add $NS_IP/30 dev ttsw1n
+    ip netns exec $NETNS ip link set ttsw1n up
+    ip netns exec $NETNS ip link set lo up
+    ip netns exec $NETNS ip route add default via $HOST_IP
 }
 
 start_daemon() {
@@ -34,7 +57,9 @@ start_daemon() {
     mkdir -p "$ROOT/data" "$ROOT/exec"
     rm -f "$SOCK"
     log "starting dockerd on $SOCK (data root $ROOT/data)"
-    setsid sh -c 'for fd in $(ls /proc/$$/fd); do [ "$fd" -gt 2 ] && [ "$fd" -lt 10 ] && eval "exec $fd>&-"; done
+    # DOCKER_SERVICE_PREFER_OFFLINE_IMAGE: a task runs the node's own copy
+    # of its image without asking a registry first (there is none here).
+    DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 setsid nsenter --net=/var/run/netns/$NETNS sh -c 'for fd in $(ls /proc/$$/fd); do [ "$fd" -gt 2 ] && [ "$fd" -lt 10 ] && eval "exec $fd>&-"; done
                   exec "$@"' close_fds_exec \
         dockerd --host "unix://$SOCK" --data-root "$ROOT/data" --exec-root "$ROOT/exec" \
         --pidfile "$ROOT/dockerd.pid" --containerd-namespace ttdeploy-swarm1 \
@@ -73,12 +98,16 @@ load_images() {
 case "${1:-}" in
 up)
     "$HERE/infra.sh" up
+    make_netns
     start_daemon
     init_swarm
     load_images
     ;;
 env)
     echo "DOCKER_HOST=unix://$SOCK"
+    ;;
+ip)
+    echo "$NS_IP"
     ;;
 purge)
     if [ -f "$ROOT/dockerd.pid" ]; then
@@ -90,9 +119,11 @@ purge)
     umount -R "$ROOT/exec" 2>/dev/null || true
     umount -R "$ROOT/data" 2>/dev/null || true
     rm -rf "$ROOT"
+    ip link del ttsw1h 2>/dev/null || true
+    ip netns del $NETNS 2>/dev/null || true
     ;;
 *)
-    echo "usage: tests/swarm.sh up|env|purge" >&2
+    echo "usage: tests/swarm.sh up|env|ip|purge" >&2
     exit 2
     ;;
 esac

@@ -90,6 +90,7 @@ struct compose_update_config {
 /* The deploy: keys swarm mode honours besides resources (-1 / NULL: not given). */
 struct compose_deploy {
     char *mode;              /* replicated or global */
+    char *endpoint_mode;     /* vip or dnsrr */
     int replicas;            /* -1 when not given */
     struct strv constraints; /* placement.constraints */
     struct compose_update_config update, rollback;

@@ -104,6 +104,7 @@ static void deploy_init(struct compose_deploy *d)
 static void deploy_clear(struct compose_deploy *d)
 {
     free(d->mode);
+    free(d->endpoint_mode);
     strv_clear(&d->constraints);
     free(d->update.failure_action);
     free(d->update.order);
@@ -473,6 +474,7 @@ static void update_config_merge(struct compose_update_config *d,
 void compose_deploy_merge(struct compose_deploy *dst, const struct compose_deploy *src)
 {
     take_str(&dst->mode, src->mode);
+    take_str(&dst->endpoint_mode, src->endpoint_mode);
     if (src->replicas >= 0)
         dst->replicas = src->replicas;
     if (src->constraints.n)
@@ -530,6 +532,7 @@ static int parse_deploy_swarm(struct compose_loader *l, const struct ynode *n,
 {
     static const char *const modes[] = {"replicated", "global", NULL};
     static const char *const conditions[] = {"none", "on-failure", "any", NULL};
+    static const char *const endpoint_modes[] = {"vip", "dnsrr", NULL};
     const struct yfield placement[] = {
         yfield_strings("constraints", &d->constraints, "deploy.placement.constraints"),
         yfield_skip("preferences"),
@@ -548,6 +551,7 @@ static int parse_deploy_swarm(struct compose_loader *l, const struct ynode *n,
     const struct yfield fields[] = {
         yfield_name("mode", &d->mode, "deploy.mode", modes),
         yfield_int("replicas", &d->replicas, "deploy.replicas", 0),
+        yfield_name("endpoint_mode", &d->endpoint_mode, "deploy.endpoint_mode", endpoint_modes),
         yfield_section("placement", placement, "deploy.placement"),
         yfield_section("restart_policy", restart, "deploy.restart_policy"),
         yfield_end(),

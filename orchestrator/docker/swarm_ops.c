@@ -8,6 +8,7 @@
 #include "buf.h"
 #include "monotime.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -16,19 +17,21 @@
 int swarm_check_manager(struct engine *e, struct tt_err *err)
 {
     json_t *info = NULL;
+    char state[64];
     if (engine_call_ok(e, "GET", "/info", NULL, 0, &info, err) < 0)
         return -1;
     json_t *sw = json_object_get(info, "Swarm");
-    const char *state = json_string_value(json_object_get(sw, "LocalNodeState"));
+    const char *st = json_string_value(json_object_get(sw, "LocalNodeState"));
     int manager = json_is_true(json_object_get(sw, "ControlAvailable"));
+    snprintf(state, sizeof(state), "%s", st ? st : "unknown");
     json_decref(info);
-    if (state && !strcmp(state, "active") && manager)
+    if (!strcmp(state, "active") && manager)
         return 0;
     return tt_error(err,
                     "the engine at %s is not a Swarm manager (swarm state \"%s\"): run "
                     "`docker swarm init` there, point DOCKER_HOST at a manager, or deploy in "
                     "local mode",
-                    engine_host(e), state ? state : "unknown");
+                    engine_host(e), state);
 }
 
 int swarm_service_inspect(struct engine *e, const char *name_or_id, json_t **out,

@@ -167,6 +167,7 @@ static json_t *networks_array(const struct compose_project *p, const struct comp
 
 static json_t *endpoint_object(const struct compose_service *s)
 {
+    const char *mode = s->deploy.endpoint_mode ? s->deploy.endpoint_mode : "vip";
     json_t *ports = json_array();
     for (size_t i = 0; i < s->nports; i++) {
         const struct compose_port *pt = &s->ports[i];
@@ -177,7 +178,7 @@ static json_t *endpoint_object(const struct compose_service *s)
             json_object_set_new(o, "PublishedPort", json_integer(strtol(pt->published, NULL, 10)));
         json_array_append_new(ports, o);
     }
-    return json_pack("{s:s, s:o}", "Mode", "vip", "Ports", ports);
+    return json_pack("{s:s, s:o}", "Mode", mode, "Ports", ports);
 }
 
 /* Task template and service labels shared by services and jobs. */

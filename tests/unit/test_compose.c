@@ -388,7 +388,7 @@ Test(compose, deploy_swarm_keys)
 {
     struct compose_project *p =
         load_ok("services:\n  a:\n    image: x\n    deploy:\n"
-                "      replicas: 3\n"
+                "      replicas: 3\n      endpoint_mode: dnsrr\n"
                 "      placement: {constraints: [node.role == manager]}\n"
                 "      update_config: {parallelism: 2, delay: 5s, order: start-first,\n"
                 "                      failure_action: rollback, max_failure_ratio: 0.25}\n"
@@ -398,6 +398,7 @@ Test(compose, deploy_swarm_keys)
                 NULL);
     const struct compose_deploy *d = &p->services[0]->deploy;
     cr_assert_eq(d->replicas, 3);
+    cr_assert_str_eq(d->endpoint_mode, "dnsrr");
     cr_assert_str_eq(d->constraints.v[0], "node.role == manager");
     cr_assert_eq(d->update.parallelism, 2);
     cr_assert_eq(d->update.delay, 5000000000LL);
