@@ -221,6 +221,7 @@ env)
     echo "DOCKER_HOST=$DOCKER_HOST"
     ;;
 down | purge)
+    [ "$1" = down ] || TTDEPLOY_TEST_ROOT=$ROOT sh "$HERE/cluster.sh" purge
     if [ -f "$ROOT/dockerd.pid" ]; then
         pid=$(cat "$ROOT/dockerd.pid")
         kill "$pid" 2>/dev/null || true
@@ -228,7 +229,6 @@ down | purge)
         while kill -0 "$pid" 2>/dev/null && [ "$i" -lt 40 ]; do sleep 0.5; i=$((i + 1)); done
     fi
     if [ "$1" = purge ]; then
-        TTDEPLOY_TEST_ROOT=$ROOT sh "$HERE/cluster.sh" purge
         umount -R "$ROOT/exec" 2>/dev/null || true
         rm -rf "$ROOT"
     fi
