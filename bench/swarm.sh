@@ -1,9 +1,9 @@
 #!/bin/sh
-# swarm.sh - the example-shaped six-service stack (postgres + nats-like
-# infra -> api + worker -> dashboard -> nginx-like; the example's images,
+# swarm.sh - the example's six-service stack (examples/tasktracker: postgres
+# + nats-like infra -> api + worker -> dashboard -> nginx-like; its images,
 # healthchecks and intervals: 10 s for postgres and nats, 5 s for api and
-# dashboard, 30 s for worker and nginx; no published ports) deployed three
-# ways, median of $RUNS (3) runs each, every run from nothing:
+# dashboard, 30 s for worker and nginx; without published ports) deployed
+# three ways, median of $RUNS (3) runs each, every run from nothing:
 #
 #   local   `ttdeploy apply` in local mode on the shared private daemon
 #           (containers; ttdeploy runs the health checks itself)
@@ -28,101 +28,28 @@ trap 'rm -rf "$work"' EXIT
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 want() { [ -z "$ONLY" ] || [ "$ONLY" = "$1" ]; }
 
-# The stack as compose text; $1 is "conditions" (ttdeploy) or "list" (stack deploy).
+# The example's compose file (examples/tasktracker/compose.yml) as project
+# $2, without its published ports (fixed ports of the shared daemon; and
+# Swarm's ingress needs IPVS, which this kernel lacks).  With $1 = list:
+# depends_on as a list and no name: key, for docker stack deploy.
 stack_yml() {
-    if [ "$1" = conditions ]; then
-        infra='      postgres: {condition: service_healthy}
-      nats: {condition: service_healthy}'
-        api='      api: {condition: service_healthy}'
-        nginx='      dashboard: {condition: service_healthy}
-      api: {condition: service_healthy}'
-    else
-        infra='      - postgres
-      - nats'
-        api='      - api'
-        nginx='      - dashboard
-      - api'
-    fi
-    cat <<EOF
-services:
-  postgres:
-    image: ttdeploy-test/postgres:15
-    environment:
-      POSTGRES_DB: tasktracker
-      POSTGRES_PASSWORD: tasktracker
-    volumes:
-      - pgdata:/var/lib/postgresql/data
-    healthcheck:
-      test: ["CMD", "pg_isready", "-h", "127.0.0.1", "-U", "postgres", "-d", "tasktracker"]
-      interval: 10s
-      timeout: 5s
-      retries: 5
-      start_period: 5s
-  nats:
-    image: ttdeploy-test/busybox:latest
-    init: true
-    command: ["httpd", "-f", "-p", "8222", "-h", "/www"]
-    healthcheck:
-      test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8222/healthz"]
-      interval: 10s
-      timeout: 3s
-      retries: 3
-  api:
-    image: ttdeploy-test/busybox:latest
-    init: true
-    command: ["httpd", "-f", "-p", "8000", "-h", "/www"]
-    environment:
-      DATABASE_URL: postgresql://postgres:tasktracker@postgres:5432/tasktracker
-    depends_on:
-$infra
-    healthcheck:
-      test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8000/api/health"]
-      interval: 5s
-      timeout: 3s
-      retries: 3
-      start_period: 2s
-  worker:
-    image: ttdeploy-test/busybox:latest
-    init: true
-    command: ["sh", "-c", "touch /tmp/worker.ready && exec sleep 2147483647"]
-    depends_on:
-$infra
-    healthcheck:
-      test: ["CMD-SHELL", "test -f /tmp/worker.ready"]
-      interval: 30s
-      timeout: 3s
-      retries: 3
-  dashboard:
-    image: ttdeploy-test/busybox:latest
-    init: true
-    command: ["httpd", "-f", "-p", "3000", "-h", "/www"]
-    depends_on:
-$api
-    healthcheck:
-      test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:3000/"]
-      interval: 5s
-      timeout: 3s
-      retries: 3
-  nginx:
-    image: ttdeploy-test/busybox:latest
-    init: true
-    command: ["httpd", "-f", "-p", "8080", "-h", "/www"]
-    depends_on:
-$nginx
-    healthcheck:
-      test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/"]
-      interval: 30s
-      timeout: 3s
-      retries: 3
-volumes:
-  pgdata:
-EOF
+    awk -v list="$1" -v name="$2" '
+        /^name:/ { if (list != "list") print "name: " name; next }
+        skip && match($0, /^ */) && RLENGTH > skipind { next }
+        { skip = 0 }
+        /^ *ports:$/ { skip = 1; match($0, /^ */); skipind = RLENGTH; next }
+        list == "list" && /condition: service_healthy$/ { next }
+        list == "list" && dep && match($0, /^ */) && RLENGTH > depind { sub(/^ */, "&- "); sub(/:$/, ""); print; next }
+        { dep = 0 }
+        /^ *depends_on:$/ { dep = 1; match($0, /^ */); depind = RLENGTH }
+        { print }
+    ' examples/tasktracker/compose.yml
 }
 
 # Folder $1 for `ttdeploy apply`: compose.yml (project $2) and plan.yml.
 tt_folder() {
     mkdir -p "$1"
-    { echo "name: $2" && stack_yml conditions; } >"$1/compose.yml"
+    stack_yml conditions "$2" >"$1/compose.yml"
     printf 'version: 1\ncompose: [compose.yml]\nrelease: {version: bench}\n' >"$1/plan.yml"
 }
 
@@ -203,7 +130,7 @@ stack_ready() {
 }
 
 if want stack; then
-    stack_yml list >"$work/stack.yml"
+    stack_yml list ttbench-stk >"$work/stack.yml"
     : >"$work/stack"
     for i in $(seq "$RUNS"); do
         swarm_clean ttbench-stk

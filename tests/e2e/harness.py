@@ -54,7 +54,11 @@ class _UnixHTTP(http.client.HTTPConnection):
 
 def api(method, path, body=None):
     """One Docker Engine API call on the private daemon: (status, parsed JSON or bytes)."""
-    c = _UnixHTTP(SOCK)
+    return request(_UnixHTTP(SOCK), method, path, body)
+
+
+def request(c, method, path, body=None):
+    """One Engine API call on connection c, closed after: (status, parsed JSON or bytes)."""
     headers = {"Content-Type": "application/json"} if body is not None else {}
     c.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
     r = c.getresponse()

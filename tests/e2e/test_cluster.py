@@ -19,7 +19,7 @@ import tempfile
 import time
 import urllib.parse
 
-from harness import _UnixHTTP, run, ttdeploy
+from harness import _UnixHTTP, request, run, ttdeploy
 
 ROOT = os.environ.get("TTDEPLOY_TEST_ROOT", "/var/tmp/ttdeploy-test")
 CLUSTER_SH = os.path.join(os.path.dirname(__file__), "..", "cluster.sh")
@@ -39,16 +39,7 @@ def sock(n):
 
 def node_api(n, method, path, body=None):
     """One Engine API call on node n's dockerd: (status, parsed JSON or bytes)."""
-    c = _UnixHTTP(sock(n))
-    headers = {"Content-Type": "application/json"} if body is not None else {}
-    c.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
-    r = c.getresponse()
-    data = r.read()
-    c.close()
-    try:
-        return r.status, json.loads(data) if data else None
-    except ValueError:
-        return r.status, data
+    return request(_UnixHTTP(sock(n)), method, path, body)
 
 
 _up = []
