@@ -189,6 +189,7 @@ load_images() {
 up() {
     command -v dockerd >/dev/null || die "dockerd not found: apt-get install docker.io"
     ip netns list >/dev/null 2>&1 || die "ip netns does not work here (root and iproute2 are needed)"
+    command -v iptables >/dev/null || die "iptables not found: apt-get install iptables"
     mkdir -p "$ROOT"
     bridge_up
     for n in $NODES; do node_net_up "$n"; done
