@@ -316,6 +316,18 @@ int store_open_existing(const char *path, struct store **out, struct tt_err *err
     return 0;
 }
 
+int store_snapshot(struct store *s, const char *path, struct tt_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db, "VACUUM INTO ?1", -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        sqlite3_bind_text(st, 1, path, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : store_db_error(s, err, "copying the store");
+}
+
 void store_close(struct store *s)
 {
     if (!s)

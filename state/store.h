@@ -131,6 +131,12 @@ int store_open(const char *path, struct store **out, struct tt_err *err);
 int store_open_existing(const char *path, struct store **out, struct tt_err *err);
 void store_close(struct store *s);
 int store_schema_version(struct store *s);
+/*
+ * Writes a consistent copy of the whole store into path (VACUUM INTO: one
+ * snapshot, whatever other connections write meanwhile); path must not
+ * exist.  For --state engine, which keeps the copy on the engine.
+ */
+int store_snapshot(struct store *s, const char *path, struct tt_err *err);
 
 int store_deployment_begin(struct store *s, const struct store_deployment *d, long long *id,
                            struct tt_err *err);

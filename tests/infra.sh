@@ -229,6 +229,7 @@ down | purge)
         while kill -0 "$pid" 2>/dev/null && [ "$i" -lt 40 ]; do sleep 0.5; i=$((i + 1)); done
     fi
     if [ "$1" = purge ]; then
+        "$HERE/remote.sh" purge
         umount -R "$ROOT/exec" 2>/dev/null || true
         rm -rf "$ROOT"
     fi

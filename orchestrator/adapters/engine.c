@@ -1,5 +1,7 @@
 /*
- * engine.c - libcurl over the Docker daemon's unix socket.
+ * engine.c - libcurl to the Docker daemon: its unix socket, tcp:// with
+ * TLS, or ssh (engine_target.c says which and sets each handle up;
+ * engine_ssh.c carries ssh://).
  *
  * Every request, blocking or not, is an easy handle; background ones sit
  * on one multi handle with the /events stream.  The daemon answers JSON
@@ -10,9 +12,15 @@
  * arrives and parsed one event per line (engine_events.c), and the
  * streams whose bytes go to a sink as they arrive (engine_stream(),
  * engine_req_stream_to(); exec: engine_exec.c).
+ *
+ * A remote engine's handles share one connection cache (a libcurl share
+ * handle): a TLS handshake or an ssh process is paid once per connection,
+ * not once per request.  A unix socket costs nothing to open, and keeps a
+ * connection per request as before.
  */
 #include "engine.h"
 #include "engine_int.h"
+#include "engine_target.h"
 #include "interrupt.h"
 #include "monotime.h"
 
@@ -22,9 +30,6 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 struct engine_req {
@@ -35,6 +40,7 @@ struct engine_req {
     struct buf resp;
     long status;
     char curl_err[CURL_ERROR_SIZE];
+    int curl_code; /* of a transfer that failed */
     json_t *json;
     int json_parsed;
     char *error; /* formatted on demand */
@@ -60,7 +66,11 @@ struct engine_req {
 
 struct engine {
     char *host;
-    char *socket_path;
+    struct engine_target target;
+    struct engine_ssh *ssh;   /* ssh:// only */
+    CURLSH *share;            /* the connection cache of a remote engine */
+    char *base_url;           /* "http://docker", "https://host:port", ... */
+    char *describe, *warning; /* engine_describe(), engine_warning() */
     char version[16];
     CURLM *multi;
     size_t inflight;
@@ -204,11 +214,13 @@ static struct engine_req *req_new(struct engine *e, const char *method, const ch
         abort();
     }
     if (e->version[0])
-        buf_printf(&url, "http://docker/v%s%s", e->version, path);
+        buf_printf(&url, "%s/v%s%s", e->base_url, e->version, path);
     else
-        buf_printf(&url, "http://docker%s", path);
+        buf_printf(&url, "%s%s", e->base_url, path);
     curl_easy_setopt(r->curl, CURLOPT_URL, url.data);
-    curl_easy_setopt(r->curl, CURLOPT_UNIX_SOCKET_PATH, e->socket_path);
+    engine_target_setup(&e->target, e->ssh, r->curl);
+    if (e->share)
+        curl_easy_setopt(r->curl, CURLOPT_SHARE, e->share);
     curl_easy_setopt(r->curl, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(r->curl, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(r->curl, CURLOPT_WRITEDATA, r);
@@ -259,6 +271,7 @@ static void req_finish(struct engine_req *r, CURLcode rc)
         curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &r->status);
     else {
         r->status = -1;
+        r->curl_code = rc;
         r->timed_out = rc == CURLE_OPERATION_TIMEDOUT;
         if (!r->curl_err[0])
             snprintf(r->curl_err, sizeof(r->curl_err), "%s", curl_easy_strerror(rc));
@@ -351,8 +364,9 @@ const char *engine_req_error(struct engine_req *r)
                    r->e->host, r->what, r->deadline_ms / 1000.0,
                    r->by_request ? " (timeouts.request)" : "");
     } else if (r->status < 0) {
-        buf_printf(&b, "cannot talk to the Docker engine at %s (%s): %s", r->e->host, r->what,
+        buf_printf(&b, "cannot talk to the Docker engine at %s (%s): %s", r->e->describe, r->what,
                    r->curl_err);
+        engine_target_explain(&r->e->target, r->curl_code, engine_ssh_said(r->e->ssh), &b);
     } else {
         json_t *j = engine_req_json(r);
         const char *msg = j ? json_string_value(json_object_get(j, "message")) : NULL;
@@ -365,41 +379,6 @@ const char *engine_req_error(struct engine_req *r)
     }
     r->error = buf_detach(&b);
     return r->error;
-}
-
-/* Explains why connect() to the socket fails, for a useful first error. */
-static int socket_problem(const char *path, const char *host, struct tt_err *err)
-{
-    struct stat st;
-    struct sockaddr_un sa = {0};
-    int fd, rc;
-
-    if (stat(path, &st) < 0)
-        return tt_error(err,
-                        "cannot reach the Docker engine at %s: %s does not exist: is dockerd "
-                        "running? Set DOCKER_HOST or --host to its socket",
-                        host, path);
-    if (strlen(path) >= sizeof(sa.sun_path))
-        return tt_error(err, "Docker socket path %s is too long", path);
-    fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    if (fd < 0)
-        return tt_error(err, "cannot create a socket: %s", strerror(errno));
-    sa.sun_family = AF_UNIX;
-    memcpy(sa.sun_path, path, strlen(path) + 1);
-    rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-    int saved = errno;
-    close(fd);
-    if (rc == 0)
-        return 0;
-    if (saved == EACCES || saved == EPERM)
-        return tt_error(err,
-                        "permission denied on the Docker socket %s: run as root or add your "
-                        "user to the group that owns it",
-                        path);
-    return tt_error(err,
-                    "cannot reach the Docker engine at %s: %s: is dockerd running? Set "
-                    "DOCKER_HOST or --host to its socket",
-                    host, strerror(saved));
 }
 
 /* "1.41" < "1.43"? Compares dotted versions numerically. */
@@ -416,7 +395,40 @@ static int version_cmp(const char *a, const char *b)
 #define ENGINE_MIN_API "1.41"
 #define ENGINE_MAX_API "1.43"
 
+/* Sets e up for its target: the URL, what it is called, ssh, the shared connection cache. */
+static int engine_prepare(struct engine *e, struct tt_err *err)
+{
+    struct engine_target *t = &e->target;
+    struct buf b = {0};
+
+    e->host = xstrdup(t->host);
+    engine_target_base_url(t, &b);
+    e->base_url = buf_detach(&b);
+    engine_target_describe(t, &b);
+    e->describe = buf_detach(&b);
+    if (engine_target_warning(t, &b))
+        e->warning = buf_detach(&b);
+    buf_release(&b);
+    if (t->transport == ENGINE_UNIX)
+        return engine_target_check_socket(t, err);
+    e->share = curl_share_init();
+    curl_share_setopt(e->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+    curl_share_setopt(e->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    if (t->transport == ENGINE_SSH) {
+        e->ssh = engine_ssh_new(t->user, t->hostname, t->port, e->connect_ms, err);
+        if (!e->ssh)
+            return -1;
+    }
+    return 0;
+}
+
 int engine_open(const char *host, struct engine **out, struct tt_err *err)
+{
+    struct engine_choice c = {.host = host && *host ? host : NULL};
+    return engine_open_choice(&c, out, err);
+}
+
+int engine_open_choice(const struct engine_choice *c, struct engine **out, struct tt_err *err)
 {
     struct engine *e;
     json_t *v = NULL;
@@ -426,35 +438,35 @@ int engine_open(const char *host, struct engine **out, struct tt_err *err)
         curl_global_init(CURL_GLOBAL_DEFAULT);
         curl_ready = 1;
     }
-    if (!host || !*host)
-        host = getenv("DOCKER_HOST");
-    if (!host || !*host)
-        host = ENGINE_DEFAULT_HOST;
-    if (strncmp(host, "unix://", 7) != 0)
-        return tt_error(err,
-                        "Docker host \"%s\" is not supported: use a unix socket, such as "
-                        "unix:///var/run/docker.sock",
-                        host);
     e = xcalloc(1, sizeof(*e));
-    e->host = xstrdup(host);
-    e->socket_path = xstrdup(host + 7);
     e->multi = curl_multi_init();
     e->parser = engine_events_new();
     e->stall_ms = defaults.stall_ms;
     e->connect_ms = defaults.connect_ms;
     e->request_ms = defaults.request_ms;
-    if (socket_problem(e->socket_path, host, err) < 0) {
+    if (engine_target_resolve(c, &e->target, err) < 0 || engine_prepare(e, err) < 0) {
         engine_close(e);
         return -1;
     }
-    long status = engine_call(e, "GET", "/version", NULL, 0, &v, NULL, err);
+    const char *host = e->describe;
+    struct buf raw = {0};
+    long status = engine_call(e, "GET", "/version", NULL, 0, &v, &raw, err);
     if (status != 200 || !v) {
-        if (status > 0)
-            tt_error(err, "the Docker engine at %s answered /version with HTTP %ld", host, status);
+        int plain = e->target.transport == ENGINE_TCP && !e->target.tls;
+        while (raw.len && (raw.data[raw.len - 1] == '\n' || raw.data[raw.len - 1] == '\r'))
+            raw.data[--raw.len] = '\0';
+        if (status > 0) /* what answered may not be dockerd: its first words say what it is */
+            tt_error(err, "the Docker engine at %s answered /version with HTTP %ld: %.200s%s", host,
+                     status, raw.data ? raw.data : "",
+                     plain ? " (does it expect TLS? Then set DOCKER_TLS_VERIFY=1 and "
+                             "DOCKER_CERT_PATH)"
+                           : "");
+        buf_release(&raw);
         json_decref(v);
         engine_close(e);
         return -1;
     }
+    buf_release(&raw);
     const char *api = json_string_value(json_object_get(v, "ApiVersion"));
     if (!api || version_cmp(api, ENGINE_MIN_API) < 0) {
         tt_error(err, "the Docker engine at %s speaks API %s; ttdeploy needs %s or newer", host,
@@ -468,6 +480,14 @@ int engine_open(const char *host, struct engine **out, struct tt_err *err)
     json_decref(v);
     *out = e;
     return 0;
+}
+
+int engine_open_same(const struct engine *e, struct engine **out, struct tt_err *err)
+{
+    struct engine_choice c = {.host = e->target.context ? NULL : e->target.host,
+                              .context = e->target.context,
+                              .insecure = e->target.insecure};
+    return engine_open_choice(&c, out, err);
 }
 
 void engine_close(struct engine *e)
@@ -486,8 +506,14 @@ void engine_close(struct engine *e)
     engine_events_free(e->parser);
     /* Requests still in flight belong to their callers, who free them. */
     curl_multi_cleanup(e->multi);
+    if (e->share) /* fails (and leaks) only when a caller still holds one of its requests */
+        curl_share_cleanup(e->share);
+    engine_ssh_free(e->ssh); /* after the share: closing its connections ends the ssh processes */
+    engine_target_release(&e->target);
     free(e->host);
-    free(e->socket_path);
+    free(e->base_url);
+    free(e->describe);
+    free(e->warning);
     free(e);
 }
 
@@ -499,6 +525,16 @@ const char *engine_api_version(const struct engine *e)
 const char *engine_host(const struct engine *e)
 {
     return e->host;
+}
+
+const char *engine_describe(const struct engine *e)
+{
+    return e->describe;
+}
+
+const char *engine_warning(const struct engine *e)
+{
+    return e->warning;
 }
 
 long engine_call(struct engine *e, const char *method, const char *path, const json_t *body,
@@ -516,6 +552,32 @@ long engine_call(struct engine *e, const char *method, const char *path, const j
         *resp = engine_req_json(r);
         r->json = NULL;
     }
+    if (raw)
+        buf_add(raw, r->resp.data ? r->resp.data : "", r->resp.len);
+    engine_req_free(r);
+    return status;
+}
+
+long engine_call_bytes(struct engine *e, const char *method, const char *path,
+                       const char *content_type, const void *body, size_t len, long timeout_ms,
+                       struct buf *raw, struct tt_err *err)
+{
+    struct engine_req *r = req_new(e, method, path, NULL, timeout_ms, NULL);
+    struct buf type = {0};
+
+    buf_printf(&type, "Content-Type: %s", content_type);
+    r->headers = curl_slist_append(r->headers, type.data);
+    buf_release(&type);
+    curl_easy_setopt(r->curl, CURLOPT_HTTPHEADER, r->headers);
+    curl_easy_setopt(r->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    curl_easy_setopt(r->curl, CURLOPT_POSTFIELDS, len ? body : "");
+    CURLcode rc = curl_easy_perform(r->curl);
+    req_finish(r, rc);
+    long status = r->status;
+    if (status < 0)
+        tt_error(err, "%s", engine_req_error(r));
+    else if (status >= 300)
+        tt_error(err, "%s %s: %s", method, path, engine_req_error(r));
     if (raw)
         buf_add(raw, r->resp.data ? r->resp.data : "", r->resp.len);
     engine_req_free(r);
@@ -656,50 +718,6 @@ int engine_events_start(struct engine *e, const json_t *filters, struct tt_err *
 json_t *engine_next_event(struct engine *e)
 {
     return engine_events_pop(e->parser);
-}
-
-/* Percent-encodes s; dots too when encode_dots (a path segment of only dots). */
-static void percent_encode(const char *s, int encode_dots, struct buf *out)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-            *p == '-' || *p == '_' || (*p == '.' && !encode_dots) || *p == '~') {
-            buf_addc(out, (char)*p);
-        } else {
-            buf_addc(out, '%');
-            buf_addc(out, hex[*p >> 4]);
-            buf_addc(out, hex[*p & 15]);
-        }
-    }
-}
-
-void engine_urlencode(const char *s, struct buf *out)
-{
-    percent_encode(s, 0, out);
-}
-
-void engine_pathf(struct buf *out, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    for (const char *p = fmt; *p; p++) {
-        if (*p != '%') {
-            buf_addc(out, *p);
-            continue;
-        }
-        p++;
-        assert(*p == 's' || *p == '%'); /* the only conversions a path needs */
-        if (*p == '%') {
-            buf_addc(out, '%');
-            continue;
-        }
-        const char *seg = va_arg(ap, const char *);
-        /* libcurl would resolve a "." or ".." segment; encoded, it stays a name */
-        percent_encode(seg ? seg : "", seg && *seg && !seg[strspn(seg, ".")], out);
-    }
-    va_end(ap);
 }
 
 /* ---- streams ------------------------------------------------------------ */

@@ -1,6 +1,9 @@
 /*
- * engine.h - the Docker Engine API client: HTTP over the daemon's unix
- * socket with libcurl.  ttdeploy never runs the docker CLI.
+ * engine.h - the Docker Engine API client: HTTP with libcurl over the
+ * daemon's unix socket, tcp:// with TLS, or ssh:// (`ssh host docker
+ * system dial-stdio`, as the docker CLI does), the engine chosen as the
+ * docker CLI chooses it (engine_target.h).  ttdeploy never runs the
+ * docker CLI on this machine.
  *
  * Two ways to call the daemon:
  *   - engine_call(): one request, waited for; for set-up work such as
@@ -70,12 +73,45 @@ struct engine_timeouts {
 void engine_set_default_timeouts(const struct engine_timeouts *t);
 
 /*
- * Connects to host ("unix:///path"; NULL: $DOCKER_HOST, else the default)
- * and negotiates the API version from /version.  On failure err says
- * whether the daemon is down, the socket is not permitted, or the
- * daemon's API is too old.
+ * Which engine to talk to, from every place that may say (borrowed
+ * strings, each NULL when not given).  The precedence is the docker
+ * CLI's: --host or --context (both: an error), then $DOCKER_HOST or
+ * $DOCKER_CONTEXT (the host wins when both are set), then the plan's
+ * engine.host or engine.context, then ENGINE_DEFAULT_HOST.  A context
+ * named "default" is the default socket.  Hosts: unix:///path,
+ * tcp://host[:port] (TLS from $DOCKER_TLS_VERIFY and $DOCKER_CERT_PATH,
+ * or the context's files; plain TCP only with insecure), and
+ * ssh://[user@]host[:port].
  */
+struct engine_choice {
+    const char *host;         /* --host on the command line */
+    const char *context;      /* --context on the command line */
+    const char *plan_host;    /* the plan's engine.host */
+    const char *plan_context; /* the plan's engine.context */
+    int insecure;             /* --insecure: plain tcp:// without TLS allowed */
+};
+
+/*
+ * Connects to the engine c chooses and negotiates the API version from
+ * /version.  On failure err names the engine and where the choice came
+ * from, and says what to check: the daemon down, the socket not
+ * permitted, a certificate file missing or refused, what ssh said, the
+ * daemon's API too old.
+ */
+int engine_open_choice(const struct engine_choice *c, struct engine **out, struct tt_err *err);
+/* engine_open_choice() with only .host given (NULL: the environment, then the default). */
 int engine_open(const char *host, struct engine **out, struct tt_err *err);
+/* A second connection to the engine e reached, as e reached it (a thread's own). */
+int engine_open_same(const struct engine *e, struct engine **out, struct tt_err *err);
+/*
+ * Where and how, never credentials: "tcp://127.0.0.1:23760 (TLS, from
+ * DOCKER_HOST)", "ssh://tt@127.0.0.1:22220 (from --host)",
+ * "unix:///var/run/docker.sock (default)", "unix:///x.sock (context ci,
+ * from DOCKER_CONTEXT)".
+ */
+const char *engine_describe(const struct engine *e);
+/* NULL, or a warning for the CLI to print (plain TCP, a certificate not verified). */
+const char *engine_warning(const struct engine *e);
 void engine_close(struct engine *e);
 const char *engine_api_version(const struct engine *e);
 const char *engine_host(const struct engine *e);
@@ -93,6 +129,15 @@ long engine_call(struct engine *e, const char *method, const char *path, const j
 /* Like engine_call, but a status other than 2xx is an error with the daemon's message. */
 int engine_call_ok(struct engine *e, const char *method, const char *path, const json_t *body,
                    long timeout_ms, json_t **resp, struct tt_err *err);
+
+/*
+ * Like engine_call, but the body is bytes of type content_type (a tar for
+ * PUT /containers/ID/archive or POST /images/create?fromSrc=-), borrowed
+ * until it returns; raw (may be NULL) receives the answer's bytes.
+ */
+long engine_call_bytes(struct engine *e, const char *method, const char *path,
+                       const char *content_type, const void *body, size_t len, long timeout_ms,
+                       struct buf *raw, struct tt_err *err);
 
 /* Starts a request in the background; tag is the caller's, returned by engine_req_tag. */
 struct engine_req *engine_req_start(struct engine *e, const char *method, const char *path,

@@ -18,6 +18,7 @@
 #include "plan.h"
 #include "progress.h"
 #include "stack.h"
+#include "state_volume.h"
 #include "store.h"
 
 long cli_duration_ms(const char *s)
@@ -112,21 +113,90 @@ int cli_print_project(const struct cli_args *a, const char *const *formats, cli_
 int cli_open_engine(const struct cli_args *a, struct engine **out)
 {
     struct tt_err err = {0};
-    if (engine_open(cli_arg(a, CLI_OPT_HOST), out, &err) < 0) {
+    struct engine_choice c = {cli_arg(a, CLI_OPT_HOST), cli_arg(a, CLI_OPT_CONTEXT), NULL, NULL,
+                              cli_arg(a, CLI_OPT_INSECURE) != NULL};
+    if (engine_open_choice(&c, out, &err) < 0) {
         fprintf(stderr, "ttdeploy: %s\n", err.msg);
         return EXIT_UNREACHABLE;
     }
+    if (engine_warning(*out))
+        fprintf(stderr, "ttdeploy: %s\n", engine_warning(*out));
     return EXIT_OK;
 }
 
-int cli_open_store(const struct cli_args *a, struct store **out)
+static char *cli_project_name(const char *given, const char *plan_path);
+
+/* The private copy of a store read from the engine: deleted when ttdeploy exits. */
+static char engine_copy_dir[4096];
+
+static void engine_copy_remove(void)
+{
+    state_volume_tempdir_remove(engine_copy_dir);
+}
+
+/*
+ * Whether the plan at path keeps its store on the engine (state: engine);
+ * *host receives its engine.host (or NULL; the caller frees).  A plan
+ * that does not load says no: the path beside it is what is looked for.
+ */
+static int plan_state_on_engine(const char *path, char **host)
+{
+    struct plan *p = NULL;
+    struct tt_err ignored = {0};
+    *host = NULL;
+    if (!path || plan_load(path, NULL, &p, &ignored) < 0)
+        return 0;
+    int on = p->state_engine;
+    *host = p->engine_host ? xstrdup(p->engine_host) : NULL;
+    plan_free(p);
+    return on;
+}
+
+/*
+ * The project's store as the engine keeps it (--state engine, or the
+ * plan's state: engine), read through a short-lived reader container (no
+ * lock) into a private copy.  The engine: host (--host), else
+ * $DOCKER_HOST, else the plan's engine.host, else the default socket.
+ */
+static int open_engine_store(const char *host, const char *plan_host, const char *project,
+                             struct store **out)
 {
     struct tt_err err = {0};
-    const char *state = cli_arg(a, CLI_OPT_STATE), *plan = cli_arg(a, CLI_OPT_PLAN);
-    char *path = state ? xstrdup(state) : apply_default_state_path(plan);
+    struct engine *e = NULL;
+    char db[4200];
+    const char *env = getenv("DOCKER_HOST");
+
+    if (!host && !(env && *env))
+        host = plan_host;
+    if (engine_open(host, &e, &err) < 0) {
+        fprintf(stderr, "ttdeploy: %s\n", err.msg);
+        return EXIT_UNREACHABLE;
+    }
+    if (!engine_copy_dir[0]) { /* one copy a process, removed at exit */
+        if (state_volume_tempdir(engine_copy_dir, &err) == 0)
+            atexit(engine_copy_remove);
+        else
+            engine_copy_dir[0] = '\0';
+    }
+    snprintf(db, sizeof(db), "%s/state.db", engine_copy_dir);
+    int rc = err.msg[0] || state_volume_read(e, project, engine_copy_dir, &err) < 0 ||
+                     store_open_existing(db, out, &err) < 0
+                 ? EXIT_BAD_INPUT
+                 : EXIT_OK;
+    if (rc != EXIT_OK)
+        fprintf(stderr, "ttdeploy: %s\n", err.msg);
+    engine_close(e);
+    return rc;
+}
+
+/* The store at path (given, or beside the plan), as the read commands open it. */
+static int open_path_store(const char *given, const char *plan, struct store **out)
+{
+    struct tt_err err = {0};
+    char *path = given ? xstrdup(given) : apply_default_state_path(plan);
     int rc = EXIT_OK;
 
-    if (!state && access(path, F_OK) < 0) {
+    if (!given && access(path, F_OK) < 0) {
         fprintf(stderr, "ttdeploy: no state store at %s: pass --state PATH or --plan FILE\n", path);
         rc = EXIT_BAD_INPUT;
     } else if (store_open_existing(path, out, &err) < 0) {
@@ -135,6 +205,53 @@ int cli_open_store(const struct cli_args *a, struct store **out)
     }
     free(path);
     return rc;
+}
+
+/*
+ * The store: on the engine (--state engine, or the plan's state: engine:
+ * the project from -p or the plan), else a path.  project: -p, or NULL.
+ */
+static int open_store(const char *state, const char *plan, const char *host, const char *project,
+                      const char *who, struct store **out)
+{
+    char *plan_host = NULL;
+    const char *env = getenv("TTDEPLOY_STATE");
+    int on_engine = state         ? !strcmp(state, "engine")
+                    : env && *env ? 0
+                                  : plan_state_on_engine(plan, &plan_host);
+    int rc;
+
+    if (!on_engine) {
+        rc = open_path_store(state, plan, out);
+    } else if (!(project = cli_project_name(project, plan))) {
+        fprintf(stderr,
+                "ttdeploy %s: --state engine: name the project with -p NAME or --plan FILE\n", who);
+        rc = EXIT_BAD_INPUT;
+    } else {
+        rc = open_engine_store(host, plan_host, project, out);
+        free((char *)project);
+    }
+    free(plan_host);
+    return rc;
+}
+
+int cli_open_store(const struct cli_args *a, struct store **out)
+{
+    return open_store(cli_arg(a, CLI_OPT_STATE), cli_arg(a, CLI_OPT_PLAN), cli_arg(a, CLI_OPT_HOST),
+                      cli_arg(a, CLI_OPT_PROJECT), a->entry->name, out);
+}
+
+int cli_open_engine_copy(const struct apply_options *o, struct store **out)
+{
+    char *plan_host = NULL;
+    const char *env = getenv("TTDEPLOY_STATE");
+    int on_engine = o->state_engine || (!o->state_path && !(env && *env) &&
+                                        plan_state_on_engine(o->plan_path, &plan_host));
+    free(plan_host);
+    *out = NULL;
+    if (on_engine && open_store("engine", o->plan_path, o->host, NULL, "apply", out) != EXIT_OK)
+        *out = NULL;
+    return on_engine;
 }
 
 /*

@@ -139,7 +139,8 @@ void cli_ci_step_summary(const struct apply_options *o, long long id, const stru
     struct store_record *r = NULL;
     struct tt_err e = {0};
     char *path = o->state_path ? xstrdup(o->state_path) : apply_default_state_path(o->plan_path);
-    if (id > 0 && store_open_existing(path, &st, &e) == 0 &&
+    int on_engine = id > 0 && cli_open_engine_copy(o, &st);
+    if (id > 0 && (on_engine || store_open_existing(path, &st, &e) == 0) && st &&
         store_record_load(st, id, &r, &e) == 0) {
         json_t *rep = report_new(r);
         report_markdown(rep, out);

@@ -46,7 +46,8 @@ const struct cmd_option cli_host_option[] = {
      CLI_OPT_HOST},
     {"context", 0, "NAME", "Docker context to use (default: $DOCKER_CONTEXT)", CLI_OPT_CONTEXT},
     {"insecure", 0, NULL, "allow a plain tcp:// engine without TLS (warns)", CLI_OPT_INSECURE},
-    {"mode", 0, "MODE", "local (containers) or swarm (Swarm services;\ndefault: the plan's engine mode)",
+    {"mode", 0, "MODE",
+     "local (containers) or swarm (Swarm services;\ndefault: the plan's engine mode)",
      CLI_OPT_MODE},
     {NULL, 0, NULL, NULL, CLI_OPT_NONE},
 };
@@ -67,7 +68,8 @@ const struct cmd_option cli_readiness_option[] = {
 
 const struct cmd_option cli_deploy_options[] = {
     {"state", 0, "PATH",
-     "the state store (default: .ttdeploy/state.db beside\nPLAN); engine: in a volume on the engine",
+     "the state store (default: .ttdeploy/state.db beside\nPLAN); engine: in a volume on the "
+     "engine",
      CLI_OPT_STATE},
     {"lock-timeout", 0, "D", "wait this long for another deployment (default 5m)",
      CLI_OPT_LOCK_TIMEOUT},

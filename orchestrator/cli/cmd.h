@@ -166,7 +166,8 @@ void cli_arg_all(const struct cli_args *a, enum cli_opt id, struct strv *v);
 
 /* Field key of a deployment row's "ci" JSON text (caller frees), or NULL. */
 char *cli_ci_field(json_t *row, const char *key);
-/* Prints err (of command cmd, or NULL) on stderr; under GitHub Actions also as an annotation of its file. */
+/* Prints err (of command cmd, or NULL) on stderr; under GitHub Actions also as an annotation of its
+ * file. */
 void cli_error(const char *cmd, const struct tt_err *err);
 /* Warns when CI runs apply with a store inside its (fresh each run) checkout. */
 void cli_ci_warn_store(const struct apply_options *o);
@@ -198,9 +199,19 @@ struct store;
 /*
  * Opens the existing store at --state, else beside --plan, else
  * ./.ttdeploy/state.db (read-only where it cannot be written: reading
- * never creates a store); an exit code.
+ * never creates a store); with --state engine, or a --plan that says
+ * state: engine, a private copy of the project's store on the engine
+ * (-p or the plan's project; --host, $DOCKER_HOST or the plan's
+ * engine.host).  An exit code.
  */
 int cli_open_store(const struct cli_args *a, struct store **out);
+/*
+ * For what apply prints after it (the audit head, the summary): 1 when a
+ * deployment with options o keeps its store on the engine (--state engine,
+ * the plan's state: engine), *out then its copy, or NULL after saying why;
+ * 0 when its store is a path.
+ */
+int cli_open_engine_copy(const struct apply_options *o, struct store **out);
 /* The project of -p or --plan (*project, caller frees) and its store; an exit code. */
 int cli_open_project(const struct cli_args *a, char **project, struct store **st);
 /* The deployment the operand names, as the store records it (caller store_record_free()s). */

@@ -40,7 +40,8 @@ static const struct cmd_option identity_options[] = {
 const struct cmd_entry cmd_apply_entry = {
     .name = "apply",
     .usage =
-        "[--dry-run] [--state PATH] [--host unix://PATH] [--lock-timeout D] "
+        "[--dry-run] [--state PATH] [-H URL | --context NAME] [--insecure] [--mode local|swarm] "
+        "[--lock-timeout D] "
         "[--actor NAME] [--release VERSION] [--readiness probe|docker] [--progress MODE | --json] "
         "PLAN",
     .summary = "deploy a plan's release: backup, migrate, infra, app, verify; record every step",

@@ -117,8 +117,15 @@ void cli_print_audit_head(const struct apply_options *o)
 
     if (o->dry_run)
         return;
-    char *path = o->state_path ? xstrdup(o->state_path) : apply_default_state_path(o->plan_path);
-    if (store_open_existing(path, &st, &err) == 0 && store_audit_head(st, &h, &err) == 0)
+    struct buf where = {0};
+    int on_engine = cli_open_engine_copy(o, &st);
+    if (on_engine)
+        buf_printf(&where, "engine --plan %s", o->plan_path);
+    char *path = on_engine       ? buf_detach(&where)
+                 : o->state_path ? xstrdup(o->state_path)
+                                 : apply_default_state_path(o->plan_path);
+    if ((on_engine || store_open_existing(path, &st, &err) == 0) && st &&
+        store_audit_head(st, &h, &err) == 0)
         fprintf(stderr, "audit head: %s (keep it: ttdeploy audit verify --state %s --head %s)\n",
                 h.hash, path, h.hash);
     store_close(st);

@@ -21,7 +21,8 @@ static const struct cmd_option down_options[] = {
 
 const struct cmd_entry cmd_down_entry = {
     .name = "down",
-    .usage = "[-f FILE]... [-p NAME] [--profile P]... [--env-file F]... [--host unix://PATH] "
+    .usage = "[-f FILE]... [-p NAME] [--profile P]... [--env-file F]... [-H URL | --context NAME] "
+             "[--insecure] [--mode local|swarm] "
              "[-v|--volumes] [--progress MODE | --json]",
     .summary = "stop and remove the project's containers and networks",
     .options = {cli_compose_options, cli_host_option, down_options, cli_progress_options},

@@ -11,7 +11,8 @@
 
 const struct cmd_entry cmd_recover_entry = {
     .name = "recover",
-    .usage = "[--state PATH] [--host unix://PATH] [--lock-timeout D] [--readiness probe|docker] "
+    .usage = "[--state PATH] [-H URL | --context NAME] [--insecure] [--mode local|swarm] "
+             "[--lock-timeout D] [--readiness probe|docker] "
              "[--progress MODE | --json] PLAN",
     .summary = "finish an interrupted deployment: resume it or roll it back (plan on_crash:)",
     .options = {cli_deploy_options, cli_host_option, cli_readiness_option, cli_progress_options},

@@ -143,7 +143,8 @@ const struct cmd_entry cmd_rollback_entry = {
     .name = "rollback",
     .usage = "[--previous | --to ID | --to-tag TAG|previous] [--with-migrations] "
              "[--restore-backup] [--dry-run] [--explain-matrix [--phase P --check C --service S "
-             "--measure K=V]] [--state PATH] [--host unix://PATH] [--lock-timeout D] "
+             "--measure K=V]] [--state PATH] [-H URL | --context NAME] [--insecure] [--mode "
+             "local|swarm] [--lock-timeout D] "
              "[--readiness probe|docker] [--progress MODE | --json] PLAN",
     .summary = "deploy an earlier release again, audited; or explain the rollback matrix",
     .options = {rollback_options, cli_dry_run_option, cli_deploy_options, cli_host_option,

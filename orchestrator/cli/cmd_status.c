@@ -101,7 +101,8 @@ static int container_fit(json_t *cont, json_t *r, const char *service)
     const char *image_id = json_string_value(json_object_get(cont, "ImageID"));
     if (!s || strcmp(s, service) || (oneoff && !strcmp(oneoff, "True")))
         return -1;
-    return (state && !strcmp(state, "running")) + 2 * (image && image_id && !strcmp(image, image_id)) +
+    return (state && !strcmp(state, "running")) +
+           2 * (image && image_id && !strcmp(image, image_id)) +
            4 * (hash && have && !strcmp(hash, have));
 }
 
@@ -153,9 +154,9 @@ static int cmd_status_exec(const struct cli_args *a)
                 best = fit;
             }
         }
-        const char *slot = match ? json_string_value(json_object_get(
-                                       json_object_get(match, "Labels"), LABEL_SLOT))
-                                 : NULL;
+        const char *slot =
+            match ? json_string_value(json_object_get(json_object_get(match, "Labels"), LABEL_SLOT))
+                  : NULL;
         const char *verdict = "ok";
         if (!match)
             verdict = "drift: no container";
@@ -188,11 +189,10 @@ static int cmd_status_exec(const struct cli_args *a)
         drift |= strcmp(verdict, "ok") != 0;
         json_array_append_new(
             out, json_pack("{s:s?, s:s, s:s?, s:s?, s:I, s:s, s:s?}", "slot", slot, "service",
-                           service, "image",
-                           json_string_value(json_object_get(r, "image")), "version",
-                           json_string_value(json_object_get(r, "version")), "deployment",
-                           json_integer_value(json_object_get(r, "deployment_id")), "daemon",
-                           verdict, "container_state",
+                           service, "image", json_string_value(json_object_get(r, "image")),
+                           "version", json_string_value(json_object_get(r, "version")),
+                           "deployment", json_integer_value(json_object_get(r, "deployment_id")),
+                           "daemon", verdict, "container_state",
                            match ? json_string_value(json_object_get(match, "State")) : NULL));
     }
     if (cli_arg(a, CLI_OPT_JSON)) {
@@ -251,7 +251,8 @@ static int cmd_status_exec(const struct cli_args *a)
 
 const struct cmd_entry cmd_status_entry = {
     .name = "status",
-    .usage = "[--state PATH | --plan FILE] [-p NAME] [--host unix://PATH] [--json]",
+    .usage = "[--state PATH | --plan FILE] [-p NAME] [-H URL | --context NAME] [--insecure] "
+             "[--mode local|swarm] [--json]",
     .summary = "what each service runs per the store, and whether the daemon agrees",
     .options = {cli_store_options, cli_project_option, cli_host_option, cli_json_option},
     .max_args = -1,

@@ -8,14 +8,57 @@
  */
 #include "cmd.h"
 #include "buf.h"
+#include "state_volume.h"
 #include "store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* --state engine: the lock is the holder container on the engine; it goes with --force. */
+static int unlock_on_engine(const struct cli_args *a, const char *project)
+{
+    struct engine *e = NULL;
+    struct tt_err err = {0};
+    struct buf who = {0};
+    int had = 0, rc = cli_open_engine(a, &e);
+
+    if (rc != EXIT_OK)
+        return rc;
+    if (!cli_arg(a, CLI_OPT_FORCE)) {
+        fprintf(stderr, "ttdeploy unlock: --state engine: run again with --force\n");
+        rc = EXIT_BAD_INPUT;
+    } else if (state_volume_force_unlock(e, project, &had, &who, &err) < 0) {
+        fprintf(stderr, "ttdeploy: %s\n", err.msg);
+        rc = EXIT_FAILED;
+    } else if (had) {
+        printf("removed the lock on %s held by %s\n", project, who.data);
+    } else {
+        printf("project %s is not locked on the engine at %s\n", project, engine_host(e));
+    }
+    buf_release(&who);
+    engine_close(e);
+    return rc;
+}
+
 static int cmd_unlock_exec(const struct cli_args *a)
 {
+    const char *state = cli_arg(a, CLI_OPT_STATE);
+    if (state && !strcmp(state, "engine")) {
+        char *project = NULL;
+        struct tt_err err = {0};
+        if (cli_arg(a, CLI_OPT_PROJECT))
+            project = xstrdup(cli_arg(a, CLI_OPT_PROJECT));
+        else if (!cli_arg(a, CLI_OPT_PLAN) ||
+                 deploy_project_name(cli_arg(a, CLI_OPT_PLAN), &project, &err) < 0)
+            return fprintf(stderr, "ttdeploy unlock: %s\n",
+                           err.msg[0] ? err.msg : "name the project with -p NAME or --plan FILE"),
+                   EXIT_BAD_INPUT;
+        int rc = unlock_on_engine(a, project);
+        free(project);
+        return rc;
+    }
+
     struct store *st = NULL;
     struct tt_err err = {0};
     struct store_lock_owner h = {0};

@@ -42,7 +42,8 @@ static const struct cmd_option up_options[] = {
 
 const struct cmd_entry cmd_up_entry = {
     .name = "up",
-    .usage = "[-f FILE]... [-p NAME] [--profile P]... [--env-file F]... [--host unix://PATH] "
+    .usage = "[-f FILE]... [-p NAME] [--profile P]... [--env-file F]... [-H URL | --context NAME] "
+             "[--insecure] [--mode local|swarm] "
              "[--timeout D] [--progress MODE | --json] [--readiness probe|docker] [SERVICE...]",
     .summary = "create and start the stack in dependency order; wait until it is ready",
     .options = {cli_compose_options, cli_host_option, up_options, cli_progress_options,

@@ -14,6 +14,7 @@
 #include "dbclean.h"
 #include "gitref.h"
 #include "rollback.h"
+#include "state_remote.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -56,8 +57,9 @@ enum apply_outcome apply_deployment(struct run *a, const struct deployment_start
                                     const struct phase *table)
 {
     enum apply_outcome res;
+    struct tt_err e = {0};
     if (run_begin(a, st->version, st->git_tag, st->commit, st->kind, st->rolled_back_from) < 0 ||
-        phase_baseline(a) < 0)
+        (state_remote_sync(a, &e) < 0 && run_store_failed(a, &e) < 0) || phase_baseline(a) < 0)
         res = rollback_after_failure(a);
     else
         res = apply_phases(a, table, apply_phase_count, DEPLOY_BACKUP);

@@ -20,6 +20,7 @@
 #include "monotime.h"
 #include "pgdb.h"
 #include "sha256.h"
+#include "state_remote.h"
 
 #include <math.h>
 #include <signal.h>
@@ -232,7 +233,13 @@ enum apply_outcome run_load(struct run *a, const struct apply_options *o, struct
 
 int run_open_engine(struct run *a)
 {
-    return engine_open(a->o->host, &a->engine, a->err);
+    struct engine_choice c = {a->o->host, a->o->context, a->plan->engine_host,
+                              a->plan->engine_context, a->o->insecure};
+    if (engine_open_choice(&c, &a->engine, a->err) < 0)
+        return -1;
+    if (engine_warning(a->engine)) /* plain tcp:// allowed by --insecure, say, is said every run */
+        run_say(a, "warning: %s", engine_warning(a->engine));
+    return 0;
 }
 
 /*
@@ -302,6 +309,7 @@ void run_free(struct run *a)
     free(a->fail_service);
     free(a->fail_health);
     verify_measure_clear(&a->fail_measure);
+    state_remote_close(a); /* --state engine: the last copy up, the lock on the engine released */
     store_close(a->store);
     engine_close(a->engine);
     release_free(a->release);
@@ -312,6 +320,8 @@ void run_free(struct run *a)
 
 enum apply_outcome run_open_store(struct run *a)
 {
+    if (state_remote_wanted(a))
+        return state_remote_open(a);
     char *path =
         a->o->state_path ? xstrdup(a->o->state_path) : apply_default_state_path(a->o->plan_path);
     int rc = store_open(path, &a->store, a->err);
@@ -325,6 +335,8 @@ enum apply_outcome run_outcome(struct run *a, enum apply_outcome res)
     if (store_lock_release(a->lock, &e) < 0)
         run_store_failed(a, &e); /* the lock stays: `ttdeploy unlock` names its holder */
     a->lock = NULL;
+    if (state_remote_settle(a, &e) < 0)
+        run_store_failed(a, &e);
     if (a->interrupted)
         res = APPLY_INTERRUPTED;
     size_t len = strlen(a->err->msg);
@@ -403,7 +415,7 @@ int run_begin(struct run *a, const char *version, const char *git_tag, const cha
 {
     char compose_sha[65];
     compose_digest(a->project, compose_sha);
-    char *ci = ci_identity_json(&a->ci, a->engine ? engine_host(a->engine) : NULL,
+    char *ci = ci_identity_json(&a->ci, a->engine ? engine_describe(a->engine) : NULL,
                                 a->plan->engine_mode);
     struct store_deployment d = {a->project->name,
                                  version,

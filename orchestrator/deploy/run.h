@@ -98,6 +98,8 @@ struct run {
     struct strv live_slots; /* blue-green: (service, live slot's container) pairs */
     struct stack_slot *bg;  /* blue-green services, live slots as their upstream files say */
     size_t nbg;
+    /* --state engine: the store's home on the engine (state_remote.c), or NULL */
+    struct state_remote *remote;
 };
 
 /* Loads the release of o's plan into a new run (err set: APPLY_BAD_INPUT). */

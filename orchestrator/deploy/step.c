@@ -11,6 +11,7 @@
  */
 #include "run.h"
 #include "interrupt.h"
+#include "state_remote.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,8 @@ int step_begin(struct run *a, enum deploy_state phase, const char *service, cons
     struct tt_err e = {0};
     if (run_may_act(a, phase, service, action) < 0) /* a stop signal, or the lock lost */
         return -1;
-    if (store_step_begin(a->store, a->id, phase, service, action, intent, step, &e) == 0) {
+    if (store_step_begin(a->store, a->id, phase, service, action, intent, step, &e) == 0 &&
+        state_remote_sync(a, &e) == 0) {
         crashpoint("intent of step %lld: %s %s %s", *step, deploy_state_name(phase), action,
                    service ? service : "-");
         return 0;
@@ -40,7 +42,8 @@ int step_end(struct run *a, long long step, enum step_status status, const char 
     struct tt_err e = {0};
     if ((status == STEP_FAILED || status == STEP_SKIPPED) && interrupt_signal())
         status = STEP_INTERRUPTED; /* cut short, or never reached, because of a stop signal */
-    if (store_step_end(a->store, step, status, detail, error, &e) == 0) {
+    if (store_step_end(a->store, step, status, detail, error, &e) == 0 &&
+        state_remote_sync(a, &e) == 0) {
         crashpoint("outcome of step %lld %s", step, step_status_name(status));
         return 0;
     }

@@ -179,7 +179,9 @@ def test_plain_git_tag_at_head_and_overrides():
         r = s.row()
         assert (r["version"], r["git_tag"], r["git_commit"], r["actor"]) == \
             ("v1.10.0", "v1.10.0", s.head, "dave"), dict(r)
-        assert r["ci"] is None
+        ci = json.loads(r["ci"])
+        assert "provider" not in ci and "run_url" not in ci, ci  # no CI: only the engine
+        assert ci["engine"].startswith("unix://") and ci["mode"] == "local", ci
         s.apply("--actor", "erin", "--release", "hotfix-7", env={"USER": "dave"})
         r = s.row()
         assert (r["version"], r["actor"]) == ("hotfix-7", "erin"), dict(r)
