@@ -221,6 +221,7 @@ env)
     echo "DOCKER_HOST=$DOCKER_HOST"
     ;;
 down | purge)
+    [ "$1" = purge ] && "$HERE/swarm.sh" purge
     [ "$1" = down ] || TTDEPLOY_TEST_ROOT=$ROOT sh "$HERE/cluster.sh" purge
     if [ -f "$ROOT/dockerd.pid" ]; then
         pid=$(cat "$ROOT/dockerd.pid")

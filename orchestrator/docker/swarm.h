@@ -101,6 +101,9 @@ int swarm_check_manager(struct engine *e, struct tt_err *err);
  */
 int swarm_service_inspect(struct engine *e, const char *name_or_id, json_t **out,
                           struct tt_err *err);
+/* GET /what?filters=FILTERS (tasks, services...; filters is taken) into *out. */
+int swarm_list(struct engine *e, const char *what, json_t *filters, json_t **out,
+               struct tt_err *err);
 /* The tasks of service_id (desired state running only, when running_only), a new array. */
 int swarm_service_tasks(struct engine *e, const char *service_id, int running_only, json_t **out,
                         struct tt_err *err);

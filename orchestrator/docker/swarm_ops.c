@@ -58,21 +58,27 @@ int swarm_service_inspect(struct engine *e, const char *name_or_id, json_t **out
     return 0;
 }
 
+int swarm_list(struct engine *e, const char *what, json_t *filters, json_t **out,
+               struct tt_err *err)
+{
+    struct buf path = {0};
+    char *text = json_dumps(filters, JSON_COMPACT);
+    buf_printf(&path, "/%s?filters=", what);
+    engine_urlencode(text, &path);
+    int rc = engine_call_ok(e, "GET", path.data, NULL, 0, out, err);
+    free(text);
+    json_decref(filters);
+    buf_release(&path);
+    return rc;
+}
+
 int swarm_service_tasks(struct engine *e, const char *service_id, int running_only, json_t **out,
                         struct tt_err *err)
 {
     json_t *f = json_pack("{s:[s]}", "service", service_id);
-    struct buf path = {0};
     if (running_only)
         json_object_set_new(f, "desired-state", json_pack("[s]", "running"));
-    char *text = json_dumps(f, JSON_COMPACT);
-    buf_adds(&path, "/tasks?filters=");
-    engine_urlencode(text, &path);
-    int rc = engine_call_ok(e, "GET", path.data, NULL, 0, out, err);
-    free(text);
-    json_decref(f);
-    buf_release(&path);
-    return rc;
+    return swarm_list(e, "tasks", f, out, err);
 }
 
 char *swarm_local_node(struct engine *e)
@@ -126,9 +132,12 @@ static json_t *ended_task(json_t *tasks)
     return NULL;
 }
 
-/* Waits for the job service id to end: its exit code, or -1 with err at the deadline. */
+/*
+ * Waits for the job service id to end: its exit code and its task's
+ * container (caller frees), or -1 with err at the deadline.
+ */
 static int wait_job(struct engine *e, const char *id, const char *name, long timeout_ms,
-                    int *exit_code, struct tt_err *err)
+                    int *exit_code, char **container, struct tt_err *err)
 {
     double deadline = monotime_now() + timeout_ms / 1000.0;
     for (;;) {
@@ -138,7 +147,10 @@ static int wait_job(struct engine *e, const char *id, const char *name, long tim
         json_t *t = ended_task(tasks);
         if (t) {
             json_t *status = json_object_get(t, "Status");
-            json_t *code = json_object_get(json_object_get(status, "ContainerStatus"), "ExitCode");
+            json_t *cs = json_object_get(status, "ContainerStatus");
+            json_t *code = json_object_get(cs, "ExitCode");
+            const char *cid = json_string_value(json_object_get(cs, "ContainerID"));
+            *container = cid ? xstrdup(cid) : NULL;
             const char *why = json_string_value(json_object_get(status, "Err"));
             int rc = 0;
             if (json_is_integer(code))
@@ -164,6 +176,7 @@ int swarm_run_job(struct engine *e, const struct compose_project *p,
 {
     struct buf name = {0}, path = {0};
     json_t *resp = NULL;
+    char *container = NULL;
     int rc = -1;
 
     *exit_code = -1;
@@ -174,13 +187,23 @@ int swarm_run_job(struct engine *e, const struct compose_project *p,
         engine_call_ok(e, "POST", "/services/create", spec, 30000, &resp, err) < 0)
         goto done;
     const char *id = json_string_value(json_object_get(resp, "ID"));
-    rc = wait_job(e, id, name.data, timeout_ms > 0 ? timeout_ms : 3600000, exit_code, err);
+    rc = wait_job(e, id, name.data, timeout_ms > 0 ? timeout_ms : 3600000, exit_code, &container,
+                  err);
     if (logs)
         swarm_service_logs(e, id, logs);
     struct tt_err e2 = {0};
     engine_pathf(&path, "/services/%s", id);
     engine_call_ok(e, "DELETE", path.data, NULL, 30000, NULL, &e2);
+    /* Swarm keeps a finished job's container after its service is gone: removed here
+     * when it is on this node (elsewhere, the node's task history limit removes it) */
+    if (container) {
+        buf_reset(&path);
+        engine_pathf(&path, "/containers/%s", container);
+        buf_adds(&path, "?force=1");
+        engine_call(e, "DELETE", path.data, NULL, 30000, NULL, NULL, &e2);
+    }
 done:
+    free(container);
     json_decref(spec);
     json_decref(resp);
     buf_release(&name);

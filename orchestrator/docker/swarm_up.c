@@ -444,16 +444,9 @@ int swarm_up(struct engine *e, const struct compose_project *p, const struct dag
 /* The project's services (GET /services by namespace label), a new array. */
 static int project_services(struct engine *e, const char *project, json_t **out, struct tt_err *err)
 {
-    struct buf path = {0}, label = {0};
+    struct buf label = {0};
     buf_printf(&label, "%s=%s", SWARM_LABEL_NAMESPACE, project);
-    json_t *f = json_pack("{s:[s]}", "label", label.data);
-    char *text = json_dumps(f, JSON_COMPACT);
-    buf_adds(&path, "/services?filters=");
-    engine_urlencode(text, &path);
-    int rc = engine_call_ok(e, "GET", path.data, NULL, 0, out, err);
-    free(text);
-    json_decref(f);
-    buf_release(&path);
+    int rc = swarm_list(e, "services", json_pack("{s:[s]}", "label", label.data), out, err);
     buf_release(&label);
     return rc;
 }

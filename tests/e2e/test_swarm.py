@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -36,6 +37,7 @@ COMPOSE = """name: ttswarm
 x-hc: &hc {{interval: 1s, timeout: 3s, retries: 3}}
 x-api-base: &api-base
   image: ${{API_IMAGE:-ttdeploy-test/busybox:latest}}
+  init: true
   environment:
     DATABASE_URL: postgresql://postgres:tasktracker@postgres:5432/tasktracker
     NATS_URL: nats://nats:4222
@@ -54,6 +56,7 @@ services:
     deploy: {{endpoint_mode: dnsrr}}
   nats:
     image: ttdeploy-test/busybox:latest
+    init: true
     command: ["httpd", "-f", "-p", "8222", "-h", "/www"]
     healthcheck: {{test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8222/healthz"], <<: *hc}}
     deploy: {{endpoint_mode: dnsrr}}
@@ -73,12 +76,14 @@ services:
     deploy: {{endpoint_mode: dnsrr}}
   dashboard:
     image: ttdeploy-test/busybox:latest
+    init: true
     command: ["httpd", "-f", "-p", "3000", "-h", "/www"]
     depends_on: {{api: {{condition: service_healthy}}}}
     healthcheck: {{test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:3000/"], <<: *hc}}
     deploy: {{endpoint_mode: dnsrr}}
   nginx:
     image: ttdeploy-test/busybox:latest
+    init: true
     command: ["httpd", "-f", "-p", "8080", "-h", "/www"]
     depends_on:
       dashboard: {{condition: service_healthy}}
@@ -108,6 +113,9 @@ migrate:
   up: [fake-alembic, upgrade, head]
   down: [fake-alembic, downgrade, "{{revision_before}}"]
   revision_query: SELECT version_num FROM alembic_version
+rollback:
+  matrix:
+    - {{when: {{}}, severity: high, do: ["${{ROLLBACK_DO:-images}}"]}}
 verify:
   - {{name: api-health, http: {{url: "http://{ip}:25800/api/health", status: 200}}}}
   - {{name: release-check, sql: "SELECT ${{CHECK_VALUE:-1}}", expect: "= 1"}}
@@ -159,11 +167,17 @@ def purge():
     for n in names:
         if n.startswith(PROJECT + "_"):
             api("DELETE", f"/services/{n}")
+    f = urllib.parse.quote(json.dumps({"label": [f"com.docker.stack.namespace={PROJECT}"]}))
+    deadline = time.monotonic() + 30
+    while api("GET", f"/containers/json?all=1&filters={f}")[1] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for c in api("GET", f"/containers/json?all=1&filters={f}")[1]:
+        api("DELETE", f"/containers/{c['Id']}?force=1")
+    api("DELETE", f"/volumes/{PROJECT}_pgdata")
 
 
 def setup():
     purge()
-    docker("volume", "prune", "-af")
     for tag in (1, 2, 3):  # three releases of the api, told apart by their tags
         docker("tag", "ttdeploy-test/migrator:2", f"ttdeploy-test/api:{tag}")
     write_stack()
@@ -199,8 +213,10 @@ def test_2_migration_runs_as_a_replicated_job_and_backup_execs_pg_dump():
     d = last_deployment(PLAN_PATH)
     m = d["migrations"][0]
     assert m["kind"] == "command" and m["revision_after"] == "r2", m
-    # the job services are gone; the second deployment backs up through an exec
+    # the job services are gone, and their containers; the second deployment backs up
+    # through an exec
     assert not [s for s in api("GET", "/services")[1] if "-job-" in s["Spec"]["Name"]]
+    assert not [c for c in api("GET", "/containers/json?all=1")[1] if "-job-" in c["Names"][0]]
     p = apply(2)
     assert p.returncode == 0, p.stdout + p.stderr
     d = last_deployment(PLAN_PATH)
@@ -234,7 +250,7 @@ def test_3_failing_verify_rolls_back_and_a_manual_rollback_goes_two_releases_bac
 def test_4_an_update_swarm_rolls_back_fails_the_phase():
     write_stack(api_health='["CMD", "false"]')
     try:
-        p = apply(1)
+        p = apply(1, ROLLBACK_DO="none")
         out = p.stdout + p.stderr
         assert p.returncode != 0, out
         assert "service ttswarm_api: Swarm did not complete the update (UpdateStatus rollback_" \
