@@ -13,9 +13,7 @@
 
 int run_swarm_mode(const struct run *a)
 {
-    (void)a;
-    /* TEMP until the plan's engine.mode */
-    const char *mode = getenv("TTDEPLOY_MODE");
+    const char *mode = a->o->mode ? a->o->mode : a->plan->engine_mode;
     return mode && !strcmp(mode, "swarm");
 }
 

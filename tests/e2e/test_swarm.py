@@ -27,7 +27,7 @@ os.environ["DOCKER_HOST"] = SWARM_HOST  # ttdeploy, docker and harness.api: the 
 from harness import api, last_deployment, run, ttdeploy  # noqa: E402
 
 PROJECT = "ttswarm"
-ENV = {"TTDEPLOY_MODE": "swarm"}
+ENV = {}
 SERVICES = ["postgres", "nats", "api", "worker", "dashboard", "nginx"]
 
 # The example's stack (examples/tasktracker/compose.yml) as Swarm runs it
@@ -99,6 +99,7 @@ GOOD_HEALTH = '["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8000/a
 
 PLAN = """version: 1
 project: ttswarm
+engine: {{mode: swarm}}
 release:
   version: ${{RELEASE:-v1}}
   images: {{api: "ttdeploy-test/api:${{API_TAG:-1}}", worker: "ttdeploy-test/api:${{API_TAG:-1}}"}}
