@@ -267,7 +267,9 @@ def test_failing_api_on_node_2_rolls_back_to_v1():
             h = history(d)
             assert h[0]["status"] == "succeeded", h
             show = ttdeploy("show", "--plan", os.path.join(d, "plan.yml"), str(h[0]["id"]), check=0).stdout
-            assert f"unix://{sock(1)}, swarm mode" in show, show
+            engine = [x for x in show.splitlines() if x.strip().startswith("engine")]
+            assert engine and f"unix://{sock(1)}" in engine[0], show
+            assert "the plan's engine.host" in engine[0] and "swarm mode" in engine[0], show
 
             p = apply(d, "v2", V2)
             assert p.returncode == 1, p.stdout + p.stderr
