@@ -222,6 +222,7 @@ env)
     ;;
 down | purge)
     [ "$1" = purge ] && "$HERE/swarm.sh" purge
+    [ "$1" = down ] || TTDEPLOY_TEST_ROOT=$ROOT sh "$HERE/cluster.sh" purge
     if [ -f "$ROOT/dockerd.pid" ]; then
         pid=$(cat "$ROOT/dockerd.pid")
         kill "$pid" 2>/dev/null || true
