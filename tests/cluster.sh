@@ -40,6 +40,7 @@ BUSYBOX_IMAGE=ttdeploy-test/busybox:latest
 FORWARD_RULE="-i $BRIDGE -o $BRIDGE -m comment --comment ttdeploy-cluster -j ACCEPT"
 
 log() { echo "cluster: $*" >&2; }
+. "$(dirname "$0")/daemon-lib.sh"
 die() {
     log "$*"
     exit 1
@@ -107,28 +108,16 @@ node_daemon_up() {
     fi
     rm -f "$(sock "$n")" "$dir/dockerd.pid"
     log "starting dockerd of node $n in ttd-n$n on $(sock "$n")"
-    setsid sh -c 'for fd in $(ls /proc/$$/fd); do [ "$fd" -gt 2 ] && [ "$fd" -lt 10 ] && eval "exec $fd>&-"; done
-                  exec "$@"' close_fds_exec \
+    spawn_detached "$dir/dockerd.log" \
         nsenter --net="/run/netns/ttd-n$n" unshare --uts sh -c 'hostname "$0" && exec "$@"' "ttd-n$n" \
         env DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 \
         dockerd --host "unix://$(sock "$n")" --data-root "$dir/data" --exec-root "$dir/exec" \
         --pidfile "$dir/dockerd.pid" --containerd-namespace "ttdeploy-cluster-n$n" \
-        --containerd-plugins-namespace "ttdeploy-cluster-n$n-plugins" --bridge none \
-        >"$dir/dockerd.log" 2>&1 </dev/null &
+        --containerd-plugins-namespace "ttdeploy-cluster-n$n-plugins" --bridge none
 }
 
 node_daemon_wait() {
-    n=$1
-    i=0
-    while ! ping_ok "$n"; do
-        i=$((i + 1))
-        if [ "$i" -gt 120 ]; then
-            log "node $n: dockerd did not answer /_ping within 60 s; its log:"
-            tail -20 "$ROOT/n$n/dockerd.log" >&2
-            exit 1
-        fi
-        sleep 0.5
-    done
+    wait_until "node $1: dockerd answered /_ping" "$ROOT/n$1/dockerd.log" ping_ok "$1"
 }
 
 swarm_state() { nd "$1" info --format '{{.Swarm.LocalNodeState}}'; }

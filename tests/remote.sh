@@ -35,6 +35,7 @@ SSH_PORT=22220
 IMAGES="ttdeploy-test/busybox:latest ttdeploy-test/postgres:15"
 
 log() { echo "remote: $*" >&2; }
+. "$(dirname "$0")/daemon-lib.sh"
 
 tls_ping() {
     curl -sf --max-time 2 --cacert "$R/tls/client/ca.pem" --cert "$R/tls/client/cert.pem" \
@@ -43,21 +44,6 @@ tls_ping() {
 
 # Runs the command after $1 and $2 until it succeeds, up to 60 s; then says that $1 did not
 # happen, with the end of log $2.
-wait_until() {
-    what=$1
-    logfile=$2
-    shift 2
-    i=0
-    until "$@"; do
-        i=$((i + 1))
-        if [ "$i" -gt 120 ]; then
-            log "not within 60 s: $what; the end of $logfile:"
-            tail -20 "$logfile" >&2
-            exit 1
-        fi
-        sleep 0.5
-    done
-}
 
 tls_docker() {
     docker --host "tcp://127.0.0.1:$TLS_PORT" --tlsverify --tlscacert "$R/tls/client/ca.pem" \
@@ -108,16 +94,13 @@ start_tls_daemon() {
     fi
     mkdir -p "$R/tls/data" "$R/tls/exec"
     log "starting dockerd on tcp://127.0.0.1:$TLS_PORT (TLS, data root $R/tls/data)"
-    # As infra.sh starts its daemon: setsid, no descriptor 3-9 inherited.
-    setsid sh -c 'for fd in $(ls /proc/$$/fd); do [ "$fd" -gt 2 ] && [ "$fd" -lt 10 ] && eval "exec $fd>&-"; done
-                  exec "$@"' close_fds_exec \
+    spawn_detached "$R/tls/dockerd.log" \
         dockerd --host "tcp://127.0.0.1:$TLS_PORT" --tlsverify \
         --tlscacert "$R/tls/ca/ca.pem" --tlscert "$R/tls/server/cert.pem" \
         --tlskey "$R/tls/server/key.pem" --data-root "$R/tls/data" --exec-root "$R/tls/exec" \
         --pidfile "$R/tls/dockerd.pid" --containerd-namespace ttdeploy-remote \
         --containerd-plugins-namespace ttdeploy-remote-plugins --bridge none --iptables=false \
-        --ip6tables=false --default-address-pool base=10.231.0.0/16,size=24 \
-        >"$R/tls/dockerd.log" 2>&1 </dev/null &
+        --ip6tables=false --default-address-pool base=10.231.0.0/16,size=24
     wait_until "dockerd answered /_ping over TLS" "$R/tls/dockerd.log" tls_ping
 }
 
@@ -180,9 +163,7 @@ start_sshd() {
     fi
     mkdir -p /run/sshd # sshd's privilege separation directory, fixed at build time
     log "starting sshd on 127.0.0.1:$SSH_PORT"
-    setsid sh -c 'for fd in $(ls /proc/$$/fd); do [ "$fd" -gt 2 ] && [ "$fd" -lt 10 ] && eval "exec $fd>&-"; done
-                  exec "$@"' close_fds_exec \
-        /usr/sbin/sshd -D -f "$R/ssh/sshd_config" -E "$R/ssh/sshd.log" </dev/null >/dev/null 2>&1 &
+    spawn_detached /dev/null /usr/sbin/sshd -D -f "$R/ssh/sshd_config" -E "$R/ssh/sshd.log"
     wait_until "sshd let the test key in" "$R/ssh/sshd.log" ssh_ok
 }
 
