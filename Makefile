@@ -129,6 +129,7 @@ bench: $(BUILD)/bench/bench_compose $(BUILD)/bench/bench_store ttdeploy
 	bench/backup.sh
 	bench/rollback.py
 	bench/bluegreen.py
+	bench/swarm.sh
 
 # The bundled example (examples/tasktracker), on the private dockerd: its api
 # images built, then a fresh stack and store (the example's own containers,

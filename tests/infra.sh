@@ -23,6 +23,7 @@ MIGRATOR3_IMAGE=ttdeploy-test/migrator:3
 HERE=$(cd "$(dirname "$0")" && pwd)
 
 log() { echo "infra: $*" >&2; }
+. "$HERE/daemon-lib.sh"
 
 ping_ok() {
     [ -S "$SOCK" ] && curl -sf --max-time 2 --unix-socket "$SOCK" http://d/_ping >/dev/null 2>&1
@@ -37,27 +38,12 @@ start_daemon() {
     mkdir -p "$ROOT/data" "$ROOT/exec"
     rm -f "$SOCK"
     log "starting dockerd on $SOCK (data root $ROOT/data)"
-    # setsid: the daemon outlives this script and the make process.  It
-    # inherits none of the descriptors 3-9 (the shell's range): one held by
-    # whoever ran us, such as a flock(1) lock file, would otherwise stay
-    # open, and locked, as long as the daemon runs.
-    setsid sh -c 'for fd in $(ls /proc/$$/fd); do [ "$fd" -gt 2 ] && [ "$fd" -lt 10 ] && eval "exec $fd>&-"; done
-                  exec "$@"' close_fds_exec \
+    spawn_detached "$ROOT/dockerd.log" \
         dockerd --host "unix://$SOCK" --data-root "$ROOT/data" --exec-root "$ROOT/exec" \
         --pidfile "$ROOT/dockerd.pid" --containerd-namespace ttdeploy-test \
-        --containerd-plugins-namespace ttdeploy-test-plugins --bridge none \
-        >"$ROOT/dockerd.log" 2>&1 </dev/null &
-    i=0
-    while ! ping_ok; do
-        i=$((i + 1))
-        if [ "$i" -gt 120 ]; then
-            log "dockerd did not answer /_ping within 60 s; its log:"
-            tail -20 "$ROOT/dockerd.log" >&2
-            exit 1
-        fi
-        sleep 0.5
-    done
-    log "dockerd answers /_ping after $((i / 2)) s"
+        --containerd-plugins-namespace ttdeploy-test-plugins --bridge none
+    wait_until "dockerd answered /_ping on $SOCK" "$ROOT/dockerd.log" ping_ok
+    log "dockerd answers /_ping"
 }
 
 have_image() {
@@ -222,6 +208,7 @@ env)
     ;;
 down | purge)
     [ "$1" = purge ] && "$HERE/swarm.sh" purge
+    [ "$1" = down ] || TTDEPLOY_TEST_ROOT=$ROOT sh "$HERE/cluster.sh" purge
     if [ -f "$ROOT/dockerd.pid" ]; then
         pid=$(cat "$ROOT/dockerd.pid")
         kill "$pid" 2>/dev/null || true

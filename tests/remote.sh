@@ -17,8 +17,10 @@
 #     containerd namespace; --bridge none, --iptables=false (the shared
 #     daemon owns the host's docker chains; published ports go through
 #     docker-proxy) and its own address pool, so its networks never overlap
-#     the shared daemon's.  Images the tests use are copied from the shared
-#     daemon with docker save | docker load.
+#     the shared daemon's; one FORWARD rule (comment ttdeploy-remote) lets
+#     its containers reach each other.  Images the tests and the README's
+#     two-machine commands use are copied from the shared daemon with
+#     docker save | docker load.
 #   ssh/: sshd's host key, config and log; a client key in authorized_keys;
 #     sshd sets DOCKER_HOST to the shared daemon's socket for every session
 #     (SetEnv), so `ssh ... docker system dial-stdio` reaches it.  ssh/bin/ssh
@@ -31,10 +33,13 @@ ROOT=${TTDEPLOY_TEST_ROOT:-/var/tmp/ttdeploy-test}
 R=$ROOT/remote
 SHARED_SOCK=$ROOT/docker.sock
 TLS_PORT=23760
+TLS_POOL=10.233.0.0/16 # clear of cluster.sh (10.231.0) and swarm.sh (10.231.7)
 SSH_PORT=22220
-IMAGES="ttdeploy-test/busybox:latest ttdeploy-test/postgres:15"
+# migrator:3 is the base of the example's api images (examples/tasktracker/demo/build-images.sh).
+IMAGES="ttdeploy-test/busybox:latest ttdeploy-test/postgres:15 ttdeploy-test/migrator:3"
 
 log() { echo "remote: $*" >&2; }
+. "$(dirname "$0")/daemon-lib.sh"
 
 tls_ping() {
     curl -sf --max-time 2 --cacert "$R/tls/client/ca.pem" --cert "$R/tls/client/cert.pem" \
@@ -43,21 +48,6 @@ tls_ping() {
 
 # Runs the command after $1 and $2 until it succeeds, up to 60 s; then says that $1 did not
 # happen, with the end of log $2.
-wait_until() {
-    what=$1
-    logfile=$2
-    shift 2
-    i=0
-    until "$@"; do
-        i=$((i + 1))
-        if [ "$i" -gt 120 ]; then
-            log "not within 60 s: $what; the end of $logfile:"
-            tail -20 "$logfile" >&2
-            exit 1
-        fi
-        sleep 0.5
-    done
-}
 
 tls_docker() {
     docker --host "tcp://127.0.0.1:$TLS_PORT" --tlsverify --tlscacert "$R/tls/client/ca.pem" \
@@ -108,17 +98,23 @@ start_tls_daemon() {
     fi
     mkdir -p "$R/tls/data" "$R/tls/exec"
     log "starting dockerd on tcp://127.0.0.1:$TLS_PORT (TLS, data root $R/tls/data)"
-    # As infra.sh starts its daemon: setsid, no descriptor 3-9 inherited.
-    setsid sh -c 'for fd in $(ls /proc/$$/fd); do [ "$fd" -gt 2 ] && [ "$fd" -lt 10 ] && eval "exec $fd>&-"; done
-                  exec "$@"' close_fds_exec \
+    spawn_detached "$R/tls/dockerd.log" \
         dockerd --host "tcp://127.0.0.1:$TLS_PORT" --tlsverify \
         --tlscacert "$R/tls/ca/ca.pem" --tlscert "$R/tls/server/cert.pem" \
         --tlskey "$R/tls/server/key.pem" --data-root "$R/tls/data" --exec-root "$R/tls/exec" \
         --pidfile "$R/tls/dockerd.pid" --containerd-namespace ttdeploy-remote \
         --containerd-plugins-namespace ttdeploy-remote-plugins --bridge none --iptables=false \
-        --ip6tables=false --default-address-pool base=10.231.0.0/16,size=24 \
-        >"$R/tls/dockerd.log" 2>&1 </dev/null &
+        --ip6tables=false --default-address-pool base=$TLS_POOL,size=24
     wait_until "dockerd answered /_ping over TLS" "$R/tls/dockerd.log" tls_ping
+}
+
+# The host's FORWARD policy is DROP (the shared daemon sets it) and bridged packets go through
+# iptables (br_netfilter), while this daemon adds no rules (--iptables=false): without this one,
+# containers on its networks could not reach each other (the example's api and its database).
+allow_forwarding() {
+    rule="FORWARD -s $TLS_POOL -d $TLS_POOL -m comment --comment ttdeploy-remote -j ACCEPT"
+    # shellcheck disable=SC2086 # the rule's words
+    iptables -C $rule 2>/dev/null || iptables -A $rule
 }
 
 load_images() {
@@ -180,9 +176,7 @@ start_sshd() {
     fi
     mkdir -p /run/sshd # sshd's privilege separation directory, fixed at build time
     log "starting sshd on 127.0.0.1:$SSH_PORT"
-    setsid sh -c 'for fd in $(ls /proc/$$/fd); do [ "$fd" -gt 2 ] && [ "$fd" -lt 10 ] && eval "exec $fd>&-"; done
-                  exec "$@"' close_fds_exec \
-        /usr/sbin/sshd -D -f "$R/ssh/sshd_config" -E "$R/ssh/sshd.log" </dev/null >/dev/null 2>&1 &
+    spawn_detached /dev/null /usr/sbin/sshd -D -f "$R/ssh/sshd_config" -E "$R/ssh/sshd.log"
     wait_until "sshd let the test key in" "$R/ssh/sshd.log" ssh_ok
 }
 
@@ -202,6 +196,7 @@ up)
     mkdir -p "$R"
     make_certs
     start_tls_daemon
+    allow_forwarding
     load_images
     start_sshd
     ;;
@@ -216,6 +211,8 @@ purge)
     stop_pidfile "$R/ssh/sshd.pid"
     stop_pidfile "$R/tls/dockerd.pid"
     umount -R "$R/tls/exec" 2>/dev/null || true
+    while iptables -D FORWARD -s $TLS_POOL -d $TLS_POOL -m comment --comment ttdeploy-remote \
+        -j ACCEPT 2>/dev/null; do :; done
     rm -rf "$R"
     ;;
 *)

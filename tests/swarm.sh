@@ -30,6 +30,7 @@ IMAGES="ttdeploy-test/postgres:15 ttdeploy-test/busybox:latest ttdeploy-test/mig
 HERE=$(cd "$(dirname "$0")" && pwd)
 
 log() { echo "swarm: $*" >&2; }
+. "$(dirname "$0")/daemon-lib.sh"
 
 ping_ok() {
     [ -S "$SOCK" ] && curl -sf --max-time 2 --unix-socket "$SOCK" http://d/_ping >/dev/null 2>&1
@@ -61,22 +62,12 @@ start_daemon() {
     log "starting dockerd on $SOCK (data root $ROOT/data)"
     # DOCKER_SERVICE_PREFER_OFFLINE_IMAGE: a task runs the node's own copy
     # of its image without asking a registry first (there is none here).
-    DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 setsid nsenter --net=/var/run/netns/$NETNS sh -c 'for fd in $(ls /proc/$$/fd); do [ "$fd" -gt 2 ] && [ "$fd" -lt 10 ] && eval "exec $fd>&-"; done
-                  exec "$@"' close_fds_exec \
+    spawn_detached "$ROOT/dockerd.log" \
+        nsenter --net=/var/run/netns/$NETNS env DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 \
         dockerd --host "unix://$SOCK" --data-root "$ROOT/data" --exec-root "$ROOT/exec" \
         --pidfile "$ROOT/dockerd.pid" --containerd-namespace ttdeploy-swarm1 \
-        --containerd-plugins-namespace ttdeploy-swarm1-plugins --bridge none \
-        >"$ROOT/dockerd.log" 2>&1 </dev/null &
-    i=0
-    while ! ping_ok; do
-        i=$((i + 1))
-        if [ "$i" -gt 120 ]; then
-            log "dockerd did not answer /_ping within 60 s; its log ($ROOT/dockerd.log):"
-            tail -20 "$ROOT/dockerd.log" >&2
-            exit 1
-        fi
-        sleep 0.5
-    done
+        --containerd-plugins-namespace ttdeploy-swarm1-plugins --bridge none
+    wait_until "dockerd answered /_ping on $SOCK" "$ROOT/dockerd.log" ping_ok
 }
 
 init_swarm() {

@@ -296,6 +296,50 @@ static const char *gave_up(const json_t *svc, const char **message)
  * One look at v: 1 ready, 0 not yet, -1 failed (v->error set).  why
  * receives what the tasks are doing, for the deadline's message.
  */
+/*
+ * The healthcheck's test as an argv for exec ("CMD" argv..., or "CMD-SHELL"
+ * through /bin/sh -c), or NULL when it is the image's own (not known here).
+ */
+static json_t *check_argv(const struct compose_healthcheck *h)
+{
+    json_t *argv;
+    if (h->test.n < 2 || h->disable)
+        return NULL;
+    if (!strcmp(h->test.v[0], "CMD-SHELL"))
+        return json_pack("[s, s, s]", "/bin/sh", "-c", h->test.v[1]);
+    if (strcmp(h->test.v[0], "CMD"))
+        return NULL;
+    argv = json_array();
+    for (size_t i = 1; i < h->test.n; i++)
+        json_array_append_new(argv, json_string(h->test.v[i]));
+    return argv;
+}
+
+/*
+ * Whether a task's container on this engine's node is healthy: Docker
+ * says so, or (while Docker has yet to run its first check, one interval
+ * after the start) the service's own check passes when run now through
+ * exec, as local mode's probes do.  A failed probe proves nothing.
+ */
+static int local_ready(struct sw_run *r, const struct sw *v, const char *cid)
+{
+    char *h = stack_container_health(r->e, cid);
+    int ready = !strcmp(h, "healthy"), starting = !strcmp(h, "starting");
+    free(h);
+    json_t *argv = starting ? check_argv(&v->s->healthcheck) : NULL;
+    if (argv) {
+        struct tt_err ignored = {0};
+        struct buf out = {0};
+        long ms =
+            v->s->healthcheck.timeout > 0 ? (long)(v->s->healthcheck.timeout / 1000000) : 30000;
+        int code = -1;
+        ready = engine_exec(r->e, cid, argv, ms, &code, &out, &ignored) == 0 && code == 0;
+        buf_release(&out);
+        json_decref(argv);
+    }
+    return ready;
+}
+
 static int look(struct sw_run *r, struct sw *v, struct buf *why)
 {
     struct tt_err err = {0};
@@ -345,17 +389,16 @@ static int look(struct sw_run *r, struct sw *v, struct buf *why)
             others++;
             continue;
         }
-        if (!state || strcmp(state, "running"))
+        if (!state || (strcmp(state, "running") && strcmp(state, "starting")))
             continue;
         const char *cid = json_string_value(
             json_object_get(json_object_get(status, "ContainerStatus"), "ContainerID"));
         const char *node = json_string_value(json_object_get(t, "NodeID"));
         if (v->spec->has_healthcheck && cid && r->node && node && !strcmp(node, r->node)) {
-            char *h = stack_container_health(r->e, cid);
-            int healthy = !strcmp(h, "healthy");
-            free(h);
-            if (!healthy)
+            if (!local_ready(r, v, cid))
                 continue;
+        } else if (strcmp(state, "running")) {
+            continue; /* on another node: Swarm's "running" follows the first healthy check */
         }
         ours++;
     }

@@ -70,18 +70,6 @@ def request(c, method, path, body=None):
         return r.status, data
 
 
-def readme_block(name):
-    """The shell block of README.md between <!-- NAME:begin --> and <!-- NAME:end -->,
-    without its ``` fence, for `sh -e` from the repository's root."""
-    with open(os.path.join(ROOT, "README.md")) as f:
-        text = f.read()
-    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
-    assert text.count(begin) == 1 and text.count(end) == 1, f"README.md: no single {begin} ... {end}"
-    lines = text.split(begin, 1)[1].split(end, 1)[0].strip().splitlines()
-    assert lines[0].startswith("```") and lines[-1] == "```", f"README.md {name}: not one fenced block"
-    return "\n".join(lines[1:-1]) + "\n"
-
-
 def last_deployment(plan):
     """`show --json` of the newest deployment in plan's store."""
     h = json.loads(ttdeploy("history", "--plan", plan, "--json", "--limit", "1", check=0).stdout)

@@ -1,23 +1,26 @@
 """test_example_swarm.py - the README's "Swarm mode" block, run as written
 (sh -e from the repository's root): the bundled example deployed in swarm
-mode on tests/swarm.sh's one-node swarm, v1.3.0 then v1.4.0.  Checked
+mode on tests/swarm.sh's one-node swarm (run_readme_block of
+test_readme_engines.py), v1.3.0 then v1.4.0.  Checked
 through the swarm daemon's Engine API: the six services run, every phase
 of the last deployment is ok (backup, the migration 0001 -> 0002 as a
 replicated job, infra, app, verify with its exec and from: checks in the
 tasks' containers), and the worker was scaled to 0 during the migration
 and back (migrate.stop_during).  Then the broken v1.5.0 is rolled back:
 the api runs v1.4.0 again and the data is as before.  Last, `down -v`
-removes the services and the database's volume."""
+removes the services and the database's volume, and the backups beside
+the plan go."""
 import datetime
 import json
 import os
-import subprocess
+import shutil
 import urllib.parse
 
 from swarmenv import NS_IP  # first: it sets DOCKER_HOST, which harness reads
 
-from harness import ROOT, api, readme_block, run, ttdeploy  # noqa: E402
+from harness import ROOT, api, run, ttdeploy  # noqa: E402
 from test_database import psql  # noqa: E402
+from test_readme_engines import run_readme_block  # noqa: E402
 
 EXAMPLE = os.path.join(ROOT, "examples", "tasktracker")
 PLAN = os.path.join(EXAMPLE, "plan.yml")
@@ -55,10 +58,7 @@ def running(service):
 
 
 def test_1_the_readme_block_deploys_the_example_in_swarm_mode():
-    p = subprocess.run(["sh", "-e", "-c", readme_block("swarm")], cwd=ROOT, capture_output=True,
-                       text=True, timeout=600)
-    out = p.stdout + p.stderr
-    assert p.returncode == 0, out
+    out = run_readme_block("swarm")
     got = services()
     assert sorted(got) == [f"tasktracker_{n}" for n in SERVICES], sorted(got)
     for n in SERVICES:
@@ -116,6 +116,7 @@ def test_3_down_removes_the_services_and_the_volume():
     assert p.returncode == 0, p.stdout + p.stderr
     assert not services()
     assert api("GET", "/volumes/tasktracker_pgdata")[0] == 404
+    shutil.rmtree(os.path.join(EXAMPLE, "backups"), ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -203,11 +203,22 @@ def apply_backup_and_rollback(env, call, project, pg_port):
             assert f.read(5) == b"PGDMP", "pg_dump's custom format came through the exec stream"
         api_c = containers(call, project)["api"]
         assert api_c["Image"] == "ttdeploy-test/remote-api:v1", api_c["Image"]
+        # A good v2, then the rollback and recover commands through the same transport.
+        p = ttdeploy("apply", "--progress", "plain", s.plan,
+                     env=dict(e, API_IMAGE="ttdeploy-test/remote-api:v2", RELEASE="v2"))
+        assert p.returncode == 0, p.stdout + p.stderr
+        assert containers(call, project)["api"]["Image"] == "ttdeploy-test/remote-api:v2"
+        p = ttdeploy("rollback", "--previous", "--progress", "plain", s.plan, env=e)
+        assert p.returncode == 0, p.stdout + p.stderr
+        assert containers(call, project)["api"]["Image"] == "ttdeploy-test/remote-api:v1"
+        p = ttdeploy("recover", "--progress", "plain", s.plan, env=e)
+        assert p.returncode == 0 and "nothing to recover" in p.stdout + p.stderr, p.stdout + p.stderr
         st = json.loads(ttdeploy("status", "--plan", s.plan, "--json", env=e, check=0).stdout)
         assert {x["service"]: x["daemon"] for x in st["services"]} == {
             "postgres": "ok", "api": "ok"}, st
         h = json.loads(ttdeploy("history", "--plan", s.plan, "--json", check=0).stdout)
-        assert [d["status"] for d in h] == ["rolled_back", "succeeded"], h
+        assert [d["status"] for d in h][1:] == ["succeeded", "rolled_back", "succeeded"], h
+        assert len(h) == 4, h
         return json.loads(ttdeploy("show", "--plan", s.plan, "--json", str(h[0]["id"]),
                                    check=0).stdout)
 
