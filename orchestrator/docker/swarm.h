@@ -84,7 +84,7 @@ int swarm_run_job(struct engine *e, const struct compose_project *p,
                   struct buf *logs, struct tt_err *err);
 
 /*
- * The container of service's running task (caller frees), for an exec.
+ * The container of service's running (or starting) task (caller frees), for an exec.
  * NULL with err untouched when the service has no running task; NULL with
  * err set when the engine cannot say, or when the task runs on another
  * node than the engine's (named, with a placement constraint to suggest).

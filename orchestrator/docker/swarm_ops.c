@@ -250,7 +250,9 @@ char *swarm_container_id(struct engine *e, const char *project, const char *serv
         const char *cid = json_string_value(
             json_object_get(json_object_get(st, "ContainerStatus"), "ContainerID"));
         const char *node = json_string_value(json_object_get(t, "NodeID"));
-        if (!state || strcmp(state, "running") || !cid)
+        /* "starting": the container runs, Swarm awaits its first healthy check (swarm_up
+         * may have found it healthy already by running the check itself) */
+        if (!state || (strcmp(state, "running") && strcmp(state, "starting")) || !cid)
             continue;
         if (local && node && strcmp(node, local)) {
             char *host = node_name(e, node);

@@ -13,7 +13,8 @@
  * compose file's and updates the service back to its replicas.  It then
  * waits until none of the service's tasks runs (every wait has the
  * caller's deadline).  Starting puts the replicas and the hash back and
- * waits until that many tasks run; a service that was not stopped this
+ * waits until that many tasks run (or start: their container runs, the
+ * healthcheck is up to `up`); a service that was not stopped this
  * way is left alone.  Global services have no replica count and are
  * refused.
  */
@@ -56,7 +57,8 @@ static int wait_tasks(struct engine *e, const char *id, const char *name, json_i
                 json_string_value(json_object_get(json_object_get(t, "Status"), "State"));
             const char *desired = json_string_value(json_object_get(t, "DesiredState"));
             live += !ended(st);
-            running += st && !strcmp(st, "running") && desired && !strcmp(desired, "running");
+            running += st && (!strcmp(st, "running") || !strcmp(st, "starting")) && desired &&
+                       !strcmp(desired, "running");
         }
         json_decref(tasks);
         if (want == 0 ? live == 0 : (json_int_t)running >= want)
