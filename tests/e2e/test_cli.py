@@ -48,7 +48,7 @@ def test_config_example_normalized():
                                              "restart": False}
     assert api["healthcheck"]["interval"] == "5s"
     assert api["ports"] == [{"target": 8000, "published": "8000", "host_ip": "127.0.0.1",
-                             "protocol": "tcp", "mode": "ingress"}]
+                             "protocol": "tcp", "mode": "host"}]  # long form: swarm mode needs host
     assert c["services"]["worker"]["command"] == [
         "sh", "-c", "touch /tmp/worker.ready && exec sleep 2147483647"]
 
