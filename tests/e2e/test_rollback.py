@@ -445,9 +445,11 @@ def test_rollback_to_tag_reads_the_files_of_the_tag():
     feature = lambda v: (lambda t: t.replace("    NATS_URL: nats://nats:4222\n",
                                              f"    NATS_URL: nats://nats:4222\n    FEATURE: \"{v}\"\n"))
     # a file bind-mounted by a relative path: after a rollback it must be the tag's
-    mount = lambda t: t.replace('      - "127.0.0.1:${API_PORT:-8000}:8000"\n',
-                                '      - "127.0.0.1:${API_PORT:-8000}:8000"\n'
-                                '    volumes:\n      - ./version.txt:/www/version.txt:ro\n')
+    port = '      - {target: 8000, published: "${API_PORT:-8000}", host_ip: 127.0.0.1, mode: host}\n'
+
+    def mount(t):
+        assert port in t, "the example's api port line changed: update this test's edit"
+        return t.replace(port, port + '    volumes:\n      - ./version.txt:/www/version.txt:ro\n')
     s = Stack("tte2e-rb-git", plan_edit=git_plan,
               compose_edit=lambda t: mount(FAST_API_HEALTH(feature("one")(t))))
     served = lambda: urllib.request.urlopen(
