@@ -502,8 +502,10 @@ int plan_load(const char *path, const struct vars *env, struct plan **out, struc
     struct buf data = {0};
 
     *out = NULL;
-    if (yfile_read(path, "plan", &data, err) < 0) /* bounded: /dev/zero is refused, not read */
+    if (yfile_read(path, "plan", &data, err) < 0) { /* bounded: /dev/zero is refused, not read */
+        buf_release(&data);                         /* what was read before the refusal */
         return -1;
+    }
     int rc = plan_parse(path, data.data ? data.data : "", data.len, env, out, err);
     buf_release(&data);
     return rc;
