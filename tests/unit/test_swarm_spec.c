@@ -200,7 +200,7 @@ Test(swarm_spec, job_runs_once_without_health_or_restart)
     strv_push(&argv, "fake-alembic");
     strv_push(&argv, "upgrade");
     strv_push(&env, "MODE=rehearsal");
-    spec_of(FULL, "api", NULL); /* loads proj */
+    swarm_spec_free(spec_of(FULL, "api", NULL)); /* loads proj */
     json_t *j = swarm_job_spec(proj, compose_find_service(proj, "api"), "api:2", &argv, &env,
                                "shop_api-job-1");
     cr_assert_str_eq(str_at(j, "Name"), "shop_api-job-1");
