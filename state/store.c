@@ -117,6 +117,10 @@ static const char *const migrations[] = {
     "ALTER TABLE steps ADD COLUMN chain_seq INTEGER;"
     "CREATE UNIQUE INDEX deployments_chain ON deployments(chain_seq);"
     "CREATE UNIQUE INDEX steps_chain ON steps(chain_seq);",
+    /* 7: swarm mode: each service's recorded ServiceSpec (environment values
+     * left out: swarm_spec_recordable) and Swarm's version of the service */
+    "ALTER TABLE releases ADD COLUMN spec TEXT;"
+    "ALTER TABLE releases ADD COLUMN service_version INTEGER;",
 };
 
 /* The migration that adds the audit chain, after whose script the existing rows are sealed. */
@@ -611,9 +615,10 @@ int store_release_record(struct store *s, long long deployment, const struct sto
 {
     return run_stmt(s,
                     "INSERT OR REPLACE INTO releases (deployment_id, service, image, image_id, "
-                    "digest, config_hash, container_id, environment) VALUES (?,?,?,?,?,?,?,?)",
-                    err, "ittttttt", deployment, r->service, r->image, r->image_id, r->digest,
-                    r->config_hash, r->container_id, r->environment);
+                    "digest, config_hash, container_id, environment, spec, service_version) VALUES "
+                    "(?,?,?,?,?,?,?,?,?,?)",
+                    err, "itttttttti", deployment, r->service, r->image, r->image_id, r->digest,
+                    r->config_hash, r->container_id, r->environment, r->spec, r->service_version);
 }
 
 int store_is_secret_name(const char *name)

@@ -26,7 +26,7 @@
 #include "strv.h"
 #include "tterr.h"
 
-#define STORE_SCHEMA_VERSION 6
+#define STORE_SCHEMA_VERSION 7
 
 struct store;
 
@@ -97,7 +97,9 @@ struct store_release {
     const char *image, *image_id, *digest; /* the tag, the image ID, the registry digest */
     const char *config_hash;               /* the container's configuration digest */
     const char *container_id;
-    const char *environment; /* JSON object: values public per the plan, others store_hmac() */
+    const char *environment;   /* JSON object: values public per the plan, others store_hmac() */
+    const char *spec;          /* swarm mode: the ServiceSpec without environment values, or NULL */
+    long long service_version; /* swarm mode: Swarm's version index of the service; 0: none */
 };
 
 /* Who holds a lock, as its row says. */

@@ -161,6 +161,8 @@ static int read_release(struct store *s, struct store_record *r, sqlite3_stmt *s
     x->config_hash = col_text(r, st, 6);
     x->container_id = col_text(r, st, 7);
     x->environment = col_text(r, st, 8);
+    x->spec = col_text(r, st, 9);
+    x->service_version = col_int(st, 10, 0);
     return 0;
 }
 
@@ -297,7 +299,8 @@ static const struct {
      "started_at, finished_at, detail, error FROM steps WHERE deployment_id = ?1 ORDER BY seq",
      read_step},
     {"SELECT deployment_id, count(*) OVER (), service, image, image_id, digest, config_hash, "
-     "container_id, environment FROM releases WHERE deployment_id = ?1 ORDER BY service",
+     "container_id, environment, spec, service_version FROM releases WHERE deployment_id = ?1 "
+     "ORDER BY service",
      read_release},
     {"SELECT deployment_id, count(*) OVER (), at, kind, detail FROM events WHERE deployment_id = "
      "?1 ORDER BY id",
@@ -395,11 +398,12 @@ static json_t *step_json(const struct store_step *t)
 static json_t *release_json(const struct store_release *x)
 {
     return json_pack(
-        "{s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "service", store_db_json_text(x->service), "image",
-        store_db_json_text(x->image), "image_id", store_db_json_text(x->image_id), "digest",
-        store_db_json_text(x->digest), "config_hash", store_db_json_text(x->config_hash),
+        "{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "service", store_db_json_text(x->service),
+        "image", store_db_json_text(x->image), "image_id", store_db_json_text(x->image_id),
+        "digest", store_db_json_text(x->digest), "config_hash", store_db_json_text(x->config_hash),
         "container_id", store_db_json_text(x->container_id), "environment",
-        store_db_json_text(x->environment));
+        store_db_json_text(x->environment), "spec", store_db_json_text(x->spec), "service_version",
+        int_json(x->service_version, 0));
 }
 
 static json_t *backup_json(const struct store_backup *b)

@@ -69,8 +69,14 @@ static void print_deployment(json_t *d)
     if (json_array_size(json_object_get(d, "releases"))) {
         printf("\n%-12s %-36s %s\n", "SERVICE", "IMAGE", "IMAGE ID");
         json_array_foreach(json_object_get(d, "releases"), i, s)
-            printf("%-12s %-36s %.19s\n", store_text(s, "service", "?"),
-                   store_text(s, "image", "-"), store_text(s, "image_id", "-"));
+        {
+            json_int_t v = json_integer_value(json_object_get(s, "service_version"));
+            printf("%-12s %-36s %.19s", store_text(s, "service", "?"), store_text(s, "image", "-"),
+                   store_text(s, "image_id", "-"));
+            if (v) /* swarm mode: the service's version in Swarm, whose spec was recorded */
+                printf("  swarm version %" JSON_INTEGER_FORMAT, v);
+            printf("\n");
+        }
     }
 }
 

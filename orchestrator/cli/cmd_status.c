@@ -8,12 +8,17 @@
  * digest is compared, and no value is printed).  Also who holds the project's deployment lock
  * (host, pid, PID namespace, heartbeat age), and a deployment left
  * unfinished for `recover`.
+ *
+ * A release recorded in swarm mode (its row keeps the service's spec) is
+ * compared with the Swarm service PROJECT_SERVICE instead: missing, its
+ * spec hash, its image, its environment, and how many of its tasks run.
  */
 #include "cmd.h"
 #include "buf.h"
 #include "container_spec.h"
 #include "stack.h"
 #include "store.h"
+#include "swarm.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,27 +49,21 @@ static const char *live_env(json_t *env, const char *name)
 
 /*
  * Appends to names the environment variables the release row recorded
- * whose value in container id differs (a digest compared with the live
- * value's digest under the store's key).  Values recorded with a URL
- * password redacted, and variables recorded without a value, are not
- * compared.  Returns how many differ; -1 with err when the container or
- * the key cannot be read.
+ * whose value in env (an array of "NAME=value") differs (a digest
+ * compared with the live value's digest under the store's key).  Values
+ * recorded with a URL password redacted, and variables recorded without a
+ * value, are not compared.  Returns how many differ; -1 with err when the
+ * key cannot be read.
  */
-static int environment_drift(struct engine *e, struct store *st, json_t *release, const char *id,
-                             struct buf *names, struct tt_err *err)
+static int env_drift(struct store *st, json_t *release, json_t *env, struct buf *names,
+                     struct tt_err *err)
 {
     json_t *recorded = json_loads(store_text(release, "environment", "{}"), 0, NULL);
-    json_t *info = NULL;
-    struct buf path = {0};
     const char *name;
     json_t *v;
     int n = 0;
 
-    buf_printf(&path, "/containers/%s/json", id);
-    if (engine_call_ok(e, "GET", path.data, NULL, 0, &info, err) < 0)
-        n = -1;
-    json_t *env = json_object_get(json_object_get(info, "Config"), "Env");
-    json_object_foreach(n < 0 ? NULL : recorded, name, v)
+    json_object_foreach(recorded, name, v)
     {
         const char *want = json_string_value(v), *have = live_env(env, name);
         int same = !want || strstr(want, "<redacted>")
@@ -78,9 +77,110 @@ static int environment_drift(struct engine *e, struct store *st, json_t *release
             buf_printf(names, "%s%s", n++ ? ", " : "", name);
     }
     json_decref(recorded);
+    return n;
+}
+
+/* env_drift() against the environment of container id. */
+static int environment_drift(struct engine *e, struct store *st, json_t *release, const char *id,
+                             struct buf *names, struct tt_err *err)
+{
+    json_t *info = NULL;
+    struct buf path = {0};
+    int n = -1;
+
+    buf_printf(&path, "/containers/%s/json", id);
+    if (engine_call_ok(e, "GET", path.data, NULL, 0, &info, err) == 0)
+        n = env_drift(st, release, json_object_get(json_object_get(info, "Config"), "Env"), names,
+                      err);
     json_decref(info);
     buf_release(&path);
     return n;
+}
+
+/* The replicas the spec recorded in release r asks for; -1 when global or unknown. */
+static json_int_t recorded_replicas(json_t *r)
+{
+    json_t *spec = json_loads(store_text(r, "spec", "{}"), 0, NULL);
+    json_t *n =
+        json_object_get(json_object_get(json_object_get(spec, "Mode"), "Replicated"), "Replicas");
+    json_int_t want = json_is_integer(n) ? json_integer_value(n) : -1;
+    json_decref(spec);
+    return want;
+}
+
+/* How many of the service's tasks run, and how many are meant to (*total). */
+static json_int_t running_tasks(struct engine *e, json_t *svc, json_int_t *total)
+{
+    json_t *tasks = NULL, *t;
+    struct tt_err err = {0};
+    json_int_t running = 0;
+    size_t i;
+
+    *total = 0;
+    if (swarm_service_tasks(e, json_string_value(json_object_get(svc, "ID")), 1, &tasks, &err) < 0)
+        return 0;
+    json_array_foreach(tasks, i, t)
+    {
+        const char *s = json_string_value(json_object_get(json_object_get(t, "Status"), "State"));
+        (*total)++;
+        running += s && !strcmp(s, "running");
+    }
+    json_decref(tasks);
+    return running;
+}
+
+/*
+ * The verdict on the Swarm service of release r ("ok" or "drift: ...",
+ * in text), and in state how many of its tasks run ("running 2/2").  A
+ * change by hand (`docker service update --image/--env-add/--replicas`)
+ * keeps ttdeploy's labels, so the image, the environment and the replicas
+ * are read from the live spec, not only the spec hash label.
+ */
+static void swarm_verdict(struct engine *e, struct store *st, const char *project, json_t *r,
+                          struct buf *text, struct buf *state)
+{
+    const char *service = json_string_value(json_object_get(r, "service"));
+    char *name = swarm_service_name(project, service);
+    struct tt_err err = {0};
+    struct buf names = {0};
+    json_t *svc = NULL;
+
+    buf_reset(text);
+    buf_reset(state);
+    if (swarm_service_inspect(e, name, &svc, &err) < 0 || !svc) {
+        buf_printf(text, svc ? "unknown: %s" : "drift: no service", err.msg);
+        free(name);
+        return;
+    }
+    json_t *spec = json_object_get(svc, "Spec");
+    json_t *cs = json_object_get(json_object_get(spec, "TaskTemplate"), "ContainerSpec");
+    const char *hash = json_string_value(json_object_get(r, "config_hash"));
+    const char *have =
+        json_string_value(json_object_get(json_object_get(spec, "Labels"), SWARM_LABEL_HASH));
+    const char *image = json_string_value(json_object_get(r, "image"));
+    const char *have_image = json_string_value(json_object_get(cs, "Image"));
+    json_int_t total, running = running_tasks(e, svc, &total);
+    json_int_t want = recorded_replicas(r);
+    if (want < 0)
+        want = total;
+    buf_printf(state, "running %" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT, running, want);
+    int env_changed = env_drift(st, r, json_object_get(cs, "Env"), &names, &err);
+
+    if (image && have_image && strncmp(image, have_image, strcspn(have_image, "@")))
+        buf_adds(text, "drift: another image");
+    else if (env_changed > 0)
+        buf_printf(text, "drift: another environment (%s)", names.data);
+    else if (hash && (!have || strcmp(hash, have)))
+        buf_adds(text, "drift: another configuration");
+    else if (running < want)
+        buf_printf(text,
+                   "drift: %" JSON_INTEGER_FORMAT " of %" JSON_INTEGER_FORMAT " tasks running",
+                   running, want);
+    else
+        buf_adds(text, "ok");
+    buf_release(&names);
+    json_decref(svc);
+    free(name);
 }
 
 /*
@@ -144,6 +244,19 @@ static int cmd_status_exec(const struct cli_args *a)
     json_array_foreach(rel, i, r)
     {
         const char *service = json_string_value(json_object_get(r, "service"));
+        if (json_is_string(json_object_get(r, "spec"))) { /* recorded in swarm mode */
+            struct buf state = {0};
+            swarm_verdict(e, st, project, r, &verdict_text, &state);
+            drift |= strcmp(verdict_text.data, "ok") != 0;
+            json_array_append_new(
+                out, json_pack("{s:s, s:s?, s:s?, s:I, s:s, s:s?}", "service", service, "image",
+                               json_string_value(json_object_get(r, "image")), "version",
+                               json_string_value(json_object_get(r, "version")), "deployment",
+                               json_integer_value(json_object_get(r, "deployment_id")), "daemon",
+                               verdict_text.data, "container_state", state.data));
+            buf_release(&state);
+            continue;
+        }
         json_t *match = NULL;
         int best = -1;
         json_array_foreach(live, k, cont)

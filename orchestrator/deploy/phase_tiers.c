@@ -246,8 +246,8 @@ int phase_record_releases(struct run *a)
     for (size_t i = 0; rc == 0 && i < now.n; i++) {
         const struct stack_result *x = &now.v[i];
         char *env = recorded_environment(a, compose_find_service(a->project, x->service));
-        struct store_release r = {x->service,     x->image, x->image_id, NULL,
-                                  x->config_hash, NULL,     env};
+        struct store_release r = {x->service, x->image, x->image_id, NULL,      x->config_hash,
+                                  NULL,       env,      x->spec,     x->version};
         if (!env || store_release_record(a->store, a->id, &r, a->err) < 0)
             rc = run_store_failed(a, a->err);
         free(env);

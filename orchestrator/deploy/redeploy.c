@@ -48,7 +48,7 @@ static int switch_to_git(struct run *a, const char *commit, json_t *t, struct re
     struct release *rel;
     if (release_load_commit(a->plan, commit, a->project->name, &rel, a->err) < 0)
         return -1;
-    release_use_recorded(rel->project, a->engine, t);
+    release_use_recorded(a, rel->project, t);
     *forward = a->release;
     a->release = NULL;
     run_use_release(a, rel);
@@ -308,7 +308,7 @@ enum apply_outcome redeploy_run(const struct redeploy_options *o, struct tt_err 
     if (res == APPLY_OK && t.commit[0] && switch_to_git(&a, t.commit, t.release, &forward) < 0)
         res = APPLY_BAD_INPUT;
     if (res == APPLY_OK && !t.commit[0])
-        release_use_recorded(a.project, a.engine, t.release);
+        release_use_recorded(&a, a.project, t.release);
     if (res == APPLY_OK && o->apply.dry_run) {
         print_plan(&a, o, &t);
     } else if (res == APPLY_OK) {

@@ -139,15 +139,19 @@ json_t *release_recorded(json_t *deployment, const char *service)
     return NULL;
 }
 
-void release_use_recorded(struct compose_project *p, struct engine *e, json_t *deployment)
+void release_use_recorded(struct run *a, struct compose_project *p, json_t *deployment)
 {
+    json_decref(a->recorded_specs);
+    a->recorded_specs = json_object();
     for (size_t i = 0; deployment && i < p->nservices; i++) {
         struct compose_service *s = p->services[i];
         json_t *r = release_recorded(deployment, s->name);
-        if (r) {
-            free(s->image);
-            s->image = stack_recorded_image(e, store_text(r, "image", NULL),
-                                            store_text(r, "image_id", NULL));
-        }
+        if (!r)
+            continue;
+        free(s->image);
+        s->image = stack_recorded_image(a->engine, store_text(r, "image", NULL),
+                                        store_text(r, "image_id", NULL));
+        if (json_is_string(json_object_get(r, "spec")))
+            json_object_set(a->recorded_specs, s->name, json_object_get(r, "spec"));
     }
 }

@@ -41,7 +41,7 @@ static enum action_result action_images(struct run *a, json_t *previous, struct 
     buf_printf(&why, "back to deployment %" JSON_INTEGER_FORMAT " (%s)",
                json_integer_value(json_object_get(previous, "id")),
                store_text(previous, "version", "?"));
-    release_use_recorded(a->project, a->engine, previous); /* new services: left as they are */
+    release_use_recorded(a, a->project, previous); /* new services: left as they are */
     double t0 = monotime_now();
     int rc = tier_bring_up(a, a->project, a->dag, why.data, detail);
     if (rc == 1)
@@ -81,7 +81,7 @@ static enum action_result action_git(struct run *a, json_t *previous, struct buf
     }
     if (release_load_commit(a->plan, commit, a->project->name, &rel, a->err) < 0)
         return ACTION_FAILED;
-    release_use_recorded(rel->project, a->engine, previous);
+    release_use_recorded(a, rel->project, previous);
     buf_printf(&why, "compose and plan of %s (commit %.12s)",
                store_text(previous, "git_tag", "the previous release"), commit);
     buf_printf(detail, "%s: ", why.data);

@@ -316,6 +316,7 @@ void run_free(struct run *a)
     ci_identity_release(&a->ci);
     strv_clear(&a->live_slots);
     free(a->bg);
+    json_decref(a->recorded_specs);
 }
 
 enum apply_outcome run_open_store(struct run *a)

@@ -33,6 +33,8 @@
 
 /* ---- the release: what one deployment deploys --------------------------- */
 
+struct run;
+
 /* A plan, its compose project (the release's images on it) and their DAG. */
 struct release {
     struct plan *plan;
@@ -63,9 +65,10 @@ json_t *release_recorded(json_t *deployment, const char *service);
 /*
  * Puts the images deployment (a store_show() row) recorded on p's
  * services, by image ID when the tag has moved since; services it did not
- * run keep theirs.
+ * run keep theirs.  The Swarm specs it recorded (swarm mode) become
+ * a->recorded_specs, which run_stack_up() and run_stack_preview() apply.
  */
-void release_use_recorded(struct compose_project *p, struct engine *e, json_t *deployment);
+void release_use_recorded(struct run *a, struct compose_project *p, json_t *deployment);
 
 /* ---- one deployment's context ------------------------------------------- */
 
@@ -100,6 +103,8 @@ struct run {
     size_t nbg;
     /* --state engine: the store's home on the engine (state_remote.c), or NULL */
     struct state_remote *remote;
+    /* swarm mode, rolling back: service -> recorded spec (release_use_recorded), or NULL */
+    json_t *recorded_specs;
 };
 
 /* Loads the release of o's plan into a new run (err set: APPLY_BAD_INPUT). */

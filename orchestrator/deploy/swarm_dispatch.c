@@ -20,16 +20,22 @@ int run_swarm_mode(const struct run *a)
 int run_stack_up(struct run *a, const struct compose_project *p, const struct dag *d,
                  const struct stack_options *o, struct stack_report *report, struct tt_err *err)
 {
-    return run_swarm_mode(a) ? swarm_up(a->engine, p, d, o, report, err)
-                             : stack_up(a->engine, p, d, o, report, err);
+    if (!run_swarm_mode(a))
+        return stack_up(a->engine, p, d, o, report, err);
+    struct stack_options so = *o;
+    so.recorded_specs = a->recorded_specs;
+    return swarm_up(a->engine, p, d, &so, report, err);
 }
 
 int run_stack_preview(struct run *a, const struct compose_project *p, const struct dag *d,
                       const struct stack_options *o, struct stack_report *report,
                       struct tt_err *err)
 {
-    return run_swarm_mode(a) ? swarm_preview(a->engine, p, d, o, report, err)
-                             : stack_preview(a->engine, p, d, o, report, err);
+    if (!run_swarm_mode(a))
+        return stack_preview(a->engine, p, d, o, report, err);
+    struct stack_options so = *o;
+    so.recorded_specs = a->recorded_specs;
+    return swarm_preview(a->engine, p, d, &so, report, err);
 }
 
 char *run_container_id(struct run *a, const char *service, struct tt_err *err)

@@ -50,6 +50,12 @@ struct stack_options {
     void *ctx;
     const struct stack_slot *slots; /* up and preview: the blue-green services */
     size_t nslots;
+    /*
+     * Swarm mode, up and preview: service name -> the spec recorded for it
+     * (JSON text, swarm_spec_recordable), applied instead of the compose
+     * file's with the compose file's environment (may be NULL).
+     */
+    const json_t *recorded_specs;
 };
 
 /* What happened (or, for a preview, would happen) to one service. */
@@ -65,7 +71,9 @@ struct stack_result {
     char *old_image; /* what the replaced container ran, or NULL */
     char *config_hash;
     char *error;
-    char slot[8]; /* blue-green: the slot it runs in ("blue", "green"); "" otherwise */
+    char slot[8];      /* blue-green: the slot it runs in ("blue", "green"); "" otherwise */
+    char *spec;        /* swarm mode: the spec to record (swarm_spec_recordable), or NULL */
+    long long version; /* swarm mode: Swarm's version index of the service; 0: none yet */
 };
 
 struct stack_report {
@@ -110,8 +118,8 @@ int stack_slot_running(struct engine *e, const char *project, const char *servic
  * slot container, if any; slot NULL: its containers that are in no slot
  * (made before the service had slots).
  */
-int stack_slot_remove(struct engine *e, const char *project, const char *service,
-                      const char *slot, long grace_s, struct tt_err *err);
+int stack_slot_remove(struct engine *e, const char *project, const char *service, const char *slot,
+                      long grace_s, struct tt_err *err);
 
 /* The id of service's running container in the project (caller frees), or NULL. */
 char *stack_container_id(struct engine *e, const char *project, const char *service);

@@ -305,6 +305,7 @@ void stack_report_clear(struct stack_report *r)
         free(x->old_image);
         free(x->config_hash);
         free(x->error);
+        free(x->spec);
     }
     free(r->v);
     json_decref(r->events);

@@ -52,6 +52,19 @@ int swarm_spec_check(const struct compose_service *s, struct tt_err *err);
 struct swarm_spec *swarm_spec_new(const struct compose_project *p, const struct compose_service *s,
                                   const char *image_override);
 void swarm_spec_free(struct swarm_spec *sp);
+/*
+ * What the store keeps of a ServiceSpec (a new copy): all of it but the
+ * container's environment (whose values may be secrets; the store keeps
+ * their digests apart) and the spec hash labels.
+ */
+json_t *swarm_spec_recordable(const json_t *spec);
+/*
+ * Replaces sp's spec by recorded (JSON text from swarm_spec_recordable) with
+ * sp's own environment and image (the recorded one, by ID when its tag has
+ * moved), and hashes it again: rollback to a recorded release re-applies
+ * all of that release's spec, not only its image.
+ */
+int swarm_spec_use_recorded(struct swarm_spec *sp, const char *recorded, struct tt_err *err);
 /* The Swarm service name of service: PROJECT_SERVICE (caller frees). */
 char *swarm_service_name(const char *project, const char *service);
 /* The networks s joins (their Docker names, PROJECT_NAME), added to out unless there. */

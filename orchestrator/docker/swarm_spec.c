@@ -193,6 +193,23 @@ static json_t *base_spec(const struct compose_project *p, const struct compose_s
                      p->name, SWARM_LABEL_IMAGE, img ? img : "", "TaskTemplate", task);
 }
 
+/*
+ * Hashes sp->body (without the hash labels) into sp->hash and labels the
+ * service and its container spec with it.
+ */
+static void seal(struct swarm_spec *sp)
+{
+    json_t *cs = json_object_get(json_object_get(sp->body, "TaskTemplate"), "ContainerSpec");
+    json_object_del(json_object_get(sp->body, "Labels"), SWARM_LABEL_HASH);
+    json_object_del(json_object_get(cs, "Labels"), SWARM_LABEL_HASH);
+    char *canon = json_dumps(sp->body, JSON_COMPACT | JSON_SORT_KEYS);
+    sha256_hex(canon, strlen(canon), sp->hash);
+    free(canon);
+    json_object_set_new(json_object_get(sp->body, "Labels"), SWARM_LABEL_HASH,
+                        json_string(sp->hash));
+    json_object_set_new(json_object_get(cs, "Labels"), SWARM_LABEL_HASH, json_string(sp->hash));
+}
+
 struct swarm_spec *swarm_spec_new(const struct compose_project *p, const struct compose_service *s,
                                   const char *image_override)
 {
@@ -219,14 +236,60 @@ struct swarm_spec *swarm_spec_new(const struct compose_project *p, const struct 
     json_object_set_new(sp->body, "RollbackConfig", update_object(&d->rollback, s->start_first));
     json_object_set_new(sp->body, "EndpointSpec", endpoint_object(s));
     sp->has_healthcheck = s->healthcheck.present && !s->healthcheck.disable;
-
-    char *canon = json_dumps(sp->body, JSON_COMPACT | JSON_SORT_KEYS);
-    sha256_hex(canon, strlen(canon), sp->hash);
-    free(canon);
-    json_object_set_new(json_object_get(sp->body, "Labels"), SWARM_LABEL_HASH,
-                        json_string(sp->hash));
-    json_object_set_new(json_object_get(cs, "Labels"), SWARM_LABEL_HASH, json_string(sp->hash));
+    seal(sp);
     return sp;
+}
+
+/* The ContainerSpec of a ServiceSpec (borrowed), or NULL. */
+static json_t *container_spec_of(const json_t *spec)
+{
+    return json_object_get(json_object_get(spec, "TaskTemplate"), "ContainerSpec");
+}
+
+json_t *swarm_spec_recordable(const json_t *spec)
+{
+    json_t *copy = json_deep_copy(spec);
+    json_t *cs = container_spec_of(copy);
+    json_object_del(cs, "Env");
+    json_object_del(json_object_get(copy, "Labels"), SWARM_LABEL_HASH);
+    json_object_del(json_object_get(cs, "Labels"), SWARM_LABEL_HASH);
+    return copy;
+}
+
+int swarm_spec_use_recorded(struct swarm_spec *sp, const char *recorded, struct tt_err *err)
+{
+    json_error_t jerr;
+    json_t *body = json_loads(recorded, 0, &jerr);
+    json_t *cs = container_spec_of(body);
+    if (!json_is_object(cs) || !json_is_string(json_object_get(body, "Name"))) {
+        tt_error(err,
+                 "the recorded spec of service %s is not a ServiceSpec (%s): roll back by git "
+                 "tag instead",
+                 sp->name,
+                 !body ? jerr.text
+                 : cs  ? "no Name"
+                       : "no ContainerSpec");
+        json_decref(body);
+        return -1;
+    }
+    json_t *now = container_spec_of(sp->body);
+    if (json_object_get(now, "Env"))
+        json_object_set(cs, "Env", json_object_get(now, "Env"));
+    json_object_set(cs, "Image", json_object_get(now, "Image")); /* by ID when the tag moved */
+    if (!json_is_object(json_object_get(body, "Labels")))
+        json_object_set_new(body, "Labels", json_object());
+    json_object_set(json_object_get(body, "Labels"), SWARM_LABEL_IMAGE,
+                    json_object_get(json_object_get(sp->body, "Labels"), SWARM_LABEL_IMAGE));
+    if (!json_is_object(json_object_get(cs, "Labels")))
+        json_object_set_new(cs, "Labels", json_object());
+    json_object_set_new(body, "Name", json_string(sp->name));
+    const char *test = json_string_value(
+        json_array_get(json_object_get(json_object_get(cs, "Healthcheck"), "Test"), 0));
+    sp->has_healthcheck = test && strcmp(test, "NONE");
+    json_decref(sp->body);
+    sp->body = body;
+    seal(sp);
+    return 0;
 }
 
 void swarm_spec_free(struct swarm_spec *sp)

@@ -168,6 +168,9 @@ static int prepare(struct sw_run *r, struct engine *e, const struct compose_proj
         if (swarm_spec_check(v->s, err) < 0)
             return -1;
         v->spec = swarm_spec_new(p, v->s, NULL);
+        const char *recorded = json_string_value(json_object_get(o->recorded_specs, v->s->name));
+        if (recorded && swarm_spec_use_recorded(v->spec, recorded, err) < 0)
+            return -1;
         if (read_existing(r, v, err) < 0)
             return -1;
         read_image_id(r, v);
@@ -200,6 +203,10 @@ static void report_of(struct sw_run *r, struct stack_report *out)
         x->old_image = v->old_image ? xstrdup(v->old_image) : NULL;
         x->config_hash = xstrdup(v->spec->hash);
         x->error = v->error ? xstrdup(v->error) : NULL;
+        json_t *keep = swarm_spec_recordable(v->spec->body);
+        x->spec = json_dumps(keep, JSON_COMPACT | JSON_SORT_KEYS);
+        json_decref(keep);
+        x->version = v->version;
     }
     out->events = json_incref(r->events);
 }

@@ -35,6 +35,7 @@ x-api-base: &api-base
   environment:
     DATABASE_URL: postgresql://postgres:tasktracker@postgres:5432/tasktracker
     NATS_URL: nats://nats:4222
+    API_TOKEN: s3cr3t-swarm-token
   depends_on:
     postgres: {{condition: service_healthy}}
     nats: {{condition: service_healthy}}
@@ -85,7 +86,7 @@ services:
     healthcheck: {{test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/"], <<: *hc}}
     deploy:
       endpoint_mode: dnsrr
-      resources: {{limits: {{cpus: "0.5", memory: 64M}}}}
+      resources: {{limits: {{cpus: "0.5", memory: {nginx_memory}}}}}
 volumes:
   pgdata:
 """
@@ -121,9 +122,9 @@ DIR = tempfile.mkdtemp(prefix="ttdeploy-swarm-")
 PLAN_PATH = os.path.join(DIR, "plan.yml")
 
 
-def write_stack(api_health=GOOD_HEALTH):
+def write_stack(api_health=GOOD_HEALTH, nginx_memory="64M"):
     with open(os.path.join(DIR, "compose.yml"), "w") as f:
-        f.write(COMPOSE.format(api_health=api_health))
+        f.write(COMPOSE.format(api_health=api_health, nginx_memory=nginx_memory))
     with open(PLAN_PATH, "w") as f:
         f.write(PLAN.format(ip=NS_IP))
 
@@ -214,6 +215,16 @@ def test_2_migration_runs_as_a_replicated_job_and_backup_execs_pg_dump():
     # through an exec
     assert not [s for s in api("GET", "/services")[1] if "-job-" in s["Spec"]["Name"]]
     assert not [c for c in api("GET", "/containers/json?all=1")[1] if "-job-" in c["Names"][0]]
+    # what the store keeps of each service: its whole spec but the environment's values
+    for r in d["releases"]:
+        assert r["service_version"] and r["service_version"] > 0, r
+        spec = json.loads(r["spec"])
+        assert spec["Name"] == f"{PROJECT}_{r['service']}", spec
+        assert "Env" not in spec["TaskTemplate"]["ContainerSpec"], spec
+        assert "s3cr3t-swarm-token" not in r["spec"] and "s3cr3t" not in json.dumps(r), r
+    nginx = json.loads([r for r in d["releases"] if r["service"] == "nginx"][0]["spec"])
+    assert nginx["TaskTemplate"]["Resources"]["Limits"]["MemoryBytes"] == 64 << 20, nginx
+    write_stack(nginx_memory="96M")  # release 2 changes more than the image
     p = apply(2)
     assert p.returncode == 0, p.stdout + p.stderr
     d = last_deployment(PLAN_PATH)
@@ -233,6 +244,8 @@ def test_3_failing_verify_rolls_back_and_a_manual_rollback_goes_two_releases_bac
         "ttdeploy-test/api:2"
     h = json.loads(ttdeploy("history", "--plan", PLAN_PATH, "--json", check=0).stdout)
     first = min(x["id"] for x in h)
+    assert swarm_service("nginx")["Spec"]["TaskTemplate"]["Resources"]["Limits"][
+        "MemoryBytes"] == 96 << 20
     p = ttdeploy("rollback", "--to", str(first), "--progress", "plain", PLAN_PATH,
                  env=dict(ENV, API_TAG="3"))
     assert p.returncode == 0, p.stdout + p.stderr
@@ -241,7 +254,74 @@ def test_3_failing_verify_rolls_back_and_a_manual_rollback_goes_two_releases_bac
         assert s["Spec"]["Labels"]["com.docker.stack.image"] == "ttdeploy-test/api:1", n
         # Swarm's own PreviousSpec is the release before: ttdeploy did not use it
         assert s["PreviousSpec"]["Labels"]["com.docker.stack.image"] == "ttdeploy-test/api:2", n
+        # the environment is this run's compose file's (values are not in the store)
+        assert "API_TOKEN=s3cr3t-swarm-token" in s["Spec"]["TaskTemplate"]["ContainerSpec"]["Env"]
+    # release 1's whole spec came back, not only its image: the compose file says 96M now
+    s = swarm_service("nginx")["Spec"]
+    assert s["TaskTemplate"]["Resources"]["Limits"]["MemoryBytes"] == 64 << 20, s
     running_task("api")
+
+
+def status():
+    p = ttdeploy("status", "--plan", PLAN_PATH, "--json", check=0)
+    assert p.returncode == 0, p.stdout + p.stderr
+    doc = json.loads(p.stdout)
+    return doc, {x["service"]: x for x in doc["services"]}
+
+
+def service_update(*args):
+    """`docker service update --detach ARGS`, again while Swarm's own update of the
+    service's status makes it "out of sequence" (bounded: 10 s)."""
+    deadline = time.monotonic() + 10
+    while True:
+        p = subprocess.run(["docker", "service", "update", "--detach", "--quiet", *args],
+                           capture_output=True, text=True, timeout=60)
+        if p.returncode == 0:
+            return
+        assert "out of sequence" in p.stderr and time.monotonic() < deadline, p.stderr
+        time.sleep(0.2)
+
+
+def status_until(ok, timeout=30):
+    """status() once ok(doc, by) holds, or the last one after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        doc, by = status()
+        if ok(doc, by) or time.monotonic() > deadline:
+            return doc, by
+        time.sleep(0.5)
+
+
+def test_3b_status_reads_the_services_and_names_changes_by_hand():
+    # the rolled-back tasks may still be starting
+    doc, by = status_until(lambda doc, by: not doc["drift"])
+    assert not doc["drift"], doc
+    assert sorted(by) == sorted(SERVICES), by
+    assert by["api"]["container_state"] == "running 1/1", by["api"]
+    assert by["api"]["image"] == "ttdeploy-test/api:1", by["api"]
+    docker("tag", "ttdeploy-test/busybox:latest", "ttdeploy-test/busybox:by-hand")
+    service_update("--env-add", "API_TOKEN=changed-by-hand", f"{PROJECT}_worker")
+    service_update("--replicas", "0", f"{PROJECT}_dashboard")
+    service_update("--no-resolve-image", "--image", "ttdeploy-test/busybox:by-hand",
+                   f"{PROJECT}_nats")
+    doc, by = status_until(lambda doc, by: by["dashboard"]["daemon"] != "ok")
+    assert doc["drift"], doc
+    assert by["worker"]["daemon"] == "drift: another environment (API_TOKEN)", by["worker"]
+    assert by["dashboard"]["daemon"] == "drift: 0 of 1 tasks running", by["dashboard"]
+    assert by["nats"]["daemon"] == "drift: another image", by["nats"]
+    assert by["api"]["daemon"] == "ok", by["api"]
+    out = ttdeploy("status", "--plan", PLAN_PATH, check=0).stdout
+    assert "changed-by-hand" not in out and "s3cr3t" not in out, out
+    docker("service", "rm", f"{PROJECT}_nginx")
+    assert status()[1]["nginx"]["daemon"] == "drift: no service"
+    # back as the release was, for the next test
+    service_update("--no-resolve-image", "--image", "ttdeploy-test/busybox:latest",
+                   f"{PROJECT}_nats")
+    service_update("--env-add", "API_TOKEN=s3cr3t-swarm-token", f"{PROJECT}_worker")
+    service_update("--replicas", "1", f"{PROJECT}_dashboard")
+    doc, by = status_until(lambda doc, by: all(
+        x["daemon"] == "ok" for n, x in by.items() if n != "nginx"))
+    assert [n for n, x in by.items() if x["daemon"] != "ok"] == ["nginx"], by
 
 
 def test_4_an_update_swarm_rolls_back_fails_the_phase():

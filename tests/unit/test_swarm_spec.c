@@ -238,3 +238,53 @@ Test(swarm_spec, refusals_say_what_to_do)
     cr_assert_eq(swarm_spec_check(compose_find_service(proj, "c"), &err), -1);
     cr_assert(strstr(err.msg, "network_mode \"host\""), "%s", err.msg);
 }
+
+Test(swarm_spec, recorded_spec_keeps_all_but_the_environment_and_comes_back)
+{
+    struct swarm_spec *sp = spec_of(FULL, "api", NULL);
+    struct tt_err err = {0};
+    json_t *keep = swarm_spec_recordable(sp->body);
+    cr_assert_null(at(keep, "TaskTemplate.ContainerSpec.Env"), "environment values stay out");
+    cr_assert_null(label(keep, SWARM_LABEL_HASH));
+    cr_assert_null(label(at(keep, "TaskTemplate.ContainerSpec"), SWARM_LABEL_HASH));
+    cr_assert_eq(json_integer_value(at(keep, "Mode.Replicated.Replicas")), 3);
+    char *text = json_dumps(keep, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(keep);
+    char hash[sizeof(sp->hash)];
+    memcpy(hash, sp->hash, sizeof(hash));
+
+    /* The same compose file: the recorded spec with its environment is the same spec. */
+    struct swarm_spec *again = swarm_spec_new(proj, compose_find_service(proj, "api"), NULL);
+    cr_assert_eq(swarm_spec_use_recorded(again, text, &err), 0, "%s", err.msg);
+    cr_assert_str_eq(again->hash, hash);
+    cr_assert(again->has_healthcheck);
+    swarm_spec_free(again);
+
+    /* A later compose file (one replica, another environment and image): the
+     * recorded spec comes back whole, with this run's environment and image. */
+    compose_project_free(proj);
+    proj = NULL;
+    struct swarm_spec *later = spec_of("name: shop\n"
+                                       "services:\n"
+                                       "  api:\n"
+                                       "    image: api:2\n"
+                                       "    environment: {MODE: staging}\n",
+                                       "api", "api@sha256:0123");
+    cr_assert_eq(swarm_spec_use_recorded(later, text, &err), 0, "%s", err.msg);
+    cr_assert_eq(json_integer_value(at(later->body, "Mode.Replicated.Replicas")), 3);
+    cr_assert_str_eq(str_at(later->body, "TaskTemplate.ContainerSpec.User"), "app");
+    cr_assert_str_eq(
+        json_string_value(json_array_get(at(later->body, "TaskTemplate.ContainerSpec.Env"), 0)),
+        "MODE=staging");
+    cr_assert_str_eq(str_at(later->body, "TaskTemplate.ContainerSpec.Image"), "api@sha256:0123");
+    cr_assert_str_eq(label(later->body, SWARM_LABEL_HASH), later->hash);
+    cr_assert_str_neq(later->hash, hash);
+    swarm_spec_free(later);
+    swarm_spec_free(sp);
+
+    struct swarm_spec *bad = swarm_spec_new(proj, compose_find_service(proj, "api"), NULL);
+    cr_assert_eq(swarm_spec_use_recorded(bad, "{\"Labels\": {}}", &err), -1);
+    cr_assert(strstr(err.msg, "not a ServiceSpec"), "%s", err.msg);
+    swarm_spec_free(bad);
+    free(text);
+}
