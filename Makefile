@@ -46,7 +46,7 @@ layer_incs      = $(foreach l,$(LAYER_$(1)),-I$(call layer_dir,$(l)))
 ALL_INCS       := $(call layer_incs,cli)
 
 LIB_SRCS := $(foreach l,$(filter-out cli,$(LAYERS)),$(wildcard $(call layer_dir,$(l))/*.c))
-CLI_SRCS := $(wildcard orchestrator/cli/*.c)
+CLI_SRCS := $(filter-out orchestrator/cli/light.c,$(wildcard orchestrator/cli/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -56,7 +56,19 @@ FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
 FUZZ_SECONDS ?= 0
 FUZZ_SHORT ?= 20
 
+# Two binaries (orchestrator/cli/light.c says why): the full one, and the
+# light one people run, which executes the full one for all but --version
+# and the commands that only read the store.  The light one links only
+# what those need.
+FULL := $(BUILD)/ttdeploy-full
 BIN := $(BUILD)/ttdeploy
+LIGHT_PKGS := yaml-0.1 sqlite3 jansson libcrypto
+LIGHT_CMDS := cli cli_options cli_ci cmd_history cmd_show cmd_report cmd_timeline cmd_audit light
+LIGHT_DEPLOY := release_load report report_junit timeline timeline_svg markup
+LIGHT_OBJS := $(LIGHT_CMDS:%=$(BUILD)/orchestrator/cli/%.o) \
+	$(LIGHT_DEPLOY:%=$(BUILD)/orchestrator/deploy/%.o) \
+	$(filter $(BUILD)/orchestrator/base/% $(BUILD)/orchestrator/compose/% $(BUILD)/plans/% \
+	  $(BUILD)/state/%,$(LIB_OBJS))
 
 .PHONY: all test fuzz fuzz-short bench install clean format example demo layers-graph
 
@@ -65,8 +77,11 @@ all: $(BIN) ttdeploy
 ttdeploy: $(BIN)
 	@if [ "$(BUILD)" = build ]; then ln -sf $(BIN) ttdeploy; fi
 
-$(BIN): $(LIB_OBJS) $(CLI_OBJS)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(FULL): $(LIB_OBJS) $(CLI_OBJS)
+	$(CC) $(LDFLAGS) -Wl,--as-needed -o $@ $^ $(LDLIBS)
+
+$(BIN): $(LIGHT_OBJS) | $(FULL)
+	$(CC) $(LDFLAGS) -Wl,--as-needed -o $@ $^ $(shell pkg-config --libs $(LIGHT_PKGS)) -lm
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -125,6 +140,7 @@ $(BUILD)/bench/%: bench/%.c $(LIB_OBJS)
 bench: $(BUILD)/bench/bench_compose $(BUILD)/bench/bench_store ttdeploy
 	$(BUILD)/bench/bench_compose 1000
 	$(BUILD)/bench/bench_store $(BIN)
+	TTDEPLOY=$(CURDIR)/$(BIN) bench/startup.py
 	bench/readiness.sh
 	bench/backup.sh
 	bench/rollback.py
@@ -165,8 +181,10 @@ demo: example
 	-./ttdeploy timeline --plan $(EXAMPLE)/plan.yml --format text $(EXAMPLE_LAST)
 
 install: $(BIN)
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/ttdeploy \
+	  $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5
 	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/ttdeploy
+	install -m 0755 $(FULL) $(DESTDIR)$(PREFIX)/libexec/ttdeploy/ttdeploy-full
 	install -m 0644 man/ttdeploy.1 $(DESTDIR)$(PREFIX)/share/man/man1/ttdeploy.1
 	install -m 0644 man/ttdeploy-plan.5 $(DESTDIR)$(PREFIX)/share/man/man5/ttdeploy-plan.5
 
@@ -179,4 +197,4 @@ clean:
 # The include graph between folders, as docs/layers.dot (render: dot -Tsvg).
 layers-graph:
 	python3 tests/static/test_layers.py --dot > docs/layers.dot
--include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(UNIT_BINS:=.d)
+-include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(UNIT_BINS:=.d) $(BUILD)/orchestrator/cli/light.d

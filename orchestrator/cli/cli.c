@@ -7,10 +7,12 @@
  */
 #include "cmd.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,7 +20,6 @@
 #include "plan.h"
 #include "progress.h"
 #include "stack.h"
-#include "state_volume.h"
 #include "store.h"
 
 long cli_duration_ms(const char *s)
@@ -110,29 +111,7 @@ int cli_print_project(const struct cli_args *a, const char *const *formats, cli_
     return rc;
 }
 
-int cli_open_engine(const struct cli_args *a, struct engine **out)
-{
-    struct tt_err err = {0};
-    struct engine_choice c = {cli_arg(a, CLI_OPT_HOST), cli_arg(a, CLI_OPT_CONTEXT), NULL, NULL,
-                              cli_arg(a, CLI_OPT_INSECURE) != NULL};
-    if (engine_open_choice(&c, out, &err) < 0) {
-        fprintf(stderr, "ttdeploy: %s\n", err.msg);
-        return EXIT_UNREACHABLE;
-    }
-    if (engine_warning(*out))
-        fprintf(stderr, "ttdeploy: %s\n", engine_warning(*out));
-    return EXIT_OK;
-}
-
 static char *cli_project_name(const char *given, const char *plan_path);
-
-/* The private copy of a store read from the engine: deleted when ttdeploy exits. */
-static char engine_copy_dir[4096];
-
-static void engine_copy_remove(void)
-{
-    state_volume_tempdir_remove(engine_copy_dir);
-}
 
 /*
  * Whether the plan at path keeps its store on the engine (state: engine);
@@ -150,43 +129,6 @@ static int plan_state_on_engine(const char *path, char **host)
     *host = p->engine_host ? xstrdup(p->engine_host) : NULL;
     plan_free(p);
     return on;
-}
-
-/*
- * The project's store as the engine keeps it (--state engine, or the
- * plan's state: engine), read through a short-lived reader container (no
- * lock) into a private copy.  The engine: host (--host), else
- * $DOCKER_HOST, else the plan's engine.host, else the default socket.
- */
-static int open_engine_store(const char *host, const char *plan_host, const char *project,
-                             struct store **out)
-{
-    struct tt_err err = {0};
-    struct engine *e = NULL;
-    char db[4200];
-    const char *env = getenv("DOCKER_HOST");
-
-    if (!host && !(env && *env))
-        host = plan_host;
-    if (engine_open(host, &e, &err) < 0) {
-        fprintf(stderr, "ttdeploy: %s\n", err.msg);
-        return EXIT_UNREACHABLE;
-    }
-    if (!engine_copy_dir[0]) { /* one copy a process, removed at exit */
-        if (state_volume_tempdir(engine_copy_dir, &err) == 0)
-            atexit(engine_copy_remove);
-        else
-            engine_copy_dir[0] = '\0';
-    }
-    snprintf(db, sizeof(db), "%s/state.db", engine_copy_dir);
-    int rc = err.msg[0] || state_volume_read(e, project, engine_copy_dir, &err) < 0 ||
-                     store_open_existing(db, out, &err) < 0
-                 ? EXIT_BAD_INPUT
-                 : EXIT_OK;
-    if (rc != EXIT_OK)
-        fprintf(stderr, "ttdeploy: %s\n", err.msg);
-    engine_close(e);
-    return rc;
 }
 
 /* The store at path (given, or beside the plan), as the read commands open it. */
@@ -228,7 +170,7 @@ static int open_store(const char *state, const char *plan, const char *host, con
                 "ttdeploy %s: --state engine: name the project with -p NAME or --plan FILE\n", who);
         rc = EXIT_BAD_INPUT;
     } else {
-        rc = open_engine_store(host, plan_host, project, out);
+        rc = cli_open_engine_store(host, plan_host, project, out);
         free((char *)project);
     }
     free(plan_host);
@@ -319,8 +261,7 @@ int cli_load_deployment(const struct cli_args *a, struct store_record **out)
  * --progress (or --json) and --readiness, which up, down and the
  * deployments share: 0, or -1 after saying what is wrong.
  */
-static int take_progress(const struct cli_args *a, enum progress_mode *progress,
-                         int *readiness_docker)
+int cli_take_progress(const struct cli_args *a, enum progress_mode *progress, int *readiness_docker)
 {
     static const char *const modes[] = {"auto", "tty", "plain", "json", "quiet"};
     static const enum progress_mode mode_of[] = {PROGRESS_AUTO, PROGRESS_TTY, PROGRESS_PLAIN,
@@ -342,34 +283,6 @@ static int take_progress(const struct cli_args *a, enum progress_mode *progress,
     }
     *readiness_docker = r && !strcmp(r, "docker");
     return 0;
-}
-
-int cli_run_stack(const struct cli_args *a, struct stack_options *so, cli_stack_fn fn,
-                  cli_stack_fn swarm_fn)
-{
-    const char *mode = cli_arg(a, CLI_OPT_MODE);
-    struct compose_project *p = NULL;
-    struct dag *d = NULL;
-    struct engine *e = NULL;
-    struct tt_err err = {0};
-    int rc = EXIT_BAD_INPUT;
-
-    if (mode && strcmp(mode, "local") && strcmp(mode, "swarm"))
-        fprintf(stderr, "ttdeploy %s: --mode \"%s\": use local or swarm\n", a->entry->name, mode);
-    else if (take_progress(a, &so->progress, &so->readiness_docker) == 0)
-        rc = cli_load_graph(a, &p, &d);
-    if (mode && !strcmp(mode, "swarm"))
-        fn = swarm_fn;
-    if (rc == EXIT_OK)
-        rc = cli_open_engine(a, &e);
-    if (rc == EXIT_OK && fn(e, p, d, so, &err) < 0) {
-        fprintf(stderr, "ttdeploy: %s failed: %s\n", a->entry->name, err.msg);
-        rc = EXIT_FAILED;
-    }
-    engine_close(e);
-    dag_free(d);
-    compose_project_free(p);
-    return rc;
 }
 
 int cli_apply_options(const struct cli_args *a, struct apply_options *o)
@@ -401,7 +314,7 @@ int cli_apply_options(const struct cli_args *a, struct apply_options *o)
     o->dry_run = cli_arg(a, CLI_OPT_DRY_RUN) != NULL;
     o->actor = cli_arg(a, CLI_OPT_ACTOR);
     o->release = cli_arg(a, CLI_OPT_RELEASE);
-    return take_progress(a, &o->progress, &o->readiness_docker);
+    return cli_take_progress(a, &o->progress, &o->readiness_docker);
 }
 
 int cli_apply_exit(const struct cli_args *a, enum apply_outcome outcome, const struct tt_err *err)
@@ -425,4 +338,46 @@ int cli_apply_exit(const struct cli_args *a, enum apply_outcome outcome, const s
         return interrupt_signal() == SIGTERM ? EXIT_SIGTERM : EXIT_SIGINT;
     }
     return EXIT_FAILED;
+}
+
+/*
+ * The output could not all be written (a reader that went away): say so,
+ * and fail a command that had not failed already.  With SIGPIPE ignored
+ * this is how a closed pipe shows, instead of killing a deployment half
+ * way through.
+ */
+int cli_check_output(int rc)
+{
+    int e = fflush(stdout) == 0 ? 0 : errno;
+    if (!e && !ferror(stdout))
+        return rc;
+    fprintf(stderr, "ttdeploy: writing the output failed: %s\n",
+            e ? strerror(e) : "a write was refused (is the reader gone?)");
+    return rc == EXIT_OK ? EXIT_FAILED : rc;
+}
+
+/* Async-signal-safe: records the signal; the second one ends the process at once. */
+static void on_stop_signal(int sig)
+{
+    if (interrupt_note(sig) >= 2)
+        _exit(128 + sig);
+}
+
+/* SIGINT and SIGTERM to on_stop_signal, without SA_RESTART: a blocking call returns EINTR. */
+static void install_stop_handlers(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+void cli_process_setup(void)
+{
+    signal(SIGPIPE, SIG_IGN); /* a write to a closed pipe or socket is an error, not death */
+    umask(077);               /* backups, the store, reports: readable by their owner alone */
+    install_stop_handlers();
 }

@@ -24,6 +24,10 @@
 #include "deploy.h"
 #include "engine.h"
 
+#ifndef TTDEPLOY_VERSION
+#define TTDEPLOY_VERSION "0.1.0"
+#endif
+
 /* Exit codes, documented in README.md; never reused for another meaning. */
 enum {
     EXIT_OK = 0,
@@ -160,6 +164,14 @@ struct cli_args {
  * bad command line.  Returns the exit code.
  */
 int cli_run(const struct cmd_entry *e, int argc, char **argv);
+/*
+ * What main() does first, in both binaries: SIGPIPE ignored (a closed
+ * reader is a write error), umask 077, and the stop signals recorded
+ * (base/interrupt.h; a second one exits at once).
+ */
+void cli_process_setup(void);
+/* rc, unless the output could not all be written: then says so and fails. */
+int cli_check_output(int rc);
 /* The last value given for option id; NULL when it was not given. */
 const char *cli_arg(const struct cli_args *a, enum cli_opt id);
 /* Appends every value given for option id to v, in order. */
@@ -207,6 +219,13 @@ struct store;
  */
 int cli_open_store(const struct cli_args *a, struct store **out);
 /*
+ * The store of project as the engine of host (else $DOCKER_HOST, else
+ * plan_host) keeps it, read through a short-lived reader container into a
+ * private copy removed at exit; an exit code, after saying what is wrong.
+ */
+int cli_open_engine_store(const char *host, const char *plan_host, const char *project,
+                          struct store **out);
+/*
  * For what apply prints after it (the audit head, the summary): 1 when a
  * deployment with options o keeps its store on the engine (--state engine,
  * the plan's state: engine), *out then its copy, or NULL after saying why;
@@ -217,6 +236,13 @@ int cli_open_engine_copy(const struct apply_options *o, struct store **out);
 int cli_open_project(const struct cli_args *a, char **project, struct store **st);
 /* The deployment the operand names, as the store records it (caller store_record_free()s). */
 int cli_load_deployment(const struct cli_args *a, struct store_record **out);
+
+/*
+ * --progress (or --json) and --readiness, which up, down and the
+ * deployments share: 0, or -1 after saying what is wrong.
+ */
+int cli_take_progress(const struct cli_args *a, enum progress_mode *progress,
+                      int *readiness_docker);
 
 struct stack_options;
 /* The action of up or down, run by cli_run_stack. */

@@ -45,20 +45,6 @@ int apply_transition_allowed(enum deploy_state from, enum deploy_state to)
     return 0;
 }
 
-char *apply_default_state_path(const char *plan_path)
-{
-    struct buf b = {0};
-    const char *env = getenv("TTDEPLOY_STATE");
-    if (env && *env)
-        return xstrdup(env);
-    const char *slash = plan_path ? strrchr(plan_path, '/') : NULL;
-    if (slash)
-        buf_printf(&b, "%.*s/.ttdeploy/state.db", (int)(slash - plan_path), plan_path);
-    else
-        buf_adds(&b, ".ttdeploy/state.db");
-    return buf_detach(&b);
-}
-
 void run_say(struct run *a, const char *fmt, ...)
 {
     FILE *out = a->o->out ? a->o->out : stdout;
