@@ -14,7 +14,7 @@
 # tests/static/test_layers.py checks the rest (library headers, cycles,
 # file sizes) and names the rule a file breaks.
 
-PKGS     := yaml-0.1 libcurl libpq sqlite3 libgit2 jansson libcrypto
+PKGS     := yaml-0.1 libcurl libpq sqlite3 libgit2 jansson
 CC       ?= cc
 PREFIX   ?= /usr/local
 CFLAGS   ?= -O2 -g
@@ -62,7 +62,7 @@ FUZZ_SHORT ?= 20
 # what those need.
 FULL := $(BUILD)/ttdeploy-full
 BIN := $(BUILD)/ttdeploy
-LIGHT_PKGS := yaml-0.1 sqlite3 jansson libcrypto
+LIGHT_PKGS := yaml-0.1 sqlite3 jansson
 LIGHT_CMDS := cli cli_options cli_ci cmd_history cmd_show cmd_report cmd_timeline cmd_audit light
 LIGHT_DEPLOY := release_load report report_junit timeline timeline_svg markup
 LIGHT_OBJS := $(LIGHT_CMDS:%=$(BUILD)/orchestrator/cli/%.o) \

@@ -1,8 +1,7 @@
 /*
- * sha256.h - SHA-256 digests as lowercase hex, through OpenSSL's libcrypto
- * (already loaded by libcurl and libpq; a well-kept implementation beats
- * writing our own).  Used for config hashes, backup files and the audit
- * store's keyed digests of environment values (HMAC).
+ * sha256.h - SHA-256 digests as lowercase hex, and HMAC-SHA256.  Used
+ * for config hashes, backup files, the audit chain and the audit store's
+ * keyed digests of environment values (HMAC).
  */
 #ifndef SHA256_H
 #define SHA256_H
