@@ -68,8 +68,9 @@ struct svc {
     const struct stack_slot *bg;         /* blue-green: its slots (o->slots), or NULL */
     struct seen_container slots_seen[2]; /* blue-green: the blue and green containers found */
     const char *slot;                    /* blue-green: the slot this run uses */
-    double t0;                           /* first action */
-    double seconds;                      /* first action to ready */
+    int created_ahead; /* its new container was created while its dependencies were not ready */
+    double t0;         /* first action */
+    double seconds;    /* first action to ready */
     char how[16];
 };
 

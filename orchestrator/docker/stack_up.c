@@ -5,6 +5,12 @@
  *   pending ─(dependencies met)─► [stopping ► removing] ► creating
  *           ► [connecting] ► starting ► waiting ─► ready | failed
  *
+ * Create ahead: a service that has no container yet gets it created at
+ * once, while its dependencies come up (a create request in flight in
+ * "pending"); when they are ready, only the start is left.  Containers
+ * created ahead for services that then never start (a dependency failed,
+ * the deadline, a stop signal) are removed before stack_up returns.
+ *
  * "ready" is what the service's dependants (and the end of `up`) wait
  * for: exited 0 when something depends on it with
  * service_completed_successfully, healthy when it has a healthcheck,
@@ -127,6 +133,8 @@ static void request(struct up_run *r, struct svc *v, enum svc_state next, const 
         progress_set(r->pr, v->row, shown, NULL);
 }
 
+static void connect_or_start(struct up_run *r, struct svc *v);
+
 static void start_container(struct up_run *r, struct svc *v)
 {
     struct buf path = {0};
@@ -213,6 +221,23 @@ static long long stop_grace_s(const struct svc *v)
     return v->old_unready ? 2 : 10;
 }
 
+/*
+ * Creates v's container ahead, while v waits for its dependencies: only
+ * for a service that has no container (nothing is replaced early) and is
+ * not blue-green (whose slot is chosen at launch).
+ */
+static void create_ahead(struct up_run *r, struct svc *v)
+{
+    if (v->old_id || v->bg || v->req || v->created_ahead || v->id)
+        return;
+    struct buf path = {0};
+    buf_adds(&path, "/containers/create?name=");
+    engine_urlencode(v->spec->name, &path);
+    v->req = engine_req_start(r->e, "POST", path.data, v->spec->body, 120000, &v->life_tag);
+    v->created_ahead = 1;
+    buf_release(&path);
+}
+
 static void launch(struct up_run *r, size_t i)
 {
     struct svc *v = &r->svcs[i];
@@ -220,7 +245,15 @@ static void launch(struct up_run *r, size_t i)
 
     v->t0 = monotime_now();
     v->action = stack_svc_action(v);
-    if (v->old_id && v->old_matches) {
+    if (v->created_ahead) { /* created, or its create still in flight: on from there */
+        if (v->req) {
+            v->state = SVC_CREATING;
+            progress_set(r->pr, v->row, "creating", NULL);
+        } else {
+            v->next_net = 0;
+            connect_or_start(r, v);
+        }
+    } else if (v->old_id && v->old_matches) {
         if (v->old_running) {
             adopt_running(r, v);
         } else {
@@ -256,6 +289,8 @@ static int launch_ready_services(struct up_run *r)
             changed++;
             continue;
         }
+        if (dep && !r->failed)
+            create_ahead(r, v);
         if (dep || r->failed)
             continue;
         changed++;
@@ -321,6 +356,7 @@ struct outcome {
 };
 
 static const struct outcome outcomes[] = {
+    {SVC_PENDING, {201}, "could not be created"}, /* created ahead */
     {SVC_STOPPING, {204, 304, 404}, "could not stop its old container"},
     {SVC_REMOVING, {204, 404}, "could not remove its old container"},
     {SVC_CREATING, {201}, "could not be created"},
@@ -370,6 +406,9 @@ static void on_step_done(struct up_run *r, struct svc *v, struct engine_req *req
         return;
     }
     switch (v->state) {
+    case SVC_PENDING: /* created ahead: it starts when its dependencies are ready */
+        v->id = xstrdup(json_string_value(json_object_get(engine_req_json(req), "Id")));
+        break;
     case SVC_STOPPING:
         engine_pathf(&path, "/containers/%s?force=1", v->old_id);
         request(r, v, SVC_REMOVING, "DELETE", path.data, NULL, NULL);
@@ -409,8 +448,10 @@ static void on_done(struct up_run *r, struct engine_req *req)
     }
     v->req = NULL;
     /* Unless an event settled it meanwhile. */
-    if (v->state != SVC_FAILED && v->state != SVC_READY)
+    if (v->state != SVC_FAILED && v->state != SVC_READY && v->state != SVC_SKIPPED)
         on_step_done(r, v, req);
+    else if (v->state == SVC_SKIPPED && engine_req_status(req) == 201 && !v->id)
+        v->id = xstrdup(json_string_value(json_object_get(engine_req_json(req), "Id")));
     engine_req_free(req);
 }
 
@@ -551,6 +592,32 @@ static void on_interrupt(struct up_run *r, int sig)
     r->failed = 1;
 }
 
+/*
+ * Removes the containers created ahead for services that never started
+ * (skipped, or still pending when the run failed): the project is left as
+ * it was for them.  Best effort; what fails is named in the run's error.
+ */
+static void remove_unstarted(struct up_run *r, struct buf *problems)
+{
+    for (size_t i = 0; i < r->d->n; i++) {
+        struct svc *v = &r->svcs[i];
+        if (!v->created_ahead || !v->id || (v->state != SVC_PENDING && v->state != SVC_SKIPPED))
+            continue;
+        struct buf path = {0};
+        struct tt_err e = {0};
+        engine_pathf(&path, "/containers/%s?force=1", v->id);
+        long status = engine_call(r->e, "DELETE", path.data, NULL, 30000, NULL, NULL, &e);
+        if (status != 204 && status != 404)
+            buf_printf(problems,
+                       "\nservice \"%s\": its container %.12s, created ahead and never "
+                       "started, could not be removed (%s): docker rm %.12s",
+                       v->s->name, v->id, e.msg[0] ? e.msg : "refused", v->id);
+        free(v->id);
+        v->id = NULL;
+        buf_release(&path);
+    }
+}
+
 int stack_up(struct engine *e, const struct compose_project *p, const struct dag *d,
              const struct stack_options *o, struct stack_report *report, struct tt_err *err)
 {
@@ -608,7 +675,8 @@ int stack_up(struct engine *e, const struct compose_project *p, const struct dag
         progress_note(r.pr, note);
     }
     if (rc == 0 && r.failed) {
-        struct buf msg = {0};
+        struct buf msg = {0}, problems = {0};
+        remove_unstarted(&r, &problems);
         for (size_t k = 0; k < d->n; k++) {
             struct svc *v = &r.svcs[d->order[k]];
             if (v->state == SVC_FAILED && v->error) {
@@ -617,8 +685,10 @@ int stack_up(struct engine *e, const struct compose_project *p, const struct dag
                 buf_adds(&msg, v->error);
             }
         }
-        tt_error(err, "%s", msg.data ? msg.data : "up failed");
+        tt_error(err, "%s%s", msg.data ? msg.data : "up failed",
+                 problems.data ? problems.data : "");
         buf_release(&msg);
+        buf_release(&problems);
         rc = -1;
     }
     stack_up_report(&r, report);

@@ -2,6 +2,7 @@
 dockerd with the offline images: health-gated start order, failures that
 stop dependants, idempotence, recreate-on-change, clean removal, and the
 error for a daemon that is not there."""
+import datetime
 import hashlib
 import http.server
 import io
@@ -84,8 +85,45 @@ def test_unhealthy_service_fails_before_dependants_start():
         assert 'service "db" is unhealthy' in p.stderr, p.stderr
         assert "db is not accepting connections" in p.stderr, p.stderr
         assert time.monotonic() - t0 < 30, "unhealthy ends the wait before the deadline"
-        assert "app" not in project_containers(project), "the dependant was never created"
+        assert "app" not in project_containers(project), "the dependant's container is gone"
         assert "skipped" in p.stdout
+        # it had been created ahead, while db came up, and was removed when db failed
+        f = urllib.parse.quote(json.dumps({"label": [f"com.docker.compose.project={project}"],
+                                           "type": ["container"]}))
+        _, body = api("GET", f"/events?since={int(time.time()) - 60}&until={int(time.time()) + 1}"
+                             f"&filters={f}")
+        text = body.decode() if isinstance(body, bytes) else json.dumps(body)
+        evs = [json.loads(x) for x in text.splitlines() if x.strip()]
+        app = [e["Action"] for e in evs
+               if e["Actor"]["Attributes"].get("com.docker.compose.service") == "app"]
+        assert app == ["create", "destroy"], app
+
+
+def docker_time(text):
+    """Seconds since the epoch of a Docker timestamp (nanoseconds cut to micro)."""
+    head, _, frac = text.rstrip("Z").partition(".")
+    t = datetime.datetime.strptime(head, "%Y-%m-%dT%H:%M:%S").replace(
+        tzinfo=datetime.timezone.utc).timestamp()
+    return t + float("0." + (frac or "0")[:6])
+
+
+def test_a_dependant_is_created_ahead_and_started_when_its_dependency_is_ready():
+    project = "tte2e-ahead"
+    db = service("db", command='["sh", "-c", "sleep 2; touch /tmp/ready; exec sleep 300"]',
+                 more=healthcheck('["CMD", "test", "-f", "/tmp/ready"]', interval="1s",
+                                  timeout="1s", retries=30))
+    app = service("app", more="    depends_on:\n      db: {condition: service_healthy}\n")
+    with compose_project(project, db, app) as path:
+        p = up(path, project, "--timeout", "60s")
+        assert p.returncode == 0, p.stdout + p.stderr
+        info = {n: api("GET", f"/containers/{c['Id']}/json")[1]
+                for n, c in project_containers(project).items()}
+        db_started = docker_time(info["db"]["State"]["StartedAt"])
+        app_created = docker_time(info["app"]["Created"])
+        app_started = docker_time(info["app"]["State"]["StartedAt"])
+        assert app_created < db_started + 1.0, ("app created ahead", app_created - db_started)
+        assert app_started > db_started + 1.9, ("app started once db was ready",
+                                                app_started - db_started)
 
 
 def stop_grace_seen(container_id, since):
