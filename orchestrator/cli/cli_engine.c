@@ -1,9 +1,10 @@
 /*
  * cli_engine.c - the helpers of cli.c that talk to a Docker engine:
  * connecting to the one the options name, reading a store the engine
- * keeps into a private copy, and running up or down on it.  Kept apart from cli.c because the light
- * binary (light.c) links cli.c without libcurl and puts its own
- * stand-ins for these two in their place.
+ * keeps into a private copy, and running up or down on it.  Kept apart
+ * from cli.c because the light binary (light.c) links cli.c without
+ * libcurl: it has stand-ins of its own for the first two, and no command
+ * that runs up or down.
  */
 #include "cmd.h"
 
