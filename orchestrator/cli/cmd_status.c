@@ -184,6 +184,23 @@ static void swarm_verdict(struct engine *e, struct store *st, const char *projec
 }
 
 /*
+ * Appends the row of release r to out: its slot (blue-green, or NULL),
+ * service, image, version, deployment, the daemon's verdict and the state
+ * of what runs it (or NULL).  Returns 1 when the verdict is a drift.
+ */
+static int add_row(json_t *out, json_t *r, const char *slot, const char *verdict, const char *state)
+{
+    json_array_append_new(
+        out, json_pack("{s:s?, s:s, s:s?, s:s?, s:I, s:s, s:s?}", "slot", slot, "service",
+                       json_string_value(json_object_get(r, "service")), "image",
+                       json_string_value(json_object_get(r, "image")), "version",
+                       json_string_value(json_object_get(r, "version")), "deployment",
+                       json_integer_value(json_object_get(r, "deployment_id")), "daemon", verdict,
+                       "container_state", state));
+    return strcmp(verdict, "ok") != 0;
+}
+
+/*
  * How well container cont stands for the recorded release r of service: -1
  * not service's (or a one-off), 0 another one, +1 running, +2 its image,
  * +4 its configuration.  Of a blue-green service's two slots, the live one
@@ -247,13 +264,7 @@ static int cmd_status_exec(const struct cli_args *a)
         if (json_is_string(json_object_get(r, "spec"))) { /* recorded in swarm mode */
             struct buf state = {0};
             swarm_verdict(e, st, project, r, &verdict_text, &state);
-            drift |= strcmp(verdict_text.data, "ok") != 0;
-            json_array_append_new(
-                out, json_pack("{s:s, s:s?, s:s?, s:I, s:s, s:s?}", "service", service, "image",
-                               json_string_value(json_object_get(r, "image")), "version",
-                               json_string_value(json_object_get(r, "version")), "deployment",
-                               json_integer_value(json_object_get(r, "deployment_id")), "daemon",
-                               verdict_text.data, "container_state", state.data));
+            drift |= add_row(out, r, NULL, verdict_text.data, state.data);
             buf_release(&state);
             continue;
         }
@@ -299,14 +310,8 @@ static int cmd_status_exec(const struct cli_args *a)
             }
             buf_release(&names);
         }
-        drift |= strcmp(verdict, "ok") != 0;
-        json_array_append_new(
-            out, json_pack("{s:s?, s:s, s:s?, s:s?, s:I, s:s, s:s?}", "slot", slot, "service",
-                           service, "image", json_string_value(json_object_get(r, "image")),
-                           "version", json_string_value(json_object_get(r, "version")),
-                           "deployment", json_integer_value(json_object_get(r, "deployment_id")),
-                           "daemon", verdict, "container_state",
-                           match ? json_string_value(json_object_get(match, "State")) : NULL));
+        drift |= add_row(out, r, slot, verdict,
+                         match ? json_string_value(json_object_get(match, "State")) : NULL);
     }
     if (cli_arg(a, CLI_OPT_JSON)) {
         json_t *doc =
