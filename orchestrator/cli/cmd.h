@@ -142,6 +142,7 @@ extern const struct cmd_entry cmd_rollback_entry;
 extern const struct cmd_entry cmd_report_entry;
 extern const struct cmd_entry cmd_timeline_entry;
 extern const struct cmd_entry cmd_audit_entry;
+extern const struct cmd_entry cmd_diff_entry;
 
 /* One option as given: a flag's value is its long name. */
 struct cli_value {

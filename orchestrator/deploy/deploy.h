@@ -78,6 +78,44 @@ char *apply_default_state_path(const char *plan_path);
  */
 int deploy_project_name(const char *plan_path, char **name, struct tt_err *err);
 
+struct engine;
+struct store;
+struct compose_project;
+
+/*
+ * Drift (drift.c): what the daemon runs against the last succeeded
+ * release store st records for project (st NULL: none recorded).  *out
+ * receives a new array, one description per recorded service and one
+ * per extra container of the project:
+ *   {service, mode: local|swarm, state: same|changed|missing|stopped|extra,
+ *    differences: [{what, recorded, live}], image, version, deployment,
+ *    slot, container, container_id, container_state, warning, error}
+ * (warning: a comparison that could not be made; error: why a Swarm
+ * service counts as missing)
+ * what: container, running, image, environment (live: {variables: [...]},
+ * values are never read out), config, command, entrypoint, ports,
+ * replicas; the first difference is the one that matters most.  With
+ * plan_project (may be NULL), a service whose configuration it hashes as
+ * recorded also has its command, entrypoint and ports compared.
+ * Returns 0; -1 with err when the store cannot answer; -2 with err when
+ * the engine cannot list the containers (*out then describes every
+ * recorded service as if nothing ran).  Writes nothing.
+ */
+int drift_compare(struct engine *e, struct store *st, const char *project,
+                  const struct compose_project *plan_project, json_t **out, struct tt_err *err);
+
+/*
+ * `ttdeploy diff` (diff.c): the plan of o loaded as apply loads it, then
+ * live vs recorded (drift_compare, st may be NULL) and live vs plan (what
+ * apply would do to each service now, and why).  *out: {project, plan,
+ * release, mode, recorded: {deployment, release} | null, live_vs_recorded,
+ * live_vs_plan: [{service, action, image, image_id, changes, reasons:
+ * [{what, live, plan}], slot}], differs}.  APPLY_BAD_INPUT for the plan or
+ * compose files, APPLY_UNREACHABLE for the engine.  Changes nothing.
+ */
+enum apply_outcome deploy_diff(const struct apply_options *o, struct store *st, json_t **out,
+                               struct tt_err *err);
+
 /* `ttdeploy rollback`: an earlier release deployed again, as a new deployment. */
 struct redeploy_options {
     struct apply_options apply; /* plan, store, engine, dry run, progress */
