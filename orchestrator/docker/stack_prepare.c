@@ -28,6 +28,7 @@ static int resolve_image(struct up_run *r, struct svc *v, int allow_pull, struct
     status = engine_call(r->e, "GET", path.data, NULL, 30000, &j, NULL, err);
     if (status == 404 && !allow_pull) {
         buf_release(&path);
+        json_decref(j); /* the daemon's "no such image" message */
         v->has_health = v->s->healthcheck.present && !v->s->healthcheck.disable;
         return 0; /* a preview: "pull and create" */
     }
