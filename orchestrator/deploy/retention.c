@@ -24,9 +24,11 @@
 #include "run.h"
 #include "image_prune.h"
 #include "interrupt.h"
+#include "state_remote.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* An image the older releases recorded and the kept ones did not. */
 struct candidate {
@@ -215,11 +217,35 @@ static void remove_one(struct retention *r, struct image_prune_scan *scan,
     buf_release(&detail);
 }
 
+/*
+ * Whether the image of c is no longer the project's business: none of
+ * its tags left (an earlier retention untagged them) and others there.
+ */
+static int only_others(const struct image_prune_scan *scan, const struct candidate *c)
+{
+    struct strv others = {0};
+    int yes = image_prune_other_tags(scan, c->id, &c->tags, &others) == 0 && others.n;
+    strv_clear(&others);
+    return yes;
+}
+
+/* Why an image stays whatever its age ("" when it may go), counted in r. */
+static void why_kept(struct retention *r, const struct image_prune_info *info, struct buf *why)
+{
+    buf_reset(why);
+    if (info->used_by) {
+        buf_printf(why, "container %s uses it (running or stopped)", info->used_by);
+        r->in_use++;
+    } else if (info->project && strcmp(info->project, r->a->project->name)) {
+        buf_printf(why, "its label names project %s", info->project);
+        r->foreign++;
+    }
+}
+
 /* Weighs each candidate against the scan: stays (a skipped step), or goes. */
 static void prune(struct retention *r, struct image_prune_scan *scan)
 {
     struct buf why = {0}, intent = {0};
-    const char *project = r->a->project->name;
 
     for (size_t i = 0; i < r->nc; i++) {
         const struct candidate *c = &r->c[i];
@@ -230,16 +256,9 @@ static void prune(struct retention *r, struct image_prune_scan *scan)
             break;
         }
         image_prune_info(scan, c->id, &info);
-        if (!info.found)
-            continue; /* removed before (an earlier retention, or by hand) */
-        buf_reset(&why);
-        if (info.used_by) {
-            buf_printf(&why, "container %s uses it (running or stopped)", info.used_by);
-            r->in_use++;
-        } else if (info.project && strcmp(info.project, project)) {
-            buf_printf(&why, "its label names project %s", info.project);
-            r->foreign++;
-        }
+        if (!info.found || only_others(scan, c))
+            continue; /* removed before, or untagged before and kept for others' tags */
+        why_kept(r, &info, &why);
         if (!why.len) {
             remove_one(r, scan, c, &info);
             continue;
@@ -320,6 +339,99 @@ void retention_after_success(struct run *a)
     free(kept);
     buf_release(&summary);
     buf_release(&said);
+    image_prune_scan_clear(&scan);
+    retention_clear(&r);
+}
+
+/* The image IDs the plan's release would run (per a preview), added to kept. */
+static void add_previewed(struct run *a, struct strv *kept, struct tt_err *err)
+{
+    struct stack_options so = {0};
+    struct stack_report rep = {0};
+    so.progress = PROGRESS_QUIET;
+    bluegreen_options(a, &so);
+    if (run_stack_preview(a, a->project, a->dag, &so, &rep, err) == 0)
+        for (size_t i = 0; i < rep.n; i++)
+            if (rep.v[i].image_id && !strv_contains(kept, rep.v[i].image_id))
+                strv_push(kept, rep.v[i].image_id);
+    stack_report_clear(&rep);
+    strv_clear(&so.services);
+}
+
+/* The candidates the dry run names, and why each would stay or go. */
+static void preview_candidates(struct retention *r, struct image_prune_scan *scan, FILE *out)
+{
+    struct buf why = {0}, what = {0};
+    size_t would = 0;
+    for (size_t i = 0; i < r->nc; i++) {
+        struct image_prune_info info;
+        image_prune_info(scan, r->c[i].id, &info);
+        if (!info.found || only_others(scan, &r->c[i]))
+            continue;
+        why_kept(r, &info, &why);
+        buf_reset(&what);
+        describe(&r->c[i], &what);
+        if (why.len) {
+            fprintf(out, "  would keep image %s: %s\n", what.data, why.data);
+            continue;
+        }
+        struct strv others = {0};
+        image_prune_other_tags(scan, r->c[i].id, &r->c[i].tags, &others);
+        char *tags = strv_join(&r->c[i].tags, ", "), *other = strv_join(&others, ", ");
+        if (others.n)
+            fprintf(out, "  would untag image %s (%s); it stays, still tagged %s\n", what.data,
+                    tags, other);
+        else
+            fprintf(out, "  would remove image %s, %.1f MB\n", what.data, info.size / 1e6);
+        free(tags);
+        free(other);
+        strv_clear(&others);
+        would++;
+    }
+    if (!would)
+        fprintf(out, "  nothing to remove\n");
+    buf_release(&why);
+    buf_release(&what);
+}
+
+void retention_preview(struct run *a, FILE *out)
+{
+    struct retention r = {.a = a};
+    struct image_prune_scan scan = {0};
+    struct store *s = NULL;
+    struct tt_err e = {0};
+    size_t keep = (size_t)a->plan->retention_keep;
+
+    if (!keep)
+        return;
+    fprintf(out, "retention (images, keep %zu):\n", keep);
+    if (run_swarm_mode(a) || state_remote_wanted(a)) {
+        fprintf(out, "  not previewed (%s)\n",
+                run_swarm_mode(a) ? "swarm mode: skipped, the images live on each node"
+                                  : "the store is on the engine");
+        return;
+    }
+    char *path =
+        a->o->state_path ? xstrdup(a->o->state_path) : apply_default_state_path(a->o->plan_path);
+    if (access(path, F_OK) != 0) {
+        fprintf(out, "  nothing to remove: no release recorded yet\n");
+    } else if (store_open_existing(path, &s, &e) < 0 ||
+               !(r.rows = store_project_releases(s, a->project->name, &e)) ||
+               image_prune_scan(a->engine, &scan, &e) < 0) {
+        fprintf(out, "  cannot tell: %s\n", e.msg);
+    } else {
+        long long *ids = xcalloc(keep + 1, sizeof(*ids));
+        choose_kept(&r, ids, keep); /* ids[0] is 0: this release has no row yet */
+        add_previewed(a, &r.kept_ids, &e);
+        choose_candidates(&r, ids, r.kept.n);
+        free(ids);
+        char *kept = strv_join(&r.kept, ", ");
+        fprintf(out, "  would keep releases %s (this one first)\n", kept);
+        free(kept);
+        preview_candidates(&r, &scan, out);
+    }
+    free(path);
+    store_close(s);
     image_prune_scan_clear(&scan);
     retention_clear(&r);
 }

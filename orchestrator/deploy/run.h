@@ -339,6 +339,8 @@ extern const size_t apply_phase_count;
  * (in use or foreign ones stay), a step each.  Never fails the deployment.
  */
 void retention_after_success(struct run *a);
+/* `apply --dry-run`: what retention would remove after this release, and what stays. */
+void retention_preview(struct run *a, FILE *out);
 
 /*
  * Releases the lock, and adds to the final message what the store could

@@ -132,22 +132,41 @@ static int delete_name(struct engine *e, const char *name, const char *id,
     return rc;
 }
 
+/* Splits the tags image id holds into ours (held) and the others. */
+static void split_tags(const struct image_prune_scan *s, const char *id, const struct strv *ours,
+                       struct strv *held, struct strv *others)
+{
+    json_t *tag;
+    size_t i;
+    json_array_foreach(json_object_get(find_image(s, id), "RepoTags"), i, tag)
+    {
+        const char *t = json_string_value(tag);
+        if (!t || !strcmp(t, "<none>:<none>"))
+            continue;
+        strv_push(strv_contains(ours, t) ? held : others, t);
+    }
+}
+
+size_t image_prune_other_tags(const struct image_prune_scan *s, const char *id,
+                              const struct strv *ours, struct strv *out)
+{
+    struct strv held = {0};
+    strv_clear(out);
+    split_tags(s, id, ours, &held, out);
+    size_t n = held.n;
+    strv_clear(&held);
+    return n;
+}
+
 int image_prune_remove(struct engine *e, const struct image_prune_scan *s, const char *id,
                        const struct strv *ours, struct image_prune_result *r, struct tt_err *err)
 {
-    json_t *img = find_image(s, id), *tag;
     struct strv held = {0};
     size_t i;
     int gone = 0;
 
     memset(r, 0, sizeof(*r));
-    json_array_foreach(json_object_get(img, "RepoTags"), i, tag)
-    {
-        const char *t = json_string_value(tag);
-        if (!t || !strcmp(t, "<none>:<none>"))
-            continue;
-        strv_push(strv_contains(ours, t) ? &held : &r->other_tags, t);
-    }
+    split_tags(s, id, ours, &held, &r->other_tags);
     /* Ours first; the image goes with the last tag when no other holds it. */
     for (i = 0; i < held.n && !gone; i++) {
         int rc = delete_name(e, held.v[i], id, r, err);

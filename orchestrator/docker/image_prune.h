@@ -37,6 +37,13 @@ struct image_prune_info {
 void image_prune_info(const struct image_prune_scan *s, const char *id,
                       struct image_prune_info *out);
 
+/*
+ * The tags image id holds (per the scan) that are not in ours, into out
+ * (cleared first); returns how many of ours it holds.
+ */
+size_t image_prune_other_tags(const struct image_prune_scan *s, const char *id,
+                              const struct strv *ours, struct strv *out);
+
 enum image_prune_outcome {
     IMAGE_PRUNE_REMOVED,  /* the image is gone */
     IMAGE_PRUNE_UNTAGGED, /* ours untagged; it stays for the tags in other_tags */

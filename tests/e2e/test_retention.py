@@ -6,8 +6,8 @@ another project on v4's image (never removed) and a second, unrecorded tag
 on v3's image (only the project's tag goes, the image stays); an image the
 project never recorded stays; a failed deployment removes nothing; every
 removal is a step (show --json) and the audit chain still verifies; a
-crash during retention is finished "succeeded" by `recover`; keep: 0 is
-refused saying why."""
+crash during retention is finished "succeeded" by `recover`; `apply
+--dry-run` says what would go; keep: 0 is refused saying why."""
 import json
 import os
 import shutil
@@ -186,6 +186,16 @@ def test_4_in_use_and_other_tags_stay():
     assert f"untagged {REPO}:v3" in untag[0]["detail"] and SECOND_TAG in untag[0]["detail"], untag
     assert "untagged 1 kept for other tags" in p.stdout, p.stdout
     assert "1 in use by a container, kept" in p.stdout, p.stdout
+    # The dry run of v7 says what would go, and changes nothing.
+    p = ttdeploy("apply", "--dry-run", PLAN_PATH, env={"API_IMAGE": f"{REPO}:v7", "RELEASE": "v7"},
+                 check=0)
+    assert "retention (images, keep 2):" in p.stdout, p.stdout
+    assert "would keep releases v7, v6 (this one first)" in p.stdout, p.stdout
+    assert (f"would keep image {ids['v4']} (release v4: api): container {OTHER}-old uses it"
+            in p.stdout), p.stdout
+    assert f"would remove image {ids['v5']} (release v5: api)" in p.stdout, p.stdout
+    assert ids["v3"] not in p.stdout, "untagged before, kept for another's tag: not ours now"
+    assert image(ids["v5"]), "a dry run removes nothing"
     api("DELETE", f"/containers/{OTHER}-old?force=1")
 
 
