@@ -75,8 +75,11 @@ static const char *version_of(struct retention *r, long long id, const char *fal
 {
     json_t *row;
     size_t i;
-    json_array_foreach(r->rows, i, row) if (deployment_of(row) == id &&
-                                            text(row, "version")) return text(row, "version");
+    json_array_foreach(r->rows, i, row)
+    {
+        if (deployment_of(row) == id && text(row, "version"))
+            return text(row, "version");
+    }
     return fallback ? fallback : "?";
 }
 
