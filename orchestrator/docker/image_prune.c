@@ -99,10 +99,11 @@ static int answer_deleted(json_t *answer, const char *id)
 }
 
 /*
- * DELETE /images/NAME (a tag or an ID), not forced: 1 when the image id
- * is gone after it (the daemon said it deleted it, or knows NAME no
- * more), 0 when it stays, 2 when the daemon refused (r->why says why),
- * -1 with err on any other answer.
+ * DELETE /images/NAME (a tag or the ID id), not forced: 1 when the image
+ * id is gone after it (the daemon said it deleted it, or knows the ID no
+ * more), 0 when it stays, 2 when the daemon refused (r->why says why), 3
+ * when the tag was gone already (moved or removed since the scan), -1
+ * with err on any other answer.
  */
 static int delete_name(struct engine *e, const char *name, const char *id,
                        struct image_prune_result *r, struct tt_err *err)
@@ -114,7 +115,7 @@ static int delete_name(struct engine *e, const char *name, const char *id,
     engine_pathf(&path, "/images/%s", name);
     long status = engine_call(e, "DELETE", path.data, NULL, REMOVE_TIMEOUT_MS, &answer, NULL, err);
     if (status == 404) {
-        rc = 1;
+        rc = strcmp(name, id) ? 3 : 1;
     } else if (status == 409) {
         const char *msg = json_string_value(json_object_get(answer, "message"));
         snprintf(r->why, sizeof(r->why), "%s", msg ? msg : "the daemon refused (409 Conflict)");
@@ -175,7 +176,8 @@ int image_prune_remove(struct engine *e, const struct image_prune_scan *s, const
             r->outcome = IMAGE_PRUNE_KEPT;
             return rc < 0 ? -1 : 0;
         }
-        strv_push(&r->untagged, held.v[i]);
+        if (rc != 3)
+            strv_push(&r->untagged, held.v[i]);
         gone = rc == 1;
     }
     strv_clear(&held);

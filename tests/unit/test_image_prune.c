@@ -25,7 +25,8 @@ static const struct fake_route dockerd[] = {
      "{\"Id\":\"sha256:a3\",\"RepoTags\":[\"shop/api:v3\"]},"
      "{\"Id\":\"sha256:a4\",\"RepoTags\":[\"<none>:<none>\"]},"
      "{\"Id\":\"sha256:a5\",\"RepoTags\":[\"shop/api:v5\"]},"
-     "{\"Id\":\"sha256:a6\",\"RepoTags\":[\"shop/api:v6\"]}]"},
+     "{\"Id\":\"sha256:a6\",\"RepoTags\":[\"shop/api:v6\"]},"
+     "{\"Id\":\"sha256:a7\",\"RepoTags\":[\"shop/api:v7\"]}]"},
     {"GET " V "/containers/json?all=1 ", 200,
      "[{\"Id\":\"c1\",\"Names\":[\"/other_old_1\"],\"ImageID\":\"sha256:a3\"}]"},
     {"DELETE " V "/images/shop%2Fapi%3Av1 ", 200,
@@ -42,6 +43,8 @@ static const struct fake_route dockerd[] = {
      "{\"message\":\"conflict: unable to delete a5 (cannot be forced) - image has dependent "
      "child images\"}"},
     {"DELETE " V "/images/shop%2Fapi%3Av6 ", 500, "{\"message\":\"driver failed\"}"},
+    {"DELETE " V "/images/shop%2Fapi%3Av7 ", 404, "{\"message\":\"No such image\"}"},
+    {"DELETE " V "/images/sha256%3Aa7 ", 200, "[{\"Deleted\":\"sha256:a7\"}]"},
     {NULL, 0, NULL},
 };
 
@@ -187,5 +190,22 @@ Test(image_prune, daemon_error_is_an_error)
     struct tt_err err = {0};
     cr_assert_eq(remove_with("sha256:a6", (const char *[]){"shop/api:v6", NULL}, &r, &err), -1);
     cr_assert(strstr(err.msg, "HTTP 500") && strstr(err.msg, "driver failed"), "%s", err.msg);
+    image_prune_result_clear(&r);
+}
+
+Test(image_prune, tag_gone_since_the_scan_then_the_id)
+{
+    struct image_prune_result r;
+    struct tt_err err = {0};
+    char log[4096];
+    cr_assert_eq(remove_with("sha256:a7", (const char *[]){"shop/api:v7", NULL}, &r, &err), 0, "%s",
+                 err.msg);
+    cr_assert_eq(r.outcome, IMAGE_PRUNE_REMOVED);
+    cr_assert_eq(r.untagged.n, 0, "a tag found gone was not untagged by us");
+    deletes(log, sizeof(log));
+    cr_assert_str_eq(log,
+                     "DELETE " V "/images/shop%2Fapi%3Av7 HTTP/1.1\nDELETE " V
+                     "/images/sha256%3Aa7 HTTP/1.1\n",
+                     "%s", log);
     image_prune_result_clear(&r);
 }
