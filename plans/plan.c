@@ -402,6 +402,7 @@ static int parse_top(struct ploader *l, const struct ynode *root)
         yfield_skip("rollback"),
         yfield_skip("audit"),
         yfield_skip("rollout"),
+        yfield_skip("retention"),
         yfield_end(),
     };
     p->healthy_timeout_ms = 120000;
@@ -449,6 +450,8 @@ static int parse_root(struct ploader *l, const struct ynode *root)
     if ((n = ynode_get(root, "audit")) && parse_audit(l, n) < 0)
         return -1;
     if ((n = ynode_get(root, "rollout")) && plan_rollout_parse(l, n) < 0)
+        return -1;
+    if ((n = ynode_get(root, "retention")) && plan_retention_parse(l, n) < 0)
         return -1;
     return 0;
 }

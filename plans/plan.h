@@ -175,6 +175,13 @@ struct plan {
     struct plan_rollout *rollouts; /* rollout: per service */
     size_t nrollouts;
     struct strv warnings;
+    /*
+     * retention (plan_retention.c): after a succeeded deployment, the images
+     * of the project's newest retention_keep succeeded releases stay, older
+     * ones go (orchestrator/deploy/retention.c); 0: no retention: section.
+     */
+    int retention_keep;
+    struct plan_where retention_at;
 };
 
 /* env: variables for ${...} (NULL: the process environment). */

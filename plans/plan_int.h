@@ -6,6 +6,7 @@
  *                 migrate, verify, timeouts) and the checks against the project
  *   plan_rules.c  the rollback matrix: rules, their conditions, phases,
  *                 severities and the actions' names
+ *   plan_retention.c  retention: how many succeeded releases keep their images
  */
 #ifndef PLAN_INT_H
 #define PLAN_INT_H
@@ -27,5 +28,7 @@ int plan_rollout_parse(struct ploader *l, const struct ynode *n);
 int plan_rollout_check(const struct plan *p, const struct compose_project *proj,
                        struct tt_err *err);
 void plan_rollout_clear(struct plan_rollout *r);
+/* Reads retention: {images: {keep: N}} (N at least 1). */
+int plan_retention_parse(struct ploader *l, const struct ynode *n);
 
 #endif

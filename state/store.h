@@ -267,6 +267,12 @@ json_t *store_succeeded_at_commit(struct store *s, const char *project, const ch
                                   struct tt_err *err);
 /* What each service of the project runs per the newest succeeded deployment. */
 json_t *store_current_releases(struct store *s, const char *project, struct tt_err *err);
+/*
+ * Every release row of project (deployment_id, service, image, image_id,
+ * and the deployment's version and status), newest deployment first:
+ * what retention weighs (orchestrator/deploy/retention.c).  A read only.
+ */
+json_t *store_project_releases(struct store *s, const char *project, struct tt_err *err);
 
 /* ---- one deployment as typed rows (store_record.c) ------------------------ */
 

@@ -165,6 +165,15 @@ json_t *store_current_releases(struct store *s, const char *project, struct tt_e
                       "t", project);
 }
 
+json_t *store_project_releases(struct store *s, const char *project, struct tt_err *err)
+{
+    return query_rows(s, err,
+                      "SELECT r.deployment_id, r.service, r.image, r.image_id, d.version, "
+                      "d.status FROM releases r JOIN deployments d ON d.id = r.deployment_id "
+                      "WHERE d.project = ? ORDER BY d.id DESC, r.service",
+                      "t", project);
+}
+
 const char *store_text(json_t *row, const char *key, const char *dflt)
 {
     const char *s = json_string_value(json_object_get(row, key));

@@ -48,6 +48,7 @@ enum apply_outcome apply_phases(struct run *a, const struct phase *table, size_t
     }
     if (phase_record_releases(a) < 0 || run_enter(a, DEPLOY_SUCCEEDED) < 0)
         return rollback_after_failure(a);
+    retention_after_success(a); /* recorded as steps; a failure there fails nothing */
     if (run_finish(a, DEPLOY_SUCCEEDED, NULL) < 0)
         return APPLY_DEPLOY_FAILED;
     return APPLY_OK;
@@ -215,6 +216,9 @@ enum apply_outcome apply_recover(const struct apply_options *o, struct tt_err *e
         res = run_outcome(&a, APPLY_BAD_INPUT);
     } else if (dbclean_recover(&a) < 0) { /* scratch databases dropped, live ones put right */
         res = run_outcome(&a, APPLY_ROLLBACK_BROKE);
+    } else if (a.state == DEPLOY_SUCCEEDED) {
+        /* It had succeeded, its releases recorded: only image retention was under way. */
+        res = run_finish(&a, DEPLOY_SUCCEEDED, NULL) < 0 ? APPLY_DEPLOY_FAILED : APPLY_OK;
     } else if (run_open_engine(&a) < 0) {
         /* Nothing can be resumed or rolled back without the daemon: leave it for later. */
         char cause[sizeof(err->msg)];

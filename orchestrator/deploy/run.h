@@ -333,6 +333,16 @@ extern const struct phase apply_phase_table[];
 extern const size_t apply_phase_count;
 
 /*
+ * Image retention (retention.c), in state succeeded before the record is
+ * final: with the plan's retention: section, removes the images of the
+ * project's releases older than its newest retention_keep succeeded ones
+ * (in use or foreign ones stay), a step each.  Never fails the deployment.
+ */
+void retention_after_success(struct run *a);
+/* `apply --dry-run`: what retention would remove after this release, and what stays. */
+void retention_preview(struct run *a, FILE *out);
+
+/*
  * Releases the lock, and adds to the final message what the store could
  * not record (if anything); returns res, or APPLY_INTERRUPTED when a stop
  * signal ended the run.

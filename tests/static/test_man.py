@@ -69,6 +69,7 @@ PLAN_SECTIONS = {
     "plan_rollback_parse": "rollback.",
     "parse_rule": "rollback.matrix[].",
     "parse_when": "rollback.matrix[].when.",
+    "plan_retention_parse": "retention.",
 }
 # Name tables of plans/*.c that are not plan values (the condition's operators, its help text).
 PLAN_NAME_TABLES_SKIPPED = {"ops", "forms"}
