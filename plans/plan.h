@@ -158,9 +158,9 @@ struct plan_hook {
     enum plan_hook_when when;
     int shell; /* run: was a string */
     struct strv argv;
-    char *service;      /* NULL: on the host */
-    long timeout_ms;    /* default PLAN_HOOK_TIMEOUT_DEFAULT_MS */
-    struct strv env;    /* NAME=VALUE, added to the hook's environment */
+    char *service;   /* NULL: on the host */
+    long timeout_ms; /* default PLAN_HOOK_TIMEOUT_DEFAULT_MS */
+    struct strv env; /* NAME=VALUE, added to the hook's environment */
     struct plan_where at;
 };
 

@@ -31,8 +31,7 @@ void plan_rollout_clear(struct plan_rollout *r);
 /* Reads hooks: {PHASE: {before: [hook], after: [hook], on_failure: [hook]}} (plan_hooks.c). */
 int plan_hooks_parse(struct ploader *l, const struct ynode *n);
 /* Checks that each hook's service: exists in the project. */
-int plan_hooks_check(const struct plan *p, const struct compose_project *proj,
-                     struct tt_err *err);
+int plan_hooks_check(const struct plan *p, const struct compose_project *proj, struct tt_err *err);
 void plan_hooks_free(struct plan *p);
 
 #endif
