@@ -182,7 +182,11 @@ static int parse_phase(struct ploader *l, const char *phase, const struct ynode 
         const struct ynode *list = ynode_get(m, when_names[w]);
         if (!list)
             continue;
-        if (yread_list(&l->r, list, "hooks") < 0)
+        struct buf lw = {0};
+        buf_printf(&lw, "hooks %s %s", phase, when_names[w]);
+        rc = yread_list(&l->r, list, lw.data);
+        buf_release(&lw);
+        if (rc < 0)
             return -1;
         if (list->n > PLAN_HOOKS_MAX)
             return yread_error(&l->r, list,
