@@ -14,12 +14,13 @@ is neither in the store nor in ttdeploy's output.
 import json
 import os
 import shutil
+import signal
 import sqlite3
 import subprocess
 import tempfile
 import time
 
-from harness import BUSYBOX, api, project_filter, purge_project, run, ttdeploy
+from harness import BUSYBOX, TTDEPLOY, api, project_filter, purge_project, run, ttdeploy
 
 COMPOSE = f"""services:
   web:
@@ -106,7 +107,7 @@ def test_a_host_hooks_get_the_facts_in_order():
         assert before["TTDEPLOY_RELEASE"] == "v2" and before["TTDEPLOY_PREVIOUS_RELEASE"] == "v1"
         assert before["TTDEPLOY_PHASE"] == "app_up" and before["TTDEPLOY_HOOK"] == "before"
         assert after["TTDEPLOY_HOOK"] == "after" and after["TTDEPLOY_PHASE"] == "app_up"
-        assert before["TTDEPLOY_ACTOR"] == d["actor"], (before, d["actor"])
+        assert before["TTDEPLOY_ACTOR"] == "alice" == d["actor"], (before, d["actor"])
         assert "TTDEPLOY_FAILED_CHECK" not in after
         # order: the before hook, then the phase's own steps, then the after hook
         seqs = [(s["seq"], s["phase"], s["action"]) for s in d["steps"]]
@@ -220,6 +221,24 @@ def test_e_service_hook_runs_in_a_removed_one_off_container():
         assert len(cs) == 1, [c["Names"] for c in cs]
 
 
+def test_e2_service_hook_past_its_timeout_is_killed_and_removed():
+    more = """hooks:
+  verify:
+    after:
+      - {name: stuck, service: web, run: [sleep, "30"], timeout: 1s}
+"""
+    with Project("tthooks-e2", more) as p:
+        r = p.apply()
+        assert r.returncode == 0, r.stdout + r.stderr
+        d = p.last()
+        stuck = [s for s in p.hooks(d) if "run stuck" in s["intent"]][0]
+        took = stuck["finished_at"] - stuck["started_at"]
+        assert stuck["status"] == "failed" and "did not finish within 1 s" in stuck["error"], stuck
+        assert took < 1 + 3, took
+        _, cs = api("GET", f"/containers/json?all=1&filters={project_filter('tthooks-e2')}")
+        assert len(cs) == 1, [c["Names"] for c in cs]
+
+
 def test_f_on_failure_hook_runs_when_verify_fails():
     more = """hooks:
   verify:
@@ -270,6 +289,37 @@ def test_g_secrets_printed_by_hooks_are_redacted():
             with open(os.path.join(os.path.dirname(p.db), name), "rb") as f:
                 data = f.read()
             assert secret.encode() not in data, name
+
+
+def test_i_sigint_during_a_hook_ends_it_and_the_run_is_interrupted():
+    marker = "988.7%d" % (os.getpid() % 100)
+    more = f"""hooks:
+  app_up:
+    before:
+      - {{name: long, run: "touch DIR/started; sleep {marker}", timeout: 60s}}
+    on_failure:
+      - {{run: "touch DIR/on-failure"}}
+"""
+    with Project("tthooks-i", more) as p:
+        proc = subprocess.Popen([TTDEPLOY, "apply", "--progress",
+                                 "plain", p.plan], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 20
+        while not os.path.exists(os.path.join(p.dir, "started")):
+            assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+            time.sleep(0.05)
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        took = time.monotonic() - t0
+        assert proc.returncode == 130, out + err
+        assert took < 3, took
+        assert not leftover(f"sleep {marker}"), "the hook's process is left"
+        assert not os.path.exists(os.path.join(p.dir, "on-failure")), "no hook after a stop"
+        d = p.last()
+        assert d["status"] == "running", d["status"]  # unfinished: `recover` decides
+        long = [s for s in p.hooks(d) if "run long" in s["intent"]][0]
+        assert long["status"] == "interrupted", long
 
 
 def test_h_bad_hooks_are_refused_with_where_and_what_to_do():
