@@ -352,3 +352,20 @@ int hooks_run(struct run *a, enum deploy_state phase, enum plan_hook_when when)
     strv_clear(&he.secrets);
     return rc;
 }
+
+void hooks_dry_run(struct run *a, FILE *out)
+{
+    const struct plan *p = a->plan;
+    if (!p->nhooks)
+        return;
+    fprintf(out, "hooks:\n");
+    for (size_t i = 0; i < p->nhooks; i++) {
+        struct hook_run hr = {&p->hooks[i], NULL, {0}, {0}};
+        collect_secrets(a, hr.h, &hr.secrets);
+        char *intent = hook_intent(&hr);
+        fprintf(out, "  %s %s: would %s (timeout %.0f s)\n", hr.h->phase,
+                plan_hook_when_name(hr.h->when), intent, hr.h->timeout_ms / 1000.0);
+        free(intent);
+        strv_clear(&hr.secrets);
+    }
+}

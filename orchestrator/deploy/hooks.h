@@ -8,6 +8,8 @@
 
 #include "run.h"
 
+#include <stdio.h>
+
 /*
  * Runs the hooks of phase (the state a phase of the table begins in) for
  * when, in the order written, each one a step "hook" with its intent,
@@ -21,5 +23,8 @@
  * begins (a before hook returns -1, the others 0).
  */
 int hooks_run(struct run *a, enum deploy_state phase, enum plan_hook_when when);
+
+/* `apply --dry-run`: each hook, where and when it would run, its command redacted. */
+void hooks_dry_run(struct run *a, FILE *out);
 
 #endif

@@ -95,6 +95,10 @@ def test_a_host_hooks_get_the_facts_in_order():
       - run: [sh, -c, "env | grep ^TTDEPLOY_ > DIR/after.env"]
 """
     with Project("tthooks-a", more) as p:
+        dry = ttdeploy("apply", "--dry-run", p.plan)
+        assert dry.returncode == 0, dry.stdout + dry.stderr
+        assert "app_up before: would run pre (before): env | grep" in dry.stdout, dry.stdout
+        assert not os.path.exists(os.path.join(p.dir, "before.env")), "a dry run runs no hook"
         r = p.apply(env={"RELEASE": "v1"})
         assert r.returncode == 0, r.stdout + r.stderr
         r = p.apply(env={"RELEASE": "v2", "TTDEPLOY_ACTOR": "alice"})
@@ -320,6 +324,38 @@ def test_i_sigint_during_a_hook_ends_it_and_the_run_is_interrupted():
         assert d["status"] == "running", d["status"]  # unfinished: `recover` decides
         long = [s for s in p.hooks(d) if "run long" in s["intent"]][0]
         assert long["status"] == "interrupted", long
+
+
+def test_j_backup_path_reaches_the_hooks_after_the_backup():
+    from test_apply import PORTS, Stack  # the example stack: postgres, so a real backup
+    more = """backup: {dir: backups, verify: list}
+hooks:
+  backup:
+    before:
+      - {run: "echo \"[$$TTDEPLOY_BACKUP]\" > DIR/before-backup.txt"}
+    after:
+      - {run: "echo $$TTDEPLOY_BACKUP > DIR/after-backup.txt"}
+  migrate:
+    before:
+      - {name: show-url, run: "echo $$TTDEPLOY_BACKUP > DIR/migrate.txt; echo url=${DBURL}"}
+"""
+    with Stack("tthooks-j") as s:
+        s.edit("plan.yml", lambda t: t + more.replace("DIR", s.dir))
+        url = "postgresql://postgres:tasktracker@127.0.0.1:%s/tasktracker" % PORTS["PG_PORT"]
+        r = s.apply(env={"DBURL": url})
+        assert r.returncode == 0, r.stdout + r.stderr
+        with open(os.path.join(s.dir, "before-backup.txt")) as f:
+            assert f.read().strip() == "[]", "no backup yet before the backup phase"
+        with open(os.path.join(s.dir, "after-backup.txt")) as f:
+            path = f.read().strip()
+        with open(os.path.join(s.dir, "migrate.txt")) as f:
+            assert f.read().strip() == path
+        d = s.show(s.history()[0]["id"])
+        assert path and os.path.isfile(path), path
+        assert path in [b["path"] for b in d["backups"]], (path, d["backups"])
+        show = [st for st in d["steps"] if st["action"] == "hook" and "show-url" in st["intent"]][0]
+        assert "postgres:<redacted>@" in show["detail"], show  # the database password
+        assert ":tasktracker@" not in show["intent"] + show["detail"], show
 
 
 def test_h_bad_hooks_are_refused_with_where_and_what_to_do():
