@@ -332,7 +332,7 @@ def test_j_backup_path_reaches_the_hooks_after_the_backup():
 hooks:
   backup:
     before:
-      - {run: "echo \"[$$TTDEPLOY_BACKUP]\" > DIR/before-backup.txt"}
+      - {run: 'echo "[$$TTDEPLOY_BACKUP]" > DIR/before-backup.txt'}
     after:
       - {run: "echo $$TTDEPLOY_BACKUP > DIR/after-backup.txt"}
   migrate:
@@ -342,7 +342,9 @@ hooks:
     with Stack("tthooks-j") as s:
         s.edit("plan.yml", lambda t: t + more.replace("DIR", s.dir))
         url = "postgresql://postgres:tasktracker@127.0.0.1:%s/tasktracker" % PORTS["PG_PORT"]
-        r = s.apply(env={"DBURL": url})
+        r = s.apply(env={"DBURL": url})  # the first: no database to back up yet
+        assert r.returncode == 0, r.stdout + r.stderr
+        r = s.apply(env={"DBURL": url, "RELEASE": "v2"})
         assert r.returncode == 0, r.stdout + r.stderr
         with open(os.path.join(s.dir, "before-backup.txt")) as f:
             assert f.read().strip() == "[]", "no backup yet before the backup phase"
