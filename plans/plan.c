@@ -403,6 +403,7 @@ static int parse_top(struct ploader *l, const struct ynode *root)
         yfield_skip("audit"),
         yfield_skip("rollout"),
         yfield_skip("retention"),
+        yfield_skip("hooks"),
         yfield_end(),
     };
     p->healthy_timeout_ms = 120000;
@@ -445,6 +446,8 @@ static int parse_root(struct ploader *l, const struct ynode *root)
         return -1;
     if ((n = ynode_get(root, "verify")) && parse_verify(l, n) < 0)
         return -1;
+    if ((n = ynode_get(root, "hooks")) && plan_hooks_parse(l, n) < 0)
+        return -1; /* before rollback: a rule's check: may name a hook */
     if ((n = ynode_get(root, "rollback")) && plan_rollback_parse(l, n) < 0)
         return -1;
     if ((n = ynode_get(root, "audit")) && parse_audit(l, n) < 0)
@@ -593,6 +596,8 @@ int plan_check_project(struct plan *p, const struct compose_project *proj, const
                 err, p->path, 0, 0,
                 "service \"%s\" is in no tier: add it to tiers infra: or app:", name);
     }
+    if (plan_hooks_check(p, proj, err) < 0)
+        return -1;
     return plan_rollout_check(p, proj, err);
 }
 
@@ -676,5 +681,6 @@ void plan_free(struct plan *p)
         plan_rollout_clear(&p->rollouts[i]);
     free(p->rollouts);
     strv_clear(&p->warnings);
+    plan_hooks_free(p);
     free(p);
 }

@@ -140,6 +140,30 @@ struct plan_timeouts {
     long connect_ms, statement_ms, lock_ms, request_ms, stall_ms;
 };
 
+/* When a hook runs: before its phase, after it worked, or once it failed. */
+enum plan_hook_when { PLAN_HOOK_BEFORE, PLAN_HOOK_AFTER, PLAN_HOOK_ON_FAILURE };
+
+#define PLAN_HOOK_TIMEOUT_DEFAULT_MS 60000L
+#define PLAN_HOOKS_MAX 32 /* hooks of one phase and one moment */
+
+/*
+ * A command of hooks: run on the host (service NULL) or in a one-off
+ * container of service, with the deployment's facts in TTDEPLOY_*
+ * variables.  run: as a string is /bin/sh -c TEXT (argv holds "/bin/sh",
+ * "-c", TEXT); as a list it is the argv itself.
+ */
+struct plan_hook {
+    char *name;  /* as written, or "PHASE.WHEN.N" (N from 1) */
+    char *phase; /* backup, migrate, infra_up, app_up or verify */
+    enum plan_hook_when when;
+    int shell; /* run: was a string */
+    struct strv argv;
+    char *service;   /* NULL: on the host */
+    long timeout_ms; /* default PLAN_HOOK_TIMEOUT_DEFAULT_MS */
+    struct strv env; /* NAME=VALUE, added to the hook's environment */
+    struct plan_where at;
+};
+
 struct plan {
     char *path;
     char *dir;
@@ -182,6 +206,9 @@ struct plan {
      */
     int retention_keep;
     struct plan_where retention_at;
+    /* hooks: commands run before, after or on the failure of a phase (plan_hooks.c) */
+    struct plan_hook *hooks; /* in the order written */
+    size_t nhooks;
 };
 
 /* env: variables for ${...} (NULL: the process environment). */
@@ -227,6 +254,10 @@ int plan_is_infra(const struct plan *p, const char *service);
  * a keyed digest (state/README.md).
  */
 int plan_env_is_public(const struct plan *p, const char *name);
+/* "before", "after" or "on_failure". */
+const char *plan_hook_when_name(enum plan_hook_when w);
+/* The hook called name, or NULL (a rollback rule's check: may name a hook). */
+const struct plan_hook *plan_hook_named(const struct plan *p, const char *name);
 /* The blue-green rollout of service, or NULL when it is recreated. */
 const struct plan_rollout *plan_blue_green(const struct plan *p, const char *service);
 

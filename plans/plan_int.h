@@ -7,6 +7,7 @@
  *   plan_rules.c  the rollback matrix: rules, their conditions, phases,
  *                 severities and the actions' names
  *   plan_retention.c  retention: how many succeeded releases keep their images
+ *   plan_hooks.c  hooks: commands run before, after or on failure of a phase
  */
 #ifndef PLAN_INT_H
 #define PLAN_INT_H
@@ -30,5 +31,10 @@ int plan_rollout_check(const struct plan *p, const struct compose_project *proj,
 void plan_rollout_clear(struct plan_rollout *r);
 /* Reads retention: {images: {keep: N}} (N at least 1). */
 int plan_retention_parse(struct ploader *l, const struct ynode *n);
+/* Reads hooks: {PHASE: {before: [hook], after: [hook], on_failure: [hook]}} (plan_hooks.c). */
+int plan_hooks_parse(struct ploader *l, const struct ynode *n);
+/* Checks that each hook's service: exists in the project. */
+int plan_hooks_check(const struct plan *p, const struct compose_project *proj, struct tt_err *err);
+void plan_hooks_free(struct plan *p);
 
 #endif

@@ -200,11 +200,15 @@ static int parse_rule(struct ploader *l, const struct ynode *n, struct plan_rule
     return parse_actions(l, ynode_get(n, "do"), r);
 }
 
-/* A rule naming a check verify: does not define would never match: refuse it. */
+/*
+ * A rule naming a check neither verify: nor hooks: defines would never
+ * match: refuse it.  A failing before hook fails its phase with its name
+ * as the check.
+ */
 static int rule_check_defined(struct ploader *l, const struct plan_rule *r)
 {
     const struct plan *p = l->p;
-    if (!r->check)
+    if (!r->check || plan_hook_named(p, r->check))
         return 0;
     for (size_t j = 0; j < p->nchecks; j++)
         if (!strcmp(p->checks[j].name, r->check))

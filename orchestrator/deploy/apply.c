@@ -13,6 +13,7 @@
 #include "run.h"
 #include "dbclean.h"
 #include "gitref.h"
+#include "hooks.h"
 #include "rollback.h"
 #include "state_remote.h"
 
@@ -40,11 +41,17 @@ enum apply_outcome apply_phases(struct run *a, const struct phase *table, size_t
                                 enum deploy_state from)
 {
     for (size_t i = 0; i < n; i++) {
+        enum deploy_state phase = table[i].state;
         if (table[i].last < from)
             continue;
-        if (run_enter(a, table[i].state) < 0 || table[i].run(a) < 0) {
+        if (run_enter(a, phase) < 0)
+            return rollback_after_failure(a);
+        /* hooks.c: a failed before hook fails the phase; after and on_failure are recorded only */
+        if (hooks_run(a, phase, PLAN_HOOK_BEFORE) < 0 || table[i].run(a) < 0) {
+            hooks_run(a, phase, PLAN_HOOK_ON_FAILURE);
             return rollback_after_failure(a);
         }
+        hooks_run(a, phase, PLAN_HOOK_AFTER);
     }
     if (phase_record_releases(a) < 0 || run_enter(a, DEPLOY_SUCCEEDED) < 0)
         return rollback_after_failure(a);

@@ -5,6 +5,7 @@
  * preview of a tier is shared with the dry run of a manual rollback.
  */
 #include "run.h"
+#include "hooks.h"
 #include "monotime.h"
 #include "pgdb.h"
 
@@ -116,6 +117,7 @@ enum apply_outcome dry_run_apply(struct run *a)
         phase_describe_check(&a->plan->checks[i], &text);
         fprintf(out, "  %-12s %s\n", a->plan->checks[i].name, text.data);
     }
+    hooks_dry_run(a, out);
     retention_preview(a, out);
     fprintf(out, "nothing was changed (dry run)\n");
     buf_release(&text);
