@@ -402,6 +402,7 @@ static int parse_top(struct ploader *l, const struct ynode *root)
         yfield_skip("rollback"),
         yfield_skip("audit"),
         yfield_skip("rollout"),
+        yfield_skip("notify"),
         yfield_end(),
     };
     p->healthy_timeout_ms = 120000;
@@ -450,6 +451,8 @@ static int parse_root(struct ploader *l, const struct ynode *root)
         return -1;
     if ((n = ynode_get(root, "rollout")) && plan_rollout_parse(l, n) < 0)
         return -1;
+    if ((n = ynode_get(root, "notify")) && plan_notify_parse(l, n) < 0)
+        return -1;
     return 0;
 }
 
@@ -483,6 +486,8 @@ int plan_parse(const char *path, const char *data, size_t len, const struct vars
         env = &own;
     }
     int rc = doc->root ? 0 : tt_error_at(err, path, 1, 1, "the plan is empty: see plans/README.md");
+    if (rc == 0) /* before interpolation: an unset variable in a webhook's header is an error */
+        rc = plan_notify_check_env(doc->root, env, err);
     if (rc == 0)
         rc = vars_interpolate_doc(env, doc, &p->warnings, err);
     if (rc == 0)
@@ -673,5 +678,8 @@ void plan_free(struct plan *p)
         plan_rollout_clear(&p->rollouts[i]);
     free(p->rollouts);
     strv_clear(&p->warnings);
+    for (size_t i = 0; i < p->nnotify; i++)
+        plan_notify_clear(&p->notify[i]);
+    free(p->notify);
     free(p);
 }

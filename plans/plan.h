@@ -140,6 +140,34 @@ struct plan_timeouts {
     long connect_ms, statement_ms, lock_ms, request_ms, stall_ms;
 };
 
+/*
+ * notify: a webhook told of a deployment's start and end (plan_notify.c).
+ * The events, in the order of PLAN_NOTIFY_EVENTS' names.
+ */
+enum plan_notify_event {
+    PLAN_NOTIFY_STARTED,
+    PLAN_NOTIFY_SUCCEEDED,
+    PLAN_NOTIFY_FAILED,
+    PLAN_NOTIFY_ROLLED_BACK,
+    PLAN_NOTIFY_ROLLBACK_FAILED,
+    PLAN_NOTIFY_NEVENTS
+};
+
+#define PLAN_NOTIFY_MAX 16             /* webhooks in one plan */
+#define PLAN_NOTIFY_MAX_HEADERS 32     /* headers of one webhook */
+#define PLAN_NOTIFY_TIMEOUT_MS 5000L   /* one POST's bound when timeout: is not given */
+#define PLAN_NOTIFY_TIMEOUT_MAX 60000L /* the longest timeout: allowed */
+
+struct plan_notify {
+    char *url;                 /* http:// or https:// (may hold a token: never shown) */
+    unsigned events;           /* bit 1 << enum plan_notify_event per event it is sent */
+    struct strv header_names;  /* as written */
+    struct strv header_values; /* interpolated from the environment: secrets, never shown */
+    long timeout_ms;           /* one attempt's bound, connecting included */
+    struct plan_where at;      /* the webhook's item under notify: */
+    struct plan_where url_at;  /* its url: */
+};
+
 struct plan {
     char *path;
     char *dir;
@@ -175,6 +203,9 @@ struct plan {
     struct plan_rollout *rollouts; /* rollout: per service */
     size_t nrollouts;
     struct strv warnings;
+    /* notify: webhooks (plan_notify.c) */
+    struct plan_notify *notify;
+    size_t nnotify;
 };
 
 /* env: variables for ${...} (NULL: the process environment). */
@@ -220,6 +251,9 @@ int plan_is_infra(const struct plan *p, const char *service);
  * a keyed digest (state/README.md).
  */
 int plan_env_is_public(const struct plan *p, const char *name);
+/* "started", "succeeded"...: the event's word in plans and payloads. */
+const char *plan_notify_event_name(enum plan_notify_event e);
+
 /* The blue-green rollout of service, or NULL when it is recreated. */
 const struct plan_rollout *plan_blue_green(const struct plan *p, const char *service);
 

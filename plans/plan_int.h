@@ -6,6 +6,7 @@
  *                 migrate, verify, timeouts) and the checks against the project
  *   plan_rules.c  the rollback matrix: rules, their conditions, phases,
  *                 severities and the actions' names
+ *   plan_notify.c notify: the webhooks told of a deployment's start and end
  */
 #ifndef PLAN_INT_H
 #define PLAN_INT_H
@@ -27,5 +28,14 @@ int plan_rollout_parse(struct ploader *l, const struct ynode *n);
 int plan_rollout_check(const struct plan *p, const struct compose_project *proj,
                        struct tt_err *err);
 void plan_rollout_clear(struct plan_rollout *r);
+/* Reads notify: [{url, on, headers, timeout}, ...]. */
+int plan_notify_parse(struct ploader *l, const struct ynode *n);
+/*
+ * Before the document is interpolated: a variable a webhook's url or
+ * header uses without a default must be set (an empty header would be
+ * sent otherwise): the error names it.
+ */
+int plan_notify_check_env(const struct ynode *root, const struct vars *env, struct tt_err *err);
+void plan_notify_clear(struct plan_notify *w);
 
 #endif

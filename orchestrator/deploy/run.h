@@ -289,6 +289,21 @@ void dry_run_preview(struct run *a, const char *title, const struct strv *tier);
 /* `apply --dry-run`: what each phase would do, changing nothing. */
 enum apply_outcome dry_run_apply(struct run *a);
 
+/* ---- notify: the plan's webhooks (notify.c) -------------------------------- */
+
+/* Every webhook URL of p parses (libcurl's URL API); err at the url otherwise. */
+int notify_check(const struct plan *p, struct tt_err *err);
+/* Tells the webhooks that ask for "started" (run_begin, once locked): one step each. */
+void notify_started(struct run *a);
+/*
+ * Tells the webhooks that ask for final's event (run_finish, the final
+ * state recorded, the deployment not yet sealed); failed_at: the state
+ * it failed in, for a failure the matrix did not judge.  A webhook not
+ * told is a failed step, and changes nothing else.
+ */
+void notify_end(struct run *a, enum deploy_state final, enum deploy_state failed_at,
+                const char *error);
+
 /* ---- the machine (apply.c) ------------------------------------------------ */
 
 /*
