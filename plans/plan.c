@@ -678,8 +678,6 @@ void plan_free(struct plan *p)
         plan_rollout_clear(&p->rollouts[i]);
     free(p->rollouts);
     strv_clear(&p->warnings);
-    for (size_t i = 0; i < p->nnotify; i++)
-        plan_notify_clear(&p->notify[i]);
-    free(p->notify);
+    plan_notify_free(p->notify, p->nnotify);
     free(p);
 }

@@ -253,6 +253,8 @@ int plan_is_infra(const struct plan *p, const char *service);
 int plan_env_is_public(const struct plan *p, const char *name);
 /* "started", "succeeded"...: the event's word in plans and payloads. */
 const char *plan_notify_event_name(enum plan_notify_event e);
+/* Frees n webhooks taken from a plan's notify (NULL: nothing). */
+void plan_notify_free(struct plan_notify *v, size_t n);
 
 /* The blue-green rollout of service, or NULL when it is recreated. */
 const struct plan_rollout *plan_blue_green(const struct plan *p, const char *service);

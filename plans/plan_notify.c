@@ -251,3 +251,10 @@ void plan_notify_clear(struct plan_notify *w)
     strv_clear(&w->header_names);
     strv_clear(&w->header_values);
 }
+
+void plan_notify_free(struct plan_notify *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        plan_notify_clear(&v[i]);
+    free(v);
+}

@@ -43,8 +43,9 @@
 /* The wait before attempt i + 2 (after attempt i + 1 failed), in ms. */
 static const long backoff_ms[NOTIFY_ATTEMPTS - 1] = {500, 1000, 2000};
 
-int notify_check(const struct plan *p, struct tt_err *err)
+int notify_take(struct run *a, struct tt_err *err)
 {
+    const struct plan *p = a->plan;
     for (size_t i = 0; i < p->nnotify; i++) {
         char *origin = http_url_origin(p->notify[i].url);
         if (!origin)
@@ -54,6 +55,10 @@ int notify_check(const struct plan *p, struct tt_err *err)
                                "may hold a token): check its host and port");
         free(origin);
     }
+    a->notify = a->plan->notify;
+    a->nnotify = a->plan->nnotify;
+    a->plan->notify = NULL;
+    a->plan->nnotify = 0;
     return 0;
 }
 
@@ -91,18 +96,18 @@ static void set_time(json_t *o, const char *key, double t)
     json_object_set_new(o, key, json_string(ts));
 }
 
-/* Every secret a webhook of the plan holds: its URL and header values (NULL-terminated). */
-static const char **plan_secrets(const struct plan *p)
+/* Every secret a webhook of the run holds: its URL and header values (NULL-terminated). */
+static const char **run_secrets(const struct run *a)
 {
     size_t n = 0;
-    for (size_t i = 0; i < p->nnotify; i++)
-        n += 1 + p->notify[i].header_values.n;
+    for (size_t i = 0; i < a->nnotify; i++)
+        n += 1 + a->notify[i].header_values.n;
     const char **v = xcalloc(n + 1, sizeof(*v));
     n = 0;
-    for (size_t i = 0; i < p->nnotify; i++) {
-        v[n++] = p->notify[i].url;
-        for (size_t j = 0; j < p->notify[i].header_values.n; j++)
-            v[n++] = p->notify[i].header_values.v[j];
+    for (size_t i = 0; i < a->nnotify; i++) {
+        v[n++] = a->notify[i].url;
+        for (size_t j = 0; j < a->notify[i].header_values.n; j++)
+            v[n++] = a->notify[i].header_values.v[j];
     }
     return v;
 }
@@ -247,7 +252,7 @@ static char *payload(struct run *a, enum plan_notify_event ev, enum deploy_state
     if (r && r->rolled_back_to)
         json_object_set_new(o, "rolled_back_to", json_integer(r->rolled_back_to));
     if (error && *error) {
-        const char **secrets = plan_secrets(a->plan);
+        const char **secrets = run_secrets(a);
         char *clean = redact_text(error, secrets);
         if (strlen(clean) > NOTIFY_ERROR_MAX)
             strcpy(clean + NOTIFY_ERROR_MAX - 3, "...");
@@ -370,13 +375,13 @@ static void send_event(struct run *a, enum plan_notify_event ev, enum deploy_sta
 {
     char *body = NULL;
     const char **secrets = NULL;
-    for (size_t i = 0; a->plan && a->store && i < a->plan->nnotify; i++) {
-        const struct plan_notify *w = &a->plan->notify[i];
+    for (size_t i = 0; a->store && i < a->nnotify; i++) {
+        const struct plan_notify *w = &a->notify[i];
         if (!(w->events & (1u << ev)))
             continue;
         if (!body) {
             body = payload(a, ev, status, failed_at, error);
-            secrets = plan_secrets(a->plan);
+            secrets = run_secrets(a);
         }
         tell(a, w, ev, status, body, secrets);
     }

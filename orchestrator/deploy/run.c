@@ -149,7 +149,7 @@ int run_finish(struct run *a, enum deploy_state to, const char *error)
     enum deploy_state from = a->state;
     if (a->state != to && run_enter(a, to) < 0)
         rc = -1;
-    if (a->plan->nnotify) { /* told before the seal; a crash meanwhile: recover records the end */
+    if (a->nnotify) { /* told before the seal; a crash meanwhile: recover records the end */
         if (error && store_deployment_error(a->store, a->id, error, &e) < 0)
             run_store_failed(a, &e);
         notify_end(a, to, from, error);
@@ -211,7 +211,7 @@ enum apply_outcome run_load(struct run *a, const struct apply_options *o, struct
             return APPLY_BAD_INPUT;
     }
     a->plan->state_engine |= o->state_engine;
-    if (notify_check(a->plan, err) < 0)
+    if (notify_take(a, err) < 0)
         return APPLY_BAD_INPUT;
     run_set_bounds(&a->plan->timeouts);
     char *dir = plan_resolve(a->plan, ".");
@@ -311,6 +311,7 @@ void run_free(struct run *a)
     strv_clear(&a->live_slots);
     free(a->bg);
     json_decref(a->recorded_specs);
+    plan_notify_free(a->notify, a->nnotify);
 }
 
 enum apply_outcome run_open_store(struct run *a)

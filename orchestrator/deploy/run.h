@@ -105,6 +105,13 @@ struct run {
     struct state_remote *remote;
     /* swarm mode, rolling back: service -> recorded spec (release_use_recorded), or NULL */
     json_t *recorded_specs;
+    /*
+     * notify: the webhooks of the plan this run was started with, taken
+     * from it by run_load: a manual rollback that deploys an older
+     * commit's plan still tells the webhooks the operator's plan names.
+     */
+    struct plan_notify *notify;
+    size_t nnotify;
 };
 
 /* Loads the release of o's plan into a new run (err set: APPLY_BAD_INPUT). */
@@ -291,8 +298,11 @@ enum apply_outcome dry_run_apply(struct run *a);
 
 /* ---- notify: the plan's webhooks (notify.c) -------------------------------- */
 
-/* Every webhook URL of p parses (libcurl's URL API); err at the url otherwise. */
-int notify_check(const struct plan *p, struct tt_err *err);
+/*
+ * Takes the webhooks of the run's plan (a->notify) once every URL parses
+ * (libcurl's URL API); -1 with err at the url otherwise.
+ */
+int notify_take(struct run *a, struct tt_err *err);
 /* Tells the webhooks that ask for "started" (run_begin, once locked): one step each. */
 void notify_started(struct run *a);
 /*
