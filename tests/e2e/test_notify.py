@@ -21,12 +21,14 @@ import os
 import re
 import shutil
 import socket
+import signal
 import sqlite3
+import subprocess
 import tempfile
 import threading
 import time
 
-from harness import BUSYBOX, purge_project, run, service, ttdeploy
+from harness import BUSYBOX, TTDEPLOY, healthcheck, purge_project, run, service, ttdeploy
 from test_rollback import build_image
 
 SECRET = "sekret-%d-value" % os.getpid()
@@ -87,10 +89,10 @@ class Project:
         self.plan = os.path.join(self.dir, "plan.yml")
         self.db = os.path.join(self.dir, ".ttdeploy", "state.db")
 
-    def write(self, version, notify, check="true", image=BUSYBOX):
+    def write(self, version, notify, check="true", image=BUSYBOX, api_more=""):
         with open(os.path.join(self.dir, "compose.yml"), "w") as f:
             f.write(f"name: {self.name}\nservices:\n" + service("db")
-                    + service("api", image=image, more="    depends_on: [db]\n"))
+                    + service("api", image=image, more="    depends_on: [db]\n" + api_more))
         with open(self.plan, "w") as f:
             f.write(f"""version: 1
 project: {self.name}
@@ -316,6 +318,33 @@ def test_crash_while_telling_the_end_then_recover():
         assert r.events() == ["succeeded"], "the end event sent again by recover"
         steps = p.notify_steps()
         assert [s["status"] for s in steps] == ["interrupted", "ok"], steps
+        p.check_store()
+    finally:
+        r.close()
+        p.close()
+
+
+def test_interrupted_sends_no_end_event_until_recover():
+    r, p = Receiver(), Project("tte2e-notify-sigint")
+    try:
+        p.write("v1", hook(r.url), api_more=healthcheck('["CMD", "false"]', interval="1s",
+                                                        timeout="1s", retries=1000))
+        env = dict(os.environ, TT_NOTIFY_SECRET=SECRET)
+        proc = subprocess.Popen([TTDEPLOY, "apply", "--progress", "plain", p.plan], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 30
+        while "app_up" not in proc.stdout.readline() and time.monotonic() < deadline:
+            pass  # until api is being brought up (and never gets healthy)
+        time.sleep(1)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130, out + err
+        assert r.events() == ["started"], "a stop signal sends no end event"
+        assert p.deployment()["status"] == "running", p.deployment()
+        res = ttdeploy("recover", "--progress", "plain", p.plan, env={"TT_NOTIFY_SECRET": SECRET})
+        assert res.returncode == 1, res.stdout + res.stderr
+        assert r.events() == ["started", "failed"], "recover decides the end and sends it"
+        assert r.requests[1][2]["status"] == "failed", r.requests[1][2]
         p.check_store()
     finally:
         r.close()
