@@ -116,6 +116,7 @@ enum apply_outcome dry_run_apply(struct run *a)
         phase_describe_check(&a->plan->checks[i], &text);
         fprintf(out, "  %-12s %s\n", a->plan->checks[i].name, text.data);
     }
+    notify_describe(a, out);
     fprintf(out, "nothing was changed (dry run)\n");
     buf_release(&text);
     return APPLY_OK;

@@ -33,6 +33,7 @@
 #include "redact.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -60,6 +61,23 @@ int notify_take(struct run *a, struct tt_err *err)
     a->plan->notify = NULL;
     a->plan->nnotify = 0;
     return 0;
+}
+
+void notify_describe(const struct run *a, FILE *out)
+{
+    if (!a->nnotify)
+        return;
+    fprintf(out, "notify:\n");
+    for (size_t i = 0; i < a->nnotify; i++) {
+        char *origin = http_url_origin(a->notify[i].url);
+        fprintf(out, "  would POST to %s on", origin ? origin : "?");
+        for (int e = 0; e < PLAN_NOTIFY_NEVENTS; e++)
+            if (a->notify[i].events & (1u << e))
+                fprintf(out, " %s", plan_notify_event_name((enum plan_notify_event)e));
+        fprintf(out, " (timeout %.1f s, %zu header%s)\n", a->notify[i].timeout_ms / 1000.0,
+                a->notify[i].header_names.n, a->notify[i].header_names.n == 1 ? "" : "s");
+        free(origin);
+    }
 }
 
 /* The event of a final state. */

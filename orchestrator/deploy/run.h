@@ -303,6 +303,8 @@ enum apply_outcome dry_run_apply(struct run *a);
  * (libcurl's URL API); -1 with err at the url otherwise.
  */
 int notify_take(struct run *a, struct tt_err *err);
+/* `apply --dry-run`: which webhooks would be told of what (their origin only). */
+void notify_describe(const struct run *a, FILE *out);
 /* Tells the webhooks that ask for "started" (run_begin, once locked): one step each. */
 void notify_started(struct run *a);
 /*

@@ -202,6 +202,11 @@ def test_good_apply_sends_started_and_succeeded():
         assert steps[1]["detail"] == "delivered: HTTP 200, attempts: 1", steps
         assert "notify: POST http://127.0.0.1" in res.stdout, res.stdout
         p.check_store()
+        dry = p.apply("--dry-run")
+        assert dry.returncode == 0, dry.stdout + dry.stderr
+        assert (f"would POST to http://127.0.0.1:{r.port} on started succeeded failed "
+                "rolled_back rollback_failed (timeout 1.0 s, 2 headers)") in dry.stdout, dry.stdout
+        assert len(r.requests) == 2, "a dry run tells no one"
     finally:
         r.close()
         p.close()
