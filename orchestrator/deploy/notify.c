@@ -281,7 +281,9 @@ static char *payload(struct run *a, enum plan_notify_event ev, enum deploy_state
     if (r) {
         set_time(o, "started_at", r->started_at);
         if (ev != PLAN_NOTIFY_STARTED) {
-            double now = (double)time(NULL);
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts); /* the store's clock: unix time with a fraction */
+            double now = (double)ts.tv_sec + ts.tv_nsec / 1e9;
             set_time(o, "finished_at", now);
             json_object_set_new(o, "duration_s", json_real(round((now - r->started_at) * 10) / 10));
         }
