@@ -404,6 +404,7 @@ static int parse_top(struct ploader *l, const struct ynode *root)
         yfield_skip("rollout"),
         yfield_skip("retention"),
         yfield_skip("hooks"),
+        yfield_skip("notify"),
         yfield_end(),
     };
     p->healthy_timeout_ms = 120000;
@@ -456,6 +457,8 @@ static int parse_root(struct ploader *l, const struct ynode *root)
         return -1;
     if ((n = ynode_get(root, "retention")) && plan_retention_parse(l, n) < 0)
         return -1;
+    if ((n = ynode_get(root, "notify")) && plan_notify_parse(l, n) < 0)
+        return -1;
     return 0;
 }
 
@@ -489,6 +492,8 @@ int plan_parse(const char *path, const char *data, size_t len, const struct vars
         env = &own;
     }
     int rc = doc->root ? 0 : tt_error_at(err, path, 1, 1, "the plan is empty: see plans/README.md");
+    if (rc == 0) /* before interpolation: an unset variable in a webhook's header is an error */
+        rc = plan_notify_check_env(doc->root, env, err);
     if (rc == 0)
         rc = vars_interpolate_doc(env, doc, &p->warnings, err);
     if (rc == 0)
@@ -682,5 +687,6 @@ void plan_free(struct plan *p)
     free(p->rollouts);
     strv_clear(&p->warnings);
     plan_hooks_free(p);
+    plan_notify_free(p->notify, p->nnotify);
     free(p);
 }

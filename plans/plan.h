@@ -164,6 +164,34 @@ struct plan_hook {
     struct plan_where at;
 };
 
+/*
+ * notify: a webhook told of a deployment's start and end (plan_notify.c).
+ * The events, in the order of PLAN_NOTIFY_EVENTS' names.
+ */
+enum plan_notify_event {
+    PLAN_NOTIFY_STARTED,
+    PLAN_NOTIFY_SUCCEEDED,
+    PLAN_NOTIFY_FAILED,
+    PLAN_NOTIFY_ROLLED_BACK,
+    PLAN_NOTIFY_ROLLBACK_FAILED,
+    PLAN_NOTIFY_NEVENTS
+};
+
+#define PLAN_NOTIFY_MAX 16             /* webhooks in one plan */
+#define PLAN_NOTIFY_MAX_HEADERS 32     /* headers of one webhook */
+#define PLAN_NOTIFY_TIMEOUT_MS 5000L   /* one POST's bound when timeout: is not given */
+#define PLAN_NOTIFY_TIMEOUT_MAX 60000L /* the longest timeout: allowed */
+
+struct plan_notify {
+    char *url;                 /* http:// or https:// (may hold a token: never shown) */
+    unsigned events;           /* bit 1 << enum plan_notify_event per event it is sent */
+    struct strv header_names;  /* as written */
+    struct strv header_values; /* interpolated from the environment: secrets, never shown */
+    long timeout_ms;           /* one attempt's bound, connecting included */
+    struct plan_where at;      /* the webhook's item under notify: */
+    struct plan_where url_at;  /* its url: */
+};
+
 struct plan {
     char *path;
     char *dir;
@@ -209,6 +237,9 @@ struct plan {
     /* hooks: commands run before, after or on the failure of a phase (plan_hooks.c) */
     struct plan_hook *hooks; /* in the order written */
     size_t nhooks;
+    /* notify: webhooks (plan_notify.c) */
+    struct plan_notify *notify;
+    size_t nnotify;
 };
 
 /* env: variables for ${...} (NULL: the process environment). */
@@ -258,6 +289,11 @@ int plan_env_is_public(const struct plan *p, const char *name);
 const char *plan_hook_when_name(enum plan_hook_when w);
 /* The hook called name, or NULL (a rollback rule's check: may name a hook). */
 const struct plan_hook *plan_hook_named(const struct plan *p, const char *name);
+/* "started", "succeeded"...: the event's word in plans and payloads. */
+const char *plan_notify_event_name(enum plan_notify_event e);
+/* Frees n webhooks taken from a plan's notify (NULL: nothing). */
+void plan_notify_free(struct plan_notify *v, size_t n);
+
 /* The blue-green rollout of service, or NULL when it is recreated. */
 const struct plan_rollout *plan_blue_green(const struct plan *p, const char *service);
 

@@ -8,6 +8,7 @@
  *                 severities and the actions' names
  *   plan_retention.c  retention: how many succeeded releases keep their images
  *   plan_hooks.c  hooks: commands run before, after or on failure of a phase
+ *   plan_notify.c notify: the webhooks told of a deployment's start and end
  */
 #ifndef PLAN_INT_H
 #define PLAN_INT_H
@@ -36,5 +37,14 @@ int plan_hooks_parse(struct ploader *l, const struct ynode *n);
 /* Checks that each hook's service: exists in the project. */
 int plan_hooks_check(const struct plan *p, const struct compose_project *proj, struct tt_err *err);
 void plan_hooks_free(struct plan *p);
+/* Reads notify: [{url, on, headers, timeout}, ...]. */
+int plan_notify_parse(struct ploader *l, const struct ynode *n);
+/*
+ * Before the document is interpolated: a variable a webhook's url or
+ * header uses without a default must be set (an empty header would be
+ * sent otherwise): the error names it.
+ */
+int plan_notify_check_env(const struct ynode *root, const struct vars *env, struct tt_err *err);
+void plan_notify_clear(struct plan_notify *w);
 
 #endif

@@ -8,6 +8,7 @@
 #define HTTP_H
 
 #include "buf.h"
+#include "strv.h"
 #include "tterr.h"
 
 /* What is kept of a body: its first bytes, this many. */
@@ -24,6 +25,26 @@
  * *status is 0 and err says why, in libcurl's words.
  */
 int http_get(const char *url, long timeout_ms, long *status, struct buf *body, struct tt_err *err);
+
+/*
+ * POSTs body as application/json to url (http or https only, no
+ * redirects followed), with headers ("Name: value" lines, may be NULL),
+ * waiting at most timeout_ms for the whole request.  The answer's body is
+ * read and dropped.  Returns 0 when the server answered, whatever the
+ * status (*status receives it); -1 when no answer came: *status is 0 and
+ * err says why in libcurl's words (which never hold the URL's path).  A
+ * stop signal (interrupt.h) cuts the request short.
+ */
+int http_post(const char *url, const struct strv *headers, const char *body, long timeout_ms,
+              long *status, struct tt_err *err);
+
+/*
+ * "scheme://host" or "scheme://host:port" (the port only when url gives
+ * one) of url, with no user, password, path or query: what may be shown
+ * of a URL that carries a token (caller frees); NULL when url does not
+ * parse.
+ */
+char *http_url_origin(const char *url);
 
 /* The host of url (caller frees), or NULL when url does not parse. */
 char *http_url_host(const char *url);

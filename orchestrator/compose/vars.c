@@ -188,8 +188,9 @@ struct interp {
     int line, col;
     struct strv *warnings;
     struct tt_err *err;
-    size_t budget;  /* bytes of values that may still be substituted */
-    size_t *nunset; /* unset-variable warnings given so far */
+    size_t budget;      /* bytes of values that may still be substituted */
+    size_t *nunset;     /* unset-variable warnings given so far */
+    struct strv *unset; /* receives the name of each unset variable used (vars_unset_in), or NULL */
 };
 
 static int interp_text(struct interp *in, const char *s, size_t len, struct buf *out);
@@ -233,6 +234,8 @@ static int add_value(struct interp *in, const char *val, struct buf *out)
 /* Warns that name is unset; past VARS_MAX_UNSET_WARNINGS, says once that more are left out. */
 static void warn_unset(struct interp *in, const char *name)
 {
+    if (in->unset && !strv_contains(in->unset, name))
+        strv_push(in->unset, name);
     if (!in->warnings)
         return;
     if (++*in->nunset > VARS_MAX_UNSET_WARNINGS) {
@@ -378,9 +381,20 @@ int vars_interpolate(const struct vars *v, const char *text, struct buf *out, co
                      int line, int col, struct strv *warnings, struct tt_err *err)
 {
     size_t nunset = 0;
-    struct interp in = {v, file, line, col, warnings, err, VARS_MAX_EXPANSION, &nunset};
+    struct interp in = {v, file, line, col, warnings, err, VARS_MAX_EXPANSION, &nunset, NULL};
     buf_grow(out, 0);
     return interp_text(&in, text, strlen(text), out);
+}
+
+int vars_unset_in(const struct vars *v, const char *text, const char *file, int line, int col,
+                  struct strv *names, struct tt_err *err)
+{
+    size_t nunset = 0;
+    struct buf out = {0};
+    struct interp in = {v, file, line, col, NULL, err, VARS_MAX_EXPANSION, &nunset, names};
+    int rc = interp_text(&in, text, strlen(text), &out);
+    buf_release(&out);
+    return rc;
 }
 
 /* Interpolates one scalar in place (once: aliases share it). */
@@ -441,6 +455,6 @@ int vars_interpolate_doc(const struct vars *v, struct ydoc *doc, struct strv *wa
                          struct tt_err *err)
 {
     size_t nunset = 0;
-    struct interp in = {v, doc->file, 0, 0, warnings, err, VARS_MAX_EXPANSION, &nunset};
+    struct interp in = {v, doc->file, 0, 0, warnings, err, VARS_MAX_EXPANSION, &nunset, NULL};
     return doc->root ? interpolate_node(&in, doc, doc->root) : 0;
 }

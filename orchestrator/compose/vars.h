@@ -58,6 +58,15 @@ int vars_interpolate(const struct vars *v, const char *text, struct buf *out, co
                      int line, int col, struct strv *warnings, struct tt_err *err);
 
 /*
+ * The names of the variables text uses that are unset and have no default
+ * (those vars_interpolate() would warn about), each pushed once on names.
+ * -1 with err set (at file:line:col) when text is not a valid
+ * interpolation or a ${NAME:?message} fails.
+ */
+int vars_unset_in(const struct vars *v, const char *text, const char *file, int line, int col,
+                  struct strv *names, struct tt_err *err);
+
+/*
  * Interpolates every scalar value (not keys) of doc in place; nodes shared
  * through aliases are interpolated once.  The document with every alias
  * expanded must stay within YDOC_MAX_BYTES after interpolation too; each

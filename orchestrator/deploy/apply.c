@@ -189,6 +189,24 @@ static int adopt_interrupted(struct run *a, const char *on_crash)
     return rc;
 }
 
+/*
+ * A deployment interrupted after its final state was recorded, while its
+ * end was told to the plan's webhooks (notify.c): it had ended, so its
+ * end is recorded as it was (the webhooks told again), nothing rolled back.
+ */
+static enum apply_outcome finish_ended(struct run *a, json_t *u)
+{
+    enum deploy_state st = a->state;
+    const char *error = json_string_value(json_object_get(u, "error"));
+    run_say(a, "deployment %lld had ended %s: recording its end", a->id, deploy_state_name(st));
+    if (run_finish(a, st, error) < 0)
+        return APPLY_DEPLOY_FAILED;
+    if (st == DEPLOY_SUCCEEDED)
+        return APPLY_OK;
+    tt_error(a->err, "%s", error ? error : deploy_state_name(st));
+    return st == DEPLOY_ROLLBACK_FAILED ? APPLY_ROLLBACK_BROKE : APPLY_DEPLOY_FAILED;
+}
+
 enum apply_outcome apply_recover(const struct apply_options *o, struct tt_err *err)
 {
     struct run a = {0};
@@ -223,9 +241,9 @@ enum apply_outcome apply_recover(const struct apply_options *o, struct tt_err *e
         res = run_outcome(&a, APPLY_BAD_INPUT);
     } else if (dbclean_recover(&a) < 0) { /* scratch databases dropped, live ones put right */
         res = run_outcome(&a, APPLY_ROLLBACK_BROKE);
-    } else if (a.state == DEPLOY_SUCCEEDED) {
-        /* It had succeeded, its releases recorded: only image retention was under way. */
-        res = run_finish(&a, DEPLOY_SUCCEEDED, NULL) < 0 ? APPLY_DEPLOY_FAILED : APPLY_OK;
+    } else if (a.state == DEPLOY_SUCCEEDED ||
+               (a.state >= DEPLOY_ROLLED_BACK && a.state <= DEPLOY_FAILED)) {
+        res = finish_ended(&a, u); /* only its end's record (its webhooks) was cut short */
     } else if (run_open_engine(&a) < 0) {
         /* Nothing can be resumed or rolled back without the daemon: leave it for later. */
         char cause[sizeof(err->msg)];

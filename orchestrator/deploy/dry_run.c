@@ -119,6 +119,7 @@ enum apply_outcome dry_run_apply(struct run *a)
     }
     hooks_dry_run(a, out);
     retention_preview(a, out);
+    notify_describe(a, out);
     fprintf(out, "nothing was changed (dry run)\n");
     buf_release(&text);
     return APPLY_OK;

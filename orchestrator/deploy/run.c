@@ -146,8 +146,14 @@ int run_finish(struct run *a, enum deploy_state to, const char *error)
         run_interrupted(a); /* the user asked it to stop: `recover` decides, not this run */
         return -1;
     }
+    enum deploy_state from = a->state;
     if (a->state != to && run_enter(a, to) < 0)
         rc = -1;
+    if (a->nnotify) { /* told before the seal; a crash meanwhile: recover records the end */
+        if (error && store_deployment_error(a->store, a->id, error, &e) < 0)
+            run_store_failed(a, &e);
+        notify_end(a, to, from, error);
+    }
     if (store_deployment_finish(a->store, a->id, to, error, &e) < 0)
         rc = run_store_failed(a, &e);
     return rc;
@@ -205,6 +211,8 @@ enum apply_outcome run_load(struct run *a, const struct apply_options *o, struct
             return APPLY_BAD_INPUT;
     }
     a->plan->state_engine |= o->state_engine;
+    if (notify_take(a, err) < 0)
+        return APPLY_BAD_INPUT;
     run_set_bounds(&a->plan->timeouts);
     char *dir = plan_resolve(a->plan, ".");
     int rc = ci_identity_detect(&a->ci, dir, o->actor, err);
@@ -303,6 +311,7 @@ void run_free(struct run *a)
     strv_clear(&a->live_slots);
     free(a->bg);
     json_decref(a->recorded_specs);
+    plan_notify_free(a->notify, a->nnotify);
 }
 
 enum apply_outcome run_open_store(struct run *a)
@@ -426,5 +435,8 @@ int run_begin(struct run *a, const char *version, const char *git_tag, const cha
         return run_store_failed(a, a->err);
     run_say(a, "deployment %lld: %s%s %s", a->id, strcmp(kind, "apply") ? "rollback of " : "",
             a->project->name, version);
-    return run_enter(a, DEPLOY_LOCKED);
+    if (run_enter(a, DEPLOY_LOCKED) < 0)
+        return -1;
+    notify_started(a);
+    return 0;
 }

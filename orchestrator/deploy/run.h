@@ -105,6 +105,13 @@ struct run {
     struct state_remote *remote;
     /* swarm mode, rolling back: service -> recorded spec (release_use_recorded), or NULL */
     json_t *recorded_specs;
+    /*
+     * notify: the webhooks of the plan this run was started with, taken
+     * from it by run_load: a manual rollback that deploys an older
+     * commit's plan still tells the webhooks the operator's plan names.
+     */
+    struct plan_notify *notify;
+    size_t nnotify;
 };
 
 /* Loads the release of o's plan into a new run (err set: APPLY_BAD_INPUT). */
@@ -288,6 +295,26 @@ int migrate_run_command(struct run *a, const struct strv *tmpl, const char *revi
 void dry_run_preview(struct run *a, const char *title, const struct strv *tier);
 /* `apply --dry-run`: what each phase would do, changing nothing. */
 enum apply_outcome dry_run_apply(struct run *a);
+
+/* ---- notify: the plan's webhooks (notify.c) -------------------------------- */
+
+/*
+ * Takes the webhooks of the run's plan (a->notify) once every URL parses
+ * (libcurl's URL API); -1 with err at the url otherwise.
+ */
+int notify_take(struct run *a, struct tt_err *err);
+/* `apply --dry-run`: which webhooks would be told of what (their origin only). */
+void notify_describe(const struct run *a, FILE *out);
+/* Tells the webhooks that ask for "started" (run_begin, once locked): one step each. */
+void notify_started(struct run *a);
+/*
+ * Tells the webhooks that ask for final's event (run_finish, the final
+ * state recorded, the deployment not yet sealed); failed_at: the state
+ * it failed in, for a failure the matrix did not judge.  A webhook not
+ * told is a failed step, and changes nothing else.
+ */
+void notify_end(struct run *a, enum deploy_state final, enum deploy_state failed_at,
+                const char *error);
 
 /* ---- the machine (apply.c) ------------------------------------------------ */
 
