@@ -333,7 +333,9 @@ static enum action_result check_ports(struct run *a, struct preflight *p, struct
         buf_adds(fix, "check that the Docker daemon answers");
         return ACTION_FAILED;
     }
-    int local = !strncmp(engine_host(a->engine), "unix://", 7), any = 0;
+    /* Swarm's routing mesh, not a container, holds a service's published port: no host probe. */
+    int swarm = run_swarm_mode(a);
+    int local = !swarm && !strncmp(engine_host(a->engine), "unix://", 7), any = 0;
     enum action_result r = ACTION_DONE;
     for (size_t i = 0; i < a->project->nservices && r == ACTION_DONE; i++) {
         const struct compose_service *s = a->project->services[i];
@@ -358,7 +360,10 @@ static enum action_result check_ports(struct run *a, struct preflight *p, struct
         buf_adds(detail, "no service publishes a host port");
         return ACTION_SKIPPED;
     }
-    if (r == ACTION_DONE && !local)
+    if (r == ACTION_DONE && swarm)
+        buf_adds(detail, "; swarm mode: whether another process on the nodes holds a port was "
+                         "not checked");
+    else if (r == ACTION_DONE && !local)
         buf_printf(detail,
                    "; the engine is remote (%s): whether another process on its host holds "
                    "a port was not checked",

@@ -88,6 +88,13 @@ def test_a_good_plan_passes_and_creates_nothing():
         assert "compose.yml sha256 " in checks["files"]["detail"], checks["files"]
         assert checks["database"]["status"] == "skipped", checks["database"]
         assert daemon_snapshot() == before, "check created, removed or stopped something"
+        # a plan that does not load: file:line and exit 2, before any check
+        with open(os.path.join(s.dir, "bad.yml"), "w") as f:
+            f.write("version: 1\nproject: pfgood\ncompose: [compose.yml]\nrelease: {}\n"
+                    "bogus_key: 1\n")
+        p = ttdeploy("check", os.path.join(s.dir, "bad.yml"))
+        assert p.returncode == 2 and "bad.yml:" in p.stderr, p.stdout + p.stderr
+        assert p.stdout == "", p.stdout
         assert project_containers(s.project) == {}
         # the store keeps each check, and nothing else: no deployment
         con = sqlite3.connect(s.db)
