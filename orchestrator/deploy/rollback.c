@@ -537,7 +537,11 @@ int rollback_explain(const char *plan_path, const struct matrix_failure *f, FILE
         if (f->service)
             fprintf(out, ", service %s", f->service);
         fputc('\n', out);
-        if (matrix_decide(rules, n, f, &d) == 0) {
+        if (f->phase && !strcmp(f->phase, "preflight") && !builtin &&
+            !rules_name_phase(rules, n, "preflight")) {
+            fprintf(out, "no rule names phase preflight: a failed check changed nothing, so the "
+                         "built-in answer stands: abort\n");
+        } else if (matrix_decide(rules, n, f, &d) == 0) {
             matrix_rule_describe(d.rule, &line);
             fprintf(out, "rule %zu fires (%s): %s\n", d.index, d.why.data, line.data);
         } else {

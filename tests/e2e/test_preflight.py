@@ -178,6 +178,28 @@ def test_b2_a_port_published_by_another_projects_container():
         s.close()
 
 
+def test_b3_a_catch_all_rule_does_not_roll_back_a_preflight_failure():
+    s = Scratch("pfcatch", plan_extra="rollback:\n  matrix:\n    - when: {}\n"
+                "      severity: critical\n      do: [images, migrations]\n")
+    holder = socket.socket()
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    holder.bind(("127.0.0.1", PORT))
+    holder.listen()
+    with purged(s.project):
+        try:
+            p = ttdeploy("apply", "--progress", "plain", s.plan)
+            assert p.returncode == 1, p.stdout + p.stderr
+            assert "rule 1 of the built-in matrix: failed in preflight -> abort" in p.stdout, \
+                p.stdout
+            d = last_deployment(s.plan)
+            assert d["status"] == "failed", d
+            assert not [x for x in d["steps"] if x["phase"] == "rolling_back"], d["steps"]
+            assert json.loads(d["notes"])["decision"]["builtin"] is True, d["notes"]
+        finally:
+            holder.close()
+    s.close()
+
+
 def test_c_a_missing_image_is_named():
     missing = "127.0.0.1:1/ttdeploy-missing:nope"
     s = Scratch("pfimage", image=missing)
