@@ -120,7 +120,9 @@ def test_svg_renders_in_headless_chromium():
             shutil.copy(path, os.environ["TTDEPLOY_TIMELINE_SVG"])
         p = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu",
                             f"--user-data-dir={d}/profile", f"--screenshot={png}",
-                            "--window-size=1200,800", path],
+                            # the whole picture in the window: preflight adds 9 rows to it
+                            f"--window-size=1200,{max(800, int(float(root.get('height'))) + 40)}",
+                            path],
                            capture_output=True, text=True, timeout=120)
         assert p.returncode == 0 and os.path.exists(png), p.stdout + p.stderr
         width, bpp, rows = png_pixels(png)
