@@ -22,6 +22,7 @@
 #include "monotime.h"
 #include "pgdb.h"
 #include "sha256.h"
+#include "swarm.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -211,6 +212,14 @@ static int addr_overlap(const char *x, const char *y)
     return xall || yall || !strcmp(x, y);
 }
 
+/* The project of container c (a compose project's, or a swarm stack's task), or NULL. */
+static const char *container_project(json_t *c)
+{
+    json_t *labels = json_object_get(c, "Labels");
+    const char *pr = json_string_value(json_object_get(labels, LABEL_PROJECT));
+    return pr ? pr : json_string_value(json_object_get(labels, SWARM_LABEL_NAMESPACE));
+}
+
 /*
  * The container that publishes port/proto on an address clashing with ip,
  * among the engine's (containers: GET /containers/json?all=1), or NULL;
@@ -230,8 +239,7 @@ static json_t *port_holder(json_t *containers, const char *ip, long port, const 
                 strcmp(type ? type : "tcp", proto) ||
                 !addr_overlap(json_string_value(json_object_get(pt, "IP")), ip))
                 continue;
-            const char *pr =
-                json_string_value(json_object_get(json_object_get(c, "Labels"), LABEL_PROJECT));
+            const char *pr = container_project(c);
             *own = pr && !strcmp(pr, project);
             return c;
         }
@@ -290,11 +298,10 @@ static enum action_result check_one_port(struct run *a, json_t *containers, int 
     json_t *c = port_holder(containers, ip, port, proto, a->project->name, &own);
     if (c && !own) {
         const char *name = json_string_value(json_array_get(json_object_get(c, "Names"), 0));
-        const char *pr =
-            json_string_value(json_object_get(json_object_get(c, "Labels"), LABEL_PROJECT));
+        const char *pr = container_project(c);
         tt_error(err, "port %ld/%s (service %s) is published by container %s%s%s%s", port, proto,
                  s->name, name ? name + (*name == '/') : "?", pr ? " of project " : "",
-                 pr ? pr : "", pr ? "" : " (no compose project)");
+                 pr ? pr : "", pr ? "" : " (of no compose project or stack)");
         buf_printf(fix, "stop that container, or change the published port of %s in ", s->name);
         compose_files(a, fix);
         return ACTION_FAILED;
