@@ -154,7 +154,7 @@ enum plan_hook_when { PLAN_HOOK_BEFORE, PLAN_HOOK_AFTER, PLAN_HOOK_ON_FAILURE };
  */
 struct plan_hook {
     char *name;  /* as written, or "PHASE.WHEN.N" (N from 1) */
-    char *phase; /* backup, migrate, infra_up, app_up or verify */
+    char *phase; /* preflight, backup, migrate, infra_up, app_up or verify */
     enum plan_hook_when when;
     int shell; /* run: was a string */
     struct strv argv;

@@ -21,8 +21,8 @@
 #include <string.h>
 
 /* The phases a hook may name: the apply phases, as deploy_state_name() calls them. */
-static const char *const hook_phases[] = {"backup", "migrate", "infra_up",
-                                          "app_up", "verify",  NULL};
+static const char *const hook_phases[] = {"preflight", "backup", "migrate", "infra_up",
+                                          "app_up",    "verify", NULL};
 static const char *const when_names[] = {"before", "after", "on_failure", NULL};
 
 #define HOOK_NAME_MAX 128
@@ -220,7 +220,8 @@ int plan_hooks_parse(struct ploader *l, const struct ynode *n)
         if (yread_choice(&l->r, k, "hooks phase", hook_phases, &index) < 0) {
             size_t len = strlen(l->r.err->msg);
             snprintf(l->r.err->msg + len, sizeof(l->r.err->msg) - len,
-                     "; hooks run around the phases backup, migrate, infra_up, app_up, verify");
+                     "; hooks run around the phases preflight, backup, migrate, infra_up, app_up, "
+                     "verify");
             return -1;
         }
         if (parse_phase(l, hook_phases[index], n->items[2 * i + 1], &cap) < 0)

@@ -12,8 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const phase_names[] = {"backup", "migrate",     "infra_up", "infra_healthy",
-                                          "app_up", "app_healthy", "verify",   NULL};
+static const char *const phase_names[] = {"preflight",   "backup",        "migrate",
+                                          "infra_up",    "infra_healthy", "app_up",
+                                          "app_healthy", "verify",        NULL};
 static const char *const severity_names[] = {"critical", "high", "medium", "low", NULL};
 /* Indexed by enum plan_action. */
 static const char *const action_names[] = {"none",    "images", "git", "migrations",

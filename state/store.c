@@ -121,6 +121,16 @@ static const char *const migrations[] = {
      * left out: swarm_spec_recordable) and Swarm's version of the service */
     "ALTER TABLE releases ADD COLUMN spec TEXT;"
     "ALTER TABLE releases ADD COLUMN service_version INTEGER;",
+    /* 8: the record of each `ttdeploy check` (store_preflight.c): not a deployment, so not
+     * on the audit chain; apply's own checks are steps of phase preflight */
+    "CREATE TABLE preflights ("
+    "  id INTEGER PRIMARY KEY,"
+    "  project TEXT NOT NULL,"
+    "  at REAL NOT NULL,"
+    "  actor TEXT, plan_sha256 TEXT,"
+    "  ok INTEGER NOT NULL,"
+    "  result TEXT NOT NULL);"
+    "CREATE INDEX preflights_project ON preflights(project, id);",
 };
 
 /* The migration that adds the audit chain, after whose script the existing rows are sealed. */
@@ -449,9 +459,9 @@ int store_deployment_begin(struct store *s, const struct store_deployment *d, lo
 /* ---- the names of states and statuses ------------------------------------ */
 
 static const char *const state_names[DEPLOY_NSTATES] = {
-    "created",     "locked",          "backup", "migrate",   "infra_up", "infra_healthy",
-    "app_up",      "app_healthy",     "verify", "succeeded", "deciding", "rolling_back",
-    "rolled_back", "rollback_failed", "failed", "recover",   "running"};
+    "created",       "locked",      "preflight",       "backup", "migrate",   "infra_up",
+    "infra_healthy", "app_up",      "app_healthy",     "verify", "succeeded", "deciding",
+    "rolling_back",  "rolled_back", "rollback_failed", "failed", "recover",   "running"};
 
 static const char *const status_names[STEP_NSTATUSES] = {"running", "ok", "failed", "skipped",
                                                          "interrupted"};

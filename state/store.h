@@ -26,7 +26,7 @@
 #include "strv.h"
 #include "tterr.h"
 
-#define STORE_SCHEMA_VERSION 7
+#define STORE_SCHEMA_VERSION 8
 
 struct store;
 
@@ -41,6 +41,7 @@ struct store;
 enum deploy_state {
     DEPLOY_CREATED,
     DEPLOY_LOCKED,
+    DEPLOY_PREFLIGHT, /* the checks before anything changes */
     DEPLOY_BACKUP,
     DEPLOY_MIGRATE,
     DEPLOY_INFRA_UP,
@@ -444,6 +445,18 @@ void store_db_change_list_clear(struct store_db_change_list *l);
 
 /* Whether an environment variable's name looks like it holds a secret. */
 int store_is_secret_name(const char *name);
+
+/* ---- the record of `ttdeploy check` (store_preflight.c) ------------------- */
+
+/*
+ * Records one `ttdeploy check` of project: who ran it, the plan's SHA-256,
+ * whether every check passed, and result (borrowed: {"ok", "checks"}).
+ * Not sealed on the audit chain: a check changes nothing.  *id (may be
+ * NULL) receives its id.
+ */
+int store_preflight_record(struct store *s, const char *project, const char *actor,
+                           const char *plan_sha256, int ok, const json_t *result, long long *id,
+                           struct tt_err *err);
 
 /* ---- the audit key and keyed digests (store_key.c) -------------------------- */
 

@@ -9,6 +9,7 @@
  *   store_record.c  one deployment as typed C structs (store_record_load)
  *   store_key.c     the store's audit key (a file beside it) and keyed digests
  *   store_audit.c   the audit chain: sealing final rows, verifying the chain
+ *   store_preflight.c  the record of each `ttdeploy check`
  *
  * sqlite3.h stays in the .c files: the handle types are declared here by
  * their struct tags, which are the ones sqlite3.h gives them.

@@ -392,7 +392,6 @@ static int version_cmp(const char *a, const char *b)
     return amin < bmin ? -1 : amin > bmin;
 }
 
-#define ENGINE_MIN_API "1.41"
 #define ENGINE_MAX_API "1.43"
 
 /* Sets e up for its target: the URL, what it is called, ssh, the shared connection cache. */

@@ -113,6 +113,9 @@ const char *engine_describe(const struct engine *e);
 /* NULL, or a warning for the CLI to print (plain TCP, a certificate not verified). */
 const char *engine_warning(const struct engine *e);
 void engine_close(struct engine *e);
+/* The oldest Engine API version ttdeploy speaks: an older daemon is refused. */
+#define ENGINE_MIN_API "1.41"
+/* The API version negotiated with e: the daemon's, capped at the newest ttdeploy speaks. */
 const char *engine_api_version(const struct engine *e);
 const char *engine_host(const struct engine *e);
 

@@ -119,6 +119,12 @@ int pgdb_drop_database(const char *url, const char *name, double deadline, struc
 int pgdb_create_database(const char *url, const char *name, double deadline, struct tt_err *err);
 
 /*
+ * Whether the migration lock (the advisory lock pgdb_migrations_apply and
+ * _downgrade take) is held on c's database, without taking it: 1 held (*who
+ * says by whom and how to end it, caller frees), 0 free, -1 error.
+ */
+int pgdb_migration_lock_holder(struct pgdb *c, char **who, struct tt_err *err);
+/*
  * Undoes the applied migrations newer than target, newest first, each by
  * its .down.sql in its own transaction, under the advisory lock.  Every
  * down file is checked to exist before the first runs.  reverted receives

@@ -256,6 +256,27 @@ static char *lock_holder(struct pgdb *c)
     return who;
 }
 
+int pgdb_migration_lock_holder(struct pgdb *c, char **who, struct tt_err *err)
+{
+    char sql[320], *n = NULL;
+    *who = NULL;
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND "
+             "classid = 0 AND objsubid = 1 AND objid = %d AND database = (SELECT oid FROM "
+             "pg_database WHERE datname = current_database())",
+             PGDB_LOCK_KEY);
+    if (pgdb_value(c, sql, &n, err) < 0)
+        return -1;
+    int held = n && strcmp(n, "0");
+    free(n);
+    if (!held)
+        return 0;
+    *who = lock_holder(c);
+    if (!*who)
+        *who = xstrdup("another session");
+    return 1;
+}
+
 /*
  * Takes the advisory lock of ttdeploy migrations, trying until
  * timeouts.lock: another deployment migrating the same database makes

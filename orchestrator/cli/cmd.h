@@ -133,6 +133,7 @@ extern const struct cmd_entry cmd_graph_entry;
 extern const struct cmd_entry cmd_up_entry;
 extern const struct cmd_entry cmd_down_entry;
 extern const struct cmd_entry cmd_apply_entry;
+extern const struct cmd_entry cmd_check_entry;
 extern const struct cmd_entry cmd_recover_entry;
 extern const struct cmd_entry cmd_history_entry;
 extern const struct cmd_entry cmd_show_entry;

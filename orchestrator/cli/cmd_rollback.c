@@ -100,8 +100,9 @@ static int cmd_rollback_exec(const struct cli_args *a)
         return EXIT_BAD_INPUT;
     }
     if (r.described && !r.f.phase) {
-        fprintf(stderr, "ttdeploy rollback: describe a failure with --phase (backup, migrate, "
-                        "infra_up, infra_healthy, app_up, app_healthy or verify) first\n");
+        fprintf(stderr,
+                "ttdeploy rollback: describe a failure with --phase (preflight, backup, migrate, "
+                "infra_up, infra_healthy, app_up, app_healthy or verify) first\n");
         return EXIT_BAD_INPUT;
     }
     if (r.explain || r.described) {
@@ -128,7 +129,7 @@ static const struct cmd_option rollback_options[] = {
     {"explain-matrix", 0, NULL, "print the rollback matrix (the plan's or the built-in)",
      CLI_OPT_EXPLAIN_MATRIX},
     {"phase", 0, "P",
-     "describe a failure in phase P (backup ... verify) and\nprint which rule fires",
+     "describe a failure in phase P (preflight ... verify)\nand print which rule fires",
      CLI_OPT_PHASE},
     {"check", 0, "C", "the failure's verify check", CLI_OPT_CHECK},
     {"service", 0, "S", "the failure's service", CLI_OPT_SERVICE},

@@ -24,7 +24,7 @@ static const struct cmd_entry *const cmd_table[] = {
     &cmd_status_entry,   &cmd_recover_entry, &cmd_unlock_entry,
     &cmd_rollback_entry, &cmd_report_entry,  &cmd_timeline_entry,
     &cmd_audit_entry,    &cmd_up_entry,      &cmd_down_entry,
-    &cmd_config_entry,   &cmd_graph_entry,
+    &cmd_config_entry,   &cmd_graph_entry,   &cmd_check_entry,
     &cmd_diff_entry,     NULL};
 
 static void usage(FILE *f)

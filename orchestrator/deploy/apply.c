@@ -2,7 +2,7 @@
  * apply.c - `ttdeploy apply` and `ttdeploy recover`: the deployment state
  * machine's forward path, as a table of phases.
  *
- *   locked → backup → migrate → infra_up → infra_healthy → app_up
+ *   locked → preflight → backup → migrate → infra_up → infra_healthy → app_up
  *          → app_healthy → verify → succeeded
  *
  * Each phase of the table runs in its states; the first that fails hands
@@ -21,6 +21,10 @@
 #include <string.h>
 
 const struct phase apply_phase_table[] = {
+    {DEPLOY_PREFLIGHT, DEPLOY_PREFLIGHT, phase_preflight,
+     "one step per check (engine, files, images, ports, database, backup-dir, store, git-tag): "
+     "what it found",
+     "nothing has changed yet: the deployment ends failed (built-in matrix: abort)"},
     {DEPLOY_BACKUP, DEPLOY_BACKUP, phase_backup,
      "the backup file, its SHA-256 and how it was checked", "nothing has changed yet"},
     {DEPLOY_MIGRATE, DEPLOY_MIGRATE, phase_migrate,
@@ -70,7 +74,7 @@ enum apply_outcome apply_deployment(struct run *a, const struct deployment_start
         (state_remote_sync(a, &e) < 0 && run_store_failed(a, &e) < 0) || phase_baseline(a) < 0)
         res = rollback_after_failure(a);
     else
-        res = apply_phases(a, table, apply_phase_count, DEPLOY_BACKUP);
+        res = apply_phases(a, table, apply_phase_count, DEPLOY_PREFLIGHT);
     run_say(a, "deployment %lld %s", a->id, deploy_state_name(a->state));
     return run_outcome(a, res);
 }

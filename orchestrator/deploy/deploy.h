@@ -5,8 +5,8 @@
  * verify), decides by the rollback matrix what a failure means, rolls back,
  * redeploys earlier releases by hand and writes incident reports.
  *
- *   created → locked → backup → migrate → infra_up → infra_healthy
- *           → app_up → app_healthy → verify → succeeded
+ *   created → locked → preflight → backup → migrate → infra_up
+ *           → infra_healthy → app_up → app_healthy → verify → succeeded
  *   a failure in any of locked..verify → deciding → failed (none, abort)
  *                                               → rolling_back → rolled_back | rollback_failed
  *                                                              → failed (nothing to roll back to)
@@ -62,6 +62,18 @@ struct apply_options {
 
 /* `ttdeploy apply`: one deployment of the plan's release. */
 enum apply_outcome apply_run(const struct apply_options *o, struct tt_err *err);
+/*
+ * `ttdeploy check`: the checks of apply's preflight phase, outside a
+ * deployment (no lock taken, nothing created, stopped or written but the
+ * store's record of the check).  *result (the caller json_decref()s it)
+ * is {"ok", "project", "plan", "checks": [{"name", "status" (ok, failed,
+ * skipped), "detail", "fix" (what to do, for a failed check)}], "recorded"
+ * (the row of the store's preflights table)}.  APPLY_OK when every check
+ * passed, APPLY_DEPLOY_FAILED when one failed (an engine that does not
+ * answer is a failed check), APPLY_BAD_INPUT (err, *result NULL) when the
+ * plan or compose files do not load.
+ */
+enum apply_outcome deploy_check(const struct apply_options *o, json_t **result, struct tt_err *err);
 /* Finishes an interrupted deployment: resumes it or hands it to rollback, as its plan says. */
 enum apply_outcome apply_recover(const struct apply_options *o, struct tt_err *err);
 /*

@@ -201,6 +201,15 @@ static json_t *previous_deployment(struct run *a)
     return p;
 }
 
+/* Whether a rule of rules[0..n) names phase in its when:. */
+static int rules_name_phase(const struct plan_rule *rules, size_t n, const char *phase)
+{
+    for (size_t i = 0; i < n; i++)
+        if (rules[i].phase && !strcmp(rules[i].phase, phase))
+            return 1;
+    return 0;
+}
+
 enum apply_outcome rollback_after_failure(struct run *a)
 {
     struct tt_err *cause = a->err, e2 = {0};
@@ -245,7 +254,8 @@ enum apply_outcome rollback_after_failure(struct run *a)
     failure_of(a, phase, &f);
     const struct plan_rule *rules = a->plan->rules;
     size_t nrules = a->plan->nrules;
-    if (!nrules) {
+    /* A preflight failure changed nothing: only a rule naming the phase may do more than abort. */
+    if (!nrules || (phase == DEPLOY_PREFLIGHT && !rules_name_phase(rules, nrules, "preflight"))) {
         builtin = matrix_default_new();
         rules = builtin->rules;
         nrules = builtin->nrules;
@@ -255,8 +265,8 @@ enum apply_outcome rollback_after_failure(struct run *a)
     json_object_set_new(dec, "builtin", json_boolean(builtin != NULL));
     json_object_set_new(dec, "detected_at_monotonic", json_real(a->failed_at));
     json_object_set_new(dec, "crash", json_boolean(a->crashed));
-    int found = a->crashed ? matrix_decide_crash(rules, nrules, &f, &d)
-                           : matrix_decide(rules, nrules, &f, &d);
+    int found = a->crashed && phase != DEPLOY_PREFLIGHT ? matrix_decide_crash(rules, nrules, &f, &d)
+                                                        : matrix_decide(rules, nrules, &f, &d);
     if (found == 0) {
         actions_set(&actions, d.rule->actions, d.rule->nactions);
         matrix_rule_describe(d.rule, &text);
@@ -527,7 +537,11 @@ int rollback_explain(const char *plan_path, const struct matrix_failure *f, FILE
         if (f->service)
             fprintf(out, ", service %s", f->service);
         fputc('\n', out);
-        if (matrix_decide(rules, n, f, &d) == 0) {
+        if (f->phase && !strcmp(f->phase, "preflight") && !builtin &&
+            !rules_name_phase(rules, n, "preflight")) {
+            fprintf(out, "no rule names phase preflight: a failed check changed nothing, so the "
+                         "built-in answer stands: abort\n");
+        } else if (matrix_decide(rules, n, f, &d) == 0) {
             matrix_rule_describe(d.rule, &line);
             fprintf(out, "rule %zu fires (%s): %s\n", d.index, d.why.data, line.data);
         } else {

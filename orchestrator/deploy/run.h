@@ -263,6 +263,7 @@ int run_toggle_service(struct run *a, const char *service, int start, struct tt_
 
 /* ---- the phases (phase_*.c) ---------------------------------------------- */
 
+int phase_preflight(struct run *a);
 int phase_backup(struct run *a);
 int phase_migrate(struct run *a);
 int phase_infra(struct run *a);
@@ -315,6 +316,33 @@ void notify_started(struct run *a);
  */
 void notify_end(struct run *a, enum deploy_state final, enum deploy_state failed_at,
                 const char *error);
+
+/* ---- the checks before anything changes (preflight_checks.c) -------------- */
+
+/* What the checks of one preflight share. */
+struct preflight {
+    int check_only;           /* `ttdeploy check`: no deployment, no lock held */
+    struct tt_err engine_err; /* why the engine could not be opened (a->engine NULL) */
+    long long db_bytes;       /* pg_database_size of the live database; -1: not read */
+    int store_skipped;        /* --state engine under `check`: the store is not opened */
+    struct tt_err store_err;  /* why the store could not be opened (a->store NULL) */
+};
+
+/*
+ * One check: fills detail (what it found); on failure err (what is wrong)
+ * and fix (what to do).  ACTION_SKIPPED when it does not apply (detail
+ * says why).  Checks only look: nothing is created, stopped or written.
+ */
+struct preflight_check {
+    const char *name; /* the step's action: "engine", "images", ... */
+    const char *intent;
+    enum action_result (*run)(struct run *a, struct preflight *p, struct buf *detail,
+                              struct buf *fix, struct tt_err *err);
+};
+
+/* The checks, in the order they run (the database's before the backup directory's). */
+extern const struct preflight_check preflight_checks[];
+extern const size_t preflight_ncheck;
 
 /* ---- the machine (apply.c) ------------------------------------------------ */
 

@@ -102,9 +102,11 @@ def test_explain_matrix_and_bad_input():
     try:
         p = ttdeploy("rollback", "--explain-matrix", s.plan, check=0)
         assert "built-in rollback matrix" in p.stdout, p.stdout
-        assert "3. any failure -> images, migrations (critical)" in p.stdout, p.stdout
+        assert "4. any failure -> images, migrations (critical)" in p.stdout, p.stdout
         p = ttdeploy("rollback", "--explain-matrix", "--phase", "migrate", s.plan, check=0)
-        assert "rule 2 fires (failed in migrate): phase migrate -> migrations (critical)" in p.stdout
+        assert "rule 3 fires (failed in migrate): phase migrate -> migrations (critical)" in p.stdout
+        p = ttdeploy("rollback", "--explain-matrix", "--phase", "preflight", s.plan, check=0)
+        assert "rule 1 fires (failed in preflight): phase preflight -> abort (high)" in p.stdout
         p = ttdeploy("rollback", "--explain-matrix", "--measure", "latency=3", s.plan)
         assert p.returncode == 2 and "error_rate=50%" in p.stderr, p.stderr
         p = ttdeploy("rollback", "--to", "3", "--previous", s.plan)

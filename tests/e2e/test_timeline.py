@@ -120,7 +120,9 @@ def test_svg_renders_in_headless_chromium():
             shutil.copy(path, os.environ["TTDEPLOY_TIMELINE_SVG"])
         p = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu",
                             f"--user-data-dir={d}/profile", f"--screenshot={png}",
-                            "--window-size=1200,800", path],
+                            # the whole picture in the window: preflight adds 9 rows to it
+                            f"--window-size=1200,{max(800, int(float(root.get('height'))) + 40)}",
+                            path],
                            capture_output=True, text=True, timeout=120)
         assert p.returncode == 0 and os.path.exists(png), p.stdout + p.stderr
         width, bpp, rows = png_pixels(png)
@@ -137,7 +139,7 @@ def test_mermaid_and_text():
     assert lines[0] == "gantt" and "    dateFormat x" in lines, m
     assert "#60;" not in m and "v2<&\"rc\">" in lines[1], lines[1]  # Mermaid escapes only :;#%
     sections = [l.split()[1] for l in lines if l.startswith("    section ")]
-    assert sections[:2] == ["locked", "backup"] and "verify" in sections, sections
+    assert sections[:3] == ["locked", "preflight", "backup"] and "verify" in sections, sections
     assert sections.index("failure") < sections.index("rolling_back"), sections
     check = [l for l in lines if " api-health :" in l]
     assert check and ":crit, " in check[0], check
@@ -179,8 +181,8 @@ def test_junit_has_a_case_per_phase_and_check_with_the_measurement():
         assert int(e.get("failures")) == has("failure") and int(e.get("errors")) == has("error")
         assert int(e.get("skipped")) == has("skipped"), e.attrib
     phases = [c.get("name") for c in cases if c.get("classname") == c.get("name")]
-    assert phases[:7] == ["locked", "backup", "migrate", "infra_up", "infra_healthy", "app_up",
-                          "app_healthy"], phases
+    assert phases[:8] == ["locked", "preflight", "backup", "migrate", "infra_up",
+                          "infra_healthy", "app_up", "app_healthy"], phases
     assert "rolling_back" in phases, phases
     checks = {c.get("name"): c for c in cases if c.get("classname") == "verify"
               and c.get("name") != "verify"}

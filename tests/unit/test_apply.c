@@ -14,7 +14,8 @@ static int expected(enum deploy_state from, enum deploy_state to)
         enum deploy_state from, to;
     } legal[] = {
         {DEPLOY_CREATED, DEPLOY_LOCKED},
-        {DEPLOY_LOCKED, DEPLOY_BACKUP},
+        {DEPLOY_LOCKED, DEPLOY_PREFLIGHT},
+        {DEPLOY_PREFLIGHT, DEPLOY_BACKUP},
         {DEPLOY_BACKUP, DEPLOY_MIGRATE},
         {DEPLOY_MIGRATE, DEPLOY_INFRA_UP},
         {DEPLOY_INFRA_UP, DEPLOY_INFRA_HEALTHY},
@@ -23,6 +24,7 @@ static int expected(enum deploy_state from, enum deploy_state to)
         {DEPLOY_APP_HEALTHY, DEPLOY_VERIFY},
         {DEPLOY_VERIFY, DEPLOY_SUCCEEDED},
         {DEPLOY_LOCKED, DEPLOY_DECIDING},
+        {DEPLOY_PREFLIGHT, DEPLOY_DECIDING},
         {DEPLOY_BACKUP, DEPLOY_DECIDING},
         {DEPLOY_MIGRATE, DEPLOY_DECIDING},
         {DEPLOY_INFRA_UP, DEPLOY_DECIDING},
@@ -54,13 +56,17 @@ Test(apply, every_transition_matches_the_table)
             allowed += got;
         }
     }
-    cr_assert_eq(allowed, 22);
+    cr_assert_eq(allowed, 24);
 }
 
 Test(apply, illegal_moves)
 {
     cr_assert_not(apply_transition_allowed(DEPLOY_CREATED, DEPLOY_BACKUP),
                   "no phase without the lock");
+    cr_assert_not(apply_transition_allowed(DEPLOY_LOCKED, DEPLOY_BACKUP),
+                  "no backup before the preflight checks");
+    cr_assert_not(apply_transition_allowed(DEPLOY_CREATED, DEPLOY_PREFLIGHT),
+                  "no preflight without the lock");
     cr_assert_not(apply_transition_allowed(DEPLOY_MIGRATE, DEPLOY_APP_UP), "no skipping infra");
     cr_assert_not(apply_transition_allowed(DEPLOY_VERIFY, DEPLOY_VERIFY), "no repeating");
     cr_assert_not(apply_transition_allowed(DEPLOY_SUCCEEDED, DEPLOY_DECIDING), "terminal");
@@ -77,6 +83,7 @@ Test(apply, state_names_round_trip)
         cr_assert_eq(deploy_state_from_name(deploy_state_name((enum deploy_state)s)), s);
     cr_assert_eq(deploy_state_from_name("bogus"), -1);
     cr_assert_str_eq(deploy_state_name(DEPLOY_INFRA_HEALTHY), "infra_healthy");
+    cr_assert_str_eq(deploy_state_name(DEPLOY_PREFLIGHT), "preflight");
 }
 
 Test(apply, default_state_path)

@@ -161,16 +161,19 @@ Test(matrix, builtin_matrix_is_valid_and_explained)
     struct plan *b = matrix_default_new();
     struct matrix_failure f;
     char why[512];
-    cr_assert_eq(b->nrules, 3);
+    cr_assert_eq(b->nrules, 4);
     matrix_failure_init(&f);
-    f.phase = "backup";
-    cr_assert_eq(decide(b, &f, why, sizeof(why)), 1);
+    f.phase = "preflight";
+    cr_assert_eq(decide(b, &f, why, sizeof(why)), 1, "a failed check changed nothing: abort");
     cr_assert_eq(b->rules[0].actions[0], PLAN_ACTION_ABORT);
-    f.phase = "migrate";
+    f.phase = "backup";
     cr_assert_eq(decide(b, &f, why, sizeof(why)), 2);
-    cr_assert_eq(b->rules[1].actions[0], PLAN_ACTION_MIGRATIONS);
-    f.phase = "app_healthy";
+    cr_assert_eq(b->rules[1].actions[0], PLAN_ACTION_ABORT);
+    f.phase = "migrate";
     cr_assert_eq(decide(b, &f, why, sizeof(why)), 3);
+    cr_assert_eq(b->rules[2].actions[0], PLAN_ACTION_MIGRATIONS);
+    f.phase = "app_healthy";
+    cr_assert_eq(decide(b, &f, why, sizeof(why)), 4);
 
     char *text = NULL;
     size_t len = 0;
@@ -178,9 +181,17 @@ Test(matrix, builtin_matrix_is_valid_and_explained)
     matrix_explain(b->rules, b->nrules, 1, out);
     fclose(out);
     cr_assert(strstr(text, "built-in rollback matrix"), "%s", text);
-    cr_assert(strstr(text, "3. any failure -> images, migrations (critical)"), "%s", text);
+    cr_assert(strstr(text, "4. any failure -> images, migrations (critical)"), "%s", text);
     free(text);
     plan_free(b);
+}
+
+Test(matrix, a_rule_may_name_phase_preflight)
+{
+    struct plan *p =
+        parse("    - when: {phase: preflight}\n      severity: low\n      do: [none]\n");
+    cr_assert_str_eq(p->rules[0].phase, "preflight");
+    plan_free(p);
 }
 
 /* The rule recover takes for a crash in phase, or 0 when it falls back to images. */
@@ -214,7 +225,8 @@ Test(matrix, a_crash_is_not_a_decision)
     plan_free(p);
     /* The built-in matrix: a crash in migrate goes back by migrations. */
     p = matrix_default_new();
-    cr_assert_eq(decide_crash(p, "migrate"), 2);
+    cr_assert_eq(decide_crash(p, "migrate"), 3);
     cr_assert_eq(decide_crash(p, "backup"), 0, "abort is no way back");
+    cr_assert_eq(decide_crash(p, "preflight"), 0, "abort is no way back");
     plan_free(p);
 }

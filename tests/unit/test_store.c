@@ -453,7 +453,8 @@ Test(store, version_1_file_is_migrated_forward)
     struct tt_err err = {0};
     long long id = begin("p");
     store_close(st);
-    poke("ALTER TABLE releases DROP COLUMN spec; " /* version 7's */
+    poke("DROP TABLE preflights; "                 /* version 8's */
+         "ALTER TABLE releases DROP COLUMN spec; " /* version 7's */
          "ALTER TABLE releases DROP COLUMN service_version; "
          "DROP INDEX deployments_chain; DROP INDEX steps_chain; " /* version 6's */
          "ALTER TABLE deployments DROP COLUMN hash; ALTER TABLE deployments DROP COLUMN chain_seq; "

@@ -334,7 +334,8 @@ Test(audit, migration_seals_the_rows_of_an_older_store_in_order)
     store_close(st);
     st = NULL;
     /* The store as a ttdeploy of schema 5 left it: no chain. */
-    tamper("ALTER TABLE releases DROP COLUMN spec; ALTER TABLE releases DROP COLUMN "
+    tamper("DROP TABLE preflights; ALTER TABLE releases DROP COLUMN spec; ALTER TABLE releases "
+           "DROP COLUMN "
            "service_version; DROP INDEX deployments_chain; DROP INDEX steps_chain; "
            "ALTER TABLE deployments DROP COLUMN hash; ALTER TABLE deployments DROP COLUMN "
            "chain_seq; ALTER TABLE steps DROP COLUMN hash; ALTER TABLE steps DROP COLUMN "

@@ -253,7 +253,7 @@ Test(report, junit_counts_match_its_testcases)
             "assert names == [('locked', 'locked'), ('backup', 'backup'), ('app_up', 'app_up'),\n"
             "    ('app_healthy', 'app_healthy'), ('verify', 'verify'), ('verify', 'api-health'),\n"
             "    ('deciding', 'deciding'), ('rolling_back', 'rolling_back'),\n"
-            "    ('migrate', 'migrate'), ('infra_up', 'infra_up'),\n"
+            "    ('preflight', 'preflight'), ('migrate', 'migrate'), ('infra_up', 'infra_up'),\n"
             "    ('infra_healthy', 'infra_healthy')], names\n"
             "none = [c for c in cases if c.get('name') == 'migrate'][0].find('skipped')\n"
             "assert none.get('message') == 'no step recorded in this phase', none.attrib\n"
@@ -263,7 +263,7 @@ Test(report, junit_counts_match_its_testcases)
             "assert 'error rate: 50.0%' in f.text and 'p95: 12.5 ms' in f.text, f.text\n"
             "assert 'p95 before: 4.0 ms' in f.text and 'rule 2' in f.text, f.text\n"
             "assert float(check.get('time')) == 6.0, check.attrib\n"
-            "assert n('failure') == 2 and n('skipped') == 4 and n('error') == 0, names\n"
+            "assert n('failure') == 2 and n('skipped') == 5 and n('error') == 0, names\n"
             "for c in cases:\n"
             "    for k in c:\n"
             "        assert k.tag in ('failure', 'skipped', 'error'), k.tag\n",
