@@ -109,9 +109,8 @@ Test(plan_hooks, a_rollback_rule_may_name_a_hook)
 Test(plan_hooks, mistakes_say_where_and_what_to_do)
 {
     cr_assert_str_eq(load_err(HEAD "hooks:\n  deploy: {before: [{run: x}]}\n"),
-                     "plan.yml:4:3: unknown hooks phase \"deploy\": use one of backup, migrate, "
-                     "infra_up, app_up, verify; hooks run around the phases backup, migrate, "
-                     "infra_up, app_up, verify");
+                     "plan.yml:4:3: unknown hooks phase \"deploy\": use one of preflight, backup, "
+                     "migrate, infra_up, app_up, verify");
     cr_assert(strstr(load_err(HEAD "hooks:\n  migrat: {before: [{run: x}]}\n"),
                      "plan.yml:4:3: unknown hooks phase \"migrat\" (did you mean \"migrate\"?); "
                      "hooks run around the phases backup"));
