@@ -217,8 +217,14 @@ int plan_hooks_parse(struct ploader *l, const struct ynode *n)
     for (size_t i = 0; i < n->n; i++) {
         const struct ynode *k = n->items[2 * i];
         int index;
-        if (yread_choice(&l->r, k, "hooks phase", hook_phases, &index) < 0)
+        if (yread_choice(&l->r, k, "hooks phase", hook_phases, &index) < 0) {
+            size_t len = strlen(l->r.err->msg);
+            if (!strstr(l->r.err->msg, "use one of")) /* a suggestion: name them all too */
+                snprintf(l->r.err->msg + len, sizeof(l->r.err->msg) - len,
+                         "; hooks run around the phases preflight, backup, migrate, infra_up, "
+                         "app_up, verify");
             return -1;
+        }
         if (parse_phase(l, hook_phases[index], n->items[2 * i + 1], &cap) < 0)
             return -1;
     }

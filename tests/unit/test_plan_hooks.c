@@ -113,7 +113,7 @@ Test(plan_hooks, mistakes_say_where_and_what_to_do)
                      "migrate, infra_up, app_up, verify");
     cr_assert(strstr(load_err(HEAD "hooks:\n  migrat: {before: [{run: x}]}\n"),
                      "plan.yml:4:3: unknown hooks phase \"migrat\" (did you mean \"migrate\"?); "
-                     "hooks run around the phases backup"));
+                     "hooks run around the phases preflight, backup"));
     cr_assert(strstr(load_err(HEAD "hooks:\n  infra_healthy: {before: [{run: x}]}\n"),
                      "unknown hooks phase \"infra_healthy\""));
     cr_assert_str_eq(load_err(HEAD "hooks:\n  migrate: {befor: [{run: x}]}\n"),
