@@ -13,10 +13,10 @@ things go wrong, against a real PostgreSQL on the private dockerd:
 - a backup.dir without room (a tmpfs filled but for 256 KiB): the
   deployment stops in preflight, before the backup writes anything and
   before migrate; older backups keep their sha256, and the message says
-  how much room a backup needs.  (Before the preflight phase the dump
-  itself hit ENOSPC here; the estimate, 1.5 x pg_database_size + 64 MiB,
-  is always above a dump's size, so that path is reached now only when
-  the disk fills while the backup runs.)"""
+  how much room a backup needs; and a disk that fills while the backup
+  runs (a hook before the backup leaves 256 KiB): the partial file is
+  removed, older backups keep their sha256, the message names the file
+  and ENOSPC, and migrate never starts."""
 import glob
 import hashlib
 import os
@@ -259,6 +259,28 @@ def test_disk_full_for_a_backup_stops_before_migrate():
         assert psql("SELECT count(*) FROM topics") == rows
         d = s.last()
         assert not [st for st in d["steps"] if st["phase"] in ("backup", "migrate")], d["steps"]
+
+        # The disk fills while the backup runs (after preflight measured room): a hook
+        # before the backup leaves 256 KiB, so pg_dump's output hits ENOSPC.
+        st = os.statvfs(backups)
+        with open(s.plan, "a") as f:
+            f.write("hooks:\n  backup:\n    before:\n      - name: fill-disk\n"
+                    f"        run: head -c {st.f_bavail * st.f_frsize - 256 * 1024} /dev/zero"
+                    f" > {filler}\n")
+        p = s.apply()
+        assert p.returncode == 1, p.stdout + p.stderr
+        assert "cannot write the backup " + backups in p.stderr, p.stderr
+        assert ".partial" in p.stderr and "ENOSPC" in p.stderr, p.stderr
+        assert "free space there or point backup.dir at a larger filesystem" in p.stderr, p.stderr
+        os.unlink(filler)
+        assert os.listdir(backups) == [os.path.basename(b) for b in older], os.listdir(backups)
+        for b, digest in older.items():
+            assert sha(b) == digest, b
+        assert psql("SELECT max(version) FROM ttdeploy_schema_migrations") == "2"
+        assert psql("SELECT to_regclass('after_backup') IS NULL") == "t"
+        d = s.last()
+        assert [st for st in d["steps"] if st["phase"] == "preflight" and st["status"] == "ok"]
+        assert not [st for st in d["steps"] if st["phase"] == "migrate"], d["steps"]
     finally:
         subprocess.run(["umount", backups], check=False)
         s.close()
