@@ -218,6 +218,15 @@ def test_backup_files_are_private_and_never_written_through_what_is_there():
         s.close()
 
 
+def nothing_lost(backups, older):
+    """Only the older backups are there, each with its sha256; the schema is still at 2."""
+    assert os.listdir(backups) == [os.path.basename(b) for b in older], os.listdir(backups)
+    for b, digest in older.items():
+        assert sha(b) == digest, b
+    assert psql("SELECT max(version) FROM ttdeploy_schema_migrations") == "2"
+    assert psql("SELECT to_regclass('after_backup') IS NULL") == "t"
+
+
 def test_disk_full_for_a_backup_stops_before_migrate():
     """A backup directory without room for the backup: since the preflight phase, apply
     stops there (1.5 x pg_database_size + 64 MiB is the estimate), before the backup
@@ -251,11 +260,7 @@ def test_disk_full_for_a_backup_stops_before_migrate():
         assert "a backup needs about" in p.stderr, p.stderr
         assert "free space there, or point backup.dir" in p.stderr, p.stderr
         os.unlink(filler)
-        assert os.listdir(backups) == [os.path.basename(b) for b in older], os.listdir(backups)
-        for b, digest in older.items():
-            assert sha(b) == digest, b
-        assert psql("SELECT max(version) FROM ttdeploy_schema_migrations") == "2"
-        assert psql("SELECT to_regclass('after_backup') IS NULL") == "t"
+        nothing_lost(backups, older)
         assert psql("SELECT count(*) FROM topics") == rows
         d = s.last()
         assert not [st for st in d["steps"] if st["phase"] in ("backup", "migrate")], d["steps"]
@@ -273,11 +278,7 @@ def test_disk_full_for_a_backup_stops_before_migrate():
         assert ".partial" in p.stderr and "ENOSPC" in p.stderr, p.stderr
         assert "free space there or point backup.dir at a larger filesystem" in p.stderr, p.stderr
         os.unlink(filler)
-        assert os.listdir(backups) == [os.path.basename(b) for b in older], os.listdir(backups)
-        for b, digest in older.items():
-            assert sha(b) == digest, b
-        assert psql("SELECT max(version) FROM ttdeploy_schema_migrations") == "2"
-        assert psql("SELECT to_regclass('after_backup') IS NULL") == "t"
+        nothing_lost(backups, older)
         d = s.last()
         assert [st for st in d["steps"] if st["phase"] == "preflight" and st["status"] == "ok"]
         assert not [st for st in d["steps"] if st["phase"] == "migrate"], d["steps"]

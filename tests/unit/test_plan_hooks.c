@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "plan.h"
-#include "testutil.h"
+#include "plantest.h"
 
 static char *dir;
 
@@ -26,29 +26,18 @@ TestSuite(plan_hooks, .init = setup, .fini = teardown);
 
 static struct plan *load_ok(const char *text)
 {
-    char *path = tu_write(dir, "plan.yml", text);
-    struct plan *p = NULL;
-    struct tt_err err = {0};
     struct vars v = {0};
     vars_set(&v, "CHANNEL", "#deploys");
-    cr_assert_eq(plan_load(path, &v, &p, &err), 0, "%s", err.msg);
+    struct plan *p = tu_plan_ok(dir, text, &v);
     vars_clear(&v);
-    free(path);
     return p;
 }
 
 static const char *load_err(const char *text)
 {
     static struct tt_err err;
-    char *path = tu_write(dir, "plan.yml", text);
-    struct plan *p = NULL;
     struct vars v = {0};
-    memset(&err, 0, sizeof(err));
-    cr_assert_eq(plan_load(path, &v, &p, &err), -1, "expected an error for:\n%s", text);
-    cr_assert_null(p);
-    free(path);
-    const char *at = strstr(err.msg, "plan.yml:");
-    return at ? at : err.msg;
+    return tu_plan_err(dir, text, &v, &err);
 }
 
 #define HEAD "version: 1\nrelease: {version: v1}\n"

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "plan.h"
-#include "testutil.h"
+#include "plantest.h"
 
 static char *dir;
 
@@ -35,33 +35,23 @@ static void env_of(struct vars *v)
 
 static struct plan *load_ok(const char *text)
 {
-    char *path = tu_write(dir, "plan.yml", text);
-    struct plan *p = NULL;
-    struct tt_err err = {0};
     struct vars v = {0};
     env_of(&v);
-    cr_assert_eq(plan_load(path, &v, &p, &err), 0, "%s", err.msg);
+    struct plan *p = tu_plan_ok(dir, text, &v);
     vars_clear(&v);
-    free(path);
     return p;
 }
 
 static const char *load_err(const char *text)
 {
     static struct tt_err err;
-    char *path = tu_write(dir, "plan.yml", text);
-    struct plan *p = NULL;
     struct vars v = {0};
     env_of(&v);
-    memset(&err, 0, sizeof(err));
-    cr_assert_eq(plan_load(path, &v, &p, &err), -1, "expected an error for:\n%s", text);
-    cr_assert_null(p);
+    const char *at = tu_plan_err(dir, text, &v, &err);
     vars_clear(&v);
-    free(path);
     cr_assert_null(strstr(err.msg, "tok-s3cret"), "a header value is never shown: %s", err.msg);
     cr_assert_null(strstr(err.msg, "XYZ"), "a URL's path is never shown: %s", err.msg);
-    const char *at = strstr(err.msg, "plan.yml:");
-    return at ? at : err.msg;
+    return at;
 }
 
 Test(plan_notify, defaults)
