@@ -20,10 +20,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -90,25 +92,41 @@ static const char **child_env(const char *const *env)
     return out;
 }
 
+/*
+ * Closes every descriptor from lo up but keep (which is close-on-exec).
+ * close_range() may be missing (ENOSYS) or refused (seccomp): then one
+ * close() per descriptor up to the limit; both are async-signal-safe.
+ */
+static void close_from(int lo, int keep)
+{
+    if ((keep <= lo || close_range((unsigned)lo, (unsigned)keep - 1, 0) == 0) &&
+        close_range((unsigned)keep + 1, ~0U, 0) == 0)
+        return;
+    struct rlimit rl;
+    int max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 65536 ? (int)rl.rlim_cur : 65536;
+    for (int fd = lo; fd < max; fd++)
+        if (fd != keep)
+            close(fd);
+}
+
 /* In the child, between fork and exec: async-signal-safe calls only. */
 static void exec_child(const char *path, const struct hostcmd *c, const char **envp, int devnull,
                        int out_w, int err_w)
 {
     sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
+    /* ttdeploy's handlers go before the signals the parent blocked are let in */
     signal(SIGPIPE, SIG_DFL);
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
     setpgid(0, 0);
     if (dup2(devnull, 0) < 0 || dup2(out_w, 1) < 0 || dup2(out_w, 2) < 0)
         goto fail;
     if (err_w <= 2) /* never: 0, 1 and 2 are open in ttdeploy */
         goto fail;
     /* err_w is close-on-exec: everything from 3 but it goes at exec */
-    if (err_w > 3)
-        close_range(3, (unsigned)err_w - 1, 0);
-    close_range((unsigned)err_w + 1, ~0U, 0);
+    close_from(3, err_w);
     execve(path, (char *const *)c->argv, (char *const *)envp);
 fail:;
     int e = errno;
@@ -129,11 +147,15 @@ static void keep_tail(struct hostcmd_result *r, const char *data, size_t n, size
     }
 }
 
-/* Reads what the pipe holds now; 1 at end of file. */
+/*
+ * Reads what the pipe holds now, at most 16 chunks (a command that writes
+ * without pause must not keep the caller from its deadline); 1 at end of
+ * file.
+ */
 static int drain(int fd, struct hostcmd_result *r, size_t cap)
 {
     char chunk[8192];
-    for (;;) {
+    for (int reads = 0; reads < 16; reads++) {
         ssize_t n = read(fd, chunk, sizeof(chunk));
         if (n > 0) {
             keep_tail(r, chunk, (size_t)n, cap);
@@ -143,6 +165,7 @@ static int drain(int fd, struct hostcmd_result *r, size_t cap)
             return 1;
         return errno == EAGAIN || errno == EINTR ? 0 : 1;
     }
+    return 0;
 }
 
 /* Whether the leader has ended (kept a zombie: its pid stays the group's). */
@@ -218,9 +241,13 @@ int hostcmd_run(const struct hostcmd *c, struct hostcmd_result *r, struct tt_err
         tt_error(err, "cannot run %s: %s", c->argv[0], strerror(errno));
         goto out;
     }
+    sigset_t all, was;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &was); /* no handler of ttdeploy's runs in the child */
     pid_t pid = fork();
     if (pid == 0)
         exec_child(path, c, envp, devnull, out[1], ep[1]);
+    pthread_sigmask(SIG_SETMASK, &was, NULL);
     if (pid < 0) {
         tt_error(err, "cannot run %s: fork: %s", c->argv[0], strerror(errno));
         goto out;

@@ -70,6 +70,9 @@ PLAN_SECTIONS = {
     "parse_rule": "rollback.matrix[].",
     "parse_when": "rollback.matrix[].when.",
     "plan_retention_parse": "retention.",
+    "parse_phase": "hooks.PHASE.",
+    "parse_hook": "hooks.PHASE.WHEN[].",
+    "parse_webhook": "notify[].",
 }
 # Name tables of plans/*.c that are not plan values (the condition's operators, its help text).
 PLAN_NAME_TABLES_SKIPPED = {"ops", "forms"}
