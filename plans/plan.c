@@ -492,8 +492,9 @@ int plan_parse(const char *path, const char *data, size_t len, const struct vars
         env = &own;
     }
     int rc = doc->root ? 0 : tt_error_at(err, path, 1, 1, "the plan is empty: see plans/README.md");
-    if (rc == 0) /* before interpolation: an unset variable in a webhook's header is an error */
-        rc = plan_notify_check_env(doc->root, env, err);
+    struct tt_err unset = {0}; /* before interpolation: a webhook's variable that is not set */
+    if (rc == 0 && plan_notify_check_env(doc->root, env, &unset) < 0)
+        p->notify_unset = xstrdup(unset.msg);
     if (rc == 0)
         rc = vars_interpolate_doc(env, doc, &p->warnings, err);
     if (rc == 0)
@@ -688,5 +689,6 @@ void plan_free(struct plan *p)
     strv_clear(&p->warnings);
     plan_hooks_free(p);
     plan_notify_free(p->notify, p->nnotify);
+    free(p->notify_unset);
     free(p);
 }

@@ -192,6 +192,8 @@ struct plan_notify {
     struct plan_where url_at;  /* its url: */
 };
 
+#define PLAN_RETENTION_KEEP_MAX 1000 /* retention.images.keep: releases whose images stay */
+
 struct plan {
     char *path;
     char *dir;
@@ -240,6 +242,12 @@ struct plan {
     /* notify: webhooks (plan_notify.c) */
     struct plan_notify *notify;
     size_t nnotify;
+    /*
+     * Why the webhooks cannot be told (a variable of a url or header is not
+     * set: file:line and what to do), or NULL.  apply refuses to begin;
+     * recover, rollback, check and diff go on without telling them.
+     */
+    char *notify_unset;
 };
 
 /* env: variables for ${...} (NULL: the process environment). */

@@ -40,6 +40,11 @@ int plan_retention_parse(struct ploader *l, const struct ynode *n)
                            "(keep: 1 keeps only it; 2 also keeps the release `ttdeploy rollback "
                            "--previous` goes back to)",
                            keep);
+    if (keep > PLAN_RETENTION_KEEP_MAX)
+        return yread_error(&l->r, ynode_get(ynode_get(n, "images"), "keep"),
+                           "retention images keep is %d, above %d: to keep every release's "
+                           "images, leave retention: out",
+                           keep, PLAN_RETENTION_KEEP_MAX);
     p->retention_keep = keep;
     p->retention_at = (struct plan_where){p->path, n->line, n->col};
     return 0;

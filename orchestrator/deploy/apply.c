@@ -125,6 +125,10 @@ enum apply_outcome apply_run(const struct apply_options *o, struct tt_err *err)
     char commit[41] = "";
 
     res = run_load(&a, o, err);
+    if (res == APPLY_OK && a.plan->notify_unset) { /* a new deployment tells its webhooks */
+        tt_error(err, "%s", a.plan->notify_unset);
+        res = APPLY_BAD_INPUT;
+    }
     if (res == APPLY_OK)
         res = choose_version(&a);
     if (res == APPLY_OK && run_open_engine(&a) < 0)

@@ -56,6 +56,10 @@ int notify_take(struct run *a, struct tt_err *err)
                                "may hold a token): check its host and port");
         free(origin);
     }
+    if (p->notify_unset) { /* apply_run() refuses; the other commands go on without them */
+        run_say(a, "warning: %s; the webhooks are not told in this run", p->notify_unset);
+        return 0;
+    }
     a->notify = a->plan->notify;
     a->nnotify = a->plan->nnotify;
     a->plan->notify = NULL;
@@ -371,17 +375,19 @@ static void tell(struct run *a, const struct plan_notify *w, enum plan_notify_ev
     buf_printf(&intent, "POST %s (%s)", origin ? origin : "<a URL that does not parse>",
                plan_notify_event_name(ev));
     a->err = &local;
-    if (step_begin(a, phase, NULL, "notify", intent.data, &step) < 0) {
-        run_say(a, "notify: %s: not sent: %s", intent.data, local.msg);
-    } else {
-        int rc = post(w, body, &detail, &why);
-        char *d = redact_text(detail.data, secrets),
-             *y = rc < 0 ? redact_text(why.data, secrets) : NULL;
+    /* A store that cannot record does not keep the webhook from being told (a failure). */
+    int recorded = step_begin(a, phase, NULL, "notify", intent.data, &step) == 0;
+    int rc = post(w, body, &detail, &why);
+    char *d = redact_text(detail.data, secrets),
+         *y = rc < 0 ? redact_text(why.data, secrets) : NULL;
+    if (recorded)
         step_end(a, step, rc < 0 ? STEP_FAILED : STEP_OK, d, y);
+    if (recorded)
         run_say(a, "notify: %s: %s", intent.data, d);
-        free(d);
-        free(y);
-    }
+    else
+        run_say(a, "notify: %s: %s (not recorded: %s)", intent.data, d, local.msg);
+    free(d);
+    free(y);
     a->err = saved;
     free(origin);
     buf_release(&intent);

@@ -59,6 +59,9 @@ Test(plan_retention, keep_zero_or_negative_says_why)
                              "is the one running", NULL});
     refused("retention:\n  images:\n    keep: -2\n",
             (const char *[]){"plan.yml:5:11:", "at least 1, not -2", NULL});
+    refused("retention: {images: {keep: 2147483647}}\n",
+            (const char *[]){"plan.yml:3:", "keep is 2147483647, above 1000",
+                             "leave retention: out", NULL});
 }
 
 Test(plan_retention, keep_not_a_number)
