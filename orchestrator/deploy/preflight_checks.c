@@ -390,16 +390,21 @@ static enum action_result check_database(struct run *a, struct preflight *p, str
     }
     if (!a->engine)
         return no_engine(detail);
-    struct tt_err e = {0};
-    char *id = run_container_id(a, pl->db_service, &e);
-    if (!id && !e.msg[0]) {
-        buf_printf(detail,
-                   "will run after infra up: the database service %s has no running container "
-                   "yet (a first deployment)",
-                   pl->db_service);
-        return ACTION_SKIPPED;
+    if (pl->db_service) { /* the project's own database: not there before a first deployment */
+        char *id = run_container_id(a, pl->db_service, err);
+        if (!id && err->msg[0]) {
+            buf_adds(fix, "check that the engine answers");
+            return ACTION_FAILED;
+        }
+        if (!id) {
+            buf_printf(detail,
+                       "will run after infra up: the database service %s has no running "
+                       "container yet (a first deployment)",
+                       pl->db_service);
+            return ACTION_SKIPPED;
+        }
+        free(id);
     }
-    free(id);
     char *server = pgdb_url_server(pl->db_url), *db = pgdb_url_db(pl->db_url);
     enum action_result r = ACTION_FAILED;
     struct pgdb *c =
@@ -409,7 +414,7 @@ static enum action_result check_database(struct run *a, struct preflight *p, str
         buf_printf(fix,
                    "check database.url in %s (host, port, user, password, database) and that %s "
                    "accepts connections",
-                   pl->path, pl->db_service);
+                   pl->path, pl->db_service ? pl->db_service : "the database server");
         goto out;
     }
     if (pgdb_value(c, "SELECT pg_database_size(current_database())", &size, err) < 0) {
