@@ -19,11 +19,10 @@ static void print_text(json_t *result)
     json_t *c;
     json_array_foreach(json_object_get(result, "checks"), i, c)
     {
-        const char *status = json_string_value(json_object_get(c, "status"));
+        const char *status = store_text(c, "status", "?");
         const char *fix = json_string_value(json_object_get(c, "fix"));
         printf("%-8s %-11s %s\n", !strcmp(status, "failed") ? "FAILED" : status,
-               json_string_value(json_object_get(c, "name")),
-               json_string_value(json_object_get(c, "detail")));
+               store_text(c, "name", "?"), store_text(c, "detail", ""));
         if (fix)
             printf("%-8s %-11s -> %s\n", "", "", fix);
     }

@@ -33,6 +33,7 @@
  */
 #include "run.h"
 #include "container_spec.h"
+#include "redact.h"
 #include "swarm.h"
 
 #include <stdlib.h>
@@ -281,6 +282,37 @@ static json_t *port_list(json_t *bindings)
 }
 
 /*
+ * argv (a JSON array of strings, or anything else) with the values of the
+ * service's secret variables taken out: a command often carries
+ * --password=... after interpolation, and drift is printed (a new value).
+ */
+static json_t *argv_redacted(json_t *argv, const struct compose_service *s)
+{
+    if (!json_is_array(argv))
+        return json_incref(argv);
+    struct strv secrets = {0};
+    for (size_t i = 0; i < s->environment.n; i++) {
+        const char *v = s->environment.v[i].value;
+        if (v && strlen(v) >= 4 && store_is_secret_name(s->environment.v[i].key))
+            strv_push(&secrets, v);
+    }
+    static const char *const none[] = {NULL};
+    json_t *out = json_array(), *item;
+    size_t i;
+    json_array_foreach(argv, i, item)
+    {
+        char *r = json_is_string(item)
+                      ? redact_text(json_string_value(item),
+                                    secrets.n ? (const char *const *)secrets.v : none)
+                      : NULL;
+        json_array_append_new(out, r ? json_string(r) : json_incref(item));
+        free(r);
+    }
+    strv_clear(&secrets);
+    return out;
+}
+
+/*
  * With the plan's project p, when p still hashes service's configuration
  * as recorded: the command, entrypoint and ports of container info
  * compared with what that configuration asks for.
@@ -301,8 +333,8 @@ static void config_compare(const struct compose_project *p, json_t *r, json_t *i
             json_t *want = json_object_get(c->body, keys[k]);
             json_t *have = json_object_get(cfg, keys[k]);
             if (want && !json_equal(want, have))
-                add_difference(desc, whats[k], json_incref(want),
-                               have ? json_incref(have) : json_null());
+                add_difference(desc, whats[k], argv_redacted(want, s),
+                               have ? argv_redacted(have, s) : json_null());
         }
         json_t *want =
             port_list(json_object_get(json_object_get(c->body, "HostConfig"), "PortBindings"));

@@ -131,7 +131,9 @@ def test_b_changed_by_hand_and_c_extra_container():
         api("DELETE", f"/containers/{cs['api']['Id']}?force=1")
         env = [e if not e.startswith("API_TOKEN=") else "API_TOKEN=tok-2-by-hand"
                for e in info["Config"]["Env"]]
-        body = {"Image": info["Config"]["Image"], "Cmd": ["sleep", "301"], "Env": env,
+        # its command carries the service's secret (API_TOKEN's value): diff never prints it
+        body = {"Image": info["Config"]["Image"], "Cmd": ["sh", "-c", "sleep 301 # tok-1-secret"],
+                "Env": env,
                 "Labels": info["Config"]["Labels"], "HostConfig": {"Init": True}}
         status, made = api("POST", f"/containers/create?name={PROJECT}-api-1", body)
         assert status == 201, made
@@ -150,7 +152,8 @@ def test_b_changed_by_hand_and_c_extra_container():
         assert p.returncode == 1, p.stdout + p.stderr
         out = p.stdout
         assert "~ api: environment: API_TOKEN differ from the recorded values" in out, out
-        assert "~ api: command [sleep 300] (recorded) → [sleep 301] (running)" in out, out
+        assert "~ api: command [sleep 300] (recorded) → [sh -c sleep 301 # " in out, out
+        assert "tok-1-secret" not in out, out
         assert "~ api: ports [18097->80/tcp] (recorded) → [] (running)" in out, out
         assert "~ db: stopped: container tte2e-diff-db-1 is exited" in out, out
         assert "+ debug: extra container tte2e-diff-debug-1 (running" in out, out
@@ -158,6 +161,7 @@ def test_b_changed_by_hand_and_c_extra_container():
         assert "tok-2-by-hand" not in out and "hunter2" not in out, "no value in the output"
         rc, doc = s.diff_json()
         assert rc == 1 and doc["differs"] is True
+        assert "tok-1-secret" not in json.dumps(doc)
         lvr = by_service(doc, "live_vs_recorded")
         assert lvr["api"]["state"] == "changed" and lvr["db"]["state"] == "stopped", lvr
         assert lvr["debug"]["state"] == "extra", lvr
