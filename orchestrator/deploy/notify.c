@@ -31,6 +31,7 @@
 #include "interrupt.h"
 #include "monotime.h"
 #include "redact.h"
+#include "utf8.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -275,11 +276,13 @@ static char *payload(struct run *a, enum plan_notify_event ev, enum deploy_state
         json_object_set_new(o, "rolled_back_to", json_integer(r->rolled_back_to));
     if (error && *error) {
         const char **secrets = run_secrets(a);
-        char *clean = redact_text(error, secrets);
-        if (strlen(clean) > NOTIFY_ERROR_MAX)
-            strcpy(clean + NOTIFY_ERROR_MAX - 3, "...");
-        set_text(o, "error", clean);
-        free(clean);
+        char *redacted = redact_text(error, secrets);
+        struct buf clean = {0};
+        utf8_sanitize(&clean, redacted, strlen(redacted));
+        utf8_cut(&clean, NOTIFY_ERROR_MAX, "..."); /* on a character's boundary */
+        set_text(o, "error", clean.data);
+        buf_release(&clean);
+        free(redacted);
         free(secrets);
     }
     if (r) {
