@@ -93,10 +93,15 @@ static void file_digest(const char *path, struct buf *detail)
 static enum action_result check_files(struct run *a, struct preflight *p, struct buf *detail,
                                       struct buf *fix, struct tt_err *err)
 {
-    (void)p, (void)fix, (void)err;
+    (void)p;
     buf_printf(detail, "%s sha256 %s", a->plan->path, a->plan->sha256);
     for (size_t i = 0; i < a->project->files.n; i++)
         file_digest(a->project->files.v[i], detail);
+    if (a->plan->notify_unset) { /* apply refuses to begin without it */
+        tt_error(err, "%s", a->plan->notify_unset);
+        buf_adds(fix, "set the variable in the environment that runs apply");
+        return ACTION_FAILED;
+    }
     return ACTION_DONE;
 }
 

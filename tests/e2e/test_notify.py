@@ -297,9 +297,13 @@ def test_unset_header_variable_is_refused():
                          r"\$\{TT_NOTIFY_UNSET_VAR\}, which is not set", res.stderr), res.stderr
         assert not os.path.exists(p.db), "nothing recorded"
         # the commands that are not a new deployment go on, without the webhooks
-        res = ttdeploy("check", p.plan)
-        assert res.returncode in (0, 1), res.stdout + res.stderr
-        assert "TT_NOTIFY_UNSET_VAR" in res.stdout + res.stderr, res.stdout + res.stderr
+        res = ttdeploy("check", p.plan)  # names what apply would refuse
+        assert res.returncode == 1, res.stdout + res.stderr
+        assert re.search(r"FAILED +files .*TT_NOTIFY_UNSET_VAR", res.stdout), res.stdout
+        res = ttdeploy("diff", p.plan)
+        assert res.returncode == 1, res.stdout + res.stderr  # never deployed: it differs
+        res = ttdeploy("recover", p.plan)
+        assert res.returncode == 0, res.stdout + res.stderr
         assert "the webhooks are not told in this run" in res.stdout + res.stderr
     finally:
         p.close()
