@@ -457,7 +457,7 @@ static int parse_root(struct ploader *l, const struct ynode *root)
         return -1;
     if ((n = ynode_get(root, "retention")) && plan_retention_parse(l, n) < 0)
         return -1;
-    if ((n = ynode_get(root, "notify")) && plan_notify_parse(l, n) < 0)
+    if ((n = ynode_get(root, "notify")) && !l->p->notify_unset && plan_notify_parse(l, n) < 0)
         return -1;
     return 0;
 }
