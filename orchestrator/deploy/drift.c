@@ -291,11 +291,7 @@ static json_t *argv_redacted(json_t *argv, const struct compose_service *s)
     if (!json_is_array(argv))
         return json_incref(argv);
     struct strv secrets = {0};
-    for (size_t i = 0; i < s->environment.n; i++) {
-        const char *v = s->environment.v[i].value;
-        if (v && strlen(v) >= 4 && store_is_secret_name(s->environment.v[i].key))
-            strv_push(&secrets, v);
-    }
+    run_service_secrets(s, NULL, &secrets);
     static const char *const none[] = {NULL};
     json_t *out = json_array(), *item;
     size_t i;

@@ -44,11 +44,12 @@ struct hook_env {
 
 static void add_secret(struct strv *s, const char *name, const char *value, const struct plan *p)
 {
+    /* p NULL: no audit.public_env to exempt a name (every secret name counts) */
     /* PWD holds "PWD" (as a password might) but is the working directory */
     if (name && (!strcmp(name, "PWD") || !strcmp(name, "OLDPWD")))
         return;
     if (value && strlen(value) >= HOOK_SECRET_MIN && (!name || store_is_secret_name(name)) &&
-        (!name || !plan_env_is_public(p, name)) && !strv_contains(s, value))
+        (!name || !p || !plan_env_is_public(p, name)) && !strv_contains(s, value))
         strv_push(s, value);
 }
 
@@ -65,6 +66,12 @@ static void add_secret_entries(struct strv *s, char *const *entries, const struc
     }
 }
 
+void run_service_secrets(const struct compose_service *svc, const struct plan *p, struct strv *s)
+{
+    for (size_t i = 0; svc && i < svc->environment.n; i++)
+        add_secret(s, svc->environment.v[i].key, svc->environment.v[i].value, p);
+}
+
 static void collect_secrets(struct run *a, const struct plan_hook *h, struct strv *s)
 {
     char *pw = a->plan->db_url ? redact_password_of(a->plan->db_url) : NULL;
@@ -74,8 +81,7 @@ static void collect_secrets(struct run *a, const struct plan_hook *h, struct str
     add_secret_entries(s, h->env.v, a->plan);
     const struct compose_service *svc =
         h->service ? compose_find_service(a->project, h->service) : NULL;
-    for (size_t i = 0; svc && i < svc->environment.n; i++)
-        add_secret(s, svc->environment.v[i].key, svc->environment.v[i].value, a->plan);
+    run_service_secrets(svc, a->plan, s);
 }
 
 /* text with the secrets taken out, as valid UTF-8 (caller frees). */

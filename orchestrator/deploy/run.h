@@ -297,6 +297,13 @@ void dry_run_preview(struct run *a, const char *title, const struct strv *tier);
 /* `apply --dry-run`: what each phase would do, changing nothing. */
 enum apply_outcome dry_run_apply(struct run *a);
 
+/*
+ * The values of svc's environment that are never said or stored in clear
+ * (secret names, audit.public_env aside when p is given; 4 bytes or more)
+ * into s, for redact_text() (hooks.c).
+ */
+void run_service_secrets(const struct compose_service *svc, const struct plan *p, struct strv *s);
+
 /* ---- notify: the plan's webhooks (notify.c) -------------------------------- */
 
 /*
