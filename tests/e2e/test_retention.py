@@ -15,6 +15,7 @@ import tempfile
 import urllib.parse
 
 from harness import BUSYBOX, api, purge_project, run, service, ttdeploy
+from test_rollback import build_image
 
 PROJECT = "tte2e-ret"
 OTHER = "tte2e-ret-other"
@@ -45,23 +46,6 @@ DIR = tempfile.mkdtemp(prefix="ttdeploy-e2e-retention-")
 PLAN_PATH = os.path.join(DIR, "plan.yml")
 ids = {}  # version -> image ID
 state = {}
-
-
-def build(ref, script):
-    """Commits a variant of the busybox test image (script runs in it once); its ID."""
-    repo, tag = ref.rsplit(":", 1)
-    status, c = api("POST", "/containers/create", {"Image": BUSYBOX, "Cmd": ["sh", "-c", script]})
-    assert status == 201, c
-    try:
-        assert api("POST", f"/containers/{c['Id']}/start")[0] == 204
-        status, w = api("POST", f"/containers/{c['Id']}/wait")
-        assert status == 200 and w["StatusCode"] == 0, w
-        status, body = api("POST", f"/commit?container={c['Id']}&repo={repo}&tag={tag}",
-                           {"Cmd": ["sh"], "Env": ["PATH=/bin"]})
-        assert status == 201, body
-        return body["Id"]
-    finally:
-        api("DELETE", f"/containers/{c['Id']}?force=1")
 
 
 def image(ref_or_id):
@@ -103,9 +87,9 @@ def setup():
         return
     cleanup()
     for v in ("v1", "v2", "v3", "v4", "v5", "v6", "v7"):
-        ids[v] = build(f"{REPO}:{v}", f"echo {v} >/release")
-    ids["bad"] = build(f"{REPO}:bad", "touch /bad")
-    ids["unrecorded"] = build(UNRECORDED, "echo never deployed >/release")
+        ids[v] = build_image(f"{REPO}:{v}", f"echo {v} >/release")
+    ids["bad"] = build_image(f"{REPO}:bad", "touch /bad")
+    ids["unrecorded"] = build_image(UNRECORDED, "echo never deployed >/release")
     with open(os.path.join(DIR, "compose.yml"), "w") as f:
         f.write(COMPOSE)
     with open(PLAN_PATH, "w") as f:
@@ -218,7 +202,7 @@ def test_6_crash_during_retention_recover_finishes_succeeded():
     first = writes[0].split("crash point ")[1].split(":")[0]
     assert image(ids["v5"]) is None, "v5 left the newest two (v7, v6)"
     # Again, killed at the first retention write: the record says succeeded state, running.
-    ids["v8"] = build(f"{REPO}:v8", "echo v8 >/release")
+    ids["v8"] = build_image(f"{REPO}:v8", "echo v8 >/release")
     try:
         p = ttdeploy("apply", "--progress", "plain", PLAN_PATH,
                      env={"API_IMAGE": f"{REPO}:v8", "RELEASE": "v8", "TTDEPLOY_CRASH_AT": first})

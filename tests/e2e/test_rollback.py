@@ -36,7 +36,7 @@ def scratch_name(purpose, live, key):
 
 
 def build_image(ref, script):
-    """Commits a variant of the busybox test image: script runs in it once."""
+    """Commits a variant of the busybox test image (script runs in it once); its ID."""
     repo, tag = ref.rsplit(":", 1)
     status, c = api("POST", "/containers/create", {"Image": BASE, "Cmd": ["sh", "-c", script]})
     assert status == 201, c
@@ -47,6 +47,7 @@ def build_image(ref, script):
         status, body = api("POST", f"/commit?container={c['Id']}&repo={repo}&tag={tag}",
                            {"Cmd": ["sh"], "Env": ["PATH=/bin"]})
         assert status == 201, body
+        return body["Id"]
     finally:
         api("DELETE", f"/containers/{c['Id']}?force=1")
 
