@@ -11,32 +11,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "store.h"
-#include "testutil.h"
+#include "storetest.h"
 
-static char *dir;
-static char *path;
-static struct store *st;
-
-static void setup(void)
-{
-    struct buf p = {0};
-    struct tt_err err = {0};
-    dir = tu_tmpdir();
-    buf_printf(&p, "%s/.ttdeploy/state.db", dir);
-    path = buf_detach(&p);
-    cr_assert_eq(store_open(path, &st, &err), 0, "%s", err.msg);
-}
-
-static void teardown(void)
-{
-    store_close(st);
-    cr_assert_eq(tu_rmtree(dir), 0);
-    free(path);
-    free(dir);
-}
-
-TestSuite(audit, .init = setup, .fini = teardown);
+TestSuite(audit, .init = store_setup, .fini = store_teardown);
 
 /* Runs sql on the store's file through a second connection, as someone with the sqlite3 shell. */
 static void tamper(const char *sql)

@@ -7,32 +7,9 @@
 #include <sqlite3.h>
 #include <string.h>
 
-#include "store.h"
-#include "testutil.h"
+#include "storetest.h"
 
-static char *dir;
-static char *path;
-static struct store *st;
-
-static void setup(void)
-{
-    struct buf p = {0};
-    struct tt_err err = {0};
-    dir = tu_tmpdir();
-    buf_printf(&p, "%s/.ttdeploy/state.db", dir);
-    path = buf_detach(&p);
-    cr_assert_eq(store_open(path, &st, &err), 0, "%s", err.msg);
-}
-
-static void teardown(void)
-{
-    store_close(st);
-    cr_assert_eq(tu_rmtree(dir), 0);
-    free(path);
-    free(dir);
-}
-
-TestSuite(store_preflight, .init = setup, .fini = teardown);
+TestSuite(store_preflight, .init = store_setup, .fini = store_teardown);
 
 Test(store_preflight, schema_8_names_the_state)
 {
