@@ -108,6 +108,9 @@ static void print_drift(json_t *d)
     if (json_object_get(d, "warning"))
         printf("? %s: not compared: %s\n", service,
                json_string_value(json_object_get(d, "warning")));
+    if (json_object_get(d, "note"))
+        printf("  %s: %s; not a difference\n", service,
+               json_string_value(json_object_get(d, "note")));
     buf_release(&b);
 }
 
@@ -156,11 +159,11 @@ static void print_text(json_t *doc)
                json_string_value(json_object_get(rec, "release")) ?: "-");
     json_array_foreach(json_object_get(doc, "live_vs_recorded"), i, x)
     {
-        if (strcmp(json_string_value(json_object_get(x, "state")), "same") ||
-            json_object_get(x, "warning")) {
+        int differs = strcmp(json_string_value(json_object_get(x, "state")), "same") ||
+                      json_object_get(x, "warning");
+        if (differs || json_object_get(x, "note"))
             print_drift(x);
-            any = 1;
-        }
+        any |= differs;
     }
     if (!any)
         printf("  no difference\n");

@@ -46,7 +46,9 @@ static const char *verdict(json_t *d, struct buf *text)
     json_t *v;
 
     buf_reset(text);
-    if (!what)
+    if (!what && json_object_get(d, "note"))
+        buf_printf(text, "ok (%s)", json_string_value(json_object_get(d, "note")));
+    else if (!what)
         buf_adds(text, "ok");
     else if (!strcmp(state, "extra"))
         buf_adds(text, "drift: extra container");

@@ -5,7 +5,7 @@
  * Each recorded service gets a description
  *   {service, mode, state: same|changed|missing|stopped,
  *    differences: [{what, recorded, live}], image, version, deployment,
- *    slot, container_state}
+ *    slot, container_state, note (restarts by its restart policy)}
  * and each container of the project that no recorded service accounts
  * for (a service the release did not run, or a second container of one
  * that did, a blue-green idle slot aside) one with state "extra".
@@ -16,8 +16,11 @@
  * environment (keyed digests of the recorded values against the live
  * values: no value is read out), config hash label, the container ID when
  * one was recorded, a container made after the newest finished deployment
- * (by hand), and a start after it (restarted by hand, or by its restart
- * policy).  Given the plan's
+ * (by hand), and a start after it by hand (docker restart, or the daemon
+ * starting it again when it restarts).  Starts by the container's restart
+ * policy (the app exited; Docker counts them in RestartCount, which any
+ * other start zeroes) change nothing the release set: they are a "note",
+ * never a difference.  Given the plan's
  * project, a service whose configuration the plan still hashes as
  * recorded also has its command, entrypoint and published ports compared
  * with the container's own (a container made by hand with ttdeploy's
@@ -43,7 +46,7 @@
 /*
  * A container created or started more than this after the newest
  * deployment ended (on the daemon's clock, corrected by the skew /info
- * shows) was made or restarted since: by hand, or by a restart policy.
+ * shows) was made or started again since.
  */
 #define DRIFT_MARGIN_S 0.25
 
@@ -439,14 +442,22 @@ static void local_compare(struct engine *e, struct store *st, const struct compo
                                     json_string_value(json_object_get(desc, "container"))));
     if (info)
         config_compare(p, r, info, desc);
-    double started = docker_time(
-        json_string_value(json_object_get(json_object_get(info, "State"), "StartedAt")));
+    const char *started_at =
+        json_string_value(json_object_get(json_object_get(info, "State"), "StartedAt"));
+    double started = docker_time(started_at);
+    json_int_t restarts = json_integer_value(json_object_get(info, "RestartCount"));
     if (!made_since && state && !strcmp(state, "running") && finished > 0 &&
-        started > finished + DRIFT_MARGIN_S)
-        add_difference(
-            desc, "running", json_string("started by a deployment"),
-            json_sprintf("restarted at %s", json_string_value(json_object_get(
-                                                json_object_get(info, "State"), "StartedAt"))));
+        started > finished + DRIFT_MARGIN_S) {
+        /* Docker zeroes RestartCount on every start but its restart policy's. */
+        if (restarts > 0)
+            json_object_set_new(desc, "note",
+                                json_sprintf("restarted %" JSON_INTEGER_FORMAT
+                                             " time%s by its restart policy (last at %s)",
+                                             restarts, restarts == 1 ? "" : "s", started_at));
+        else
+            add_difference(desc, "running", json_string("started by a deployment"),
+                           json_sprintf("restarted at %s", started_at));
+    }
     json_decref(info);
 }
 

@@ -31,6 +31,7 @@ services:
     init: true
     command: ["sleep", "300"]
     depends_on: [db]
+    restart: unless-stopped
     ports: ["18097:80"]
     environment:
       API_TOKEN: tok-1-secret
@@ -120,6 +121,40 @@ def test_a_clean_after_apply_and_writes_nothing():
         assert p.returncode == 1 and "~ db: restarted at " in p.stdout, p.stdout
         assert s.status()["db"] == "drift: restarted since deployed"
         assert s.store_digest() == before, "diff wrote to the store"
+
+
+def test_a2_restart_policy_is_a_note_and_a_restart_by_hand_drift():
+    with Stack() as s:
+        s.apply()
+        time.sleep(0.5)  # clear of the margin diff allows the clocks (0.25 s)
+        api_id = project_containers(PROJECT)["api"]["Id"]
+        # the app exits on its own: Docker starts it again by its restart policy
+        status, ex = api("POST", f"/containers/{api_id}/exec",
+                         {"Cmd": ["sh", "-c", "kill $(pidof sleep)"]})
+        assert status == 201, ex
+        api("POST", f"/exec/{ex['Id']}/start", {"Detach": False})
+        deadline = time.monotonic() + 20
+        while True:
+            _, info = api("GET", f"/containers/{api_id}/json")
+            if (info["RestartCount"] >= 1 and info["State"]["Running"]
+                    and not info["State"]["Restarting"]):
+                break
+            assert time.monotonic() < deadline, info["State"]
+            time.sleep(0.1)
+        p = s.diff()
+        assert p.returncode == 0, p.stdout + p.stderr
+        assert "  api: restarted 1 time by its restart policy (last at " in p.stdout, p.stdout
+        assert "no difference" in p.stdout, p.stdout
+        rc, doc = s.diff_json()
+        assert rc == 0 and doc["differs"] is False, doc
+        assert s.status()["api"].startswith("ok (restarted 1 time by its restart policy"), \
+            s.status()
+        # a restart by hand (Docker zeroes RestartCount) is drift again
+        status, body = api("POST", f"/containers/{api_id}/restart?t=0")
+        assert status == 204, body
+        p = s.diff()
+        assert p.returncode == 1 and "~ api: restarted at " in p.stdout, p.stdout
+        assert s.status()["api"] == "drift: restarted since deployed"
 
 
 def test_b_changed_by_hand_and_c_extra_container():
