@@ -263,6 +263,12 @@ int cli_apply_options(const struct cli_args *a, struct apply_options *o);
 int cli_apply_exit(const struct cli_args *a, enum apply_outcome outcome, const struct tt_err *err);
 /* After apply, recover or rollback: prints the store's audit head for the CI log to keep. */
 void cli_print_audit_head(const struct apply_options *o);
+/*
+ * The preflight checks' result (deploy_check's, or apply --dry-run's):
+ * one line per check and what to do about a failure, then the verdict
+ * (cmd_check.c).
+ */
+void cli_print_checks(const json_t *result);
 /* The exec of apply and of recover, which shares it. */
 int cmd_apply_exec(const struct cli_args *a);
 

@@ -6,14 +6,15 @@
  * database answers and its migration lock is free, the backup directory
  * has room, the store's lock is free, the git tag exists.  One line per
  * check with what to do about a failure; nothing is created, stopped or
- * written but the store's record of the check.
+ * written but the store's record of the check.  `apply --dry-run` runs
+ * the same checks (without the record) and prints them the same way.
  */
 #include "cmd.h"
 #include "store.h"
 
 #include <string.h>
 
-static void print_text(json_t *result)
+void cli_print_checks(const json_t *result)
 {
     size_t i;
     json_t *c;
@@ -48,14 +49,15 @@ static int cmd_check_exec(const struct cli_args *a)
     if (cli_arg(a, CLI_OPT_JSON))
         cli_print_json(result, JSON_SORT_KEYS);
     else
-        print_text(result);
+        cli_print_checks(result);
     json_decref(result);
     return cli_check_output(res == APPLY_OK ? EXIT_OK : EXIT_FAILED);
 }
 
 static const struct cmd_option check_options[] = {
     {"state", 0, "PATH",
-     "the state store (default: .ttdeploy/state.db beside\nPLAN); engine: not checked",
+     "the state store (default: .ttdeploy/state.db beside\nPLAN); engine: its volume and lock "
+     "holder\non the engine, looked at",
      CLI_OPT_STATE},
     {"actor", 0, "NAME", "who is recorded as running the check (default: from CI, else $USER)",
      CLI_OPT_ACTOR},

@@ -58,9 +58,23 @@ struct apply_options {
     const char *actor;        /* who is named as starting it (--actor); NULL: from CI or $USER */
     const char *release;      /* the version recorded (--release); NULL: the plan's, else the tag */
     long long *deployment_id; /* when not NULL, set to the deployment begun (0: none) */
+    /*
+     * apply --dry-run: when not NULL, set to the preflight checks' result,
+     * as deploy_check's *result without "recorded" (the caller
+     * json_decref()s it); NULL when the dry run stopped before the checks
+     * (the plan does not load, the engine does not answer).
+     */
+    json_t **preflight;
 };
 
-/* `ttdeploy apply`: one deployment of the plan's release. */
+/*
+ * `ttdeploy apply`: one deployment of the plan's release.  With dry_run:
+ * what it would do, printed to out, then the preflight checks as `check`
+ * runs them (o->preflight), changing nothing and recording nothing (a
+ * store that is not there is not made): APPLY_OK when every check passed,
+ * APPLY_DEPLOY_FAILED (err: the first failed check and what to do) when
+ * one failed, APPLY_BAD_INPUT or APPLY_UNREACHABLE before the preview.
+ */
 enum apply_outcome apply_run(const struct apply_options *o, struct tt_err *err);
 /*
  * `ttdeploy check`: the checks of apply's preflight phase, outside a

@@ -1,8 +1,11 @@
 /*
  * dry_run.c - `apply --dry-run`: what each phase would do (the pending
  * migrations, what each service's container would become, the checks),
- * read from the engine and the database without changing either.  The
- * preview of a tier is shared with the dry run of a manual rollback.
+ * read from the engine and the database without changing either, then
+ * the preflight checks as `ttdeploy check` runs them (preflight_outside),
+ * so that a dry run that apply's preflight would stop fails as apply
+ * would.  Nothing is recorded, and no store is made.  The preview of a
+ * tier is shared with the dry run of a manual rollback.
  */
 #include "run.h"
 #include "hooks.h"
@@ -48,6 +51,39 @@ void dry_run_preview(struct run *a, const char *title, const struct strv *tier)
     }
     stack_report_clear(&r);
     strv_clear(&so.services);
+}
+
+/*
+ * The preflight checks, read-only: their result goes to the caller
+ * (o->preflight, cli/ prints it); a failed one fails the dry run with the
+ * message apply's preflight phase would end with.
+ */
+static enum apply_outcome dry_run_preflight(struct run *a)
+{
+    struct preflight p = {.read_only = 1, .db_bytes = -1};
+    json_t *result = preflight_outside(a, &p), *c, *failed = NULL;
+    size_t i, nfailed = 0;
+
+    json_array_foreach(json_object_get(result, "checks"), i, c)
+    {
+        const char *st = json_string_value(json_object_get(c, "status"));
+        if (st && !strcmp(st, "failed") && nfailed++ == 0)
+            failed = c;
+    }
+    if (failed) {
+        const char *fix = json_string_value(json_object_get(failed, "fix"));
+        tt_error(a->err,
+                 "preflight check %s failed: %s%s%s%s; apply would stop in its preflight phase "
+                 "(dry run: nothing was changed)",
+                 json_string_value(json_object_get(failed, "name")),
+                 json_string_value(json_object_get(failed, "detail")), fix ? ": " : "",
+                 fix ? fix : "", nfailed > 1 ? " (and more: see the checks above)" : "");
+    }
+    if (a->o->preflight)
+        *a->o->preflight = result;
+    else
+        json_decref(result);
+    return failed ? APPLY_DEPLOY_FAILED : APPLY_OK;
 }
 
 enum apply_outcome dry_run_apply(struct run *a)
@@ -120,7 +156,6 @@ enum apply_outcome dry_run_apply(struct run *a)
     hooks_dry_run(a, out);
     retention_preview(a, out);
     notify_describe(a, out);
-    fprintf(out, "nothing was changed (dry run)\n");
     buf_release(&text);
-    return APPLY_OK;
+    return dry_run_preflight(a);
 }

@@ -8,7 +8,9 @@
  *   ports       each published host port is free, or held by this project
  *   database    the database answers with the plan's url; migration lock free
  *   backup-dir  the backup directory is writable and has room for a dump
- *   store       the store opens and the project's lock is free (or ours)
+ *   store       the store opens and the project's lock is free (or ours);
+ *               outside a deployment with --state engine, the engine's
+ *               volume and lock holder are looked at instead
  *   git-tag     the tag (or commit) release.git names exists
  *
  * Each check only looks: it creates, stops and writes nothing (the one
@@ -22,6 +24,7 @@
 #include "monotime.h"
 #include "pgdb.h"
 #include "sha256.h"
+#include "state_volume.h"
 #include "swarm.h"
 
 #include <arpa/inet.h>
@@ -534,13 +537,60 @@ out:
 
 /* ---- store, git ------------------------------------------------------------ */
 
+/*
+ * The store kept on the engine (--state engine), outside a deployment:
+ * its volume and its lock holder, looked at with GET requests.  Reading
+ * the store itself would take a reader container, so whether a
+ * deployment was left unfinished is not checked; a stale holder, which a
+ * run killed while deploying leaves, is named with what to do.
+ */
+static enum action_result check_store_engine(struct run *a, struct buf *detail, struct buf *fix,
+                                             struct tt_err *err)
+{
+    const char *project = a->project->name;
+    struct state_volume_peek pk;
+    if (!a->engine)
+        return no_engine(detail);
+    if (state_volume_peek(a->engine, project, &pk, err) < 0) {
+        buf_adds(fix, "check that the Docker daemon answers");
+        return ACTION_FAILED;
+    }
+    if (pk.held) {
+        struct buf who = {0};
+        state_volume_describe(&pk.holder, project, &who);
+        tt_error(err, "project %s is locked on the engine by %s%s", project, who.data,
+                 pk.stale ? " (stale: its run is gone)" : "");
+        if (pk.stale)
+            buf_printf(fix,
+                       "run `ttdeploy recover --state engine %s`: it takes the lock over and "
+                       "finishes the deployment that run left, if any",
+                       a->o->plan_path);
+        else
+            buf_printf(fix,
+                       "wait for that deployment, or if it is gone, run `ttdeploy unlock --force "
+                       "--state engine -p %s`",
+                       project);
+        buf_release(&who);
+        return ACTION_FAILED;
+    }
+    buf_adds(detail, "on the engine: volume ");
+    state_volume_name(project, detail);
+    buf_printf(detail,
+               " %s; the lock on %s is free (no holder container); whether a deployment was "
+               "left unfinished was not checked (reading the volume takes a container)",
+               pk.volume ? "holds the store" : "not there yet (the first apply makes it)", project);
+    return ACTION_DONE;
+}
+
 static enum action_result check_store(struct run *a, struct preflight *p, struct buf *detail,
                                       struct buf *fix, struct tt_err *err)
 {
-    if (p->store_skipped) {
-        buf_adds(detail, "not checked: the store is on the engine (--state engine); apply takes "
-                         "its lock there");
-        return ACTION_SKIPPED;
+    if (p->store_on_engine)
+        return check_store_engine(a, detail, fix, err);
+    if (p->store_absent) {
+        buf_printf(detail, "no store yet at %s: the first apply makes it; the lock on %s is free",
+                   p->store_absent, a->project->name);
+        return ACTION_DONE;
     }
     if (!a->store) {
         tt_error(err, "%s", p->store_err.msg);

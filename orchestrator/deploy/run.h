@@ -328,10 +328,12 @@ void notify_end(struct run *a, enum deploy_state final, enum deploy_state failed
 
 /* What the checks of one preflight share. */
 struct preflight {
-    int check_only;           /* `ttdeploy check`: no deployment, no lock held */
+    int check_only;           /* `check`, `apply --dry-run`: no deployment, no lock held */
+    int read_only;            /* `apply --dry-run`: a store that is not there is not made */
     struct tt_err engine_err; /* why the engine could not be opened (a->engine NULL) */
     long long db_bytes;       /* pg_database_size of the live database; -1: not read */
-    int store_skipped;        /* --state engine under `check`: the store is not opened */
+    int store_on_engine;      /* --state engine outside a deployment: only looked at */
+    char *store_absent;       /* read_only: the path of the store that is not there yet */
     struct tt_err store_err;  /* why the store could not be opened (a->store NULL) */
 };
 
@@ -350,6 +352,16 @@ struct preflight_check {
 /* The checks, in the order they run (the database's before the backup directory's). */
 extern const struct preflight_check preflight_checks[];
 extern const size_t preflight_ncheck;
+
+/*
+ * Every check outside a deployment, for `check` and `apply --dry-run`
+ * (phase_preflight.c): a loaded, its engine opened (else p->engine_err
+ * says why), p->read_only set for a dry run.  Opens the store as the mode
+ * wants (a->store, or p says why not) and returns {"ok", "project",
+ * "plan", "checks": [{"name", "status", "detail", "fix"}]}, a new
+ * reference.  Records nothing.
+ */
+json_t *preflight_outside(struct run *a, struct preflight *p);
 
 /* ---- the machine (apply.c) ------------------------------------------------ */
 

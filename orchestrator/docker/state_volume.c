@@ -467,6 +467,26 @@ int state_volume_force_unlock(struct engine *e, const char *project, int *had, s
     return *had ? remove_container(e, i.id, err) : 0;
 }
 
+int state_volume_peek(struct engine *e, const char *project, struct state_volume_peek *out,
+                      struct tt_err *err)
+{
+    struct buf vol = {0}, path = {0};
+    memset(out, 0, sizeof(*out));
+    state_volume_name(project, &vol);
+    engine_pathf(&path, "/volumes/%s", vol.data);
+    long st = engine_call(e, "GET", path.data, NULL, 0, NULL, NULL, err);
+    if (st > 0 && st != 200 && st != 404)
+        tt_error(err, "inspecting the state volume %s: HTTP %ld", vol.data, st);
+    int rc = st == 200 || st == 404 ? 0 : -1;
+    out->volume = st == 200;
+    if (rc == 0 && (out->held = holder_inspect(e, project, &out->holder, err)) < 0)
+        rc = -1;
+    out->stale = rc == 0 && out->held && holder_stale(&out->holder);
+    buf_release(&vol);
+    buf_release(&path);
+    return rc;
+}
+
 /* ---- the store's two slots ------------------------------------------------ */
 
 /* What a download finds in the volume's files. */

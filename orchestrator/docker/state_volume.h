@@ -89,6 +89,21 @@ int state_volume_read(struct engine *e, const char *project, const char *dir, st
  */
 int state_volume_force_unlock(struct engine *e, const char *project, int *had, struct buf *who,
                               struct tt_err *err);
+/* What state_volume_peek() saw of a project's store on the engine. */
+struct state_volume_peek {
+    int volume; /* the volume ttdeploy-state-PROJECT exists */
+    int held;   /* a holder exists: the lock is taken (holder describes it) */
+    int stale;  /* that holder is gone (its heartbeat stale): the next run removes it */
+    struct state_holder_info holder;
+};
+
+/*
+ * `check --state engine`, `apply --dry-run`: whether project's volume
+ * exists and who holds its lock, asked with GET requests only (nothing is
+ * created, not even a reader: the store itself is not read).
+ */
+int state_volume_peek(struct engine *e, const char *project, struct state_volume_peek *out,
+                      struct tt_err *err);
 /* Appends "HOST pid PID since TIME UTC, heartbeat N s ago (container NAME)". */
 void state_volume_describe(const struct state_holder_info *i, const char *project, struct buf *out);
 
