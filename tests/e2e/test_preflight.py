@@ -7,7 +7,13 @@ and the deployment recorded failed; a missing image, a git tag that does
 not exist and a lock held by another deployment each fail their check; a
 good apply records one ok step per check; on the example stack the database
 check reads the database (skipped before its first deployment), the backup
-check its room, and a migration lock held in PostgreSQL fails it."""
+check its room, and a migration lock held in PostgreSQL fails it.
+`apply --dry-run` runs the same checks after its preview: a held port or
+lock exits 1 naming the check, a clean stack exits 0 listing all eight
+(--json: one {"preflight": ...} line); it creates nothing, makes no store
+and leaves an existing one byte for byte.  `check --state engine` looks at
+the engine's state volume and lock holder (a live or stale holder fails
+it) and creates nothing."""
 import json
 import os
 import socket
@@ -333,6 +339,142 @@ def test_g_database_and_backup_checks_on_the_example_stack():
         assert p.returncode == 1 and db["status"] == "failed", db
         assert "the migration lock on database tasktracker is held by pid" in db["detail"], db
         assert db["fix"].startswith("wait for the other migration"), db
+
+
+def test_h_dry_run_fails_as_preflight_would_and_changes_nothing():
+    """apply --dry-run runs the checks as check does: a port held by another
+    process exits 1 naming the ports check; nothing is created on the
+    daemon, no store is made and no deployment recorded."""
+    s = Scratch("pfdry")
+    holder = socket.socket()
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    holder.bind(("127.0.0.1", PORT))
+    holder.listen()
+    with purged(s.project):
+        try:
+            before = daemon_snapshot()
+            p = ttdeploy("apply", "--dry-run", s.plan)
+            assert p.returncode == 1, p.stdout + p.stderr
+            assert "web          create" in p.stdout, "the preview comes first: " + p.stdout
+            lines = p.stdout.splitlines()
+            pre = lines[lines.index("preflight:") + 1:]
+            failed = [x for x in pre if x.startswith("FAILED")]
+            assert len(failed) == 1 and failed[0].split()[1] == "ports", p.stdout
+            assert f"port {PORT}/tcp (service web) is in use on this host by another process" \
+                in failed[0], p.stdout
+            assert "-> stop it, or change the published port of web in" in p.stdout, p.stdout
+            assert "some checks failed: apply would stop in its preflight phase" in p.stdout
+            assert p.stdout.rstrip().endswith("nothing was changed (dry run)"), p.stdout
+            assert f"preflight check ports failed: port {PORT}/tcp" in p.stderr, p.stderr
+            assert "apply would stop in its preflight phase" in p.stderr, p.stderr
+            # --json: the checks as one line, as `check --json` gives them
+            p = ttdeploy("apply", "--dry-run", "--json", s.plan)
+            assert p.returncode == 1, p.stdout + p.stderr
+            js = [json.loads(x) for x in p.stdout.splitlines() if x.startswith("{")]
+            assert len(js) == 1 and js[0]["preflight"]["ok"] is False, p.stdout
+            assert by_name(js[0]["preflight"])["ports"]["status"] == "failed", js
+            assert "compose.yml" in by_name(js[0]["preflight"])["ports"]["fix"], js
+            assert daemon_snapshot() == before, "a dry run created, removed or stopped something"
+            assert not os.path.exists(s.db), "a dry run makes no store"
+        finally:
+            holder.close()
+        # an existing store: read for its lock, and left as it was (no row, no deployment)
+        assert s.check().returncode == 0  # makes the store, records one preflights row
+        with open(s.db, "rb") as f:
+            digest = f.read()
+        p = ttdeploy("apply", "--dry-run", s.plan)
+        assert p.returncode == 0, p.stdout + p.stderr
+        con = sqlite3.connect(s.db)
+        counts = (con.execute("SELECT count(*) FROM preflights").fetchone()[0],
+                  con.execute("SELECT count(*) FROM deployments").fetchone()[0],
+                  con.execute("SELECT count(*) FROM steps").fetchone()[0])
+        con.close()
+        assert counts == (1, 0, 0), counts
+        with open(s.db, "rb") as f:
+            assert f.read() == digest, "a dry run wrote the store"
+        assert project_containers(s.project) == {}
+    s.close()
+
+
+def test_h2_dry_run_of_a_clean_stack_lists_every_check():
+    s = Scratch("pfdryok")
+    with purged(s.project):
+        before = daemon_snapshot()
+        p = ttdeploy("apply", "--dry-run", s.plan)
+        assert p.returncode == 0, p.stdout + p.stderr
+        lines = p.stdout.splitlines()
+        pre = lines[lines.index("preflight:") + 1:]
+        names = [x.split()[1] for x in pre if x.split()[0] in ("ok", "skipped", "FAILED")]
+        assert names == ["engine", "files", "images", "ports", "database", "backup-dir",
+                         "store", "git-tag"], p.stdout
+        assert not [x for x in pre if x.startswith("FAILED")], p.stdout
+        assert any(x.startswith("ok") and f"{PORT}/tcp free" in x for x in pre), p.stdout
+        assert any(x.startswith("ok") and "no store yet at" in x for x in pre), p.stdout
+        assert "all checks passed: apply may begin" in p.stdout, p.stdout
+        assert daemon_snapshot() == before
+        assert not os.path.exists(s.db), "a dry run makes no store"
+        # a lock held by another deployment: the dry run fails as apply would wait and fail
+        assert s.check().returncode == 0
+        con = sqlite3.connect(s.db)
+        con.execute("INSERT INTO lock (project, host, pid, started_at, heartbeat_at, "
+                    "deployment_id, token) VALUES (?, 'elsewhere', 4242, ?, ?, 7, 'x')",
+                    (s.project, time.time(), time.time()))
+        con.commit()
+        con.close()
+        p = ttdeploy("apply", "--dry-run", s.plan)
+        assert p.returncode == 1, p.stdout + p.stderr
+        assert "preflight check store failed: project pfdryok is locked by elsewhere" in \
+            p.stderr, p.stderr
+    s.close()
+
+
+def holder_container(project, started):
+    """A state holder of project on the engine, as another run's (never started)."""
+    name = f"ttdeploy-state-{project}"
+    st, c = api("POST", f"/containers/create?name={name}", {
+        "Image": BUSYBOX, "Cmd": ["true"],
+        "Labels": {"dev.ttdeploy.state.host": "elsewhere", "dev.ttdeploy.state.pid": "4242",
+                   "dev.ttdeploy.state.started": str(started),
+                   "dev.ttdeploy.state.token": "x"}})
+    assert st == 201, c
+    return c["Id"]
+
+
+def test_i_check_state_engine_looks_at_the_volume_and_the_lock():
+    s = Scratch("pfengine")
+    with purged(s.project):
+        api("DELETE", f"/containers/ttdeploy-state-{s.project}?force=1")
+        before = daemon_snapshot()
+        for args in (("check", "--json", "--state", "engine"),
+                     ("apply", "--dry-run", "--json", "--state", "engine")):
+            p = ttdeploy(*args, s.plan)
+            assert p.returncode == 0, p.stdout + p.stderr
+            line = [x for x in p.stdout.splitlines() if x.startswith("{")]
+            r = json.loads(p.stdout) if args[0] == "check" else json.loads(line[0])["preflight"]
+            st = by_name(r)["store"]
+            assert st["status"] == "ok", st
+            assert f"volume ttdeploy-state-{s.project} not there yet" in st["detail"], st
+            assert "lock on pfengine is free" in st["detail"], st
+        assert daemon_snapshot() == before, "check --state engine created something"
+        assert not os.path.exists(s.db), "check --state engine made a local store"
+        for started, word in ((time.time(), "wait for that deployment"),
+                              (time.time() - 3600, "ttdeploy recover --state engine")):
+            cid = holder_container(s.project, started)
+            try:
+                p = ttdeploy("check", "--json", "--state", "engine", s.plan)
+                assert p.returncode == 1, p.stdout + p.stderr
+                st = by_name(json.loads(p.stdout))["store"]
+                assert st["status"] == "failed", st
+                assert "project pfengine is locked on the engine by elsewhere pid 4242" in \
+                    st["detail"], st
+                assert ("stale" in st["detail"]) == (word.startswith("ttdeploy")), st
+                assert word in st["fix"], st
+                p = ttdeploy("apply", "--dry-run", "--state", "engine", s.plan)
+                assert p.returncode == 1 and "preflight check store failed" in p.stderr, \
+                    p.stdout + p.stderr
+            finally:
+                api("DELETE", f"/containers/{cid}?force=1")
+    s.close()
 
 
 if __name__ == "__main__":
