@@ -3,8 +3,9 @@
  * tag.  Deploys the plan's release phase by phase and records every step;
  * `--dry-run` prints what would change and the preflight checks as `check`
  * prints them, and touches nothing, not even the state store: it exits 1
- * when a check failed, since apply would stop in its preflight.  SIGINT/SIGTERM stop it before its
- * next step; it is left unfinished for `recover` and exits 130/143.
+ * when a check failed, since apply would stop in its preflight.
+ * SIGINT/SIGTERM stop it before its next step; it is left unfinished for
+ * `recover` and exits 130/143.
  */
 #include "cmd.h"
 
