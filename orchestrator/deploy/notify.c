@@ -10,7 +10,8 @@
  * sealed on the audit chain before the deployment that holds them, as
  * every other step, and a crash while they are sent leaves the
  * deployment unfinished in its final state, which `recover` records as
- * it was (sending the end event again) instead of rolling anything back.
+ * it was (telling the end event to the webhooks not told yet: "once per
+ * webhook" below) instead of rolling anything back.
  * A stop signal that leaves the deployment unfinished sends no end
  * event: `recover` decides how it ends and sends that one.
  *
@@ -406,7 +407,6 @@ static void intent_of(const struct plan_notify *w, enum plan_notify_event ev, st
 static void digest_of(struct run *a, size_t i, char d[STORE_HMAC_TEXT_LEN + 1])
 {
     struct tt_err e = {0};
-    d[0] = 0;
     if (a->store && store_hmac(a->store, a->notify[i].url, d, &e) == 0)
         d[strlen(STORE_HMAC_PREFIX) + NOTIFY_DIGEST_HEX] = 0;
     else
@@ -525,15 +525,17 @@ static void tell(struct run *a, size_t i, enum plan_notify_event ev, enum deploy
     /* A store that cannot record does not keep the webhook from being told (a failure). */
     int recorded = step_begin(a, phase, NULL, "notify", intent.data, &step) == 0;
     int rc = post(&a->notify[i], body, &detail, &why);
-    identity_of(a, i, &detail);
     char *d = redact_text(detail.data, secrets),
          *y = rc < 0 ? redact_text(why.data, secrets) : NULL;
+    buf_reset(&detail);
+    buf_adds(&detail, d);
+    identity_of(a, i, &detail); /* after redact_text: no secret in it, nothing to mangle */
     if (recorded)
-        step_end(a, step, rc < 0 ? STEP_FAILED : STEP_OK, d, y);
+        step_end(a, step, rc < 0 ? STEP_FAILED : STEP_OK, detail.data, y);
     if (recorded)
-        run_say(a, "notify: %s: %s", intent.data, d);
+        run_say(a, "notify: %s: %s", intent.data, detail.data);
     else
-        run_say(a, "notify: %s: %s (not recorded: %s)", intent.data, d, local.msg);
+        run_say(a, "notify: %s: %s (not recorded: %s)", intent.data, detail.data, local.msg);
     free(d);
     free(y);
     a->err = saved;
