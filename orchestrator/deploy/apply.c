@@ -200,7 +200,8 @@ static int adopt_interrupted(struct run *a, const char *on_crash)
 /*
  * A deployment interrupted after its final state was recorded, while its
  * end was told to the plan's webhooks (notify.c): it had ended, so its
- * end is recorded as it was (the webhooks told again), nothing rolled back.
+ * end is recorded as it was (told to the webhooks it had not told yet:
+ * notify.c), nothing rolled back.
  */
 static enum apply_outcome finish_ended(struct run *a, json_t *u)
 {

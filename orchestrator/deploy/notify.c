@@ -10,7 +10,8 @@
  * sealed on the audit chain before the deployment that holds them, as
  * every other step, and a crash while they are sent leaves the
  * deployment unfinished in its final state, which `recover` records as
- * it was (sending the end event again) instead of rolling anything back.
+ * it was (telling the end event to the webhooks not told yet: "once per
+ * webhook" below) instead of rolling anything back.
  * A stop signal that leaves the deployment unfinished sends no end
  * event: `recover` decides how it ends and sends that one.
  *
@@ -366,54 +367,211 @@ static int post(const struct plan_notify *w, const char *body, struct buf *detai
     return told ? 0 : -1;
 }
 
-/* Tells one webhook, as a recorded step; never touches a->err. */
-static void tell(struct run *a, const struct plan_notify *w, enum plan_notify_event ev,
-                 enum deploy_state phase, const char *body, const char *const *secrets)
+/*
+ * ---- once per webhook: what an earlier run of this deployment told ----
+ *
+ * A crash while the end is told (or after, before the deployment is
+ * sealed) leaves some webhooks told and some not; `recover` finishes the
+ * deployment and tells again only those with no step that ended ok for
+ * the same event in this deployment.  A step begun and never ended (a
+ * crash mid-POST) is no proof the webhook got it: it is told again (at
+ * least once, never "at most once").
+ *
+ * Which webhook a step told: a delivery's detail ends with its identity,
+ * "; webhook N, url hmac-sha256:0123456789abcdef": N its position in the
+ * plan's notify: list (from 1), then the first NOTIFY_DIGEST_HEX hex
+ * digits of the store's keyed digest of its whole URL (store_hmac: the
+ * path that tells two Slack webhooks on one host apart, never the token
+ * in clear).  A step's intent names origin and event, so a recorded
+ * delivery is webhook i's when its intent is i's and its digest is i's
+ * URL's; the position is compared too only when the plan names that URL
+ * twice, so a webhook added, removed or moved before `recover` is still
+ * recognised.  Without a digest (no audit key) the position decides; a
+ * step recorded before identities were (no "; webhook") counts for the
+ * one webhook of the plan with that origin and event, if only one has.
+ */
+
+#define NOTIFY_DIGEST_HEX 16
+#define NOTIFY_ID_MARK "; webhook "
+
+/* Webhook i's intent for ev: "POST scheme://host[:port] (event)". */
+static void intent_of(const struct plan_notify *w, enum plan_notify_event ev, struct buf *b)
+{
+    char *origin = http_url_origin(w->url);
+    buf_printf(b, "POST %s (%s)", origin ? origin : "<a URL that does not parse>",
+               plan_notify_event_name(ev));
+    free(origin);
+}
+
+/* The shortened keyed digest of webhook i's URL into d ("" when the key cannot be had). */
+static void digest_of(struct run *a, size_t i, char d[STORE_HMAC_TEXT_LEN + 1])
+{
+    struct tt_err e = {0};
+    if (a->store && store_hmac(a->store, a->notify[i].url, d, &e) == 0)
+        d[strlen(STORE_HMAC_PREFIX) + NOTIFY_DIGEST_HEX] = 0;
+    else
+        d[0] = 0;
+}
+
+/* Webhook i's identity, as its delivery's detail ends. */
+static void identity_of(struct run *a, size_t i, struct buf *b)
+{
+    char d[STORE_HMAC_TEXT_LEN + 1];
+    digest_of(a, i, d);
+    buf_printf(b, NOTIFY_ID_MARK "%zu", i + 1);
+    if (d[0])
+        buf_printf(b, ", url %s", d);
+}
+
+/* Whether another webhook of the plan has webhook i's URL. */
+static int url_twice(const struct run *a, size_t i)
+{
+    for (size_t j = 0; j < a->nnotify; j++)
+        if (j != i && !strcmp(a->notify[j].url, a->notify[i].url))
+            return 1;
+    return 0;
+}
+
+/* How many webhooks of the plan that ask for ev have intent (origin and event). */
+static size_t same_intent(const struct run *a, enum plan_notify_event ev, const char *intent)
+{
+    size_t n = 0;
+    for (size_t j = 0; j < a->nnotify; j++) {
+        struct buf b = {0};
+        if (a->notify[j].events & (1u << ev)) {
+            intent_of(&a->notify[j], ev, &b);
+            n += !strcmp(b.data, intent);
+        }
+        buf_release(&b);
+    }
+    return n;
+}
+
+/* Whether detail (an ok delivery's) names webhook i (its URL's digest d, "" when none). */
+static int identity_matches(const struct run *a, size_t i, const char *d, const char *detail)
+{
+    const char *id = strstr(detail, NOTIFY_ID_MARK);
+    char *end;
+    long n = strtol(id + strlen(NOTIFY_ID_MARK), &end, 10);
+    const char *url = strncmp(end, ", url ", 6) ? NULL : end + 6;
+    if (url && d[0] && strncmp(url, d, strlen(d)) == 0 &&
+        (url[strlen(d)] == 0 || url[strlen(d)] == ' '))
+        return !url_twice(a, i) || n == (long)i + 1;
+    if (url && d[0])
+        return 0; /* another URL */
+    return n == (long)i + 1;
+}
+
+/*
+ * The step of this deployment that delivered ev to webhook i (steps: its
+ * store_show() steps), or NULL (borrowed).
+ */
+static json_t *told_before(struct run *a, json_t *steps, size_t i, enum plan_notify_event ev)
+{
+    struct buf intent = {0};
+    char d[STORE_HMAC_TEXT_LEN + 1];
+    json_t *s, *found = NULL;
+    size_t k;
+
+    intent_of(&a->notify[i], ev, &intent);
+    digest_of(a, i, d);
+    json_array_foreach(steps, k, s)
+    {
+        const char *detail = store_text(s, "detail", "");
+        if (strcmp(store_text(s, "action", ""), "notify") ||
+            strcmp(store_text(s, "status", ""), step_status_name(STEP_OK)) ||
+            strcmp(store_text(s, "intent", ""), intent.data))
+            continue;
+        if (strstr(detail, NOTIFY_ID_MARK) ? identity_matches(a, i, d, detail)
+                                           : same_intent(a, ev, intent.data) == 1) {
+            found = s;
+            break;
+        }
+    }
+    buf_release(&intent);
+    return found;
+}
+
+/* Records that webhook i is not told ev again: step s of this deployment told it. */
+static void skip_told(struct run *a, size_t i, enum plan_notify_event ev, enum deploy_state phase,
+                      json_t *s)
+{
+    struct tt_err local = {0}, *saved = a->err;
+    struct buf intent = {0}, detail = {0};
+
+    intent_of(&a->notify[i], ev, &intent);
+    buf_printf(&detail, "already delivered before the crash (step %" JSON_INTEGER_FORMAT ": %s)",
+               json_integer_value(json_object_get(s, "seq")), store_text(s, "detail", ""));
+    a->err = &local;
+    if (step_note(a, phase, NULL, "notify", intent.data, STEP_SKIPPED, detail.data) == 0)
+        run_say(a, "notify: %s: %s", intent.data, detail.data);
+    else
+        run_say(a, "notify: %s: %s (not recorded: %s)", intent.data, detail.data, local.msg);
+    a->err = saved;
+    buf_release(&intent);
+    buf_release(&detail);
+}
+
+/* Tells one webhook (the i-th), as a recorded step; never touches a->err. */
+static void tell(struct run *a, size_t i, enum plan_notify_event ev, enum deploy_state phase,
+                 const char *body, const char *const *secrets)
 {
     struct tt_err local = {0}, *saved = a->err;
     struct buf intent = {0}, detail = {0}, why = {0};
     long long step;
-    char *origin = http_url_origin(w->url);
 
-    buf_printf(&intent, "POST %s (%s)", origin ? origin : "<a URL that does not parse>",
-               plan_notify_event_name(ev));
+    intent_of(&a->notify[i], ev, &intent);
     a->err = &local;
     /* A store that cannot record does not keep the webhook from being told (a failure). */
     int recorded = step_begin(a, phase, NULL, "notify", intent.data, &step) == 0;
-    int rc = post(w, body, &detail, &why);
+    int rc = post(&a->notify[i], body, &detail, &why);
     char *d = redact_text(detail.data, secrets),
          *y = rc < 0 ? redact_text(why.data, secrets) : NULL;
+    buf_reset(&detail);
+    buf_adds(&detail, d);
+    identity_of(a, i, &detail); /* after redact_text: no secret in it, nothing to mangle */
     if (recorded)
-        step_end(a, step, rc < 0 ? STEP_FAILED : STEP_OK, d, y);
+        step_end(a, step, rc < 0 ? STEP_FAILED : STEP_OK, detail.data, y);
     if (recorded)
-        run_say(a, "notify: %s: %s", intent.data, d);
+        run_say(a, "notify: %s: %s", intent.data, detail.data);
     else
-        run_say(a, "notify: %s: %s (not recorded: %s)", intent.data, d, local.msg);
+        run_say(a, "notify: %s: %s (not recorded: %s)", intent.data, detail.data, local.msg);
     free(d);
     free(y);
     a->err = saved;
-    free(origin);
     buf_release(&intent);
     buf_release(&detail);
     buf_release(&why);
 }
 
-/* Tells every webhook that asks for ev. */
+/*
+ * Tells every webhook that asks for ev and that this deployment has not
+ * told it yet (an earlier run cut short by a crash: `recover`).
+ */
 static void send_event(struct run *a, enum plan_notify_event ev, enum deploy_state status,
                        enum deploy_state failed_at, const char *error)
 {
     char *body = NULL;
     const char **secrets = NULL;
+    json_t *d = NULL, *told;
+    struct tt_err e = {0};
+
     for (size_t i = 0; a->store && i < a->nnotify; i++) {
-        const struct plan_notify *w = &a->notify[i];
-        if (!(w->events & (1u << ev)))
+        if (!(a->notify[i].events & (1u << ev)))
             continue;
+        if (!d) /* a store that cannot be read: every webhook is told (at least once) */
+            d = store_show(a->store, a->id, &e);
+        if ((told = told_before(a, json_object_get(d, "steps"), i, ev))) {
+            skip_told(a, i, ev, status, told);
+            continue;
+        }
         if (!body) {
             body = payload(a, ev, status, failed_at, error);
             secrets = run_secrets(a);
         }
-        tell(a, w, ev, status, body, secrets);
+        tell(a, i, ev, status, body, secrets);
     }
+    json_decref(d);
     free(body);
     free(secrets);
 }

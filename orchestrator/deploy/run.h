@@ -319,7 +319,9 @@ void notify_started(struct run *a);
  * Tells the webhooks that ask for final's event (run_finish, the final
  * state recorded, the deployment not yet sealed); failed_at: the state
  * it failed in, for a failure the matrix did not judge.  A webhook not
- * told is a failed step, and changes nothing else.
+ * told is a failed step, and changes nothing else.  A webhook this
+ * deployment already told that event (a run cut short by a crash, then
+ * `recover`) is not told again: a skipped step says so.
  */
 void notify_end(struct run *a, enum deploy_state final, enum deploy_state failed_at,
                 const char *error);

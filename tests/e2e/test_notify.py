@@ -11,7 +11,10 @@ failed, and the apply still exits 0; a deployment whose check fails sends
 rolled_back with the failed phase, check and rule; `on:` filters; an unset
 header variable is refused before anything runs; a crash while the end
 event is sent leaves the deployment unfinished in its final state, and
-`recover` records that end (not a rollback) and sends it again.  No header
+`recover` records that end (not a rollback) and sends it again to the
+webhooks not told yet: with two webhooks on one origin, a crash after the
+first was told gets each exactly one end event, and `show` says why the
+first was skipped.  No header
 value nor the URL's path is in the output or the store (the sqlite files
 are grepped), and show, report, timeline and `audit verify` still work."""
 import glob
@@ -34,6 +37,8 @@ from test_rollback import build_image
 SECRET = "sekret-%d-value" % os.getpid()
 V2_IMAGE = "ttdeploy-test/notify-api:v2"
 TOKEN_PATH = "/services/T0KEN%d/xyz" % os.getpid()
+# what a delivery's detail ends with: the webhook's place in notify: and its URL's keyed digest
+WEBHOOK_1 = r"; webhook 1, url hmac-sha256:[0-9a-f]{16}"
 
 
 class Receiver:
@@ -199,7 +204,8 @@ def test_good_apply_sends_started_and_succeeded():
         intent = f"POST http://127.0.0.1:{r.port} (%s)"
         assert [(s["phase"], s["intent"], s["status"]) for s in steps] == [
             ("locked", intent % "started", "ok"), ("succeeded", intent % "succeeded", "ok")], steps
-        assert steps[1]["detail"] == "delivered: HTTP 200, attempts: 1", steps
+        assert re.fullmatch("delivered: HTTP 200, attempts: 1" + WEBHOOK_1,
+                            steps[1]["detail"]), steps
         assert "notify: POST http://127.0.0.1" in res.stdout, res.stdout
         p.check_store()
         dry = p.apply("--dry-run")
@@ -222,7 +228,8 @@ def test_retried_until_delivered():
         assert r.events() == ["succeeded"] * 3, r.events()
         steps = p.notify_steps()
         assert len(steps) == 1 and steps[0]["status"] == "ok", steps
-        assert steps[0]["detail"] == "delivered: HTTP 200, attempts: 3", steps
+        assert re.fullmatch("delivered: HTTP 200, attempts: 3" + WEBHOOK_1,
+                            steps[0]["detail"]), steps
         assert time.monotonic() - t0 >= 1.5, "the backoff waits 0.5 s then 1 s"
         p.check_store()
     finally:
@@ -245,7 +252,8 @@ def test_never_delivered_is_recorded_and_changes_nothing():
             f"POST http://127.0.0.1:{port} (started)", started
         assert started["detail"].startswith("not delivered: attempts: 4, last: no answer"), started
         assert done["status"] == "failed", done
-        assert done["detail"] == "not delivered: attempts: 4, last: HTTP 500", done
+        assert re.fullmatch("not delivered: attempts: 4, last: HTTP 500" + WEBHOOK_1,
+                            done["detail"]), done
         assert "not told after 4 attempts" in done["error"], done
         assert "not delivered" in res.stdout, res.stdout
         p.check_store()
@@ -333,6 +341,52 @@ def test_crash_while_telling_the_end_then_recover():
         steps = p.notify_steps()
         assert [s["status"] for s in steps] == ["interrupted", "ok"], steps
         p.check_store()
+    finally:
+        r.close()
+        p.close()
+
+
+def test_recover_tells_each_webhook_its_end_once():
+    """Two webhooks on one origin (their paths differ): a crash once the first was told
+    (its step ended ok) and before the second was, then recover: each got the end event
+    exactly once; a crash once both were told, before the seal: recover tells nobody."""
+    r, p = Receiver(), Project("tte2e-notify-once")
+    second = f"http://127.0.0.1:{r.port}{TOKEN_PATH}/b"
+    try:
+        p.write("v1", hook(r.url, on=["succeeded"], headers=False)
+                + hook(second, on=["succeeded"], headers=False))
+        listing = p.apply(env={"TTDEPLOY_CRASH_AT": "list"})
+        assert listing.returncode == 0, listing.stderr
+        steps = re.findall(r"crash point \d+: intent of step (\d+): succeeded notify",
+                           listing.stderr)
+        assert len(steps) == 2, listing.stderr
+        ends = [re.search(r"crash point (\d+): outcome of step %s ok" % s, listing.stderr)
+                for s in steps]
+        assert all(ends), listing.stderr
+        for at, told_before in ((ends[0].group(1), 1), (ends[1].group(1), 2)):
+            purge_project(p.name)
+            shutil.rmtree(os.path.dirname(p.db))
+            r.requests.clear()
+            p.apply(env={"TTDEPLOY_CRASH_AT": at})
+            dep = p.deployment()
+            assert dep["status"] == "running" and dep["state"] == "succeeded", dep
+            assert len(r.requests) == told_before, r.requests
+            res = ttdeploy("recover", "--progress", "plain", p.plan)
+            assert res.returncode == 0, res.stdout + res.stderr
+            assert p.deployment()["status"] == "succeeded", p.deployment()
+            paths = sorted(q[0] for q in r.requests)
+            assert paths == sorted([TOKEN_PATH, TOKEN_PATH + "/b"]), (at, paths)
+            assert all(e == "succeeded" for e in r.events()), r.events()
+            assert res.stdout.count("already delivered before the crash") == told_before, \
+                res.stdout
+            steps = p.notify_steps()
+            assert [s["status"] for s in steps] == \
+                ["ok"] * told_before + ["skipped"] * told_before + ["ok"] * (2 - told_before), steps
+            assert "; webhook 1, url hmac-sha256:" in steps[0]["detail"], steps[0]
+            assert "; webhook 2, url hmac-sha256:" in steps[-1]["detail"], steps[-1]
+            show = ttdeploy("show", "--state", p.db, str(dep["id"]))
+            assert "already delivered before the crash" in show.stdout, show.stdout
+            p.check_store()
     finally:
         r.close()
         p.close()
