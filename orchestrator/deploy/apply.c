@@ -238,7 +238,8 @@ static enum apply_outcome resume_forward(struct run *a)
     for (size_t i = 0; i < apply_phase_count; i++) {
         if (apply_phase_table[i].state != from || !hooks_begun(a, from, PLAN_HOOK_AFTER))
             continue;
-        run_say(a, "%s had ended before the crash, its after hooks begun: not run again",
+        run_say(a,
+                "%s: its work had ended before the crash (its after hooks had begun): not redone",
                 deploy_state_name(from));
         hooks_run_after_crash(a, from, PLAN_HOOK_AFTER);
         from = i + 1 < apply_phase_count ? apply_phase_table[i + 1].state : DEPLOY_SUCCEEDED;
