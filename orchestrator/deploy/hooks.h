@@ -1,7 +1,9 @@
 /*
  * hooks.h - the plan's hooks around the apply phases (plans/README.md,
  * "Hooks"): apply.c calls hooks_run() before a phase runs, after it
- * worked, and once it (or a before hook) failed.  Private to deploy/.
+ * worked, and once it (or a before hook) failed; recover calls
+ * hooks_run_after_crash() for the phase a crash interrupted, so that no
+ * hook that had ended runs again.  Private to deploy/.
  */
 #ifndef HOOKS_H
 #define HOOKS_H

@@ -378,7 +378,8 @@ def logging_hooks(on_crash, phases=("infra_up", "app_up", "verify"),
     for ph in phases:
         more += f"  {ph}:\n"
         for w in whens:
-            more += f'    {w}:\n      - {{run: "echo $$TTDEPLOY_PHASE $$TTDEPLOY_HOOK >> DIR/log"}}\n'
+            more += (f'    {w}:\n      - {{run: "echo $$TTDEPLOY_PHASE $$TTDEPLOY_HOOK >> DIR/log; '
+                     'echo $$TTDEPLOY_ERROR > DIR/error"}\n')
     return more
 
 
@@ -468,7 +469,7 @@ def test_l_crash_in_or_after_an_after_hook_resume_does_not_redo_the_phase():
         before, by_recover, res = c.crash_and_recover(c.outcome("verify hook -", 1))
         assert res.returncode == 0, res.stdout + res.stderr
         assert len(before) == 6 and by_recover == [], (before, by_recover)
-        assert "verify: hook verify.after.1 (after) ended before the crash" in res.stdout, res.stdout
+        assert "hook verify.after.1 (after) ended before the crash" in res.stdout, res.stdout
         assert c.check_recorded()["status"] == "succeeded"
 
 
@@ -479,6 +480,8 @@ def test_m_crash_then_recover_rolls_back_runs_on_failure_once():
         assert res.returncode == 1, res.stdout + res.stderr  # a first deployment: failed
         assert before == ["infra_up before", "infra_up after", "app_up before"], before
         assert by_recover == ["app_up on_failure"], by_recover
+        assert re.fullmatch(r"deployment \d+ was interrupted in state app_(up|healthy)\n",
+                            p.read("error")), p.read("error")
         d = c.check_recorded()
         assert d["status"] == "failed", d["status"]
         tell = [s for s in p.hooks(d) if "(on_failure)" in s["intent"]][0]
