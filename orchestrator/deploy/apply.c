@@ -216,6 +216,40 @@ static enum apply_outcome finish_ended(struct run *a, json_t *u)
     return st == DEPLOY_ROLLBACK_FAILED ? APPLY_ROLLBACK_BROKE : APPLY_DEPLOY_FAILED;
 }
 
+/* The state a phase of the table begins in, for a state it runs in (app_healthy: app_up). */
+static enum deploy_state table_phase(enum deploy_state st)
+{
+    for (size_t i = 0; i < apply_phase_count; i++)
+        if (st >= apply_phase_table[i].state && st <= apply_phase_table[i].last)
+            return apply_phase_table[i].state;
+    return st;
+}
+
+/*
+ * on_crash: resume.  The interrupted phase is entered again from the one
+ * before it (up is idempotent), its before hooks with it: at-least-once.
+ * Unless its after hooks had begun: then its work was done, so it is not
+ * redone; its after hooks that had not ended run (the one the crash cut
+ * runs again), and the next phase follows.  The hooks of the phases
+ * before it had ended and do not run again.
+ */
+static enum apply_outcome resume_forward(struct run *a)
+{
+    enum deploy_state from = table_phase(a->state);
+    for (size_t i = 0; i < apply_phase_count; i++) {
+        if (apply_phase_table[i].state != from || !hooks_begun(a, from, PLAN_HOOK_AFTER))
+            continue;
+        run_say(a,
+                "%s: its work had ended before the crash (its after hooks had begun): not redone",
+                deploy_state_name(from));
+        hooks_run_after_crash(a, from, PLAN_HOOK_AFTER);
+        from = i + 1 < apply_phase_count ? apply_phase_table[i + 1].state : DEPLOY_SUCCEEDED;
+        break;
+    }
+    a->state = (enum deploy_state)(from - 1);
+    return apply_phases(a, apply_phase_table, apply_phase_count, from);
+}
+
 enum apply_outcome apply_recover(const struct apply_options *o, struct tt_err *err)
 {
     struct run a = {0};
@@ -265,12 +299,7 @@ enum apply_outcome apply_recover(const struct apply_options *o, struct tt_err *e
     } else if (a.state == DEPLOY_ROLLING_BACK) {
         res = rollback_resume(&a);
     } else if (resume) {
-        /* Re-enter the interrupted phase from the one before it: up is idempotent. */
-        enum deploy_state from = a.state;
-        if (from == DEPLOY_INFRA_HEALTHY || from == DEPLOY_APP_HEALTHY)
-            from = (enum deploy_state)(from - 1);
-        a.state = (enum deploy_state)(from - 1);
-        res = apply_phases(&a, apply_phase_table, apply_phase_count, from);
+        res = resume_forward(&a);
     } else {
         /* on_crash: rollback: the matrix decides, as if the interrupted phase had failed. */
         tt_error(err, "deployment %lld was interrupted in state %s", a.id,
@@ -281,6 +310,8 @@ enum apply_outcome apply_recover(const struct apply_options *o, struct tt_err *e
             a.state = DEPLOY_LOCKED;
         a.fail_health = xstrdup("interrupted");
         a.crashed = 1;
+        /* the crash failed the phase: its on_failure hooks that had not ended, then the matrix */
+        hooks_run_after_crash(&a, table_phase(a.state), PLAN_HOOK_ON_FAILURE);
         res = rollback_after_failure(&a);
     }
     if (res != APPLY_UNREACHABLE) {

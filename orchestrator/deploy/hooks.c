@@ -322,7 +322,46 @@ static void fail_phase(struct run *a, const struct plan_hook *h, const struct tt
         tt_error(a->err, "%s", why->msg[0] ? why->msg : "a before hook failed");
 }
 
-int hooks_run(struct run *a, enum deploy_state phase, enum plan_hook_when when)
+/* ---- after a crash: what the deployment's steps say ran --------------------- */
+
+enum hook_record {
+    HOOK_NOT_BEGUN, /* no step of it */
+    HOOK_CUT,       /* begun but not ended: running when the crash came (now interrupted) */
+    HOOK_ENDED,     /* its outcome is recorded: ok or failed */
+};
+
+/* How far hook h of phase got in steps (a deployment's, as store_show() lists them). */
+static enum hook_record hook_recorded(json_t *steps, const char *phase, const struct plan_hook *h)
+{
+    enum hook_record got = HOOK_NOT_BEGUN;
+    struct buf prefix = {0}; /* hook_intent()'s beginning: names are unique in a plan */
+    size_t i;
+    json_t *step;
+
+    buf_printf(&prefix, "run %s (%s): ", h->name, plan_hook_when_name(h->when));
+    json_array_foreach(steps, i, step)
+    {
+        const char *ph = json_string_value(json_object_get(step, "phase"));
+        const char *action = json_string_value(json_object_get(step, "action"));
+        const char *intent = json_string_value(json_object_get(step, "intent"));
+        if (!ph || !action || !intent || strcmp(ph, phase) || strcmp(action, "hook") ||
+            strncmp(intent, prefix.data, prefix.len))
+            continue;
+        int st = step_status_from_name(json_string_value(json_object_get(step, "status")));
+        enum hook_record r = st == STEP_OK || st == STEP_FAILED ? HOOK_ENDED : HOOK_CUT;
+        if (r > got)
+            got = r;
+    }
+    buf_release(&prefix);
+    return got;
+}
+
+/*
+ * Runs the hooks of phase for when; ran NULL: all of them.  ran a
+ * deployment's steps (recover): a hook whose outcome they record is said
+ * and not run again; one they show cut by the crash runs again.
+ */
+static int run_hooks(struct run *a, enum deploy_state phase, enum plan_hook_when when, json_t *ran)
 {
     const struct plan *p = a->plan;
     struct hook_env he = {deploy_state_name(phase), when, {0}, {0}};
@@ -344,6 +383,11 @@ int hooks_run(struct run *a, enum deploy_state phase, enum plan_hook_when when)
         struct tt_err herr = {0};
         if (h->when != when || strcmp(h->phase, he.phase))
             continue;
+        if (ran && hook_recorded(ran, he.phase, h) == HOOK_ENDED) {
+            run_say(a, "%s: hook %s (%s) ended before the crash: not run again", he.phase, h->name,
+                    plan_hook_when_name(when));
+            continue;
+        }
         if (hook_step(a, phase, &he, h, &herr) == ACTION_DONE)
             continue;
         if (when == PLAN_HOOK_BEFORE) {
@@ -357,6 +401,35 @@ int hooks_run(struct run *a, enum deploy_state phase, enum plan_hook_when when)
     strv_clear(&he.facts);
     strv_clear(&he.secrets);
     return rc;
+}
+
+int hooks_run(struct run *a, enum deploy_state phase, enum plan_hook_when when)
+{
+    return run_hooks(a, phase, when, NULL);
+}
+
+int hooks_run_after_crash(struct run *a, enum deploy_state phase, enum plan_hook_when when)
+{
+    struct tt_err e = {0};
+    json_t *d = store_show(a->store, a->id, &e); /* NULL: nothing known, so all run */
+    int rc = run_hooks(a, phase, when, json_object_get(d, "steps"));
+    json_decref(d);
+    return rc;
+}
+
+int hooks_begun(struct run *a, enum deploy_state phase, enum plan_hook_when when)
+{
+    const struct plan *p = a->plan;
+    const char *name = deploy_state_name(phase);
+    struct tt_err e = {0};
+    json_t *d = store_show(a->store, a->id, &e);
+    int begun = 0;
+
+    for (size_t i = 0; d && i < p->nhooks && !begun; i++)
+        begun = p->hooks[i].when == when && !strcmp(p->hooks[i].phase, name) &&
+                hook_recorded(json_object_get(d, "steps"), name, &p->hooks[i]) != HOOK_NOT_BEGUN;
+    json_decref(d);
+    return begun;
 }
 
 void hooks_dry_run(struct run *a, FILE *out)

@@ -1,7 +1,9 @@
 /*
  * hooks.h - the plan's hooks around the apply phases (plans/README.md,
  * "Hooks"): apply.c calls hooks_run() before a phase runs, after it
- * worked, and once it (or a before hook) failed.  Private to deploy/.
+ * worked, and once it (or a before hook) failed; recover calls
+ * hooks_run_after_crash() for the phase a crash interrupted, so that no
+ * hook that had ended runs again.  Private to deploy/.
  */
 #ifndef HOOKS_H
 #define HOOKS_H
@@ -23,6 +25,16 @@
  * begins (a before hook returns -1, the others 0).
  */
 int hooks_run(struct run *a, enum deploy_state phase, enum plan_hook_when when);
+
+/*
+ * recover: hooks_run() for a deployment a crash interrupted, but a hook
+ * whose outcome (ok or failed) its steps record is said and not run
+ * again; one the crash cut (its step interrupted) runs again.
+ */
+int hooks_run_after_crash(struct run *a, enum deploy_state phase, enum plan_hook_when when);
+
+/* Whether a hook of phase for when has a step in the deployment (begun, ended or not). */
+int hooks_begun(struct run *a, enum deploy_state phase, enum plan_hook_when when);
 
 /* `apply --dry-run`: each hook, where and when it would run, its command redacted. */
 void hooks_dry_run(struct run *a, FILE *out);

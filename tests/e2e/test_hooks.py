@@ -10,9 +10,18 @@ its whole process group (no marker process left); a hook with service: runs
 in a one-off container that is removed afterwards; an on_failure hook runs
 when verify fails, with the failed check's name; a secret printed by a hook
 is neither in the store nor in ttdeploy's output.
+
+Crashes (TTDEPLOY_CRASH_AT, then `recover`), with hooks that log "PHASE WHEN"
+to a file, so the log says exactly which ran: with on_crash: resume, a crash
+mid app_up runs app_up's before hook again but nothing of infra_up; a crash in
+or after a phase's after hook does not redo the phase (only the cut after hook
+runs again); with on_crash: rollback the interrupted phase's on_failure hooks
+run once, those that had ended before the crash not again.  Each time every
+hook that ran is an ok step, in the log's order, and `audit verify` passes.
 """
 import json
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -358,6 +367,154 @@ hooks:
         show = [st for st in d["steps"] if st["action"] == "hook" and "show-url" in st["intent"]][0]
         assert "postgres:<redacted>@" in show["detail"], show  # the database password
         assert ":tasktracker@" not in show["intent"] + show["detail"], show
+
+
+# ---- a crash, then `recover` ------------------------------------------------
+
+def logging_hooks(on_crash, phases=("infra_up", "app_up", "verify"),
+                  whens=("before", "after", "on_failure")):
+    """on_crash: and a hook for each phase and when that logs "PHASE WHEN" to DIR/log."""
+    more = f"on_crash: {on_crash}\nhooks:\n"
+    for ph in phases:
+        more += f"  {ph}:\n"
+        for w in whens:
+            more += (f'    {w}:\n      - {{run: "echo $$TTDEPLOY_PHASE $$TTDEPLOY_HOOK >> DIR/log; '
+                     'echo $$TTDEPLOY_ERROR > DIR/error"}\n')
+    return more
+
+
+class Crashed:
+    """A project's run with its crash points listed, then crashed at one and recovered."""
+
+    def __init__(self, p):
+        self.p = p
+        r = p.apply(env={"TTDEPLOY_CRASH_AT": "list"})
+        self.points = re.findall(r"crash point (\d+): (.*)", r.stderr)
+        assert self.points, r.stdout + r.stderr
+
+    def intent(self, what, nth=0):
+        """The crash point right after the nth intent whose "PHASE ACTION SERVICE" matches."""
+        return [n for n, w in self.points if re.fullmatch(r"intent of step \d+: " + what, w)][nth]
+
+    def outcome(self, what, nth=0):
+        """The crash point right after the outcome of that step."""
+        at = self.intent(what, nth)
+        step = re.match(r"intent of step (\d+)", dict(self.points)[at]).group(1)
+        return [n for n, w in self.points if w.startswith(f"outcome of step {step} ")][0]
+
+    def crash_and_recover(self, point):
+        """A first deployment (store and containers cleared) killed at point, then recover:
+        (the hooks logged before the crash, those logged by recover, recover's result)."""
+        purge_project(self.p.name)
+        shutil.rmtree(os.path.dirname(self.p.db), ignore_errors=True)
+        log = os.path.join(self.p.dir, "log")
+        if os.path.exists(log):
+            os.unlink(log)
+        r = self.p.apply(env={"TTDEPLOY_CRASH_AT": point})
+        assert r.returncode == -signal.SIGKILL, r.stdout + r.stderr
+        before = self.p.read("log").splitlines() if os.path.exists(log) else []
+        res = ttdeploy("recover", "--progress", "plain", self.p.plan)
+        after = self.p.read("log").splitlines()
+        assert after[:len(before)] == before, (before, after)
+        return before, after[len(before):], res
+
+    def check_recorded(self):
+        """Every hook that ran is an ok step, in the order of the log; the audit chain holds."""
+        d = self.p.last()
+        when = re.compile(r"run \S+ \((\w+)\)")
+        ran = [s["phase"] + " " + when.match(s["intent"]).group(1)
+               for s in sorted(self.p.hooks(d), key=lambda s: s["seq"]) if s["status"] == "ok"]
+        assert ran == self.p.read("log").splitlines(), (ran, self.p.read("log"))
+        assert not [s for s in d["steps"] if s["status"] == "running"], d["steps"]
+        v = ttdeploy("audit", "verify", "--state", self.p.db)
+        assert v.returncode == 0, v.stdout + v.stderr
+        return d
+
+
+def test_k_crash_mid_app_up_resume_runs_its_before_hooks_again_not_the_earlier_ones():
+    with Project("tthooks-k", logging_hooks("resume")) as p:
+        c = Crashed(p)
+        before, by_recover, res = c.crash_and_recover(c.intent("app_up create web"))
+        assert res.returncode == 0, res.stdout + res.stderr
+        assert before == ["infra_up before", "infra_up after", "app_up before"], before
+        # app_up is done again, its before hook with it (at-least-once); infra_up is not
+        assert by_recover == ["app_up before", "app_up after", "verify before", "verify after"], \
+            by_recover
+        d = c.check_recorded()
+        assert d["status"] == "succeeded", d["status"]
+
+
+def test_l_crash_in_or_after_an_after_hook_resume_does_not_redo_the_phase():
+    with Project("tthooks-l", logging_hooks("resume")) as p:
+        c = Crashed(p)
+        # infra_up ended, its after hook too, app_up not yet entered (state infra_healthy)
+        before, by_recover, res = c.crash_and_recover(c.outcome("infra_up hook -", 1))
+        assert res.returncode == 0, res.stdout + res.stderr
+        assert before == ["infra_up before", "infra_up after"], before
+        assert by_recover == ["app_up before", "app_up after", "verify before", "verify after"], \
+            by_recover
+        c.check_recorded()
+        # app_up's work ended and its after hook was cut by the crash: only that hook again
+        before, by_recover, res = c.crash_and_recover(c.intent("app_up hook -", 1))
+        assert res.returncode == 0, res.stdout + res.stderr
+        assert before == ["infra_up before", "infra_up after", "app_up before"], before
+        assert by_recover == ["app_up after", "verify before", "verify after"], by_recover
+        d = c.check_recorded()
+        cut = [s for s in p.hooks(d) if s["status"] == "interrupted"]
+        assert len(cut) == 1 and "(after)" in cut[0]["intent"], cut
+        recovered = next(s["seq"] for s in d["steps"] if s["phase"] == "recover")
+        assert not [s for s in d["steps"] if s["seq"] > recovered and s["service"] == "web"
+                    and s["phase"] in ("app_up", "app_healthy")], "app_up was done again"
+        # verify's after hook ended: nothing runs again, the deployment just ends
+        before, by_recover, res = c.crash_and_recover(c.outcome("verify hook -", 1))
+        assert res.returncode == 0, res.stdout + res.stderr
+        assert len(before) == 6 and by_recover == [], (before, by_recover)
+        assert "hook verify.after.1 (after) ended before the crash" in res.stdout, res.stdout
+        assert c.check_recorded()["status"] == "succeeded"
+
+
+def test_m_crash_then_recover_rolls_back_runs_on_failure_once():
+    with Project("tthooks-m", logging_hooks("rollback")) as p:
+        c = Crashed(p)
+        before, by_recover, res = c.crash_and_recover(c.intent("app_up create web"))
+        assert res.returncode == 1, res.stdout + res.stderr  # a first deployment: failed
+        assert before == ["infra_up before", "infra_up after", "app_up before"], before
+        assert by_recover == ["app_up on_failure"], by_recover
+        assert re.fullmatch(r"deployment \d+ was interrupted in state app_(up|healthy)\n",
+                            p.read("error")), p.read("error")
+        d = c.check_recorded()
+        assert d["status"] == "failed", d["status"]
+        tell = [s for s in p.hooks(d) if "(on_failure)" in s["intent"]][0]
+        decided = [s for s in d["steps"] if s["phase"] == "deciding"]
+        assert decided and tell["seq"] < decided[0]["seq"], "on_failure runs before the decision"
+
+
+def test_n_crash_in_on_failure_hooks_recover_runs_only_those_that_had_not_ended():
+    more = """on_crash: rollback
+hooks:
+  verify:
+    on_failure:
+      - {name: one, run: "echo verify one >> DIR/log"}
+      - {name: two, run: "echo verify two $$TTDEPLOY_HOOK >> DIR/log"}
+"""
+    with Project("tthooks-n", more, check="\"false\"") as p:
+        c = Crashed(p)
+        # one ended, two was cut: two runs again, one does not
+        before, by_recover, res = c.crash_and_recover(c.intent("verify hook -", 1))
+        assert res.returncode == 1, res.stdout + res.stderr
+        assert before == ["verify one"] and by_recover == ["verify two on_failure"], \
+            (before, by_recover)
+        assert "hook one (on_failure) ended before the crash: not run again" in res.stdout
+        d = p.last()
+        assert [s["status"] for s in p.hooks(d)] == ["ok", "interrupted", "ok"], p.hooks(d)
+        assert ttdeploy("audit", "verify", "--state", p.db).returncode == 0
+        # both ended, the crash came while deciding: none runs again
+        before, by_recover, res = c.crash_and_recover(c.intent("deciding .*"))
+        assert res.returncode == 1, res.stdout + res.stderr
+        assert len(before) == 2 and by_recover == [], (before, by_recover)
+        d = p.last()
+        assert [s["status"] for s in p.hooks(d)] == ["ok", "ok"], p.hooks(d)
+        assert ttdeploy("audit", "verify", "--state", p.db).returncode == 0
 
 
 def test_h_bad_hooks_are_refused_with_where_and_what_to_do():
