@@ -29,6 +29,15 @@ PORT = 28931       # published by the scratch project
 OTHER_PORT = 28932  # published by another project's container
 
 
+def hold_port():
+    """A listening socket of this process on 127.0.0.1:PORT (another process, to ttdeploy)."""
+    holder = socket.socket()
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    holder.bind(("127.0.0.1", PORT))
+    holder.listen()
+    return holder
+
+
 def daemon_snapshot():
     """Every container (id, state) and every volume on the daemon."""
     _, cs = api("GET", "/containers/json?all=1")
@@ -115,10 +124,7 @@ def test_a_good_plan_passes_and_creates_nothing():
 
 def test_b_a_port_held_by_another_process_fails_check_and_apply():
     s = Scratch("pfport")
-    holder = socket.socket()
-    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    holder.bind(("127.0.0.1", PORT))
-    holder.listen()
+    holder = hold_port()
     with purged(s.project):
         try:
             before = daemon_snapshot()
@@ -187,10 +193,7 @@ def test_b2_a_port_published_by_another_projects_container():
 def test_b3_a_catch_all_rule_does_not_roll_back_a_preflight_failure():
     s = Scratch("pfcatch", plan_extra="rollback:\n  matrix:\n    - when: {}\n"
                 "      severity: critical\n      do: [images, migrations]\n")
-    holder = socket.socket()
-    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    holder.bind(("127.0.0.1", PORT))
-    holder.listen()
+    holder = hold_port()
     with purged(s.project):
         try:
             p = ttdeploy("apply", "--progress", "plain", s.plan)
@@ -346,10 +349,7 @@ def test_h_dry_run_fails_as_preflight_would_and_changes_nothing():
     process exits 1 naming the ports check; nothing is created on the
     daemon, no store is made and no deployment recorded."""
     s = Scratch("pfdry")
-    holder = socket.socket()
-    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    holder.bind(("127.0.0.1", PORT))
-    holder.listen()
+    holder = hold_port()
     with purged(s.project):
         try:
             before = daemon_snapshot()
