@@ -164,9 +164,11 @@ int yread_strings(const struct yread *r, const struct ynode *n, const char *what
                            ynode_kind_name(n));
     for (size_t i = 0; i < n->n; i++) {
         const struct ynode *item = n->items[i];
-        if (item->kind != YNODE_SCALAR || ynode_is_null(item))
+        if (item->kind != YNODE_SCALAR || ynode_is_null(item)) {
+            strv_clear(out); /* nothing half-read is left to the caller */
             return yread_error(r, item, "%s must hold strings, not %s", what,
                                ynode_kind_name(item));
+        }
         strv_push(out, item->str);
     }
     return 0;

@@ -66,7 +66,7 @@ int yread_duration(const struct yread *r, const struct ynode *n, const char *wha
 int yread_map(const struct yread *r, const struct ynode *n, const char *what);
 /* A sequence; reading its items is the caller's. */
 int yread_list(const struct yread *r, const struct ynode *n, const char *what);
-/* A string, or a list of strings; out is cleared first. */
+/* A string, or a list of strings; out is cleared first, and again on an error. */
 int yread_strings(const struct yread *r, const struct ynode *n, const char *what, struct strv *out);
 /* One of names (NULL-terminated); *index receives its position. */
 int yread_choice(const struct yread *r, const struct ynode *n, const char *what,
