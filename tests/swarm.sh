@@ -109,8 +109,11 @@ purge)
         i=0
         while kill -0 "$pid" 2>/dev/null && [ "$i" -lt 40 ]; do sleep 0.5; i=$((i + 1)); done
     fi
-    umount -R "$ROOT/exec" 2>/dev/null || true
-    umount -R "$ROOT/data" 2>/dev/null || true
+    # Every mount under the root, deepest first: the data root's bind mount,
+    # and the netns files dockerd binds under exec/netns (exec itself is no
+    # mount, so `umount -R exec` would leave them and rm would fail).
+    awk -v r="$ROOT/" 'index($2, r) == 1 { print $2 }' /proc/mounts | sort -r |
+        while read -r m; do umount -l "$m" 2>/dev/null || true; done
     rm -rf "$ROOT"
     ip link del ttsw1h 2>/dev/null || true
     ip netns del $NETNS 2>/dev/null || true
