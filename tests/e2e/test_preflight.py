@@ -38,6 +38,16 @@ def hold_port():
     return holder
 
 
+def lock_elsewhere(s):
+    """Another deployment (deployment 7 of host "elsewhere") holds s's project lock in its store."""
+    con = sqlite3.connect(s.db)
+    con.execute("INSERT INTO lock (project, host, pid, started_at, heartbeat_at, "
+                "deployment_id, token) VALUES (?, 'elsewhere', 4242, ?, ?, 7, 'x')",
+                (s.project, time.time(), time.time()))
+    con.commit()
+    con.close()
+
+
 def daemon_snapshot():
     """Every container (id, state) and every volume on the daemon."""
     _, cs = api("GET", "/containers/json?all=1")
@@ -255,12 +265,7 @@ def test_e_a_lock_held_by_another_deployment():
     s = Scratch("pflock")
     with purged(s.project):
         assert s.check().returncode == 0  # makes the store
-        con = sqlite3.connect(s.db)
-        con.execute("INSERT INTO lock (project, host, pid, started_at, heartbeat_at, "
-                    "deployment_id, token) VALUES (?, 'elsewhere', 4242, ?, ?, 7, 'x')",
-                    (s.project, time.time(), time.time()))
-        con.commit()
-        con.close()
+        lock_elsewhere(s)
         p, r = s.check_json()
         assert p.returncode == 1, p.stdout
         st = by_name(r)["store"]
@@ -415,12 +420,7 @@ def test_h2_dry_run_of_a_clean_stack_lists_every_check():
         assert not os.path.exists(s.db), "a dry run makes no store"
         # a lock held by another deployment: the dry run fails as apply would wait and fail
         assert s.check().returncode == 0
-        con = sqlite3.connect(s.db)
-        con.execute("INSERT INTO lock (project, host, pid, started_at, heartbeat_at, "
-                    "deployment_id, token) VALUES (?, 'elsewhere', 4242, ?, ?, 7, 'x')",
-                    (s.project, time.time(), time.time()))
-        con.commit()
-        con.close()
+        lock_elsewhere(s)
         p = ttdeploy("apply", "--dry-run", s.plan)
         assert p.returncode == 1, p.stdout + p.stderr
         assert "preflight check store failed: project pfdryok is locked by elsewhere" in \
